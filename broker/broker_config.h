@@ -1,0 +1,49 @@
+// broker.yaml, typed. Key names and defaults are fixed by DESIGN.md §9; deploy/config/broker.yaml is
+// the annotated example (a unit test loads it so it cannot rot).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/daemon/logging.h"
+#include "common/status/status.h"
+
+namespace hw::broker {
+
+struct CurveServerConfig {
+  bool enabled = false;
+  std::string secret_key_file;
+  std::string public_key_file;
+  std::string authorized_keys_dir;  // one <name>.pub per client key
+  // Client key name -> endpoints (globs) it may publish for; a key not listed may speak for any.
+  std::map<std::string, std::vector<std::string>> bindings;
+};
+
+struct BrokerConfig {
+  std::string frontend = "tcp://127.0.0.1:7400";  // producers
+  std::string backend = "tcp://127.0.0.1:7401";   // consumers and `hostwatch status`
+  std::string tap = "tcp://127.0.0.1:7402";       // live PUB, lossy
+  std::string data_dir = "./hostwatch-data/broker";
+  uint32_t partitions = 4;
+  uint64_t segment_bytes = 64ull << 20;
+  uint64_t retention_bytes = 10ull << 30;
+  config::Duration retention_age = std::chrono::hours(24 * 7);
+  std::string fsync = "interval";  // interval | always
+  config::Duration fsync_interval = std::chrono::milliseconds(100);
+  uint64_t max_message_bytes = 4ull << 20;
+  bool allow_insecure = false;
+  CurveServerConfig curve;
+  daemon::LogOptions log;
+};
+
+// Reads and validates; path empty means the built-in defaults. Errors name file, line and key.
+Result<BrokerConfig> LoadBrokerConfig(const std::string& path);
+Result<BrokerConfig> ParseBrokerConfig(std::string_view yaml, const std::string& display_name);
+// The effective config as YAML (for --check-config).
+std::string DescribeBrokerConfig(const BrokerConfig& config);
+
+}  // namespace hw::broker

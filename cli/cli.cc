@@ -1,0 +1,68 @@
+#include "cli/cli.h"
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "cli/keygen.h"
+#include "common/daemon/flags.h"
+
+#ifndef HW_VERSION
+#define HW_VERSION "0.1.0"
+#endif
+
+namespace hw::cli {
+namespace {
+
+constexpr std::string_view kUsage =
+    "Usage: hostwatch VERB [options]\n"
+    "\n"
+    "  keygen NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub\n"
+    "  --version              print the version\n"
+    "  --help                 this text\n"
+    "\n"
+    "Verbs still to come (see docs/architecture.md): send, loadgen, consume, status, top, tail,\n"
+    "hosts, test-logrules, test-alerts.\n";
+
+int Keygen(int argc, const char* const* argv) {
+  if (argc != 1) {
+    std::fprintf(stderr, "usage: hostwatch keygen NAME\n");
+    return daemon::kExitUsage;
+  }
+  Result<KeyPair> pair = GenerateKeyPair();
+  if (!pair.ok()) {
+    std::fprintf(stderr, "hostwatch keygen: %s\n", pair.status().message().c_str());
+    return daemon::kExitRuntime;
+  }
+  const std::string name = argv[0];
+  Status s = WriteKeyPair(".", name, *pair);
+  if (!s.ok()) {
+    std::fprintf(stderr, "hostwatch keygen: %s\n", s.message().c_str());
+    return s.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime;
+  }
+  std::printf("wrote %s.key (secret, 0600) and %s.pub\n", name.c_str(), name.c_str());
+  return daemon::kExitOk;
+}
+
+}  // namespace
+
+int RunCli(int argc, const char* const* argv) {
+  if (argc < 2) {
+    std::fputs(kUsage.data(), stderr);
+    return daemon::kExitUsage;
+  }
+  const std::string_view verb = argv[1];
+  if (verb == "--help" || verb == "-h" || verb == "help") {
+    std::fputs(kUsage.data(), stdout);
+    return daemon::kExitOk;
+  }
+  if (verb == "--version") {
+    std::printf("hostwatch %s\n", HW_VERSION);
+    return daemon::kExitOk;
+  }
+  if (verb == "keygen") return Keygen(argc - 2, argv + 2);
+  std::fprintf(stderr, "hostwatch: unknown verb \"%s\" (see hostwatch --help)\n", argv[1]);
+  return daemon::kExitUsage;
+}
+
+}  // namespace hw::cli

@@ -1,0 +1,556 @@
+#include "common/naming/naming.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace hw::naming {
+namespace {
+
+using hostwatch::v1::Alert;
+using hostwatch::v1::AlertBatch;
+using hostwatch::v1::Envelope;
+using hostwatch::v1::EventBatch;
+using hostwatch::v1::LogEvent;
+using hostwatch::v1::Sample;
+using hostwatch::v1::SampleBatch;
+using TagMap = google::protobuf::Map<std::string, std::string>;
+
+// Character classes: one table lookup per byte instead of a chain of comparisons, because this runs
+// on every sample at the broker.
+
+enum : uint8_t {
+  kTagKeyChar = 1 << 0,     // A-Za-z0-9_
+  kNameChar = 1 << 1,       // A-Za-z0-9_.-   metrics, endpoints, rule names
+  kComponentChar = 1 << 2,  // a-z0-9_-
+};
+
+constexpr std::array<uint8_t, 256> kCharClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool upper = c >= 'A' && c <= 'Z';
+    const bool lower = c >= 'a' && c <= 'z';
+    const bool digit = c >= '0' && c <= '9';
+    uint8_t bits = 0;
+    if (upper || lower || digit || c == '_') bits |= kTagKeyChar | kNameChar;
+    if (c == '.' || c == '-') bits |= kNameChar;
+    if (lower || digit || c == '_' || c == '-') bits |= kComponentChar;
+    t[c] = bits;
+  }
+  return t;
+}();
+
+bool HasClass(char c, uint8_t cls) {
+  return (kCharClass[static_cast<unsigned char>(c)] & cls) != 0;
+}
+
+// Showing values safely. An error message travels into logs, Ack.error and e-mails, so the
+// offending value is shown with every byte outside printable ASCII escaped (UTF-8 too: a crafted
+// value must not reorder or hide text with bidi controls) and cut, so that a 4 MiB name cannot
+// make a 4 MiB log line.
+
+constexpr size_t kShownBytes = 64;
+
+void AppendHexByte(std::string& out, unsigned char b) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out += "\\x";
+  out += kHex[b >> 4];
+  out += kHex[b & 0xF];
+}
+
+void AppendEscaped(std::string& out, char c) {
+  const auto b = static_cast<unsigned char>(c);
+  if (b == '"' || b == '\\') {
+    out += '\\';
+    out += c;
+  } else if (b >= 0x20 && b < 0x7F) {
+    out += c;
+  } else {
+    AppendHexByte(out, b);
+  }
+}
+
+std::string Quote(std::string_view v) {
+  std::string out;
+  out.reserve(std::min(v.size(), kShownBytes) + 24);
+  out += '"';
+  for (char c : v.substr(0, kShownBytes)) AppendEscaped(out, c);
+  if (v.size() > kShownBytes) {
+    out += "\xE2\x80\xA6(";  // U+2026 HORIZONTAL ELLIPSIS
+    out += std::to_string(v.size());
+    out += " bytes)";
+  }
+  out += '"';
+  return out;
+}
+
+// 'c' for a printable character, \xNN for anything else.
+std::string ShowChar(char c) {
+  std::string out;
+  const auto b = static_cast<unsigned char>(c);
+  if (b >= 0x20 && b < 0x7F) {
+    out += '\'';
+    AppendEscaped(out, c);
+    out += '\'';
+  } else {
+    AppendHexByte(out, b);
+  }
+  return out;
+}
+
+std::string ShowCodePoint(char32_t cp) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "U+";
+  for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
+  return out;
+}
+
+std::string At(size_t i) { return " at byte " + std::to_string(i); }
+
+// `<field> "<value>": <why>`, the one shape of every error of this module.
+Status Invalid(std::string_view field, std::string_view value, std::string_view why) {
+  std::string msg(field);
+  msg += ' ';
+  msg += Quote(value);
+  msg += ": ";
+  msg += why;
+  return Status::InvalidArgument(std::move(msg));
+}
+
+// For numbers and enums: `<field> <value>: <why>`.
+Status InvalidNumber(std::string_view field, std::string_view shown, std::string_view why) {
+  std::string msg(field);
+  msg += ' ';
+  msg += shown;
+  msg += ": ";
+  msg += why;
+  return Status::InvalidArgument(std::move(msg));
+}
+
+// Puts a parent's path in front of a nested error: "samples[3]." + "metric \"...\": ...".
+Status Nest(std::string_view prefix, const Status& st) {
+  std::string msg(prefix);
+  msg += st.message();
+  return Status::InvalidArgument(std::move(msg));
+}
+
+std::string Indexed(std::string_view field, int i) {
+  return std::string(field) + "[" + std::to_string(i) + "].";
+}
+
+// UTF-8
+
+struct Decoded {
+  char32_t cp;
+  size_t len;  // bytes consumed: the sequence, or when !ok its maximal ill-formed subpart (>= 1)
+  bool ok;
+};
+
+// Well-formed sequences per Unicode Table 3-7. Narrowing the range of the second byte for E0, ED,
+// F0 and F4 is what rejects overlongs, surrogates and code points past U+10FFFF without decoding
+// first.
+Decoded DecodeUtf8(std::string_view s, size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return {b0, 1, true};
+  size_t trail;
+  char32_t cp;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    trail = 1;
+    cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    trail = 2;
+    cp = b0 & 0x0F;
+    if (b0 == 0xE0) lo = 0xA0;  // below: overlong
+    if (b0 == 0xED) hi = 0x9F;  // above: surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    trail = 3;
+    cp = b0 & 0x07;
+    if (b0 == 0xF0) lo = 0x90;  // below: overlong
+    if (b0 == 0xF4) hi = 0x8F;  // above: past U+10FFFF
+  } else {
+    // A lone continuation byte, C0/C1 (always overlong) or F5-FF (5- and 6-byte forms, past
+    // U+10FFFF).
+    return {0, 1, false};
+  }
+  for (size_t j = 1; j <= trail; ++j) {
+    if (i + j >= s.size()) return {0, j, false};
+    const auto b = static_cast<unsigned char>(s[i + j]);
+    if (b < lo || b > hi) return {0, j, false};
+    lo = 0x80;
+    hi = 0xBF;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  return {cp, trail + 1, true};
+}
+
+// Index of the first non-ASCII byte at or after i: most values are ASCII, checked 8 bytes at a
+// time.
+size_t SkipAscii(std::string_view s, size_t i) {
+  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+  while (i + 8 <= s.size()) {
+    uint64_t word;
+    std::memcpy(&word, s.data() + i, sizeof word);
+    if ((word & kHighBits) != 0) break;
+    i += 8;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
+
+// Empty when s is valid UTF-8, otherwise where it is not.
+std::string Utf8Problem(std::string_view s) {
+  size_t i = 0;
+  while ((i = SkipAscii(s, i)) < s.size()) {
+    const Decoded d = DecodeUtf8(s, i);
+    if (!d.ok) return "invalid UTF-8" + At(i);
+    i += d.len;
+  }
+  return {};
+}
+
+// The checks return why a value is invalid, or an empty string when it is valid: they allocate only
+// on failure, and their callers add the field and the quoted value.
+
+std::string LengthProblem(std::string_view v, size_t max_bytes) {
+  if (v.empty()) return "empty";
+  if (v.size() > max_bytes) return "longer than " + std::to_string(max_bytes) + " bytes";
+  return {};
+}
+
+std::string CharProblem(std::string_view v, uint8_t cls, std::string_view allowed) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!HasClass(v[i], cls)) {
+      return "invalid character " + ShowChar(v[i]) + At(i) + " (allowed: " + std::string(allowed) +
+             ")";
+    }
+  }
+  return {};
+}
+
+std::string MetricProblem(std::string_view name) {
+  if (auto why = LengthProblem(name, kMaxMetricBytes); !why.empty()) return why;
+  char prev = '.';  // so that a leading dot counts as an empty first segment
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (!HasClass(c, kNameChar)) {
+      return "invalid character " + ShowChar(c) + At(i) + " (allowed: A-Za-z0-9_.-)";
+    }
+    if (c == '.' && prev == '.') return "empty segment" + At(i);
+    prev = c;
+  }
+  if (prev == '.') return "empty segment at the end";
+  return {};
+}
+
+std::string TagKeyProblem(std::string_view key) {
+  if (auto why = LengthProblem(key, kMaxTagKeyBytes); !why.empty()) return why;
+  return CharProblem(key, kTagKeyChar, "A-Za-z0-9_");
+}
+
+std::string TagValueProblem(std::string_view value) {
+  if (auto why = LengthProblem(value, kMaxTagValueBytes); !why.empty()) return why;
+  size_t i = 0;
+  while (i < value.size()) {
+    const auto b = static_cast<unsigned char>(value[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7F) return "control character " + ShowChar(value[i]) + At(i);
+      ++i;
+      continue;
+    }
+    const Decoded d = DecodeUtf8(value, i);
+    if (!d.ok) return "invalid UTF-8" + At(i);
+    if (d.cp >= 0x80 && d.cp <= 0x9F) return "control character " + ShowCodePoint(d.cp) + At(i);
+    i += d.len;
+  }
+  return {};
+}
+
+std::string EndpointProblem(std::string_view endpoint) {
+  if (auto why = LengthProblem(endpoint, kMaxEndpointBytes); !why.empty()) return why;
+  if (auto why = CharProblem(endpoint, kNameChar, "A-Za-z0-9_.-"); !why.empty()) return why;
+  if (endpoint == "." || endpoint == "..") return "reserved: not a host name";
+  return {};
+}
+
+std::string ComponentProblem(std::string_view component) {
+  if (auto why = LengthProblem(component, kMaxComponentBytes); !why.empty()) return why;
+  return CharProblem(component, kComponentChar, "a-z0-9_-");
+}
+
+Status CheckTagMap(std::string_view field, const TagMap& tags) {
+  if (tags.size() > kMaxTags) {
+    return Status::InvalidArgument(std::string(field) + ": " + std::to_string(tags.size()) +
+                                   " tags, at most " + std::to_string(kMaxTags));
+  }
+  for (const auto& [key, value] : tags) {
+    if (auto why = TagKeyProblem(key); !why.empty()) {
+      return Invalid(std::string(field) + " key", key, why);
+    }
+    if (auto why = TagValueProblem(value); !why.empty()) {
+      return Invalid(std::string(field) + "[" + Quote(key) + "]", value, why);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckTimeMs(int64_t time_ms) {
+  if (time_ms <= 0) {
+    return InvalidNumber("time_ms", std::to_string(time_ms),
+                         "must be > 0 (unix epoch milliseconds)");
+  }
+  return Status::Ok();
+}
+
+Status CheckFinite(std::string_view field, double v) {
+  if (std::isfinite(v)) return Status::Ok();
+  return InvalidNumber(field, std::isnan(v) ? "NaN" : (v > 0 ? "+inf" : "-inf"), "not finite");
+}
+
+Status CheckUtf8Text(std::string_view field, std::string_view v) {
+  if (auto why = Utf8Problem(v); !why.empty()) return Invalid(field, v, why);
+  return Status::Ok();
+}
+
+Status CheckRequiredText(std::string_view field, std::string_view v) {
+  if (v.empty()) return Invalid(field, v, "empty");
+  return CheckUtf8Text(field, v);
+}
+
+Status CheckSeverity(hostwatch::v1::Severity severity, bool required) {
+  if (!hostwatch::v1::Severity_IsValid(severity)) {
+    return InvalidNumber("severity", std::to_string(severity), "unknown value");
+  }
+  if (required && severity == hostwatch::v1::SEVERITY_UNSPECIFIED) {
+    return InvalidNumber("severity", "SEVERITY_UNSPECIFIED", "must be set");
+  }
+  return Status::Ok();
+}
+
+Status CheckFields(const TagMap& fields) {
+  if (fields.size() > kMaxFields) {
+    return Status::InvalidArgument("fields: " + std::to_string(fields.size()) +
+                                   " fields, at most " + std::to_string(kMaxFields));
+  }
+  for (const auto& [key, value] : fields) {
+    if (auto why = TagKeyProblem(key); !why.empty()) return Invalid("fields key", key, why);
+    std::string why;
+    if (value.size() > kMaxFieldValueBytes) {
+      why = "longer than " + std::to_string(kMaxFieldValueBytes) + " bytes";
+    } else {
+      why = Utf8Problem(value);
+    }
+    if (!why.empty()) return Invalid("fields[" + Quote(key) + "]", value, why);
+  }
+  return Status::Ok();
+}
+
+// The body of an envelope must come from the host its source names.
+Status CheckBatchEndpoint(std::string_view body, std::string_view batch_endpoint,
+                          std::string_view source) {
+  const std::string_view source_endpoint = SourceEndpoint(source);
+  if (batch_endpoint == source_endpoint) return Status::Ok();
+  return Invalid(std::string(body) + ".endpoint", batch_endpoint,
+                 "differs from the endpoint of source " + Quote(source));
+}
+
+}  // namespace
+
+Status ValidateMetric(std::string_view name) {
+  if (auto why = MetricProblem(name); !why.empty()) return Invalid("metric", name, why);
+  return Status::Ok();
+}
+
+Status ValidateTagKey(std::string_view key) {
+  if (auto why = TagKeyProblem(key); !why.empty()) return Invalid("tag key", key, why);
+  return Status::Ok();
+}
+
+Status ValidateTagValue(std::string_view value) {
+  if (auto why = TagValueProblem(value); !why.empty()) return Invalid("tag value", value, why);
+  return Status::Ok();
+}
+
+Status ValidateEndpoint(std::string_view endpoint) {
+  if (auto why = EndpointProblem(endpoint); !why.empty()) return Invalid("endpoint", endpoint, why);
+  return Status::Ok();
+}
+
+Status ValidateValue(double v) { return CheckFinite("value", v); }
+
+Status ValidateTags(const TagMap& tags) { return CheckTagMap("tags", tags); }
+
+std::string_view SourceEndpoint(std::string_view source) {
+  const size_t slash = source.find('/');
+  return slash == std::string_view::npos ? std::string_view() : source.substr(0, slash);
+}
+
+Status ValidateSource(std::string_view source) {
+  const size_t slash = source.find('/');
+  if (slash == std::string_view::npos) {
+    return Invalid("source", source, "no '/' (expected <endpoint>/<component>)");
+  }
+  const std::string_view endpoint = source.substr(0, slash);
+  const std::string_view component = source.substr(slash + 1);
+  if (auto why = EndpointProblem(endpoint); !why.empty()) {
+    return Invalid("source", source, "endpoint " + Quote(endpoint) + ": " + why);
+  }
+  if (auto why = ComponentProblem(component); !why.empty()) {
+    return Invalid("source", source, "component " + Quote(component) + ": " + why);
+  }
+  return Status::Ok();
+}
+
+Status ValidateSample(const Sample& s) {
+  HW_RETURN_IF_ERROR(ValidateMetric(s.metric()));
+  HW_RETURN_IF_ERROR(CheckTagMap("tags", s.tags()));
+  HW_RETURN_IF_ERROR(CheckFinite("value", s.value()));
+  HW_RETURN_IF_ERROR(CheckTimeMs(s.time_ms()));
+  if (!Sample::Kind_IsValid(s.kind())) {
+    return InvalidNumber("kind", std::to_string(s.kind()), "unknown value");
+  }
+  return Status::Ok();
+}
+
+Status ValidateSampleBatch(const SampleBatch& b) {
+  HW_RETURN_IF_ERROR(ValidateEndpoint(b.endpoint()));
+  HW_RETURN_IF_ERROR(CheckTagMap("host_tags", b.host_tags()));
+  for (int i = 0; i < b.samples_size(); ++i) {
+    if (Status st = ValidateSample(b.samples(i)); !st.ok()) return Nest(Indexed("samples", i), st);
+  }
+  return Status::Ok();
+}
+
+Status ValidateLogEvent(const LogEvent& e) {
+  if (e.path().empty()) return Invalid("path", e.path(), "empty");
+  if (e.path().size() > kMaxPathBytes) {
+    return Invalid("path", e.path(), "longer than " + std::to_string(kMaxPathBytes) + " bytes");
+  }
+  if (size_t nul = e.path().find('\0'); nul != std::string::npos) {
+    return Invalid("path", e.path(), "NUL byte" + At(nul));
+  }
+  HW_RETURN_IF_ERROR(CheckUtf8Text("path", e.path()));
+  if (auto why = LengthProblem(e.rule(), kMaxRuleBytes); !why.empty()) {
+    return Invalid("rule", e.rule(), why);
+  }
+  if (auto why = CharProblem(e.rule(), kNameChar, "A-Za-z0-9_.-"); !why.empty()) {
+    return Invalid("rule", e.rule(), why);
+  }
+  HW_RETURN_IF_ERROR(CheckSeverity(e.severity(), /*required=*/true));
+  HW_RETURN_IF_ERROR(CheckFields(e.fields()));
+  return CheckTimeMs(e.time_ms());
+}
+
+Status ValidateEventBatch(const EventBatch& b) {
+  HW_RETURN_IF_ERROR(ValidateEndpoint(b.endpoint()));
+  HW_RETURN_IF_ERROR(CheckTagMap("host_tags", b.host_tags()));
+  for (int i = 0; i < b.events_size(); ++i) {
+    if (Status st = ValidateLogEvent(b.events(i)); !st.ok()) return Nest(Indexed("events", i), st);
+  }
+  return Status::Ok();
+}
+
+Status ValidateAlert(const Alert& a) {
+  HW_RETURN_IF_ERROR(CheckRequiredText("rule", a.rule()));
+  HW_RETURN_IF_ERROR(CheckRequiredText("key", a.key()));
+  if (!Alert::State_IsValid(a.state())) {
+    return InvalidNumber("state", std::to_string(a.state()), "unknown value");
+  }
+  if (a.state() == Alert::STATE_UNSPECIFIED) {
+    return InvalidNumber("state", "STATE_UNSPECIFIED", "must be set");
+  }
+  HW_RETURN_IF_ERROR(CheckSeverity(a.severity(), /*required=*/false));
+  if (!a.endpoint().empty()) HW_RETURN_IF_ERROR(ValidateEndpoint(a.endpoint()));
+  HW_RETURN_IF_ERROR(CheckUtf8Text("series", a.series()));
+  HW_RETURN_IF_ERROR(CheckUtf8Text("summary", a.summary()));
+  return CheckFinite("value", a.value());
+}
+
+Status ValidateAlertBatch(const AlertBatch& b) {
+  for (int i = 0; i < b.alerts_size(); ++i) {
+    if (Status st = ValidateAlert(b.alerts(i)); !st.ok()) return Nest(Indexed("alerts", i), st);
+  }
+  return Status::Ok();
+}
+
+Status ValidateEnvelope(const Envelope& env) {
+  HW_RETURN_IF_ERROR(ValidateSource(env.source()));
+  if (env.seq() < 1) return InvalidNumber("seq", "0", "must be >= 1 (seq starts at 1)");
+  switch (env.body_case()) {
+    case Envelope::kSamples:
+      if (Status st = ValidateSampleBatch(env.samples()); !st.ok()) return Nest("samples.", st);
+      return CheckBatchEndpoint("samples", env.samples().endpoint(), env.source());
+    case Envelope::kEvents:
+      if (Status st = ValidateEventBatch(env.events()); !st.ok()) return Nest("events.", st);
+      return CheckBatchEndpoint("events", env.events().endpoint(), env.source());
+    case Envelope::kAlerts:
+      if (Status st = ValidateAlertBatch(env.alerts()); !st.ok()) return Nest("alerts.", st);
+      return Status::Ok();
+    case Envelope::BODY_NOT_SET:
+      break;
+  }
+  return Status::InvalidArgument("body: not set (one of samples, events, alerts)");
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while ((i = SkipAscii(s, i)) < s.size()) {
+    const Decoded d = DecodeUtf8(s, i);
+    if (!d.ok) return false;
+    i += d.len;
+  }
+  return true;
+}
+
+std::string SanitizeUtf8(std::string_view s) {
+  if (IsValidUtf8(s)) return std::string(s);
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t ascii_end = SkipAscii(s, i);
+    out.append(s, i, ascii_end - i);
+    i = ascii_end;
+    if (i == s.size()) break;
+    const Decoded d = DecodeUtf8(s, i);
+    if (d.ok) {
+      out.append(s, i, d.len);
+    } else {
+      out += kReplacement;
+    }
+    i += d.len;
+  }
+  return out;
+}
+
+std::string SeriesKey(const Sample& s) {
+  const TagMap& tags = s.tags();
+  if (tags.empty()) return s.metric();
+  // Map iterates in hash order; the key must not depend on it.
+  std::vector<const TagMap::value_type*> sorted;
+  sorted.reserve(tags.size());
+  size_t bytes = s.metric().size();
+  for (const auto& kv : tags) {
+    sorted.push_back(&kv);
+    bytes += 2 + kv.first.size() + kv.second.size();
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::string key;
+  key.reserve(bytes);
+  key += s.metric();
+  for (const auto* kv : sorted) {
+    key += ';';
+    key += kv->first;
+    key += '=';
+    key += kv->second;
+  }
+  return key;
+}
+
+}  // namespace hw::naming

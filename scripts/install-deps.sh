@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package hostwatch needs to build, test and run. Idempotent: when all are
+# present it does nothing (no apt-get update), so re-running it is cheap.
+#   scripts/install-deps.sh          build + test + run
+#   scripts/install-deps.sh --bench  also the peers the benchmarks compare against
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config ccache clang-14 libclang-rt-14-dev clang-format-14
+  # libraries
+  libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libhiredis-dev
+  libyaml-cpp-dev libre2-dev libvectorscan-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  # real servers and tools the integration tests start
+  redis-server redis-tools graphite-carbon python3-whisper python3-aiosmtpd logrotate openssl curl
+  procps iproute2 valgrind
+)
+BENCH_PACKAGES=(nats-server mtail collectd-core carbon-c-relay graphite-web gunicorn linux-perf hyperfine)
+
+if [[ "${1:-}" == "--bench" ]]; then
+  PACKAGES+=("${BENCH_PACKAGES[@]}")
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+# Debian's policy-rc.d keeps packaged services (redis, carbon, nats) from starting on their own in
+# containers; tests start their own copies on loopback ports anyway.
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}"
