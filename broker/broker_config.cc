@@ -5,17 +5,20 @@
 namespace hw::broker {
 namespace {
 
-void ReadEndpoint(config::Section& s, std::string_view key, std::string* out, bool curve, bool allow_insecure) {
+void ReadEndpoint(config::Section& s, std::string_view key, std::string* out, bool curve,
+                  bool allow_insecure) {
   s.Read(key, out);
   Result<transport::Endpoint> ep = transport::ParseEndpoint(*out);
   if (!ep.ok()) {
     s.Error(key, ep.status().message());
     return;
   }
-  // Plaintext beyond loopback would let anyone on the network inject or read samples (DESIGN.md §5).
+  // Plaintext beyond loopback would let anyone on the network inject or read samples (DESIGN.md
+  // §5).
   if (!ep->IsLoopback() && !curve && !allow_insecure) {
     s.Error(key, "binds " + ep->ToString() +
-                     ", which is not loopback, with CURVE off; enable curve or set broker.allow_insecure: true");
+                     ", which is not loopback, with CURVE off; enable curve or set "
+                     "broker.allow_insecure: true");
   }
 }
 
@@ -30,8 +33,10 @@ Status ReadBroker(config::Document& doc, BrokerConfig* c) {
   curve.Read("authorized_keys_dir", &c->curve.authorized_keys_dir);
   curve.Read("bindings", &c->curve.bindings);
   if (c->curve.enabled) {
-    curve.Check(!c->curve.secret_key_file.empty(), "secret_key_file", "is required when curve is enabled");
-    curve.Check(!c->curve.public_key_file.empty(), "public_key_file", "is required when curve is enabled");
+    curve.Check(!c->curve.secret_key_file.empty(), "secret_key_file",
+                "is required when curve is enabled");
+    curve.Check(!c->curve.public_key_file.empty(), "public_key_file",
+                "is required when curve is enabled");
     curve.Check(!c->curve.authorized_keys_dir.empty(), "authorized_keys_dir",
                 "is required when curve is enabled");
   }
@@ -47,12 +52,14 @@ Status ReadBroker(config::Document& doc, BrokerConfig* c) {
   b.ReadSize("segment_bytes", &c->segment_bytes);
   b.Check(c->segment_bytes >= (1u << 20), "segment_bytes", "must be at least 1MiB");
   b.ReadSize("retention_bytes", &c->retention_bytes);
-  b.Check(c->retention_bytes >= c->segment_bytes, "retention_bytes", "must be at least segment_bytes");
+  b.Check(c->retention_bytes >= c->segment_bytes, "retention_bytes",
+          "must be at least segment_bytes");
   b.Read("retention_age", &c->retention_age);
   b.Check(c->retention_age >= std::chrono::minutes(1), "retention_age", "must be at least 1m");
   b.ReadEnum("fsync", &c->fsync, {"interval", "always"});
   b.Read("fsync_interval", &c->fsync_interval);
-  b.Check(c->fsync_interval >= std::chrono::milliseconds(1) && c->fsync_interval <= std::chrono::seconds(60),
+  b.Check(c->fsync_interval >= std::chrono::milliseconds(1) &&
+              c->fsync_interval <= std::chrono::seconds(60),
           "fsync_interval", "must be 1ms-60s");
   b.ReadSize("max_message_bytes", &c->max_message_bytes);
   b.Check(c->max_message_bytes >= 1024 && c->max_message_bytes <= (256u << 20), "max_message_bytes",

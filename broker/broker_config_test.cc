@@ -31,7 +31,8 @@ TEST(BrokerConfigTest, ShippedExampleLoads) {
 TEST(BrokerConfigTest, EffectiveConfigRoundTrips) {
   Result<BrokerConfig> c = ParseBrokerConfig(
       "broker: {partitions: 8, fsync: always, retention_age: 2d}\n"
-      "curve: {enabled: true, secret_key_file: b.key, public_key_file: b.pub, authorized_keys_dir: keys,\n"
+      "curve: {enabled: true, secret_key_file: b.key, public_key_file: b.pub, authorized_keys_dir: "
+      "keys,\n"
       "        bindings: {game-01: [game-01, game-01b]}}\n",
       "broker.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -44,11 +45,15 @@ TEST(BrokerConfigTest, EffectiveConfigRoundTrips) {
 }
 
 TEST(BrokerConfigTest, RefusesPlaintextBeyondLoopback) {
-  Result<BrokerConfig> c = ParseBrokerConfig("broker:\n  frontend: tcp://0.0.0.0:7400\n", "broker.yaml");
+  Result<BrokerConfig> c =
+      ParseBrokerConfig("broker:\n  frontend: tcp://0.0.0.0:7400\n", "broker.yaml");
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(c.status().message(), HasSubstr("broker.yaml:2: broker.frontend: binds tcp://0.0.0.0:7400"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("broker.yaml:2: broker.frontend: binds tcp://0.0.0.0:7400"));
 
-  EXPECT_TRUE(ParseBrokerConfig("broker: {frontend: 'tcp://0.0.0.0:7400', allow_insecure: true}\n", "b").ok());
+  EXPECT_TRUE(
+      ParseBrokerConfig("broker: {frontend: 'tcp://0.0.0.0:7400', allow_insecure: true}\n", "b")
+          .ok());
   EXPECT_TRUE(ParseBrokerConfig("broker: {frontend: 'tcp://0.0.0.0:7400'}\n"
                                 "curve: {enabled: true, secret_key_file: k, public_key_file: p, "
                                 "authorized_keys_dir: d}\n",
@@ -62,10 +67,14 @@ TEST(BrokerConfigTest, BadValuesNameTheKey) {
     const char* expect;
   } cases[] = {
       {"broker:\n  partitions: 0\n", "broker.yaml:2: broker.partitions: must be 1-256"},
-      {"broker:\n  fsync_interval: 10x\n", "broker.yaml:2: broker.fsync_interval: \"10x\" is not a duration"},
-      {"broker:\n  segment_bytes: lots\n", "broker.yaml:2: broker.segment_bytes: \"lots\" is not a size"},
-      {"broker:\n  fsync: never\n", "broker.yaml:2: broker.fsync: \"never\" is not one of interval | always"},
-      {"broker:\n  backend: 127.0.0.1:7401\n", "broker.yaml:2: broker.backend: \"127.0.0.1:7401\" is not"},
+      {"broker:\n  fsync_interval: 10x\n",
+       "broker.yaml:2: broker.fsync_interval: \"10x\" is not a duration"},
+      {"broker:\n  segment_bytes: lots\n",
+       "broker.yaml:2: broker.segment_bytes: \"lots\" is not a size"},
+      {"broker:\n  fsync: never\n",
+       "broker.yaml:2: broker.fsync: \"never\" is not one of interval | always"},
+      {"broker:\n  backend: 127.0.0.1:7401\n",
+       "broker.yaml:2: broker.backend: \"127.0.0.1:7401\" is not"},
       {"broker:\n  partitons: 3\n", "broker.yaml:2: broker.partitons: unknown key"},
       {"curve:\n  enabled: true\n", "broker.yaml:2: curve.secret_key_file: is required"},
       {"log: {level: loud}\n", "broker.yaml:1: log.level: \"loud\" is not one of"},

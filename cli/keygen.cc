@@ -28,7 +28,8 @@ Status WriteNew(const std::filesystem::path& path, const std::string& text, mode
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 128 || name == "." || name == "..") return false;
   for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
   }
   return true;
 }
@@ -39,14 +40,17 @@ Result<KeyPair> GenerateKeyPair() {
   char pub[41] = {};
   char sec[41] = {};
   if (zmq_curve_keypair(pub, sec) != 0) {
-    return Status::FailedPrecondition(std::string("libzmq has no CURVE support: ") + zmq_strerror(zmq_errno()));
+    return Status::FailedPrecondition(std::string("libzmq has no CURVE support: ") +
+                                      zmq_strerror(zmq_errno()));
   }
   return KeyPair{pub, sec};
 }
 
-Status WriteKeyPair(const std::filesystem::path& dir, const std::string& name, const KeyPair& pair) {
+Status WriteKeyPair(const std::filesystem::path& dir, const std::string& name,
+                    const KeyPair& pair) {
   if (!ValidName(name)) {
-    return Status::InvalidArgument("key name \"" + name + "\" must be letters, digits, '-', '_' or '.'");
+    return Status::InvalidArgument("key name \"" + name +
+                                   "\" must be letters, digits, '-', '_' or '.'");
   }
   const auto key_path = dir / (name + ".key");
   const auto pub_path = dir / (name + ".pub");

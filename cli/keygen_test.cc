@@ -1,9 +1,8 @@
 #include "cli/keygen.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <zmq.h>
-
-#include <gtest/gtest.h>
 
 #include "common/testing/temp_dir.h"
 
@@ -38,7 +37,8 @@ TEST(KeygenTest, NeverOverwritesAKey) {
 
 TEST(KeygenTest, RejectsPathsAsNames) {
   testing::TempDir dir;
-  EXPECT_EQ(WriteKeyPair(dir.path(), "../evil", *GenerateKeyPair()).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteKeyPair(dir.path(), "../evil", *GenerateKeyPair()).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(WriteKeyPair(dir.path(), "", *GenerateKeyPair()).code(), StatusCode::kInvalidArgument);
 }
 

@@ -49,11 +49,16 @@ std::string Quote(std::string_view v) {
 
 std::string_view TypeName(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "empty";
-    case YAML::NodeType::Undefined: return "undefined";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "empty";
+    case YAML::NodeType::Undefined:
+      return "undefined";
   }
   return "unknown";
 }
@@ -101,7 +106,8 @@ bool Section::Lookup(std::string_view key, YAML::Node* out) const {
       return true;
     }
   }
-  // Still note the key as known: a later Finish() must not call a present sibling unknown because of it.
+  // Still note the key as known: a later Finish() must not call a present sibling unknown because
+  // of it.
   state.read_keys.emplace(key);
   return false;
 }
@@ -145,74 +151,69 @@ void Section::Read(std::string_view key, std::string* out) {
   *out = node.Scalar();
 }
 
-void Section::Read(std::string_view key, bool* out) {
+// Every scalar reader is "find the text, parse it, record the parser's complaint at the key".
+template <typename T, typename Parse>
+void Section::ReadWith(std::string_view key, T* out, Parse parse) {
   std::string text;
   if (!Scalar(key, &text)) return;
+  Result<T> v = parse(text);
+  if (!v.ok()) {
+    Error(key, v.status().message());
+    return;
+  }
+  *out = std::move(v).value();
+}
+
+namespace {
+
+Result<bool> ParseBool(const std::string& text) {
   std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower == "true" || lower == "yes" || lower == "on") {
-    *out = true;
-  } else if (lower == "false" || lower == "no" || lower == "off") {
-    *out = false;
-  } else {
-    Error(key, Quote(text) + " is not a boolean (true or false)");
-  }
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (lower == "true" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "off") return false;
+  return Status::InvalidArgument(Quote(text) + " is not a boolean (true or false)");
 }
 
-void Section::Read(std::string_view key, int64_t* out) {
-  std::string text;
-  if (!Scalar(key, &text)) return;
-  int64_t v = 0;
-  if (!ParseInt(text, &v)) {
-    Error(key, Quote(text) + " is not an integer");
-    return;
-  }
-  *out = v;
+template <typename Int>
+Result<Int> ParseInteger(const std::string& text, std::string_view what) {
+  Int v = 0;
+  if (!ParseInt(text, &v))
+    return Status::InvalidArgument(Quote(text) + " is not " + std::string(what));
+  return v;
 }
 
-void Section::Read(std::string_view key, uint32_t* out) {
-  std::string text;
-  if (!Scalar(key, &text)) return;
-  uint32_t v = 0;
-  if (!ParseInt(text, &v)) {
-    Error(key, Quote(text) + " is not a non-negative integer below 2^32");
-    return;
-  }
-  *out = v;
-}
-
-void Section::Read(std::string_view key, double* out) {
-  std::string text;
-  if (!Scalar(key, &text)) return;
+Result<double> ParseNumber(const std::string& text) {
   double v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
-    Error(key, Quote(text) + " is not a number");
-    return;
+    return Status::InvalidArgument(Quote(text) + " is not a number");
   }
-  *out = v;
+  return v;
 }
 
+}  // namespace
+
+void Section::Read(std::string_view key, bool* out) { ReadWith(key, out, ParseBool); }
+
+void Section::Read(std::string_view key, int64_t* out) {
+  ReadWith(key, out, [](const std::string& t) { return ParseInteger<int64_t>(t, "an integer"); });
+}
+
+void Section::Read(std::string_view key, uint32_t* out) {
+  ReadWith(key, out, [](const std::string& t) {
+    return ParseInteger<uint32_t>(t, "a non-negative integer below 2^32");
+  });
+}
+
+void Section::Read(std::string_view key, double* out) { ReadWith(key, out, ParseNumber); }
+
 void Section::Read(std::string_view key, Duration* out) {
-  std::string text;
-  if (!Scalar(key, &text)) return;
-  Result<Duration> d = ParseDuration(text);
-  if (!d.ok()) {
-    Error(key, d.status().message());
-    return;
-  }
-  *out = *d;
+  ReadWith(key, out, [](const std::string& t) { return ParseDuration(t); });
 }
 
 void Section::ReadSize(std::string_view key, uint64_t* out) {
-  std::string text;
-  if (!Scalar(key, &text)) return;
-  Result<uint64_t> s = ParseSize(text);
-  if (!s.ok()) {
-    Error(key, s.status().message());
-    return;
-  }
-  *out = *s;
+  ReadWith(key, out, [](const std::string& t) { return ParseSize(t); });
 }
 
 void Section::ReadEnum(std::string_view key, std::string* out,
@@ -270,8 +271,9 @@ void Section::Read(std::string_view key, std::map<std::string, std::string>* out
     return;
   }
   if (!node.IsMap()) {
-    doc_->AddProblem(LineOf(node), KeyPath(key),
-                     "expected a mapping of names to strings, found " + std::string(TypeName(node)));
+    doc_->AddProblem(
+        LineOf(node), KeyPath(key),
+        "expected a mapping of names to strings, found " + std::string(TypeName(node)));
     return;
   }
   std::map<std::string, std::string> items;
@@ -373,7 +375,8 @@ std::vector<std::pair<std::string, Section>> Section::Entries(std::string_view k
     std::string item_path = KeyPath(key) + "." + name;
     if (it->second.IsNull()) {
       // `ops:` with nothing under it: a section with every default.
-      out.emplace_back(name, Section(doc_, doc_->AddSection(YAML::Node(YAML::NodeType::Map), item_path)));
+      out.emplace_back(name,
+                       Section(doc_, doc_->AddSection(YAML::Node(YAML::NodeType::Map), item_path)));
       continue;
     }
     if (!it->second.IsMap()) {
@@ -417,7 +420,8 @@ std::unique_ptr<Document> Document::Empty(std::string display_name) {
   return doc;
 }
 
-Result<std::unique_ptr<Document>> Document::LoadString(std::string_view yaml, std::string display_name) {
+Result<std::unique_ptr<Document>> Document::LoadString(std::string_view yaml,
+                                                       std::string display_name) {
   std::unique_ptr<Document> doc(new Document(std::move(display_name)));
   YAML::Node root;
   try {
@@ -447,8 +451,8 @@ Result<std::unique_ptr<Document>> Document::LoadFile(const std::string& path) {
 }
 
 Status Document::Finish() {
-  // Unknown and duplicate keys, in every section that code opened. Sections nobody opened were either
-  // reported as unknown keys of their parent or read as whole values.
+  // Unknown and duplicate keys, in every section that code opened. Sections nobody opened were
+  // either reported as unknown keys of their parent or read as whole values.
   for (const auto& state : sections_) {
     if (!state->node.IsMap()) continue;
     std::set<std::string, std::less<>> seen;
@@ -499,7 +503,8 @@ YamlWriter& YamlWriter::EndMap() {
 }
 
 YamlWriter& YamlWriter::Value(std::string_view key, std::string_view v) {
-  impl_->out << YAML::Key << std::string(key) << YAML::Value << YAML::DoubleQuoted << std::string(v);
+  impl_->out << YAML::Key << std::string(key) << YAML::Value << YAML::DoubleQuoted
+             << std::string(v);
   return *this;
 }
 
@@ -537,7 +542,8 @@ YamlWriter& YamlWriter::Value(std::string_view key, const std::vector<std::strin
 
 YamlWriter& YamlWriter::Value(std::string_view key, const std::map<std::string, std::string>& v) {
   impl_->out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginMap;
-  for (const auto& [k, val] : v) impl_->out << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << val;
+  for (const auto& [k, val] : v)
+    impl_->out << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << val;
   impl_->out << YAML::EndMap;
   return *this;
 }

@@ -1,10 +1,11 @@
 // Reading one YAML config file into typed structs.
 //
-// Every process reads its file the same way: a Reader walks the document, each Read* call takes a key,
-// converts its value and leaves the default in place when the key is absent. Every mistake is kept with
-// its place, so the operator gets all of them at once, each as
+// Every process reads its file the same way: a Reader walks the document, each Read* call takes a
+// key, converts its value and leaves the default in place when the key is absent. Every mistake is
+// kept with its place, so the operator gets all of them at once, each as
 //     collector.yaml:12: collector.plugins.cpu.interval: "10x" is not a duration (...)
-// and Finish() also reports keys nobody read (typos must not be silently ignored) and duplicate keys.
+// and Finish() also reports keys nobody read (typos must not be silently ignored) and duplicate
+// keys.
 //
 // Not thread-safe; a Reader lives for one load. yaml-cpp exceptions never escape this module.
 #pragma once
@@ -51,7 +52,8 @@ class Section {
   // Byte sizes are plain integers in C++, so they get their own name.
   void ReadSize(std::string_view key, uint64_t* out);
   // One of a fixed set of words, e.g. fsync: interval | always.
-  void ReadEnum(std::string_view key, std::string* out, std::initializer_list<std::string_view> allowed);
+  void ReadEnum(std::string_view key, std::string* out,
+                std::initializer_list<std::string_view> allowed);
 
   // A nested mapping: `cpu: {enabled: true}`.
   Section Child(std::string_view key);
@@ -79,6 +81,8 @@ class Section {
   // The scalar text of key; false when absent or null (an error is recorded when not a scalar).
   bool Scalar(std::string_view key, std::string* text);
   std::string KeyPath(std::string_view key) const;
+  template <typename T, typename Parse>
+  void ReadWith(std::string_view key, T* out, Parse parse);
 
   Document* doc_ = nullptr;
   int index_ = -1;  // into Document::sections_; -1: absent section
@@ -90,7 +94,8 @@ class Document {
   // file and line.
   static Result<std::unique_ptr<Document>> LoadFile(const std::string& path);
   // display_name stands in for the file name in messages.
-  static Result<std::unique_ptr<Document>> LoadString(std::string_view yaml, std::string display_name);
+  static Result<std::unique_ptr<Document>> LoadString(std::string_view yaml,
+                                                      std::string display_name);
   // An empty document: every Read* leaves defaults (the process runs without a config file).
   static std::unique_ptr<Document> Empty(std::string display_name);
 
@@ -135,7 +140,9 @@ class YamlWriter {
   YamlWriter& Value(std::string_view key, const char* v) { return Value(key, std::string_view(v)); }
   YamlWriter& Value(std::string_view key, bool v);
   YamlWriter& Value(std::string_view key, int64_t v);
-  YamlWriter& Value(std::string_view key, uint32_t v) { return Value(key, static_cast<int64_t>(v)); }
+  YamlWriter& Value(std::string_view key, uint32_t v) {
+    return Value(key, static_cast<int64_t>(v));
+  }
   YamlWriter& Value(std::string_view key, double v);
   YamlWriter& Value(std::string_view key, Duration v);
   YamlWriter& Size(std::string_view key, uint64_t bytes);

@@ -8,8 +8,8 @@
 namespace hw::config {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
+using ::testing::HasSubstr;
 
 // A small config shaped like the real ones: nested sections, lists of mappings, named entries.
 struct CpuPlugin {
@@ -188,9 +188,14 @@ TEST(ConfigTest, ReportsEveryProblemSortedByLine) {
   EXPECT_EQ(lines[0], "collector.yaml:2: collector.window: must be at least 1");
   EXPECT_THAT(lines[1], HasSubstr("collector.yaml:3: collector.partitions: \"-3\""));
   EXPECT_THAT(lines[2], HasSubstr("collector.yaml:4: collector.ratio: \"lots\" is not a number"));
-  EXPECT_THAT(lines[3], HasSubstr("collector.yaml:5: collector.fsync: \"sometimes\" is not one of interval | always"));
+  EXPECT_THAT(
+      lines[3],
+      HasSubstr(
+          "collector.yaml:5: collector.fsync: \"sometimes\" is not one of interval | always"));
   EXPECT_THAT(lines[4], HasSubstr("collector.yaml:6: collector.spool_max_bytes:"));
-  EXPECT_THAT(lines[5], HasSubstr("collector.yaml:7: collector.interval: expected a single value, found a list"));
+  EXPECT_THAT(
+      lines[5],
+      HasSubstr("collector.yaml:7: collector.interval: expected a single value, found a list"));
 }
 
 TEST(ConfigTest, ListItemsAreNamedByIndex) {
@@ -200,8 +205,10 @@ TEST(ConfigTest, ListItemsAreNamedByIndex) {
       "    - {path: /a}\n"
       "    - {rules: [x], form: end}\n");
   ASSERT_FALSE(cfg.ok());
-  EXPECT_THAT(cfg.status().message(), HasSubstr("collector.yaml:4: collector.files[1].path: is required"));
-  EXPECT_THAT(cfg.status().message(), HasSubstr("collector.yaml:4: collector.files[1].form: unknown key"));
+  EXPECT_THAT(cfg.status().message(),
+              HasSubstr("collector.yaml:4: collector.files[1].path: is required"));
+  EXPECT_THAT(cfg.status().message(),
+              HasSubstr("collector.yaml:4: collector.files[1].form: unknown key"));
 }
 
 TEST(ConfigTest, DuplicateKeysAreErrors) {
@@ -210,21 +217,25 @@ TEST(ConfigTest, DuplicateKeysAreErrors) {
       "  window: 5\n"
       "  window: 6\n");
   ASSERT_FALSE(cfg.ok());
-  EXPECT_THAT(cfg.status().message(), HasSubstr("collector.yaml:3: collector.window: duplicate key"));
+  EXPECT_THAT(cfg.status().message(),
+              HasSubstr("collector.yaml:3: collector.window: duplicate key"));
 }
 
 TEST(ConfigTest, WrongShapesAreErrors) {
   Result<TestConfig> a = Load("collector: [1, 2]\n");
   ASSERT_FALSE(a.ok());
-  EXPECT_THAT(a.status().message(), HasSubstr("collector.yaml:1: collector: expected a mapping, found a list"));
+  EXPECT_THAT(a.status().message(),
+              HasSubstr("collector.yaml:1: collector: expected a mapping, found a list"));
 
   Result<TestConfig> b = Load("collector:\n  host_tags: [a, b]\n");
   ASSERT_FALSE(b.ok());
-  EXPECT_THAT(b.status().message(), HasSubstr("collector.yaml:2: collector.host_tags: expected a mapping"));
+  EXPECT_THAT(b.status().message(),
+              HasSubstr("collector.yaml:2: collector.host_tags: expected a mapping"));
 
   Result<TestConfig> c = Load("collector:\n  files: {path: /a}\n");
   ASSERT_FALSE(c.ok());
-  EXPECT_THAT(c.status().message(), HasSubstr("collector.yaml:2: collector.files: expected a list"));
+  EXPECT_THAT(c.status().message(),
+              HasSubstr("collector.yaml:2: collector.files: expected a list"));
 }
 
 TEST(ConfigTest, SyntaxErrorsNameTheLine) {
@@ -235,7 +246,8 @@ TEST(ConfigTest, SyntaxErrorsNameTheLine) {
 
   auto scalar_top = Document::LoadString("just a string\n", "top.yaml");
   ASSERT_FALSE(scalar_top.ok());
-  EXPECT_THAT(scalar_top.status().message(), HasSubstr("top.yaml:1: the top level must be a mapping"));
+  EXPECT_THAT(scalar_top.status().message(),
+              HasSubstr("top.yaml:1: the top level must be a mapping"));
 }
 
 TEST(ConfigTest, LoadsFilesAndNamesMissingOnes) {

@@ -13,8 +13,8 @@ struct Unit {
 };
 
 // Longest names first so "ms" is not read as "m" followed by garbage.
-constexpr std::array<Unit, 5> kDurationUnits = {{
-    {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
+constexpr std::array<Unit, 5> kDurationUnits = {
+    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}}};
 
 constexpr std::array<Unit, 9> kSizeUnits = {{{"KiB", 1ull << 10},
                                              {"MiB", 1ull << 20},
@@ -122,7 +122,8 @@ Result<uint64_t> ParseSize(std::string_view text) {
     // with 9 digits; use 128-bit arithmetic to stay exact.
     unsigned __int128 part = static_cast<unsigned __int128>(frac) * factor;
     if (part % frac_scale != 0) {
-      return Status::InvalidArgument("\"" + std::string(text) + "\" is not a whole number of bytes");
+      return Status::InvalidArgument("\"" + std::string(text) +
+                                     "\" is not a whole number of bytes");
     }
     uint64_t extra = static_cast<uint64_t>(part / frac_scale);
     if (!MulAdd(bytes, 1, extra, &bytes)) {

@@ -1,5 +1,6 @@
-// Durations ("250ms", "10s", "5m", "1h30m", "7d") and sizes ("512KiB", "64MiB", "1000000") as config
-// values. Strict on purpose: "10x", "-5s", "1.5.3MiB" and overflow are errors, never a guessed value.
+// Durations ("250ms", "10s", "5m", "1h30m", "7d") and sizes ("512KiB", "64MiB", "1000000") as
+// config values. Strict on purpose: "10x", "-5s", "1.5.3MiB" and overflow are errors, never a
+// guessed value.
 #pragma once
 
 #include <chrono>

@@ -47,7 +47,8 @@ SignalEvent SignalWaiter::Wait(std::chrono::milliseconds timeout) {
 
 namespace internal {
 
-Startup ParseFlags(const std::string& name, const std::string& summary, std::span<const char* const> args) {
+Startup ParseFlags(const std::string& name, const std::string& summary,
+                   std::span<const char* const> args) {
   Startup out;
   Result<CommonFlags> flags = ParseCommonFlags(args);
   if (!flags.ok()) {
@@ -71,7 +72,8 @@ Startup ParseFlags(const std::string& name, const std::string& summary, std::spa
 }
 
 int ConfigError(const std::string& name, const Status& status) {
-  // One line per problem, each already "file:line: key: reason"; stderr so scripts can tell it apart.
+  // One line per problem, each already "file:line: key: reason"; stderr so scripts can tell it
+  // apart.
   std::fprintf(stderr, "%s: config error:\n%s\n", name.c_str(), status.message().c_str());
   return kExitUsage;
 }

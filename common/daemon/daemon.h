@@ -1,6 +1,6 @@
-// The life of every hostwatch daemon, written once: flags -> config -> logging -> service -> run until
-// a signal. A daemon's main.cc fills a DaemonSpec and calls RunDaemon (envoy's "source/exe only
-// wires" rule); all logic lives in the daemon's library where tests can reach it.
+// The life of every hostwatch daemon, written once: flags -> config -> logging -> service -> run
+// until a signal. A daemon's main.cc fills a DaemonSpec and calls RunDaemon (envoy's "source/exe
+// only wires" rule); all logic lives in the daemon's library where tests can reach it.
 //
 // Threads: RunDaemon runs on the main thread and blocks SIGTERM, SIGINT and SIGHUP there before the
 // service starts any thread, so every thread inherits the mask and only the main thread takes them
@@ -74,7 +74,8 @@ struct Startup {
   int exit_code = kExitOk;
   CommonFlags flags;
 };
-Startup ParseFlags(const std::string& name, const std::string& summary, std::span<const char* const> args);
+Startup ParseFlags(const std::string& name, const std::string& summary,
+                   std::span<const char* const> args);
 // Prints a config error and returns kExitUsage.
 int ConfigError(const std::string& name, const Status& status);
 void ApplyLogLevelOverride(const CommonFlags& flags, LogOptions* opts);
@@ -117,8 +118,9 @@ int RunDaemon(const DaemonSpec<Config>& spec, int argc, const char* const* argv)
                flags.config_path.empty() ? std::string("built-in defaults") : flags.config_path);
 
   const auto watchdog = notifier.WatchdogPingInterval();
-  const auto tick = watchdog ? std::min<std::chrono::milliseconds>(*watchdog, std::chrono::seconds(1))
-                             : std::chrono::milliseconds(1000);
+  const auto tick = watchdog
+                        ? std::min<std::chrono::milliseconds>(*watchdog, std::chrono::seconds(1))
+                        : std::chrono::milliseconds(1000);
   int exit_code = kExitOk;
   for (;;) {
     SignalEvent ev = signals.Wait(tick);
@@ -136,8 +138,10 @@ int RunDaemon(const DaemonSpec<Config>& spec, int argc, const char* const* argv)
       } else {
         LogOptions next_log = spec.log_options(*next);
         internal::ApplyLogLevelOverride(flags, &next_log);
-        if (Status ls = SetupLogging(spec.name, next_log); !ls.ok()) spdlog::error("{}", ls.ToString());
-        spdlog::info("reloaded {}", flags.config_path.empty() ? "built-in defaults" : flags.config_path);
+        if (Status ls = SetupLogging(spec.name, next_log); !ls.ok())
+          spdlog::error("{}", ls.ToString());
+        spdlog::info("reloaded {}",
+                     flags.config_path.empty() ? "built-in defaults" : flags.config_path);
       }
       (void)notifier.Notify("READY=1");
     }

@@ -1,14 +1,13 @@
 #include "common/daemon/daemon.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/testing/temp_dir.h"
 
@@ -22,7 +21,8 @@ Result<CommonFlags> Parse(std::vector<const char*> args) {
 }
 
 TEST(FlagsTest, ParsesEveryCommonFlag) {
-  Result<CommonFlags> f = Parse({"--config", "/etc/hw/broker.yaml", "--check-config", "--log-level=debug"});
+  Result<CommonFlags> f =
+      Parse({"--config", "/etc/hw/broker.yaml", "--check-config", "--log-level=debug"});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->config_path, "/etc/hw/broker.yaml");
   EXPECT_TRUE(f->check_config);
@@ -46,11 +46,12 @@ TEST(FlagsTest, RejectsBadUsage) {
 
 TEST(LoggingTest, JsonLinesAreEscapedObjects) {
   std::chrono::system_clock::time_point t{std::chrono::milliseconds(1'795'301'100'123)};
-  std::string line = FormatJsonLine(t, spdlog::level::warn, "hostwatch-broker",
-                                    "bad \"frame\"\nfrom\t\x01peer\\");
-  EXPECT_EQ(line,
-            "{\"ts\":\"2026-11-21T22:45:00.123Z\",\"level\":\"warning\",\"logger\":\"hostwatch-broker\","
-            "\"msg\":\"bad \\\"frame\\\"\\nfrom\\t\\u0001peer\\\\\"}\n");
+  std::string line =
+      FormatJsonLine(t, spdlog::level::warn, "hostwatch-broker", "bad \"frame\"\nfrom\t\x01peer\\");
+  EXPECT_EQ(
+      line,
+      "{\"ts\":\"2026-11-21T22:45:00.123Z\",\"level\":\"warning\",\"logger\":\"hostwatch-broker\","
+      "\"msg\":\"bad \\\"frame\\\"\\nfrom\\t\\u0001peer\\\\\"}\n");
 }
 
 TEST(LoggingTest, LevelsParse) {
@@ -140,7 +141,8 @@ class FakeService : public Service<FakeConfig> {
   bool fail_health_;
 };
 
-DaemonSpec<FakeConfig> MakeSpec(Calls* calls, std::vector<int> signals, bool fail_health, int* loads) {
+DaemonSpec<FakeConfig> MakeSpec(Calls* calls, std::vector<int> signals, bool fail_health,
+                                int* loads) {
   DaemonSpec<FakeConfig> spec;
   spec.name = "hostwatch-fake";
   spec.summary = "A fake daemon for tests.";
@@ -149,11 +151,14 @@ DaemonSpec<FakeConfig> MakeSpec(Calls* calls, std::vector<int> signals, bool fai
     ++*loads;
     return FakeConfig{*loads, false};
   };
-  spec.describe = [](const FakeConfig& c) { return "generation: " + std::to_string(c.generation) + "\n"; };
+  spec.describe = [](const FakeConfig& c) {
+    return "generation: " + std::to_string(c.generation) + "\n";
+  };
   spec.log_options = [](const FakeConfig&) { return LogOptions{"warn", "text"}; };
-  spec.create = [calls, signals, fail_health](const FakeConfig&)
-      -> Result<std::unique_ptr<Service<FakeConfig>>> {
-    return std::unique_ptr<Service<FakeConfig>>(std::make_unique<FakeService>(calls, signals, fail_health));
+  spec.create = [calls, signals,
+                 fail_health](const FakeConfig&) -> Result<std::unique_ptr<Service<FakeConfig>>> {
+    return std::unique_ptr<Service<FakeConfig>>(
+        std::make_unique<FakeService>(calls, signals, fail_health));
   };
   return spec;
 }

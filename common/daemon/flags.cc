@@ -23,7 +23,8 @@ Result<CommonFlags> ParseCommonFlags(std::span<const char* const> args) {
       return Status::Ok();
     };
     auto is = [&](std::string_view name) {
-      return arg == name || (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
+      return arg == name ||
+             (arg.starts_with(name) && arg.size() > name.size() && arg[name.size()] == '=');
     };
     if (is("--config")) {
       HW_RETURN_IF_ERROR(take_value("--config", &flags.config_path));

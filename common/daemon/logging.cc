@@ -14,11 +14,21 @@ void AppendJsonString(std::string_view s, std::string* out) {
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           out->append("\\u00");
@@ -37,27 +47,30 @@ void AppendJsonString(std::string_view s, std::string* out) {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    std::string line =
-        FormatJsonLine(msg.time, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
-                       std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string line = FormatJsonLine(
+        msg.time, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+        std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(line.data(), line.data() + line.size());
   }
-  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
 };
 
 }  // namespace
 
 Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
   static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
-      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
-      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
-      {"warning", spdlog::level::warn}, {"error", spdlog::level::err},
+      {"trace", spdlog::level::trace},       {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},         {"warn", spdlog::level::warn},
+      {"warning", spdlog::level::warn},      {"error", spdlog::level::err},
       {"critical", spdlog::level::critical}, {"off", spdlog::level::off}};
   for (const auto& [n, level] : kLevels) {
     if (name == n) return level;
   }
-  return Status::InvalidArgument("\"" + std::string(name) +
-                                 "\" is not a log level (trace, debug, info, warn, error, critical, off)");
+  return Status::InvalidArgument(
+      "\"" + std::string(name) +
+      "\" is not a log level (trace, debug, info, warn, error, critical, off)");
 }
 
 void ReadLogOptions(config::Section section, LogOptions* out) {
@@ -70,16 +83,18 @@ void WriteLogOptions(const LogOptions& opts, config::YamlWriter* out) {
   out->BeginMap("log").Value("level", opts.level).Value("format", opts.format).EndMap();
 }
 
-std::string FormatJsonLine(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                           std::string_view logger, std::string_view message) {
+std::string FormatJsonLine(std::chrono::system_clock::time_point time,
+                           spdlog::level::level_enum level, std::string_view logger,
+                           std::string_view message) {
   using namespace std::chrono;
   const auto ms = duration_cast<milliseconds>(time.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char ts[64];  // generous: the compiler cannot bound tm fields
-  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
   const auto level_name = spdlog::level::to_string_view(level);
   std::string out = "{\"ts\":\"";
   out += ts;
@@ -100,8 +115,10 @@ Status SetupLogging(const std::string& name, const LogOptions& opts) {
   }
   auto logger = spdlog::get(name);
   if (!logger) {
-    // stderr_sink_mt: daemons log from several threads; stdout stays free for --check-config output.
-    logger = std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    // stderr_sink_mt: daemons log from several threads; stdout stays free for --check-config
+    // output.
+    logger =
+        std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
     spdlog::register_logger(logger);
   }
   if (opts.format == "json") {

@@ -3,13 +3,13 @@
 // message.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 #include "common/config/config.h"
 #include "common/status/status.h"
@@ -17,7 +17,7 @@
 namespace hw::daemon {
 
 struct LogOptions {
-  std::string level = "info";  // trace debug info warn error critical off
+  std::string level = "info";   // trace debug info warn error critical off
   std::string format = "text";  // text | json
 };
 
@@ -27,24 +27,27 @@ void WriteLogOptions(const LogOptions& opts, config::YamlWriter* out);
 
 Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name);
 
-// Installs the default logger named `name`, writing to stderr. Safe to call again (SIGHUP) to change
-// the level or format.
+// Installs the default logger named `name`, writing to stderr. Safe to call again (SIGHUP) to
+// change the level or format.
 Status SetupLogging(const std::string& name, const LogOptions& opts);
 
-// Formats one spdlog message as a JSON object line: {"ts":"…Z","level":"warn","logger":"…","msg":"…"}.
-// Exposed for tests.
-std::string FormatJsonLine(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                           std::string_view logger, std::string_view message);
+// Formats one spdlog message as a JSON object line:
+// {"ts":"…Z","level":"warn","logger":"…","msg":"…"}. Exposed for tests.
+std::string FormatJsonLine(std::chrono::system_clock::time_point time,
+                           spdlog::level::level_enum level, std::string_view logger,
+                           std::string_view message);
 
 // Lets the first occurrence through and then at most one per period, reporting how many were held
 // back, e.g.:
-//   if (auto n = reject_log_.Allow()) spdlog::warn("rejected envelope: {} ({} more since)", why, *n);
+//   if (auto n = reject_log_.Allow()) spdlog::warn("rejected envelope: {} ({} more since)", why,
+//   *n);
 // Not thread-safe; keep one per thread or guard it.
 class RepeatLimiter {
  public:
   explicit RepeatLimiter(std::chrono::milliseconds period) : period_(period) {}
   // nullopt: stay quiet. Otherwise the number suppressed since the last one let through.
-  std::optional<uint64_t> Allow(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+  std::optional<uint64_t> Allow(
+      std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
  private:
   std::chrono::milliseconds period_;

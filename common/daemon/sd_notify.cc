@@ -47,7 +47,8 @@ Status SdNotifier::Notify(std::string_view state) const {
   }
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IoError("sd_notify socket", errno);
-  ssize_t n = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  ssize_t n =
+      sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   close(fd);
   if (n < 0) return Status::IoError("sd_notify send to " + socket_path_, err);

@@ -1,8 +1,9 @@
 // Status and Result<T>: errors as values across module boundaries.
 //
-// We do not use std::expected: clang 14 with Debian 12's libstdc++ cannot compile it, and clang is the
-// compiler we fuzz with and check -Wthread-safety with. Exceptions never cross a module boundary; code
-// that calls a throwing library (yaml-cpp, protobuf JSON) catches at the edge and returns a Status.
+// We do not use std::expected: clang 14 with Debian 12's libstdc++ cannot compile it, and clang is
+// the compiler we fuzz with and check -Wthread-safety with. Exceptions never cross a module
+// boundary; code that calls a throwing library (yaml-cpp, protobuf JSON) catches at the edge and
+// returns a Status.
 #pragma once
 
 #include <cassert>
@@ -36,9 +37,13 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-  static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {StatusCode::kAlreadyExists, std::move(msg)};
+  }
   static Status FailedPrecondition(std::string msg) {
     return {StatusCode::kFailedPrecondition, std::move(msg)};
   }
@@ -75,7 +80,8 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value)
+      : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : data_(std::in_place_index<1>, std::move(status)) {  // NOLINT
     assert(!std::get<1>(data_).ok() && "a Result's error must not be OK");
     if (std::get<1>(data_).ok()) {
@@ -120,9 +126,9 @@ class [[nodiscard]] Result {
 #define HW_STATUS_CONCAT(a, b) HW_STATUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when expr is not OK.
-#define HW_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    ::hw::Status hw_status_tmp_ = (expr);          \
+#define HW_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::hw::Status hw_status_tmp_ = (expr);            \
     if (!hw_status_tmp_.ok()) return hw_status_tmp_; \
   } while (0)
 

@@ -1,9 +1,9 @@
 #include "common/status/status.h"
 
+#include <gtest/gtest.h>
+
 #include <cerrno>
 #include <memory>
-
-#include <gtest/gtest.h>
 
 namespace hw {
 namespace {

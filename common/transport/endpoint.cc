@@ -60,7 +60,8 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
   if (host.empty()) return bad("missing host");
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 ||
+      value > 65535) {
     return bad("port must be 1-65535");
   }
   ep.scheme = "tcp";

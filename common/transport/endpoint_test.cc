@@ -24,8 +24,8 @@ TEST(EndpointTest, ParsesTcpAndIpc) {
 }
 
 TEST(EndpointTest, KnowsLoopback) {
-  for (const char* ok : {"tcp://127.0.0.1:1", "tcp://127.5.6.7:1", "tcp://[::1]:1", "tcp://localhost:1",
-                         "ipc:///tmp/x"}) {
+  for (const char* ok : {"tcp://127.0.0.1:1", "tcp://127.5.6.7:1", "tcp://[::1]:1",
+                         "tcp://localhost:1", "ipc:///tmp/x"}) {
     EXPECT_TRUE(ParseEndpoint(ok)->IsLoopback()) << ok;
   }
   for (const char* no : {"tcp://0.0.0.0:1", "tcp://*:1", "tcp://10.0.0.1:1", "tcp://[::]:1",
@@ -35,9 +35,9 @@ TEST(EndpointTest, KnowsLoopback) {
 }
 
 TEST(EndpointTest, RejectsMalformed) {
-  for (const char* bad : {"", "127.0.0.1:7400", "udp://127.0.0.1:1", "tcp://127.0.0.1", "tcp://:7400",
-                          "tcp://127.0.0.1:0", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:80x",
-                          "tcp://::1:7400", "tcp://[::1]7400", "ipc://"}) {
+  for (const char* bad : {"", "127.0.0.1:7400", "udp://127.0.0.1:1", "tcp://127.0.0.1",
+                          "tcp://:7400", "tcp://127.0.0.1:0", "tcp://127.0.0.1:65536",
+                          "tcp://127.0.0.1:80x", "tcp://::1:7400", "tcp://[::1]7400", "ipc://"}) {
     EXPECT_FALSE(ParseEndpoint(bad).ok()) << bad;
   }
 }

@@ -2,6 +2,8 @@
 // (hostwatch-broker): config errors exit 2 naming file, line and key; --check-config prints the
 // effective config; SIGHUP with a broken file keeps the running config; SIGTERM exits 0; READY=1
 // reaches NOTIFY_SOCKET.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,9 +11,6 @@
 
 #include <cstring>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
@@ -47,10 +46,12 @@ TEST(DaemonConfigTest, BadDurationExitsTwoNamingFileLineAndKey) {
   auto cfg = dir.path() / "broker.yaml";
   ASSERT_TRUE(testing::WriteFile(cfg, "log: {level: info}\nbroker:\n  fsync_interval: 10x\n").ok());
   std::string out;
-  Result<int> rc = testing::RunCommand({kBroker, "--config", cfg.string(), "--check-config"}, &out, 20s);
+  Result<int> rc =
+      testing::RunCommand({kBroker, "--config", cfg.string(), "--check-config"}, &out, 20s);
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(*rc, 2);
-  EXPECT_THAT(out, HasSubstr(cfg.string() + ":3: broker.fsync_interval: \"10x\" is not a duration"));
+  EXPECT_THAT(out,
+              HasSubstr(cfg.string() + ":3: broker.fsync_interval: \"10x\" is not a duration"));
 }
 
 TEST(DaemonConfigTest, MissingConfigFileAndBadFlagsExitTwo) {
@@ -67,7 +68,8 @@ TEST(DaemonConfigTest, CheckConfigPrintsTheEffectiveConfig) {
   auto cfg = dir.path() / "broker.yaml";
   ASSERT_TRUE(testing::WriteFile(cfg, "broker:\n  partitions: 8\n  retention_age: 48h\n").ok());
   std::string out;
-  Result<int> rc = testing::RunCommand({kBroker, "--config", cfg.string(), "--check-config"}, &out, 20s);
+  Result<int> rc =
+      testing::RunCommand({kBroker, "--config", cfg.string(), "--check-config"}, &out, 20s);
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(*rc, 0) << out;
   EXPECT_THAT(out, HasSubstr("partitions: 8"));
@@ -116,7 +118,8 @@ TEST(DaemonConfigTest, ReadyReloadAndCleanStop) {
   testing::TempDir dir;
   auto cfg = dir.path() / "broker.yaml";
   const std::string data_dir = (dir.path() / "data").string();
-  ASSERT_TRUE(testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir + "\nlog: {format: json}\n").ok());
+  ASSERT_TRUE(
+      testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir + "\nlog: {format: json}\n").ok());
   NotifySocket notify(dir.path() / "notify.sock");
   ASSERT_TRUE(notify.bound());
 
@@ -127,7 +130,8 @@ TEST(DaemonConfigTest, ReadyReloadAndCleanStop) {
   Result<testing::Subprocess> proc = testing::Subprocess::Start(opts);
   ASSERT_TRUE(proc.ok()) << proc.status().ToString();
 
-  ASSERT_TRUE(testing::WaitFor([&] { return notify.Drain().find("READY=1") != std::string::npos; }, 10s))
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return notify.Drain().find("READY=1") != std::string::npos; }, 10s))
       << Slurp(dir.path() / "broker.log");
   EXPECT_TRUE(std::filesystem::is_directory(data_dir));
 
@@ -135,17 +139,26 @@ TEST(DaemonConfigTest, ReadyReloadAndCleanStop) {
   ASSERT_TRUE(testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir + "\n  bogus: 1\n").ok());
   proc->Signal(SIGHUP);
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return Slurp(dir.path() / "broker.log").find("keeping the running config") != std::string::npos; },
+      [&] {
+        return Slurp(dir.path() / "broker.log").find("keeping the running config") !=
+               std::string::npos;
+      },
       10s))
       << Slurp(dir.path() / "broker.log");
-  EXPECT_THAT(Slurp(dir.path() / "broker.log"), HasSubstr("broker.yaml:3: broker.bogus: unknown key"));
+  EXPECT_THAT(Slurp(dir.path() / "broker.log"),
+              HasSubstr("broker.yaml:3: broker.bogus: unknown key"));
   EXPECT_TRUE(proc->Running());
 
   // A good one is applied.
-  ASSERT_TRUE(testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir + "\n  fsync: always\nlog: {format: json}\n").ok());
+  ASSERT_TRUE(testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir +
+                                          "\n  fsync: always\nlog: {format: json}\n")
+                  .ok());
   proc->Signal(SIGHUP);
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return Slurp(dir.path() / "broker.log").find("\"msg\":\"reloaded") != std::string::npos; }, 10s))
+      [&] {
+        return Slurp(dir.path() / "broker.log").find("\"msg\":\"reloaded") != std::string::npos;
+      },
+      10s))
       << Slurp(dir.path() / "broker.log");
 
   proc->Signal(SIGTERM);
