@@ -4,7 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include "cli/consume.h"
 #include "cli/keygen.h"
+#include "cli/loadgen.h"
+#include "cli/send.h"
+#include "cli/status.h"
 #include "common/daemon/flags.h"
 
 #ifndef HW_VERSION
@@ -17,12 +21,17 @@ namespace {
 constexpr std::string_view kUsage =
     "Usage: hostwatch VERB [options]\n"
     "\n"
+    "  send [--broker URL] [--endpoint E] METRIC VALUE [k=v ...]   publish one sample, wait for the ack\n"
+    "  loadgen --hosts H --metrics M --interval S --duration S [--rate N]   a simulated fleet\n"
+    "  consume --group G [--topics ...] [--count N] [--timeout S] [--idle S] [--format json|summary]\n"
+    "  status [--json]        broker stats: producers, rates, group lag, journal, rejects\n"
     "  keygen NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub\n"
     "  --version              print the version\n"
     "  --help                 this text\n"
     "\n"
-    "Verbs still to come (see docs/architecture.md): send, loadgen, consume, status, top, tail,\n"
-    "hosts, test-logrules, test-alerts.\n";
+    "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port + 1\n"
+    "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
+    "Verbs still to come: top, tail, hosts, test-logrules, test-alerts.\n";
 
 int Keygen(int argc, const char* const* argv) {
   if (argc != 1) {
@@ -61,6 +70,10 @@ int RunCli(int argc, const char* const* argv) {
     return daemon::kExitOk;
   }
   if (verb == "keygen") return Keygen(argc - 2, argv + 2);
+  if (verb == "send") return RunSend(argc - 2, argv + 2);
+  if (verb == "loadgen") return RunLoadgen(argc - 2, argv + 2);
+  if (verb == "consume") return RunConsume(argc - 2, argv + 2);
+  if (verb == "status") return RunStatus(argc - 2, argv + 2);
   std::fprintf(stderr, "hostwatch: unknown verb \"%s\" (see hostwatch --help)\n", argv[1]);
   return daemon::kExitUsage;
 }

@@ -7,7 +7,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <fstream>
 
 namespace hw::cli {
 namespace {
@@ -60,19 +59,6 @@ Status WriteKeyPair(const std::filesystem::path& dir, const std::string& name,
   }
   HW_RETURN_IF_ERROR(WriteNew(key_path, pair.secret_z85, 0600));
   return WriteNew(pub_path, pair.public_z85, 0644);
-}
-
-Result<std::string> ReadKeyFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("read key " + path.string(), errno);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  uint8_t raw[32];
-  if (line.size() != 40 || zmq_z85_decode(raw, line.c_str()) == nullptr) {
-    return Status::InvalidArgument(path.string() + ": not a Z85 CURVE key (40 characters)");
-  }
-  return line;
 }
 
 }  // namespace hw::cli

@@ -18,7 +18,5 @@ Result<KeyPair> GenerateKeyPair();
 // Writes dir/NAME.key and dir/NAME.pub. Refuses to overwrite an existing key (a lost secret cannot
 // be undone); the name must be a plain file name.
 Status WriteKeyPair(const std::filesystem::path& dir, const std::string& name, const KeyPair& pair);
-// Reads one Z85 key file (first line, 40 characters, decodable).
-Result<std::string> ReadKeyFile(const std::filesystem::path& path);
 
 }  // namespace hw::cli

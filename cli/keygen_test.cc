@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include "common/testing/temp_dir.h"
+#include "common/transport/link_config.h"
 
 namespace hw::cli {
 namespace {
@@ -19,8 +20,8 @@ TEST(KeygenTest, WritesAMatchingPairWithASecretMode) {
   ASSERT_EQ(stat((dir.path() / "broker.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  Result<std::string> secret = ReadKeyFile(dir.path() / "broker.key");
-  Result<std::string> pub = ReadKeyFile(dir.path() / "broker.pub");
+  Result<std::string> secret = transport::ReadZ85KeyFile((dir.path() / "broker.key").string());
+  Result<std::string> pub = transport::ReadZ85KeyFile((dir.path() / "broker.pub").string());
   ASSERT_TRUE(secret.ok() && pub.ok());
   // The public key really belongs to the secret one.
   char derived[41] = {};
@@ -45,8 +46,8 @@ TEST(KeygenTest, RejectsPathsAsNames) {
 TEST(KeygenTest, ReadKeyFileRejectsGarbage) {
   testing::TempDir dir;
   ASSERT_TRUE(testing::WriteFile(dir.path() / "bad.pub", "not-a-key\n").ok());
-  EXPECT_FALSE(ReadKeyFile(dir.path() / "bad.pub").ok());
-  EXPECT_FALSE(ReadKeyFile(dir.path() / "missing.pub").ok());
+  EXPECT_FALSE(transport::ReadZ85KeyFile((dir.path() / "bad.pub").string()).ok());
+  EXPECT_FALSE(transport::ReadZ85KeyFile((dir.path() / "missing.pub").string()).ok());
 }
 
 }  // namespace

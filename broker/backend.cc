@@ -1,0 +1,323 @@
+#include "broker/backend.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "broker/consumer_groups.h"
+#include "broker/source_table.h"
+#include "common/daemon/logging.h"
+#include "common/spool/atomic_file.h"
+
+namespace hw::broker {
+namespace {
+
+using hostwatch::v1::ConsumerMessage;
+using hostwatch::v1::ConsumerRequest;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kMemberTimeout = std::chrono::seconds(5);
+constexpr auto kSaveEvery = std::chrono::milliseconds(200);
+constexpr uint64_t kMaxPerWorkItem = 512;
+constexpr size_t kMaxBytesPerRead = 4u << 20;
+
+// Group names become file names: keep them to a safe alphabet.
+bool ValidGroupName(const std::string& g) {
+  if (g.empty() || g.size() > 128 || g == "." || g == "..") return false;
+  for (char c : g) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+hostwatch::v1::Topic TopicOfField(int field) {
+  switch (field) {
+    case 10: return hostwatch::v1::SAMPLES;
+    case 11: return hostwatch::v1::EVENTS;
+    case 12: return hostwatch::v1::ALERTS;
+  }
+  return hostwatch::v1::TOPIC_UNSPECIFIED;
+}
+
+}  // namespace
+
+struct Backend::Impl {
+  Impl(const BrokerConfig& c, zmq::context_t& ctx, Journal& j, BrokerCounters& k, ProducerBoard& b)
+      : config(c),
+        journal(j),
+        counters(k),
+        board(b),
+        backend(ctx, zmq::socket_type::router),
+        notify(ctx, zmq::socket_type::pair),
+        groups(static_cast<uint32_t>(j.partitions.size()),
+               [this](const MemberState& m, const hostwatch::v1::Assignment& a) {
+                 ConsumerMessage msg;
+                 *msg.mutable_assignment() = a;
+                 Send(m.id, msg);
+               }) {}
+
+  void Send(const std::string& id, const ConsumerMessage& msg) {
+    std::string bytes = msg.SerializeAsString();
+    (void)backend.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)backend.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  }
+  void SendError(const std::string& id, const std::string& error) {
+    ConsumerMessage msg;
+    msg.mutable_error()->set_error(error);
+    Send(id, msg);
+  }
+  void HandleRequests();
+  void Deliver();
+  void SaveOffsets(bool force);
+  Status LoadOffsets();
+  hostwatch::v1::BrokerStats BuildStats();
+
+  const BrokerConfig config;
+  Journal& journal;
+  BrokerCounters& counters;
+  ProducerBoard& board;
+  zmq::socket_t backend;
+  zmq::socket_t notify;
+  ConsumerGroups groups;
+  Clock::time_point last_save = Clock::now();
+  Clock::time_point last_expire = Clock::now();
+  daemon::RepeatLimiter log_limit{std::chrono::seconds(10)};
+};
+
+Backend::Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, BrokerCounters& counters,
+                 ProducerBoard& board)
+    : impl_(std::make_unique<Impl>(config, ctx, journal, counters, board)) {}
+Backend::~Backend() = default;
+
+Status Backend::Impl::LoadOffsets() {
+  const auto dir = std::filesystem::path(config.data_dir) / "groups";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("create " + dir.string(), ec.value());
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".offsets") continue;
+    Result<std::string> text = spool::ReadWholeFile(entry.path());
+    if (!text.ok()) return text.status();
+    std::vector<uint64_t> committed(journal.partitions.size(), 0);
+    std::istringstream in(*text);
+    uint32_t p = 0;
+    uint64_t off = 0;
+    while (in >> p >> off) {
+      if (p < committed.size()) committed[p] = off;
+    }
+    groups.Restore(entry.path().stem().string(), committed);
+  }
+  if (ec) return Status::IoError("list " + dir.string(), ec.value());
+  return Status::Ok();
+}
+
+void Backend::Impl::SaveOffsets(bool force) {
+  const auto now = Clock::now();
+  if (!force && now - last_save < kSaveEvery) return;
+  last_save = now;
+  const auto dir = std::filesystem::path(config.data_dir) / "groups";
+  for (auto& [name, g] : groups.mutable_groups()) {
+    if (!g.dirty) continue;
+    std::string text;
+    for (size_t p = 0; p < g.committed.size(); ++p) {
+      text += std::to_string(p) + " " + std::to_string(g.committed[p]) + "\n";
+    }
+    if (Status s = spool::WriteFileAtomic(dir / (name + ".offsets"), text); !s.ok()) {
+      if (auto n = log_limit.Allow()) spdlog::error("saving offsets of group {}: {}", name, s.ToString());
+      continue;  // stays dirty: retried next time
+    }
+    g.dirty = false;
+  }
+}
+
+Status Backend::Bind(const std::string& notify_endpoint) {
+  Impl& s = *impl_;
+  HW_RETURN_IF_ERROR(s.LoadOffsets());
+  try {
+    s.backend.set(zmq::sockopt::linger, 0);
+    s.backend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
+    s.backend.set(zmq::sockopt::sndhwm, 0);  // credit bounds what is queued; never drop a delivery
+    s.backend.set(zmq::sockopt::heartbeat_ivl, 1000);
+    s.backend.set(zmq::sockopt::heartbeat_timeout, 3000);
+    s.backend.bind(s.config.backend);
+    s.notify.set(zmq::sockopt::linger, 0);
+    s.notify.bind(notify_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("bind backend: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+hostwatch::v1::BrokerStats Backend::Impl::BuildStats() {
+  hostwatch::v1::BrokerStats st;
+  st.set_now_ms(NowMs());
+  st.set_started_ms(counters.started_ms);
+  for (auto& p : board.Get()) *st.add_producers() = std::move(p);
+  const auto ranges = journal.Ranges();
+  for (const auto& [name, g] : groups.groups()) {
+    auto* gs = st.add_groups();
+    gs->set_group(name);
+    gs->set_members(static_cast<uint32_t>(g.members.size()));
+    for (size_t p = 0; p < g.committed.size(); ++p) {
+      auto* pl = gs->add_partitions();
+      pl->set_partition(static_cast<uint32_t>(p));
+      pl->set_committed(g.committed[p]);
+      const uint64_t end = ranges[p].next - 1;
+      pl->set_end(end);
+      pl->set_lag(end > g.committed[p] ? end - g.committed[p] : 0);
+    }
+  }
+  for (size_t p = 0; p < journal.partitions.size(); ++p) {
+    auto* ps = st.add_partitions();
+    ps->set_partition(static_cast<uint32_t>(p));
+    ps->set_first_offset(ranges[p].first);
+    ps->set_next_offset(ranges[p].next);
+    ps->set_bytes(journal.partitions[p]->bytes());
+    ps->set_segments(journal.partitions[p]->segments());
+  }
+  st.set_journal_bytes(journal.Bytes());
+  st.set_appended(counters.appended.load());
+  st.set_duplicates(counters.duplicates.load());
+  st.set_rejected(counters.rejected.load());
+  for (const auto& [reason, n] : counters.Reasons()) (*st.mutable_rejected_by_reason())[reason] = n;
+  st.set_skipped(counters.skipped.load());
+  st.set_recovered_truncated_bytes(counters.recovered_truncated_bytes);
+  st.set_recovered_corrupt_records(counters.recovered_corrupt_records);
+  return st;
+}
+
+void Backend::Impl::HandleRequests() {
+  for (int i = 0; i < 1024; ++i) {
+    zmq::message_t id_msg;
+    if (!backend.recv(id_msg, zmq::recv_flags::dontwait)) return;
+    if (!id_msg.more()) continue;
+    zmq::message_t body;
+    if (!backend.recv(body, zmq::recv_flags::none)) return;
+    while (body.more()) {  // ignore extra frames
+      zmq::message_t junk;
+      if (!backend.recv(junk, zmq::recv_flags::none) || !junk.more()) break;
+    }
+    const std::string id = id_msg.to_string();
+    const auto now = Clock::now();
+    ConsumerRequest req;
+    if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      if (auto n = log_limit.Allow()) spdlog::warn("backend: unparsable request ({} more since)", *n);
+      SendError(id, "request does not parse");
+      continue;
+    }
+    switch (req.request_case()) {
+      case ConsumerRequest::kSubscribe: {
+        if (!ValidGroupName(req.subscribe().group())) {
+          SendError(id, "group must be 1-128 of [A-Za-z0-9_.-]");
+          break;
+        }
+        groups.Subscribe(id, req.subscribe(), journal.Ranges(), now);
+        spdlog::info("consumer joined group {} ({} members)", req.subscribe().group(),
+                     groups.groups().at(req.subscribe().group()).members.size());
+        break;
+      }
+      case ConsumerRequest::kCredit:
+        groups.Credit(id, req.credit().n(), now);
+        break;
+      case ConsumerRequest::kCommit:
+        groups.Commit(id, req.commit().partition(), req.commit().offset(), journal.Ranges(), now);
+        break;
+      case ConsumerRequest::kHeartbeat:
+        if (!groups.Touch(id, now)) SendError(id, "unknown member: subscribe again");
+        break;
+      case ConsumerRequest::kStats: {
+        ConsumerMessage msg;
+        *msg.mutable_stats() = BuildStats();
+        Send(id, msg);
+        break;
+      }
+      case ConsumerRequest::REQUEST_NOT_SET:
+        SendError(id, "empty request");
+        break;
+    }
+  }
+}
+
+void Backend::Impl::Deliver() {
+  // Loop until no member has both credit and unread records (or a bound, to stay responsive).
+  for (int round = 0; round < 64; ++round) {
+    const auto ranges = journal.Ranges();
+    if (uint64_t skipped = groups.ApplyRetention(ranges); skipped > 0) {
+      counters.skipped.fetch_add(skipped, std::memory_order_relaxed);
+      spdlog::warn("consumer groups fell behind retention: {} records skipped", skipped);
+    }
+    auto work = groups.PendingWork(ranges, kMaxPerWorkItem);
+    if (work.empty()) return;
+    for (const auto& w : work) {
+      uint64_t sent = 0, last_sent = 0, next_cursor = w.from, seen = 0;
+      Status s = journal.partitions[w.partition]->Read(
+          w.from, static_cast<size_t>(w.max) * 4, kMaxBytesPerRead, [&](uint64_t offset, std::string_view bytes) {
+            next_cursor = offset + 1;
+            ++seen;
+            int field = 0;
+            if (w.topic_mask != 0) {
+              Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes);
+              field = h.ok() ? h->body_field : 0;
+              if (!(w.topic_mask & (1u << TopicOfField(field)))) return true;  // filtered out
+            }
+            ConsumerMessage head;
+            auto* d = head.mutable_delivery();
+            d->set_partition(w.partition);
+            d->set_offset(offset);
+            if (field != 0) d->set_topic(TopicOfField(field));
+            const std::string hb = head.SerializeAsString();
+            (void)backend.send(zmq::buffer(w.member_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            (void)backend.send(zmq::buffer(hb), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            (void)backend.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
+            ++sent;
+            last_sent = offset;
+            return sent < w.max;
+          });
+      if (!s.ok()) {
+        if (auto n = log_limit.Allow()) spdlog::error("reading partition {}: {}", w.partition, s.ToString());
+        continue;
+      }
+      // Nothing readable from `from` to the end (corrupt records skipped at recovery): move past them,
+      // or this work item would come back forever.
+      if (seen == 0) next_cursor = ranges[w.partition].next;
+      groups.Delivered(w.member_id, w.partition, next_cursor, sent, last_sent);
+      counters.delivered.fetch_add(sent, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Backend::Run(std::stop_token stop) {
+  Impl& s = *impl_;
+  while (!stop.stop_requested()) {
+    zmq::pollitem_t items[] = {{s.backend.handle(), 0, ZMQ_POLLIN, 0}, {s.notify.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      if (items[1].revents & ZMQ_POLLIN) {
+        zmq::message_t ping;
+        while (s.notify.recv(ping, zmq::recv_flags::dontwait)) {
+        }
+      }
+      if (items[0].revents & ZMQ_POLLIN) s.HandleRequests();
+      const auto now = Clock::now();
+      if (now - s.last_expire >= std::chrono::milliseconds(500)) {
+        if (size_t gone = s.groups.Expire(now, kMemberTimeout); gone > 0) {
+          spdlog::info("{} consumer(s) silent for 5s left their groups", gone);
+        }
+        s.last_expire = now;
+      }
+      s.Deliver();
+      s.SaveOffsets(false);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) break;
+      if (auto n = s.log_limit.Allow()) spdlog::error("backend: {}", e.what());
+    }
+  }
+}
+
+Status Backend::Flush() {
+  impl_->SaveOffsets(true);
+  return Status::Ok();
+}
+
+}  // namespace hw::broker

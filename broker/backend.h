@@ -1,0 +1,38 @@
+// The broker's backend thread: consumer groups over the backend ROUTER (DESIGN.md §4), and Stats.
+//
+// Wakes on consumer requests, on the frontend's "new records" ping, and every 100 ms for expiry and
+// saving commits. Deliveries are read from the journal partitions (concurrently with the frontend's
+// appends) and sent as two frames: [ConsumerMessage{delivery}, envelope bytes as stored].
+//
+// Threads: constructed and bound on the main thread, then Run() on its own thread.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/broker_config.h"
+#include "broker/broker_state.h"
+#include "common/status/status.h"
+
+namespace hw::broker {
+
+class Backend {
+ public:
+  Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, BrokerCounters& counters,
+          ProducerBoard& board);
+  ~Backend();
+  // Loads committed offsets from data_dir/groups/, binds the backend ROUTER and the notify PAIR.
+  Status Bind(const std::string& notify_endpoint);
+  void Run(std::stop_token stop);
+  // Saves committed offsets; call after Run returned.
+  Status Flush();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hw::broker

@@ -1,0 +1,89 @@
+// State the broker's threads share: the journal partitions, counters, and the producer table the
+// frontend publishes for Stats. Everything here is safe to touch from the frontend and backend
+// threads as documented per member.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "broker/consumer_groups.h"
+#include "broker/journal/partition.h"
+#include "hostwatch/v1/link.pb.h"
+
+namespace hw::broker {
+
+struct Journal {
+  // The vector never changes after Open; each Partition allows one writer (frontend thread) and
+  // concurrent readers (backend thread).
+  std::vector<std::unique_ptr<Partition>> partitions;
+
+  std::vector<PartitionRange> Ranges() const {
+    std::vector<PartitionRange> r(partitions.size());
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      r[i].first = partitions[i]->first_offset();
+      r[i].next = partitions[i]->next_offset();
+    }
+    return r;
+  }
+  uint64_t Bytes() const {
+    uint64_t b = 0;
+    for (const auto& p : partitions) b += p->bytes();
+    return b;
+  }
+};
+
+// Which partition a source's envelopes go to: FNV-1a 64 of the source, so every broker (and every
+// restart) agrees, and each source stays ordered in one partition.
+uint32_t PartitionForSource(std::string_view source, uint32_t partitions);
+
+struct BrokerCounters {
+  std::atomic<uint64_t> appended{0};
+  std::atomic<uint64_t> duplicates{0};
+  std::atomic<uint64_t> gaps{0};
+  std::atomic<uint64_t> rejected{0};
+  std::atomic<uint64_t> skipped{0};
+  std::atomic<uint64_t> delivered{0};
+  uint64_t recovered_truncated_bytes = 0;  // set before the threads start
+  uint64_t recovered_corrupt_records = 0;
+  int64_t started_ms = 0;
+
+  void Reject(const std::string& reason) {
+    rejected.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> lock(reasons_mu);
+    ++rejected_by_reason[reason];
+  }
+  std::map<std::string, uint64_t> Reasons() const {
+    std::lock_guard<std::mutex> lock(reasons_mu);
+    return rejected_by_reason;
+  }
+
+ private:
+  mutable std::mutex reasons_mu;
+  std::map<std::string, uint64_t> rejected_by_reason;  // guarded by reasons_mu
+};
+
+// The frontend's view of producers, copied out about once a second for Stats.
+class ProducerBoard {
+ public:
+  void Publish(std::vector<hostwatch::v1::ProducerStats> producers) {
+    std::lock_guard<std::mutex> lock(mu_);
+    producers_ = std::move(producers);
+  }
+  std::vector<hostwatch::v1::ProducerStats> Get() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return producers_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<hostwatch::v1::ProducerStats> producers_;  // guarded by mu_
+};
+
+int64_t NowMs();
+
+}  // namespace hw::broker

@@ -1,0 +1,505 @@
+#include "broker/frontend.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "common/daemon/logging.h"
+#include "common/naming/naming.h"
+#include "common/spool/atomic_file.h"
+#include "hostwatch/v1/hostwatch.pb.h"
+
+namespace hw::broker {
+namespace {
+
+using hostwatch::v1::Ack;
+using hostwatch::v1::Envelope;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxDrain = 2048;  // messages per batch: bounds ack latency under load
+constexpr auto kSnapshotEvery = std::chrono::seconds(10);
+constexpr auto kRetentionEvery = std::chrono::seconds(10);
+constexpr auto kSelfMetricsEvery = std::chrono::seconds(10);
+constexpr auto kBoardEvery = std::chrono::seconds(1);
+
+std::string_view TopicName(int body_field) {
+  switch (body_field) {
+    case 10: return "samples";
+    case 11: return "events";
+    case 12: return "alerts";
+  }
+  return "unknown";
+}
+
+// The short reason for rejected_by_reason: the first words of the validator's message.
+std::string ReasonKey(const std::string& message) {
+  size_t end = message.find_first_of(" \"[:");
+  std::string key = message.substr(0, std::min<size_t>(end, 40));
+  return key.empty() ? "invalid" : key;
+}
+
+std::string HostEndpoint() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "broker";
+  std::string h(buf);
+  for (char& c : h) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
+  }
+  return h.empty() ? "broker" : h;
+}
+
+// One ack to send, coalesced while consecutive acks go to the same producer stream.
+struct PendingAck {
+  std::string identity;
+  std::string source;
+  uint64_t epoch;
+  uint64_t seq;
+  Ack::Status status;
+  std::string error;
+};
+
+}  // namespace
+
+uint32_t PartitionForSource(std::string_view source, uint32_t partitions) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : source) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<uint32_t>(h % partitions);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Frontend::Impl {
+  Impl(const BrokerConfig& c, zmq::context_t& ctx, Journal& j, SourceTable t, BrokerCounters& k,
+       ProducerBoard& b)
+      : config(c),
+        journal(j),
+        table(std::move(t)),
+        counters(k),
+        board(b),
+        frontend(ctx, zmq::socket_type::router),
+        tap(ctx, zmq::socket_type::pub),
+        notify(ctx, zmq::socket_type::pair),
+        always_fsync(c.fsync == "always"),
+        fsync_interval_ms(c.fsync_interval.count()) {
+    std::random_device rd;
+    self_epoch = (static_cast<uint64_t>(rd()) << 32) | rd();
+    if (self_epoch == 0) self_epoch = 1;
+    self_source = HostEndpoint() + "/broker";
+  }
+
+  void HandleBatch();
+  void HandleOne(zmq::message_t& identity, zmq::message_t& payload);
+  void FlushAcks();
+  void PeriodicWork(Clock::time_point now, bool force);
+  void AppendSelfMetrics();
+  void PublishBoard();
+
+  const BrokerConfig config;
+  Journal& journal;
+  SourceTable table;
+  BrokerCounters& counters;
+  ProducerBoard& board;
+  zmq::socket_t frontend;
+  zmq::socket_t tap;
+  zmq::socket_t notify;
+
+  std::atomic<bool> always_fsync;
+  std::atomic<int64_t> fsync_interval_ms;
+
+  // Per batch: payloads to append per partition (views into `held`), acks to send, tap topics.
+  std::vector<zmq::message_t> held;
+  std::vector<std::vector<std::string_view>> to_append;
+  std::vector<std::vector<std::string>> to_tap_topic;
+  std::vector<PendingAck> acks;
+  std::vector<bool> dirty;  // partitions appended since the last fsync
+
+  Clock::time_point last_fsync = Clock::now();
+  Clock::time_point last_snapshot = Clock::now();
+  Clock::time_point last_retention = Clock::now();
+  Clock::time_point last_self = Clock::now();
+  Clock::time_point last_board = Clock::now();
+
+  uint64_t self_epoch = 0;
+  uint64_t self_seq = 0;
+  std::string self_source;
+  daemon::RepeatLimiter reject_log{std::chrono::seconds(10)};
+  daemon::RepeatLimiter error_log{std::chrono::seconds(10)};
+  Status fatal;
+};
+
+Frontend::Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, SourceTable table,
+                   BrokerCounters& counters, ProducerBoard& board)
+    : impl_(std::make_unique<Impl>(config, ctx, journal, std::move(table), counters, board)) {}
+Frontend::~Frontend() = default;
+
+void Frontend::SetFsync(const std::string& mode, std::chrono::milliseconds interval) {
+  impl_->always_fsync = mode == "always";
+  impl_->fsync_interval_ms = interval.count();
+}
+
+Status Frontend::Bind(const std::string& notify_endpoint) {
+  Impl& s = *impl_;
+  try {
+    s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
+    s.frontend.set(zmq::sockopt::linger, 0);
+    s.frontend.set(zmq::sockopt::rcvhwm, 100000);
+    s.frontend.set(zmq::sockopt::sndhwm, 100000);
+    // ROUTER drops messages to unknown peers silently unless told otherwise; an ack to a producer that
+    // just went away is fine to drop (it resends), so keep the default.
+    s.frontend.set(zmq::sockopt::heartbeat_ivl, 1000);
+    s.frontend.set(zmq::sockopt::heartbeat_timeout, 3000);
+    s.frontend.bind(s.config.frontend);
+    s.tap.set(zmq::sockopt::linger, 0);
+    s.tap.set(zmq::sockopt::sndhwm, 10000);  // lossy by design: a slow viewer never slows ingest
+    s.tap.bind(s.config.tap);
+    s.notify.set(zmq::sockopt::linger, 0);
+    s.notify.connect(notify_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("bind frontend/tap: ") + e.what());
+  }
+  s.to_append.resize(s.journal.partitions.size());
+  s.to_tap_topic.resize(s.journal.partitions.size());
+  s.dirty.assign(s.journal.partitions.size(), false);
+  return Status::Ok();
+}
+
+void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload) {
+  std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
+  Result<EnvelopeHeader> header = ParseEnvelopeHeader(bytes);
+  if (!header.ok()) {
+    counters.Reject("malformed");
+    if (auto n = reject_log.Allow()) {
+      spdlog::warn("rejected a malformed envelope ({} bytes): {} ({} more since)", payload.size(),
+                   header.status().message(), *n);
+    }
+    acks.push_back({identity.to_string(), "", 0, 0, Ack::REJECTED, header.status().message()});
+    return;
+  }
+  const EnvelopeHeader& h = *header;
+  Decision d = table.Check(h.source, h.epoch, h.seq);
+  if (d.verdict == Verdict::kDuplicate) {
+    counters.duplicates.fetch_add(1, std::memory_order_relaxed);
+    acks.push_back({identity.to_string(), h.source, h.epoch, d.ack_seq, Ack::OK, ""});
+    return;
+  }
+  if (d.verdict == Verdict::kGap) {
+    counters.gaps.fetch_add(1, std::memory_order_relaxed);
+    acks.push_back({identity.to_string(), h.source, h.epoch, d.ack_seq, Ack::GAP, ""});
+    return;
+  }
+  // In order: validate fully before it may reach the journal.
+  Envelope env;
+  Status valid;
+  if (!env.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    valid = Status::InvalidArgument("envelope does not parse");
+  } else {
+    valid = naming::ValidateEnvelope(env);
+  }
+  // Judged in order, so the seq is used up whether appended or rejected: the stream goes on.
+  table.Observe(h.source, h.epoch, h.seq, NowMs());
+  if (!valid.ok()) {
+    counters.Reject(ReasonKey(valid.message()));
+    if (auto n = reject_log.Allow()) {
+      spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq, valid.message(), *n);
+    }
+    acks.push_back({identity.to_string(), h.source, h.epoch, h.seq, Ack::REJECTED, valid.message()});
+    return;
+  }
+  const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
+  to_append[p].emplace_back(bytes);
+  std::string_view endpoint = naming::SourceEndpoint(h.source);
+  to_tap_topic[p].push_back(std::string(TopicName(h.body_field)) + "." + std::string(endpoint));
+  acks.push_back({identity.to_string(), h.source, h.epoch, h.seq, Ack::OK, ""});
+}
+
+void Frontend::Impl::HandleBatch() {
+  held.clear();
+  acks.clear();
+  for (auto& v : to_append) v.clear();
+  for (auto& v : to_tap_topic) v.clear();
+  // Keep every payload alive until the appends are done: to_append holds views into them.
+  held.reserve(2 * kMaxDrain);
+  for (size_t i = 0; i < kMaxDrain; ++i) {
+    zmq::message_t identity;
+    if (!frontend.recv(identity, zmq::recv_flags::dontwait)) break;
+    if (!identity.more()) continue;  // a ROUTER always prefixes the identity; be defensive
+    zmq::message_t payload;
+    if (!frontend.recv(payload, zmq::recv_flags::none)) break;
+    // A producer must send exactly one frame; drain and reject anything else.
+    bool extra = payload.more();
+    while (payload.more()) {
+      zmq::message_t junk;
+      if (!frontend.recv(junk, zmq::recv_flags::none)) break;
+      if (!junk.more()) break;
+    }
+    if (extra) {
+      counters.Reject("multipart");
+      acks.push_back({identity.to_string(), "", 0, 0, Ack::REJECTED, "one frame per envelope"});
+      continue;
+    }
+    held.push_back(std::move(identity));
+    held.push_back(std::move(payload));
+    HandleOne(held[held.size() - 2], held.back());
+  }
+  bool appended_any = false;
+  for (size_t p = 0; p < to_append.size(); ++p) {
+    if (to_append[p].empty()) continue;
+    Result<uint64_t> first = journal.partitions[p]->AppendBatch(to_append[p]);
+    if (!first.ok()) {
+      // The journal cannot take writes (disk full, I/O error): stop acking; producers keep spooling.
+      fatal = first.status().WithContext("journal partition " + std::to_string(p));
+      spdlog::critical("{}", fatal.ToString());
+      acks.clear();
+      return;
+    }
+    counters.appended.fetch_add(to_append[p].size(), std::memory_order_relaxed);
+    dirty[p] = true;
+    appended_any = true;
+  }
+  if (always_fsync) {
+    for (size_t p = 0; p < dirty.size(); ++p) {
+      if (!dirty[p]) continue;
+      if (Status s = journal.partitions[p]->Sync(); !s.ok()) {
+        fatal = s;
+        acks.clear();
+        return;
+      }
+      dirty[p] = false;
+    }
+  }
+  FlushAcks();
+  if (appended_any) {
+    // Wake the backend; a full pipe means it is already awake, so never block here.
+    zmq::message_t ping(0);
+    (void)notify.send(ping, zmq::send_flags::dontwait);
+    for (size_t p = 0; p < to_append.size(); ++p) {
+      for (size_t i = 0; i < to_append[p].size(); ++i) {
+        const std::string& topic = to_tap_topic[p][i];
+        const std::string_view body = to_append[p][i];
+        (void)tap.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        (void)tap.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::dontwait);
+      }
+    }
+  }
+}
+
+void Frontend::Impl::FlushAcks() {
+  // Coalesce consecutive OK acks of the same stream: cumulative acks make the last one enough.
+  for (size_t i = 0; i < acks.size(); ++i) {
+    const PendingAck& a = acks[i];
+    if (a.status == Ack::OK && i + 1 < acks.size()) {
+      const PendingAck& b = acks[i + 1];
+      if (b.status == Ack::OK && b.identity == a.identity && b.source == a.source && b.epoch == a.epoch &&
+          b.seq >= a.seq) {
+        continue;
+      }
+    }
+    Ack ack;
+    ack.set_source(a.source);
+    ack.set_epoch(a.epoch);
+    ack.set_acked_seq(a.seq);
+    ack.set_status(a.status);
+    if (!a.error.empty()) ack.set_error(a.error);
+    std::string bytes = ack.SerializeAsString();
+    (void)frontend.send(zmq::buffer(a.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)frontend.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+  }
+}
+
+void Frontend::Impl::AppendSelfMetrics() {
+  Envelope env;
+  env.set_source(self_source);
+  env.set_epoch(self_epoch);
+  env.set_seq(++self_seq);
+  const int64_t now = NowMs();
+  env.set_sent_ms(now);
+  auto* batch = env.mutable_samples();
+  batch->set_endpoint(std::string(naming::SourceEndpoint(self_source)));
+  auto add = [&](const char* name, double v) {
+    auto* s = batch->add_samples();
+    s->set_metric(name);
+    s->set_value(v);
+    s->set_time_ms(now);
+    s->set_step_s(10);
+  };
+  add("hostwatch.broker.appended", static_cast<double>(counters.appended.load()));
+  add("hostwatch.broker.duplicates", static_cast<double>(counters.duplicates.load()));
+  add("hostwatch.broker.rejected", static_cast<double>(counters.rejected.load()));
+  add("hostwatch.broker.skipped", static_cast<double>(counters.skipped.load()));
+  add("hostwatch.broker.delivered", static_cast<double>(counters.delivered.load()));
+  add("hostwatch.broker.journal_bytes", static_cast<double>(journal.Bytes()));
+  add("hostwatch.broker.producers", static_cast<double>(table.size()));
+  if (Status v = naming::ValidateEnvelope(env); !v.ok()) {
+    spdlog::error("self metrics invalid: {}", v.message());
+    return;
+  }
+  table.Observe(self_source, self_epoch, self_seq, now);
+  const std::string bytes = env.SerializeAsString();
+  const uint32_t p = PartitionForSource(self_source, static_cast<uint32_t>(journal.partitions.size()));
+  if (Result<uint64_t> r = journal.partitions[p]->Append(bytes); !r.ok()) {
+    fatal = r.status();
+    return;
+  }
+  counters.appended.fetch_add(1, std::memory_order_relaxed);
+  dirty[p] = true;
+  zmq::message_t ping(0);
+  (void)notify.send(ping, zmq::send_flags::dontwait);
+}
+
+void Frontend::Impl::PublishBoard() {
+  std::vector<hostwatch::v1::ProducerStats> out;
+  out.reserve(table.size());
+  const uint32_t parts = static_cast<uint32_t>(journal.partitions.size());
+  for (const auto& [source, st] : table.sources()) {
+    hostwatch::v1::ProducerStats ps;
+    ps.set_source(source);
+    ps.set_epoch(st.current_epoch);
+    auto it = st.last_seq.find(st.current_epoch);
+    ps.set_last_seq(it == st.last_seq.end() ? 0 : it->second);
+    ps.set_last_seen_ms(st.last_seen_ms);
+    ps.set_partition(PartitionForSource(source, parts));
+    out.push_back(std::move(ps));
+  }
+  board.Publish(std::move(out));
+}
+
+void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
+  if (force || now - last_fsync >= std::chrono::milliseconds(fsync_interval_ms.load())) {
+    for (size_t p = 0; p < dirty.size(); ++p) {
+      if (!dirty[p]) continue;
+      if (Status s = journal.partitions[p]->Sync(); !s.ok()) {
+        fatal = s;
+        return;
+      }
+      dirty[p] = false;
+    }
+    last_fsync = now;
+  }
+  if (force || now - last_self >= kSelfMetricsEvery) {
+    if (!force) AppendSelfMetrics();
+    last_self = now;
+  }
+  if (force || now - last_board >= kBoardEvery) {
+    PublishBoard();
+    last_board = now;
+  }
+  if (now - last_retention >= kRetentionEvery) {
+    for (size_t p = 0; p < journal.partitions.size(); ++p) {
+      Result<uint64_t> removed = journal.partitions[p]->ApplyRetention(std::chrono::system_clock::now());
+      if (!removed.ok()) {
+        if (auto n = error_log.Allow()) spdlog::error("retention: {}", removed.status().ToString());
+      } else if (*removed > 0) {
+        spdlog::info("retention removed {} records from partition {}", *removed, p);
+      }
+    }
+    last_retention = now;
+  }
+  if (force || now - last_snapshot >= kSnapshotEvery) {
+    // Only after the fsync above: a snapshot must never claim records the disk does not have.
+    for (size_t p = 0; p < dirty.size(); ++p) {
+      if (dirty[p]) (void)journal.partitions[p]->Sync();
+      dirty[p] = false;
+    }
+    if (Status s = SaveSourceTable(config.data_dir, table, journal); !s.ok()) {
+      if (auto n = error_log.Allow()) spdlog::error("dedup snapshot: {}", s.ToString());
+    }
+    last_snapshot = now;
+  }
+}
+
+void Frontend::Run(std::stop_token stop) {
+  Impl& s = *impl_;
+  while (!stop.stop_requested() && s.fatal.ok()) {
+    zmq::pollitem_t items[] = {{s.frontend.handle(), 0, ZMQ_POLLIN, 0}};
+    const auto timeout = std::chrono::milliseconds(std::min<int64_t>(s.fsync_interval_ms.load(), 100));
+    try {
+      zmq::poll(items, 1, timeout);
+      if (items[0].revents & ZMQ_POLLIN) s.HandleBatch();
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) break;
+      if (auto n = s.error_log.Allow()) spdlog::error("frontend: {}", e.what());
+    }
+    s.PeriodicWork(Clock::now(), false);
+  }
+}
+
+Status Frontend::Flush() {
+  impl_->PeriodicWork(Clock::now(), true);
+  return impl_->fatal;
+}
+
+// ---- dedup table persistence ----
+
+namespace {
+std::filesystem::path SnapshotPath(const std::string& data_dir) {
+  return std::filesystem::path(data_dir) / "dedup.snapshot";
+}
+}  // namespace
+
+Status SaveSourceTable(const std::string& data_dir, const SourceTable& table, const Journal& journal) {
+  std::vector<uint64_t> next;
+  for (const auto& p : journal.partitions) next.push_back(p->next_offset());
+  return spool::WriteFileAtomic(SnapshotPath(data_dir), table.Serialize(next));
+}
+
+Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journal& journal) {
+  SourceTable table;
+  const size_t parts = journal.partitions.size();
+  std::vector<uint64_t> from(parts, 0);
+  Result<std::string> snap = spool::ReadWholeFile(SnapshotPath(data_dir));
+  if (snap.ok()) {
+    Result<std::vector<uint64_t>> covered = table.Load(*snap);
+    bool usable = covered.ok() && covered->size() == parts;
+    for (size_t p = 0; usable && p < parts; ++p) {
+      // A snapshot ahead of the journal (its tail was lost) would make resends look like
+      // duplicates and drop them: never use it then.
+      if ((*covered)[p] > journal.partitions[p]->next_offset()) usable = false;
+    }
+    if (usable) {
+      from = *covered;
+    } else {
+      spdlog::warn("dedup snapshot unusable ({}); rebuilding from the whole journal",
+                   covered.ok() ? "partition count or offsets differ" : covered.status().message());
+      table = SourceTable();
+    }
+  } else if (snap.status().code() != StatusCode::kNotFound) {
+    return snap.status();
+  }
+  uint64_t replayed = 0;
+  for (size_t p = 0; p < parts; ++p) {
+    const Partition& part = *journal.partitions[p];
+    uint64_t start = std::max(from[p], part.first_offset());
+    while (start < part.next_offset()) {
+      uint64_t last = start;
+      uint64_t seen = 0;
+      Status s = part.Read(start, 65536, 64u << 20, [&](uint64_t offset, std::string_view bytes) {
+        last = offset;
+        ++seen;
+        if (Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes); h.ok()) {
+          table.Observe(h->source, h->epoch, h->seq, 0);
+        }
+        ++replayed;
+        return true;
+      });
+      HW_RETURN_IF_ERROR(s);
+      if (seen == 0) break;  // nothing readable left (corrupt records are skipped by Read)
+      start = last + 1;
+    }
+  }
+  spdlog::info("dedup table: {} sources ({} journal records replayed)", table.size(), replayed);
+  return table;
+}
+
+}  // namespace hw::broker

@@ -1,0 +1,50 @@
+// The broker's frontend thread: producers' envelopes in, acks out (DESIGN.md §3–§4).
+//
+// Per drained batch of messages: parse each envelope's header, judge it against the dedup table
+// (append / duplicate / gap), validate what is to be appended (one validator, common/naming), append
+// per partition with one write, fsync when `fsync: always`, then ack (coalesced per producer) and
+// republish on the tap. Also runs the periodic work that touches the journal's write side: fsync
+// (`interval`), retention, dedup snapshots and the broker's own samples.
+//
+// Threads: constructed on the main thread (binds there, so errors reach Start()), then Run() on its
+// own thread; the sockets belong to that thread from then on.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/broker_config.h"
+#include "broker/broker_state.h"
+#include "broker/source_table.h"
+#include "common/status/status.h"
+
+namespace hw::broker {
+
+class Frontend {
+ public:
+  Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, SourceTable table,
+           BrokerCounters& counters, ProducerBoard& board);
+  ~Frontend();
+  // Binds the frontend ROUTER and the tap PUB, and connects the notifier to the backend.
+  Status Bind(const std::string& notify_endpoint);
+  void Run(std::stop_token stop);
+  // Final fsync and dedup snapshot; call after Run returned.
+  Status Flush();
+  // Hot reload of the settings that may change without a restart.
+  void SetFsync(const std::string& mode, std::chrono::milliseconds interval);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Loads data_dir/dedup.snapshot and replays the journal after it; falls back to the whole journal when
+// the snapshot is missing, corrupt or ahead of the journal.
+Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journal& journal);
+Status SaveSourceTable(const std::string& data_dir, const SourceTable& table, const Journal& journal);
+
+}  // namespace hw::broker

@@ -1,0 +1,189 @@
+#include "broker/source_table.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/spool/crc32c.h"
+
+namespace hw::broker {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+constexpr uint32_t kSnapshotMagic = 0x48574454;  // "HWDT"
+constexpr uint32_t kSnapshotVersion = 1;
+
+void PutU32(std::string* out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 4);
+}
+void PutU64(std::string* out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
+  out->append(b, 8);
+}
+
+// A bounds-checked little-endian reader over the snapshot.
+class Reader {
+ public:
+  explicit Reader(std::string_view s) : s_(s) {}
+  bool U32(uint32_t* v) {
+    if (s_.size() < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<uint8_t>(s_[i])) << (8 * i);
+    s_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (s_.size() < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[i])) << (8 * i);
+    s_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(size_t n, std::string* v) {
+    if (s_.size() < n) return false;
+    v->assign(s_.data(), n);
+    s_.remove_prefix(n);
+    return true;
+  }
+  bool empty() const { return s_.empty(); }
+
+ private:
+  std::string_view s_;
+};
+
+}  // namespace
+
+Decision SourceTable::Check(std::string_view source, uint64_t epoch, uint64_t seq) const {
+  auto it = sources_.find(std::string(source));
+  if (it == sources_.end()) return {Verdict::kAppend, seq};
+  auto e = it->second.last_seq.find(epoch);
+  if (e == it->second.last_seq.end()) return {Verdict::kAppend, seq};
+  const uint64_t last = e->second;
+  if (seq == last + 1) return {Verdict::kAppend, seq};
+  if (seq <= last) return {Verdict::kDuplicate, last};
+  return {Verdict::kGap, last};
+}
+
+void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms) {
+  SourceState& st = sources_[std::string(source)];
+  auto [it, inserted] = st.last_seq.try_emplace(epoch, seq);
+  if (inserted) {
+    st.epoch_order.push_back(epoch);
+    if (st.epoch_order.size() > kMaxEpochs) {
+      st.last_seq.erase(st.epoch_order.front());
+      st.epoch_order.erase(st.epoch_order.begin());
+    }
+  } else {
+    it->second = std::max(it->second, seq);
+  }
+  st.current_epoch = epoch;
+  st.last_seen_ms = std::max(st.last_seen_ms, now_ms);
+  ++st.envelopes;
+}
+
+std::string SourceTable::Serialize(const std::vector<uint64_t>& covered_next_offsets) const {
+  std::string body;
+  PutU32(&body, static_cast<uint32_t>(covered_next_offsets.size()));
+  for (uint64_t o : covered_next_offsets) PutU64(&body, o);
+  PutU32(&body, static_cast<uint32_t>(sources_.size()));
+  for (const auto& [source, st] : sources_) {
+    PutU32(&body, static_cast<uint32_t>(source.size()));
+    body += source;
+    PutU64(&body, static_cast<uint64_t>(st.last_seen_ms));
+    PutU32(&body, static_cast<uint32_t>(st.epoch_order.size()));
+    for (uint64_t epoch : st.epoch_order) {  // oldest first, so Load restores the eviction order
+      PutU64(&body, epoch);
+      PutU64(&body, st.last_seq.at(epoch));
+    }
+  }
+  std::string out;
+  PutU32(&out, kSnapshotMagic);
+  PutU32(&out, kSnapshotVersion);
+  PutU32(&out, spool::Crc32c(body));
+  out += body;
+  return out;
+}
+
+Result<std::vector<uint64_t>> SourceTable::Load(std::string_view snapshot) {
+  Reader r(snapshot);
+  uint32_t magic = 0, version = 0, crc = 0;
+  if (!r.U32(&magic) || magic != kSnapshotMagic) return Status::DataLoss("dedup snapshot: bad magic");
+  if (!r.U32(&version) || version != kSnapshotVersion) {
+    return Status::DataLoss("dedup snapshot: unknown version");
+  }
+  if (!r.U32(&crc) || crc != spool::Crc32c(snapshot.substr(12))) {
+    return Status::DataLoss("dedup snapshot: checksum mismatch");
+  }
+  auto truncated = [] { return Status::DataLoss("dedup snapshot: truncated"); };
+  uint32_t partitions = 0;
+  if (!r.U32(&partitions) || partitions > 4096) return truncated();
+  std::vector<uint64_t> offsets(partitions);
+  for (auto& o : offsets) {
+    if (!r.U64(&o)) return truncated();
+  }
+  uint32_t count = 0;
+  if (!r.U32(&count)) return truncated();
+  std::unordered_map<std::string, SourceState> loaded;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t len = 0, epochs = 0;
+    std::string source;
+    uint64_t seen = 0;
+    if (!r.U32(&len) || !r.Bytes(len, &source) || !r.U64(&seen) || !r.U32(&epochs) ||
+        epochs > kMaxEpochs) {
+      return truncated();
+    }
+    SourceState st;
+    st.last_seen_ms = static_cast<int64_t>(seen);
+    for (uint32_t k = 0; k < epochs; ++k) {
+      uint64_t epoch = 0, last = 0;
+      if (!r.U64(&epoch) || !r.U64(&last)) return truncated();
+      st.last_seq[epoch] = last;
+      st.epoch_order.push_back(epoch);
+      st.current_epoch = epoch;
+    }
+    loaded.emplace(std::move(source), std::move(st));
+  }
+  if (!r.empty()) return Status::DataLoss("dedup snapshot: trailing bytes");
+  sources_ = std::move(loaded);
+  return offsets;
+}
+
+Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  EnvelopeHeader h;
+  bool have_source = false, have_seq = false;
+  // Fields may come in any order and repeat (a producer prepends the header to a stored body; the
+  // last value wins, as in a full parse). Everything else is skipped without decoding.
+  while (uint32_t tag = in.ReadTag()) {
+    const int field = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
+    const auto type = WireFormatLite::GetTagWireType(tag);
+    if (field == 1 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      if (!WireFormatLite::ReadString(&in, &h.source)) return Status::InvalidArgument("bad source field");
+      have_source = true;
+    } else if (field == 2 && type == WireFormatLite::WIRETYPE_FIXED64) {
+      if (!in.ReadLittleEndian64(&h.epoch)) return Status::InvalidArgument("bad epoch field");
+    } else if (field == 3 && type == WireFormatLite::WIRETYPE_VARINT) {
+      if (!in.ReadVarint64(&h.seq)) return Status::InvalidArgument("bad seq field");
+      have_seq = true;
+    } else if (field >= 10 && field <= 12) {
+      h.body_field = field;  // the last body set wins, as in a full parse of a oneof
+      if (!WireFormatLite::SkipField(&in, tag)) return Status::InvalidArgument("malformed envelope");
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return Status::InvalidArgument("malformed envelope");
+    }
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(bytes.size())) {
+    return Status::InvalidArgument("malformed envelope");
+  }
+  if (!have_source || !have_seq) return Status::InvalidArgument("envelope without source or seq");
+  return h;
+}
+
+}  // namespace hw::broker

@@ -1,0 +1,73 @@
+#include "cli/cli_options.h"
+
+#include "common/transport/endpoint.h"
+
+namespace hw::cli {
+
+bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name, std::string* value,
+              Status* error) {
+  const std::string& a = args[*i];
+  if (a == name) {
+    if (*i + 1 >= args.size()) {
+      *error = Status::InvalidArgument(std::string(name) + " needs a value");
+      return true;
+    }
+    *value = args[++*i];
+    return true;
+  }
+  if (a.size() > name.size() && a.starts_with(name) && a[name.size()] == '=') {
+    *value = a.substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+Status ExtractBrokerOptions(std::vector<std::string>* args, BrokerOptions* out) {
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args->size(); ++i) {
+    Status err;
+    if (TakeFlag(*args, &i, "--broker", &out->broker, &err) ||
+        TakeFlag(*args, &i, "--backend", &out->backend, &err) ||
+        TakeFlag(*args, &i, "--tap", &out->tap, &err) ||
+        TakeFlag(*args, &i, "--curve-key", &out->curve_key, &err) ||
+        TakeFlag(*args, &i, "--server-key", &out->server_key, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      continue;
+    }
+    rest.push_back((*args)[i]);
+  }
+  *args = std::move(rest);
+  HW_RETURN_IF_ERROR(transport::ParseEndpoint(out->broker).status().WithContext("--broker"));
+  if (!out->curve_key.empty() && out->server_key.empty()) {
+    return Status::InvalidArgument("--curve-key needs --server-key FILE (the broker's public key)");
+  }
+  return Status::Ok();
+}
+
+Result<transport::LinkConfig> BrokerOptions::ToLinkConfig() const {
+  transport::LinkConfig link;
+  link.brokers = {broker};
+  if (!backend.empty()) link.backends = {backend};
+  if (!curve_key.empty()) {
+    link.curve.enabled = true;
+    link.curve.secret_key_file = curve_key + ".key";
+    link.curve.public_key_file = curve_key + ".pub";
+    link.curve.server_public_key_file = server_key;
+  }
+  return link;
+}
+
+Result<std::string> BrokerOptions::BackendEndpoint() const {
+  if (!backend.empty()) return backend;
+  HW_ASSIGN_OR_RETURN(transport::LinkConfig link, ToLinkConfig());
+  return link.BackendFor(0);
+}
+
+Result<std::string> BrokerOptions::TapEndpoint() const {
+  if (!tap.empty()) return tap;
+  HW_ASSIGN_OR_RETURN(transport::Endpoint ep, transport::ParseEndpoint(broker));
+  if (ep.scheme != "tcp" || ep.port > 65533) return Status::InvalidArgument("give --tap explicitly");
+  return ep.WithPort(static_cast<uint16_t>(ep.port + 2)).ToString();
+}
+
+}  // namespace hw::cli

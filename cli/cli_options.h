@@ -1,0 +1,33 @@
+// Options every networked verb shares (DESIGN.md §11): where the broker is and how to authenticate.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status/status.h"
+#include "common/transport/link_config.h"
+
+namespace hw::cli {
+
+struct BrokerOptions {
+  std::string broker = "tcp://127.0.0.1:7400";  // frontend
+  std::string backend;  // empty: broker port + 1
+  std::string tap;      // empty: broker port + 2
+  std::string curve_key;   // --curve-key NAME: NAME.key / NAME.pub in the current directory or a path prefix
+  std::string server_key;  // --server-key FILE: the broker's .pub
+
+  // The link config these options describe (curve enabled when --curve-key is given).
+  Result<transport::LinkConfig> ToLinkConfig() const;
+  Result<std::string> BackendEndpoint() const;
+  Result<std::string> TapEndpoint() const;
+};
+
+// Takes the broker options out of args (in place) and leaves the rest. Usage errors name the flag.
+Status ExtractBrokerOptions(std::vector<std::string>* args, BrokerOptions* out);
+
+// "--flag value" or "--flag=value" at args[*i]; advances *i past the value.
+bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name, std::string* value,
+              Status* error);
+
+}  // namespace hw::cli

@@ -1,0 +1,425 @@
+// `hostwatch consume` (DESIGN.md §11): reads a consumer group through the consumer link, prints each
+// batch, and commits it once printed, so what a script saw is what the group moved past.
+#include "cli/consume.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/cli_options.h"
+#include "common/config/units.h"
+#include "common/daemon/flags.h"
+#include "common/daemon/logging.h"
+#include "common/transport/consumer_link.h"
+
+namespace hw::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using hostwatch::v1::Envelope;
+using transport::ConsumerLink;
+using transport::Delivery;
+
+constexpr std::string_view kUsage =
+    "usage: hostwatch consume --group G [--topics samples,events,alerts] [--start committed|earliest|latest]\n"
+    "                         [--count N] [--timeout S] [--idle S] [--format text|json|summary] [--json]\n"
+    "                         [--credit N] [--broker URL] [--backend URL] [--curve-key NAME --server-key FILE]\n"
+    "\n"
+    "Reads the group and commits after printing each batch. Stops after N items (samples, events or\n"
+    "alerts), after S seconds in all (--timeout), or after S seconds without a delivery (--idle); without\n"
+    "any of them it runs until interrupted. Exit 0, or 3 when --timeout ended it before --count was reached.\n"
+    "  --format text     one line per envelope for people (the default)\n"
+    "  --format json     one line per envelope, protobuf's canonical JSON plus \"partition\" and \"offset\"\n"
+    "  --format summary  per source and epoch at the end: received, missing seqs, duplicates, items\n"
+    "  --json            with summary (the default format when --json is given): the summary as JSON\n"
+    "Seconds may be fractional (0.5) or a duration (500ms, 2m).\n";
+
+enum class Format { kText, kJson, kSummary };
+
+struct ConsumeFlags {
+  transport::ConsumerOptions consumer;
+  std::optional<uint64_t> count;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> idle;
+  Format format = Format::kText;
+  bool json = false;
+};
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted = true; }
+
+// Installs SIGINT/SIGTERM handlers for its lifetime, without SA_RESTART so a wait returns at once.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted = false;
+    struct sigaction sa {};
+    sa.sa_handler = OnInterrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptScope() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// "30", "0.5" (seconds) or a duration with units ("500ms", "2m").
+Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos &&
+                     std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
+  if (plain) {
+    const double s = std::strtod(text.c_str(), nullptr);
+    if (s <= 1e9) return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
+  } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) {
+    return *d;
+  }
+  return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want seconds (e.g. 30, 0.5, 500ms)");
+}
+
+Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
+  }
+  return std::stoull(text);
+}
+
+Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* out) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string_view t = std::string_view(text).substr(start, comma - start);
+    if (t == "samples") {
+      out->push_back(hostwatch::v1::SAMPLES);
+    } else if (t == "events") {
+      out->push_back(hostwatch::v1::EVENTS);
+    } else if (t == "alerts") {
+      out->push_back(hostwatch::v1::ALERTS);
+    } else {
+      return Status::InvalidArgument("--topics: \"" + std::string(t) + "\" is not samples, events or alerts");
+    }
+    start = comma + 1;
+  }
+  return Status::Ok();
+}
+
+Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
+  BrokerOptions broker;
+  HW_RETURN_IF_ERROR(ExtractBrokerOptions(&args, &broker));
+  HW_ASSIGN_OR_RETURN(out->consumer.link, broker.ToLinkConfig());
+  std::optional<Format> format;
+  for (size_t i = 0; i < args.size(); ++i) {
+    Status err;
+    std::string v;
+    if (args[i] == "--json") {
+      out->json = true;
+    } else if (TakeFlag(args, &i, "--group", &out->consumer.group, &err)) {
+      HW_RETURN_IF_ERROR(err);
+    } else if (TakeFlag(args, &i, "--topics", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      HW_RETURN_IF_ERROR(ParseTopics(v, &out->consumer.topics));
+    } else if (TakeFlag(args, &i, "--start", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      if (v == "committed") {
+        out->consumer.start = hostwatch::v1::Subscribe::COMMITTED;
+      } else if (v == "earliest") {
+        out->consumer.start = hostwatch::v1::Subscribe::EARLIEST;
+      } else if (v == "latest") {
+        out->consumer.start = hostwatch::v1::Subscribe::LATEST;
+      } else {
+        return Status::InvalidArgument("--start \"" + v + "\": want committed, earliest or latest");
+      }
+    } else if (TakeFlag(args, &i, "--count", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      HW_ASSIGN_OR_RETURN(out->count, ParseCount("--count", v));
+    } else if (TakeFlag(args, &i, "--timeout", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      HW_ASSIGN_OR_RETURN(out->timeout, ParseSeconds("--timeout", v));
+    } else if (TakeFlag(args, &i, "--idle", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      HW_ASSIGN_OR_RETURN(out->idle, ParseSeconds("--idle", v));
+    } else if (TakeFlag(args, &i, "--credit", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      HW_ASSIGN_OR_RETURN(uint64_t credit, ParseCount("--credit", v));
+      if (credit == 0 || credit > 1000000) return Status::InvalidArgument("--credit: want 1-1000000");
+      out->consumer.credit = static_cast<uint32_t>(credit);
+    } else if (TakeFlag(args, &i, "--format", &v, &err)) {
+      HW_RETURN_IF_ERROR(err);
+      if (v == "text") {
+        format = Format::kText;
+      } else if (v == "json") {
+        format = Format::kJson;
+      } else if (v == "summary") {
+        format = Format::kSummary;
+      } else {
+        return Status::InvalidArgument("--format \"" + v + "\": want text, json or summary");
+      }
+    } else {
+      return Status::InvalidArgument("unknown argument \"" + args[i] + "\"");
+    }
+  }
+  if (out->consumer.group.empty()) return Status::InvalidArgument("--group is required");
+  out->format = format.value_or(out->json ? Format::kSummary : Format::kText);
+  return Status::Ok();
+}
+
+uint64_t ItemsIn(const Envelope& e) {
+  return static_cast<uint64_t>(e.samples().samples_size() + e.events().events_size() + e.alerts().alerts_size());
+}
+
+std::string Hex(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Printable and on one line: control bytes and non-ASCII shown as \xNN (log lines are not UTF-8).
+std::string Printable(std::string_view s, size_t max) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+void PrintText(const Delivery& d) {
+  const Envelope& e = d.envelope;
+  std::string line = std::to_string(d.partition) + "@" + std::to_string(d.offset) + " " + e.source() + " #" +
+                     std::to_string(e.seq());
+  if (e.has_samples()) {
+    line += " samples " + std::to_string(e.samples().samples_size()) + ":";
+    int shown = 0;
+    for (const auto& s : e.samples().samples()) {
+      if (++shown > 4) {
+        line += " ...";
+        break;
+      }
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", s.value());
+      line += " " + s.metric() + "=" + value;
+    }
+  } else if (e.has_events()) {
+    line += " events " + std::to_string(e.events().events_size()) + ":";
+    for (const auto& ev : e.events().events()) {
+      line += " [" + ev.rule() + "] " + Printable(ev.line(), 120);
+      break;
+    }
+  } else if (e.has_alerts()) {
+    line += " alerts " + std::to_string(e.alerts().alerts_size()) + ":";
+    for (const auto& a : e.alerts().alerts()) {
+      line += " " + a.key() + " " + hostwatch::v1::Alert::State_Name(a.state());
+      break;
+    }
+  }
+  line += "\n";
+  std::fputs(line.c_str(), stdout);
+}
+
+void PrintJson(const Delivery& d) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;  // the canonical mapping
+  if (!google::protobuf::util::MessageToJsonString(d.envelope, &json, opts).ok() || json.empty() ||
+      json[0] != '{') {
+    json = "{}";
+  }
+  std::string line = "{\"partition\":" + std::to_string(d.partition) + ",\"offset\":" + std::to_string(d.offset);
+  line += json.size() > 2 ? "," + json.substr(1) : "}";
+  line += "\n";
+  std::fputs(line.c_str(), stdout);
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+struct Totals {
+  uint64_t received = 0, missing = 0, duplicates = 0, items = 0;
+  void Add(const transport::SourceSummary& s) {
+    received += s.received;
+    missing += s.missing;
+    duplicates += s.duplicates;
+    items += s.items;
+  }
+  std::string Json() const {
+    return "\"received\": " + std::to_string(received) + ", \"missing\": " + std::to_string(missing) +
+           ", \"duplicates\": " + std::to_string(duplicates) + ", \"items\": " + std::to_string(items);
+  }
+};
+
+// "<source>#<epoch hex>" -> (source, epoch hex).
+std::pair<std::string, std::string> SplitKey(const std::string& key) {
+  const size_t hash = key.rfind('#');
+  if (hash == std::string::npos) return {key, ""};
+  return {key.substr(0, hash), key.substr(hash + 1)};
+}
+
+void PrintSummaryJson(const transport::ConsumerStats& st) {
+  Totals all;
+  std::map<std::string, Totals> per_source;
+  std::map<std::string, std::string> epochs;  // source -> the epochs object's members
+  for (const auto& [key, s] : st.sources) {
+    auto [source, epoch] = SplitKey(key);
+    all.Add(s);
+    per_source[source].Add(s);
+    std::string& e = epochs[source];
+    if (!e.empty()) e += ", ";
+    e += JsonString(epoch) + ": {" + Totals{s.received, s.missing, s.duplicates, s.items}.Json() +
+         ", \"max_seq\": " + std::to_string(s.max_seq) + "}";
+  }
+  std::string out = "{" + all.Json() + ", \"malformed\": " + std::to_string(st.malformed) +
+                    ", \"deliveries\": " + std::to_string(st.deliveries) + ", \"sources\": {";
+  bool first = true;
+  for (const auto& [source, t] : per_source) {
+    out += (first ? "" : ", ") + JsonString(source) + ": {" + t.Json() + ", \"epochs\": {" + epochs[source] + "}}";
+    first = false;
+  }
+  out += "}}\n";
+  std::fputs(out.c_str(), stdout);
+}
+
+void PrintSummaryTable(const transport::ConsumerStats& st) {
+  size_t width = 6;
+  for (const auto& [key, s] : st.sources) width = std::max(width, SplitKey(key).first.size());
+  const int w = static_cast<int>(width);
+  std::printf("%-*s  %-16s  %10s  %8s  %10s  %10s  %10s\n", w, "SOURCE", "EPOCH", "RECEIVED", "MISSING",
+              "DUPLICATES", "ITEMS", "MAX SEQ");
+  Totals all;
+  for (const auto& [key, s] : st.sources) {
+    auto [source, epoch] = SplitKey(key);
+    all.Add(s);
+    std::printf("%-*s  %-16s  %10llu  %8llu  %10llu  %10llu  %10llu\n", w, source.c_str(), epoch.c_str(),
+                static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.missing),
+                static_cast<unsigned long long>(s.duplicates), static_cast<unsigned long long>(s.items),
+                static_cast<unsigned long long>(s.max_seq));
+  }
+  std::printf("total: %llu received, %llu missing, %llu duplicates, %llu items, %llu malformed (%llu deliveries)\n",
+              static_cast<unsigned long long>(all.received), static_cast<unsigned long long>(all.missing),
+              static_cast<unsigned long long>(all.duplicates), static_cast<unsigned long long>(all.items),
+              static_cast<unsigned long long>(st.malformed), static_cast<unsigned long long>(st.deliveries));
+}
+
+}  // namespace
+
+int RunConsume(int argc, const char* const* argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    std::fputs(kUsage.data(), stdout);
+    return daemon::kExitOk;
+  }
+  ConsumeFlags flags;
+  if (Status s = ParseFlags(args, &flags); !s.ok()) {
+    std::fprintf(stderr, "hostwatch consume: %s\n\n%s", s.message().c_str(), kUsage.data());
+    return daemon::kExitUsage;
+  }
+  (void)daemon::SetupLogging("hostwatch", daemon::LogOptions{.level = "warn", .format = "text"});
+
+  Result<std::unique_ptr<ConsumerLink>> connected = ConsumerLink::Connect(flags.consumer);
+  if (!connected.ok()) {
+    std::fprintf(stderr, "hostwatch consume: %s\n", connected.status().ToString().c_str());
+    return connected.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime;
+  }
+  ConsumerLink& link = **connected;
+  InterruptScope interrupts;
+
+  const auto start = Clock::now();
+  auto last_delivery = start;
+  uint64_t deliveries_seen = 0;
+  uint64_t items = 0;
+  uint64_t envelopes = 0;
+  bool timed_out = false;
+  for (;;) {
+    const auto now = Clock::now();
+    if (g_interrupted) break;
+    if (flags.count && items >= *flags.count) break;
+    if (flags.timeout && now - start >= *flags.timeout) {
+      timed_out = true;
+      break;
+    }
+    if (flags.idle && now - last_delivery >= *flags.idle) break;
+    std::chrono::milliseconds wait(250);
+    if (flags.timeout) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(start + *flags.timeout - now));
+    if (flags.idle) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(last_delivery + *flags.idle - now));
+
+    Result<std::vector<Delivery>> batch = link.Poll(wait, 1024);
+    if (!batch.ok()) {
+      std::fprintf(stderr, "hostwatch consume: %s\n", batch.status().ToString().c_str());
+      return daemon::kExitRuntime;
+    }
+    if (link.stats().deliveries != deliveries_seen) {  // duplicates and malformed ones count as activity
+      deliveries_seen = link.stats().deliveries;
+      last_delivery = Clock::now();
+    }
+    std::vector<Delivery> done;
+    done.reserve(batch->size());
+    for (Delivery& d : *batch) {
+      if (flags.count && items >= *flags.count) break;  // the rest stays uncommitted for the group
+      if (flags.format == Format::kText) PrintText(d);
+      if (flags.format == Format::kJson) PrintJson(d);
+      items += ItemsIn(d.envelope);
+      ++envelopes;
+      done.push_back(std::move(d));
+    }
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "hostwatch consume: cannot write the output; not committing it\n");
+      return daemon::kExitRuntime;
+    }
+    if (Status s = link.Commit(done); !s.ok()) {
+      std::fprintf(stderr, "hostwatch consume: %s\n", s.ToString().c_str());
+    }
+  }
+
+  if (flags.format == Format::kSummary) {
+    const transport::ConsumerStats summary = link.Summary();
+    if (flags.json) {
+      PrintSummaryJson(summary);
+    } else {
+      PrintSummaryTable(summary);
+    }
+    std::fflush(stdout);
+  } else {
+    const transport::ConsumerStats& st = link.stats();
+    std::fprintf(stderr, "consumed %llu envelopes (%llu items); dropped %llu duplicates, %llu malformed\n",
+                 static_cast<unsigned long long>(envelopes), static_cast<unsigned long long>(items),
+                 static_cast<unsigned long long>(st.duplicates), static_cast<unsigned long long>(st.malformed));
+  }
+  if (timed_out && flags.count && items < *flags.count) return 3;
+  return daemon::kExitOk;
+}
+
+}  // namespace hw::cli

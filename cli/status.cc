@@ -1,0 +1,206 @@
+// `hostwatch status` (DESIGN.md §11): one Stats round trip to the broker backend, printed for people
+// or as the BrokerStats message in protobuf's canonical JSON mapping.
+#include "cli/status.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/cli_options.h"
+#include "common/config/units.h"
+#include "common/daemon/flags.h"
+#include "common/transport/consumer_link.h"
+
+namespace hw::cli {
+namespace {
+
+using hostwatch::v1::BrokerStats;
+
+constexpr std::string_view kUsage =
+    "usage: hostwatch status [--json] [--timeout S] [--broker URL] [--backend URL]\n"
+    "                        [--curve-key NAME --server-key FILE]\n"
+    "\n"
+    "Asks the broker backend for its stats: producers (last seq, last seen, rate), consumer groups\n"
+    "(committed offset, end and lag per partition), journal size, appended, duplicates, rejects.\n"
+    "  --json       the stats as protobuf's canonical JSON (every field, zeros included)\n"
+    "  --timeout S  how long to wait for the answer (default 5; 0.5 and 500ms work too); exit 1 when\n"
+    "               the broker does not answer in time\n";
+
+constexpr std::chrono::milliseconds kDefaultTimeout(5000);
+
+Result<std::chrono::milliseconds> ParseSeconds(const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos &&
+                     std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
+  if (plain) {
+    const double s = std::strtod(text.c_str(), nullptr);
+    if (s > 0 && s <= 1e6) return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
+  } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok() && d->count() > 0) {
+    return *d;
+  }
+  return Status::InvalidArgument("--timeout \"" + text + "\": want seconds > 0 (e.g. 5, 0.5, 500ms)");
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+  return buf;
+}
+
+// 42s, 5m03s, 2h07m, 3d04h; "-" for never.
+std::string HumanAge(int64_t ms) {
+  if (ms < 0) ms = 0;
+  const int64_t s = ms / 1000;
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s / 60 % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s / 3600 % 24));
+  }
+  return buf;
+}
+
+unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+void PrintForPeople(const std::string& backend, const BrokerStats& st) {
+  std::printf("broker %s: up %s, journal %s, appended %llu, duplicates %llu, rejected %llu, skipped %llu\n",
+              backend.c_str(), st.started_ms() > 0 ? HumanAge(st.now_ms() - st.started_ms()).c_str() : "?",
+              HumanBytes(st.journal_bytes()).c_str(), U(st.appended()), U(st.duplicates()), U(st.rejected()),
+              U(st.skipped()));
+  if (st.recovered_truncated_bytes() > 0 || st.recovered_corrupt_records() > 0) {
+    std::printf("recovered at start: %llu bytes of torn or corrupt tail cut, %llu corrupt records skipped\n",
+                U(st.recovered_truncated_bytes()), U(st.recovered_corrupt_records()));
+  }
+
+  std::vector<const hostwatch::v1::ProducerStats*> producers;
+  for (const auto& p : st.producers()) producers.push_back(&p);
+  std::sort(producers.begin(), producers.end(), [](auto* a, auto* b) { return a->source() < b->source(); });
+  int w = 6;
+  for (auto* p : producers) w = std::max(w, static_cast<int>(p->source().size()));
+  std::printf("\nproducers: %zu\n", producers.size());
+  if (!producers.empty()) {
+    std::printf("  %-*s  %12s  %10s  %9s  %10s  %9s\n", w, "SOURCE", "LAST SEQ", "LAST SEEN", "ENV/S", "SAMPLES/S",
+                "PARTITION");
+  }
+  for (auto* p : producers) {
+    const std::string ago = p->last_seen_ms() > 0 ? HumanAge(st.now_ms() - p->last_seen_ms()) + " ago" : "never";
+    std::printf("  %-*s  %12llu  %10s  %9.1f  %10.1f  %9u\n", w, p->source().c_str(), U(p->last_seq()), ago.c_str(),
+                p->envelopes_per_s(), p->samples_per_s(), p->partition());
+  }
+
+  std::vector<const hostwatch::v1::GroupStats*> groups;
+  for (const auto& g : st.groups()) groups.push_back(&g);
+  std::sort(groups.begin(), groups.end(), [](auto* a, auto* b) { return a->group() < b->group(); });
+  w = 5;
+  for (auto* g : groups) w = std::max(w, static_cast<int>(g->group().size()));
+  std::printf("\ngroups: %zu\n", groups.size());
+  if (!groups.empty()) {
+    std::printf("  %-*s  %7s  %9s  %12s  %12s  %10s\n", w, "GROUP", "MEMBERS", "PARTITION", "COMMITTED", "END", "LAG");
+  }
+  for (auto* g : groups) {
+    uint64_t total_lag = 0;
+    bool first = true;
+    for (const auto& p : g->partitions()) {
+      total_lag += p.lag();
+      const std::string name = first ? g->group() : "";
+      const std::string members = first ? std::to_string(g->members()) : "";
+      std::printf("  %-*s  %7s  %9u  %12llu  %12llu  %10llu\n", w, name.c_str(), members.c_str(), p.partition(),
+                  U(p.committed()), U(p.end()), U(p.lag()));
+      first = false;
+    }
+    if (first) std::printf("  %-*s  %7u\n", w, g->group().c_str(), g->members());
+    if (g->partitions_size() > 1) std::printf("  %-*s  %7s  %9s  %12s  %12s  %10llu\n", w, "", "", "total", "", "", U(total_lag));
+  }
+
+  std::printf("\npartitions: %d\n", st.partitions_size());
+  if (st.partitions_size() > 0) {
+    std::printf("  %9s  %12s  %12s  %10s  %8s\n", "PARTITION", "FIRST", "NEXT", "BYTES", "SEGMENTS");
+  }
+  for (const auto& p : st.partitions()) {
+    std::printf("  %9u  %12llu  %12llu  %10s  %8u\n", p.partition(), U(p.first_offset()), U(p.next_offset()),
+                HumanBytes(p.bytes()).c_str(), p.segments());
+  }
+
+  if (!st.rejected_by_reason().empty()) {
+    std::vector<std::pair<std::string, uint64_t>> reasons(st.rejected_by_reason().begin(),
+                                                          st.rejected_by_reason().end());
+    std::sort(reasons.begin(), reasons.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    std::printf("\nrejected by reason:\n");
+    for (const auto& [reason, n] : reasons) std::printf("  %10llu  %s\n", U(n), reason.c_str());
+  }
+}
+
+}  // namespace
+
+int RunStatus(int argc, const char* const* argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+    std::fputs(kUsage.data(), stdout);
+    return daemon::kExitOk;
+  }
+  BrokerOptions broker;
+  bool json = false;
+  std::chrono::milliseconds timeout = kDefaultTimeout;
+  Status usage = ExtractBrokerOptions(&args, &broker);
+  for (size_t i = 0; usage.ok() && i < args.size(); ++i) {
+    std::string v;
+    if (args[i] == "--json") {
+      json = true;
+    } else if (TakeFlag(args, &i, "--timeout", &v, &usage)) {
+      if (!usage.ok()) break;
+      Result<std::chrono::milliseconds> t = ParseSeconds(v);
+      if (!t.ok()) usage = t.status();
+      timeout = t.value_or(timeout);
+    } else {
+      usage = Status::InvalidArgument("unknown argument \"" + args[i] + "\"");
+    }
+  }
+  auto usage_error = [](const Status& s) {
+    std::fprintf(stderr, "hostwatch status: %s\n\n%s", s.message().c_str(), kUsage.data());
+    return daemon::kExitUsage;
+  };
+  if (!usage.ok()) return usage_error(usage);
+  Result<std::string> backend = broker.BackendEndpoint();
+  if (!backend.ok()) return usage_error(backend.status());
+  Result<transport::LinkConfig> link = broker.ToLinkConfig();
+  if (!link.ok()) return usage_error(link.status());
+
+  Result<BrokerStats> stats = transport::QueryBrokerStats(*backend, link->curve, timeout);
+  if (!stats.ok()) {
+    std::fprintf(stderr, "hostwatch status: %s\n", stats.status().ToString().c_str());
+    return daemon::kExitRuntime;
+  }
+  if (json) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.always_print_primitive_fields = true;  // scripts see 0, not a missing key
+    if (!google::protobuf::util::MessageToJsonString(*stats, &out, opts).ok()) {
+      std::fprintf(stderr, "hostwatch status: cannot render the stats as JSON\n");
+      return daemon::kExitRuntime;
+    }
+    std::printf("%s\n", out.c_str());
+  } else {
+    PrintForPeople(*backend, *stats);
+  }
+  return daemon::kExitOk;
+}
+
+}  // namespace hw::cli

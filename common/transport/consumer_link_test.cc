@@ -1,0 +1,737 @@
+#include "common/transport/consumer_link.h"
+
+#include <gtest/gtest.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/testing/wait.h"
+
+namespace hw::transport {
+namespace {
+
+using namespace std::chrono_literals;
+using hostwatch::v1::BrokerStats;
+using hostwatch::v1::ConsumerMessage;
+using hostwatch::v1::ConsumerRequest;
+using hostwatch::v1::Envelope;
+using hostwatch::v1::Subscribe;
+using hostwatch::v1::Topic;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kItemsPerEnvelope = 2;
+
+// An envelope as the producer link sends it: a header message and a body message, serialized apart
+// and concatenated (docs/decisions/002).
+std::string EnvelopeBytes(const std::string& source, uint64_t epoch, uint64_t seq,
+                          Topic topic = hostwatch::v1::SAMPLES) {
+  Envelope header;
+  header.set_source(source);
+  header.set_epoch(epoch);
+  header.set_seq(seq);
+  Envelope body;
+  body.set_sent_ms(1700000000000);
+  const std::string endpoint = source.substr(0, source.find('/'));
+  for (int i = 0; i < kItemsPerEnvelope; ++i) {
+    switch (topic) {
+      case hostwatch::v1::EVENTS: {
+        body.mutable_events()->set_endpoint(endpoint);
+        auto* e = body.mutable_events()->add_events();
+        e->set_path("/var/log/syslog");
+        e->set_rule("oom");
+        e->set_severity(hostwatch::v1::ERROR);
+        e->set_line("Out of memory");
+        e->set_time_ms(1700000000000);
+        break;
+      }
+      case hostwatch::v1::ALERTS: {
+        auto* a = body.mutable_alerts()->add_alerts();
+        a->set_rule("cpu_high");
+        a->set_key("cpu_high/" + endpoint);
+        a->set_state(hostwatch::v1::Alert::FIRING);
+        break;
+      }
+      default: {
+        body.mutable_samples()->set_endpoint(endpoint);
+        auto* s = body.mutable_samples()->add_samples();
+        s->set_metric("cpu.busy");
+        s->set_value(static_cast<double>(seq));
+        s->set_time_ms(1700000000000 + static_cast<int64_t>(seq));
+        break;
+      }
+    }
+  }
+  return header.SerializeAsString() + body.SerializeAsString();
+}
+
+struct Record {
+  std::string bytes;
+  Topic topic = hostwatch::v1::SAMPLES;
+};
+
+// What a broker keeps across a restart: the partitions (offset = index + 1) and the group's commits.
+struct FakeJournal {
+  std::vector<std::vector<Record>> partitions;
+  std::map<uint32_t, uint64_t> committed;
+};
+
+// A broker backend as docs/wire_format.md §5 describes it, for one group, serving records from memory:
+// Subscribe -> rebalance (members sorted by id, partition p to member p % n) and an Assignment to
+// every member; deliveries resume at committed + 1 on (re)assignment, never beyond the credit granted;
+// topics filtered; cumulative commits; members silent for 5 s dropped; heartbeats from unknown members
+// answered with an error; Stats answered with a canned BrokerStats.
+struct FakeBrokerOptions {
+  uint64_t redeliver_every = 0;  // after delivering offset o with o % k == 0, deliver o-1 and o again
+};
+
+class FakeBroker {
+ public:
+  FakeBroker(uint16_t port, FakeJournal journal, FakeBrokerOptions opts = {})
+      : port_(port), opts_(opts), journal_(std::move(journal)) {}
+  ~FakeBroker() {
+    Stop();
+    if (ctx_ != nullptr) zmq_ctx_term(ctx_);
+  }
+
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+  bool Start() {
+    ctx_ = zmq_ctx_new();
+    router_ = zmq_socket(ctx_, ZMQ_ROUTER);
+    int zero = 0, one = 1;
+    zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(router_, ZMQ_SNDHWM, &zero, sizeof zero);  // credit bounds what is queued
+    zmq_setsockopt(router_, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    if (zmq_bind(router_, endpoint().c_str()) != 0) {
+      ADD_FAILURE() << "bind " << endpoint() << ": " << zmq_strerror(zmq_errno());
+      zmq_close(router_);
+      return false;
+    }
+    thread_ = std::thread([this] { Run(); });  // the socket belongs to the thread from here on
+    return true;
+  }
+
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  FakeJournal journal() {
+    std::lock_guard lock(mu_);
+    return journal_;
+  }
+  std::map<uint32_t, uint64_t> committed() {
+    std::lock_guard lock(mu_);
+    return journal_.committed;
+  }
+  std::vector<Subscribe> subscribes() {
+    std::lock_guard lock(mu_);
+    return subscribes_;
+  }
+  void SetStats(const BrokerStats& s) {
+    std::lock_guard lock(mu_);
+    stats_ = s;
+  }
+  void Append(uint32_t partition, Record r) {
+    std::lock_guard lock(mu_);
+    journal_.partitions[partition].push_back(std::move(r));
+  }
+  // Forgets every member without telling them, as an expiry would.
+  void ForgetMembers() {
+    std::lock_guard lock(mu_);
+    members_.clear();
+    owner_.clear();
+  }
+  uint64_t delivered() const { return delivered_; }
+  // The link may give back only credit it used: Credit sums never exceed what was sent.
+  uint64_t over_grants() const { return over_grants_; }
+  uint64_t max_in_flight() const { return max_in_flight_; }
+
+ private:
+  struct Member {
+    std::set<int> topics;  // empty: all
+    uint64_t credit = 0;
+    uint64_t granted = 0;  // by Credit messages in this subscription
+    uint64_t sent = 0;     // in this subscription
+    uint64_t initial = 0;
+    Clock::time_point last_seen;
+    std::vector<uint32_t> partitions;
+  };
+
+  void Send(const std::string& id, const ConsumerMessage& m, const std::string* body = nullptr) {
+    const std::string head = m.SerializeAsString();
+    zmq_send(router_, id.data(), id.size(), ZMQ_SNDMORE);
+    zmq_send(router_, head.data(), head.size(), body != nullptr ? ZMQ_SNDMORE : 0);
+    if (body != nullptr) zmq_send(router_, body->data(), body->size(), 0);
+  }
+
+  void Rebalance() {  // mu_ held
+    ++generation_;
+    std::vector<std::string> ids;
+    for (auto& [id, m] : members_) ids.push_back(id);  // std::map: sorted
+    for (auto& [id, m] : members_) m.partitions.clear();
+    const uint32_t n = static_cast<uint32_t>(journal_.partitions.size());
+    for (uint32_t p = 0; p < n; ++p) {
+      std::string next = ids.empty() ? "" : ids[p % ids.size()];
+      if (owner_[p] != next || next.empty()) cursor_[p] = journal_.committed[p] + 1;
+      owner_[p] = next;
+      if (!next.empty()) members_[next].partitions.push_back(p);
+    }
+    for (auto& [id, m] : members_) {
+      ConsumerMessage msg;
+      auto* a = msg.mutable_assignment();
+      a->set_group(group_);
+      for (uint32_t p : m.partitions) a->add_partitions(p);
+      a->set_partition_count(n);
+      a->set_generation(generation_);
+      Send(id, msg);
+    }
+  }
+
+  void HandleRequests() {
+    for (;;) {
+      zmq_msg_t id_msg, body;
+      zmq_msg_init(&id_msg);
+      if (zmq_msg_recv(&id_msg, router_, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id_msg);
+        return;
+      }
+      std::string id(static_cast<const char*>(zmq_msg_data(&id_msg)), zmq_msg_size(&id_msg));
+      zmq_msg_close(&id_msg);
+      zmq_msg_init(&body);
+      zmq_msg_recv(&body, router_, 0);
+      ConsumerRequest req;
+      const bool parsed = req.ParseFromArray(zmq_msg_data(&body), static_cast<int>(zmq_msg_size(&body)));
+      zmq_msg_close(&body);
+      if (!parsed) continue;
+      const auto now = Clock::now();
+      std::lock_guard lock(mu_);
+      auto member = members_.find(id);
+      switch (req.request_case()) {
+        case ConsumerRequest::kSubscribe: {
+          subscribes_.push_back(req.subscribe());
+          group_ = req.subscribe().group();
+          Member& m = members_[id];
+          m = Member{};
+          for (int t : req.subscribe().topics()) m.topics.insert(t);
+          m.credit = m.initial = req.subscribe().credit();
+          m.last_seen = now;
+          for (auto& [p, o] : owner_) {
+            if (o == id) o.clear();  // a resubscription resumes after the commits, like any reassignment
+          }
+          Rebalance();
+          break;
+        }
+        case ConsumerRequest::kCredit:
+          if (member == members_.end()) break;
+          member->second.credit += req.credit().n();
+          member->second.granted += req.credit().n();
+          member->second.last_seen = now;
+          if (member->second.granted > member->second.sent) ++over_grants_;
+          break;
+        case ConsumerRequest::kCommit: {
+          if (member == members_.end()) break;
+          member->second.last_seen = now;
+          const uint32_t p = req.commit().partition();
+          if (owner_[p] != id) break;
+          uint64_t& c = journal_.committed[p];
+          c = std::max(c, std::min<uint64_t>(req.commit().offset(), cursor_[p] - 1));
+          break;
+        }
+        case ConsumerRequest::kHeartbeat:
+          if (member == members_.end()) {
+            ConsumerMessage err;
+            err.mutable_error()->set_error("unknown member: subscribe again");
+            Send(id, err);
+          } else {
+            member->second.last_seen = now;
+          }
+          break;
+        case ConsumerRequest::kStats: {
+          ConsumerMessage msg;
+          *msg.mutable_stats() = stats_;
+          Send(id, msg);
+          break;
+        }
+        case ConsumerRequest::REQUEST_NOT_SET:
+          break;
+      }
+    }
+  }
+
+  // Returns true when it stopped with credit and records left (call again without waiting).
+  bool Deliver() {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    bool expired = false;
+    for (auto it = members_.begin(); it != members_.end();) {
+      if (now - it->second.last_seen > 5s) {
+        it = members_.erase(it);
+        expired = true;
+      } else {
+        ++it;
+      }
+    }
+    if (expired) Rebalance();
+    bool more = false;
+    for (auto& [id, m] : members_) {
+      int budget = 256;
+      for (uint32_t p : m.partitions) {
+        const auto& records = journal_.partitions[p];
+        uint64_t& cursor = cursor_[p];
+        while (m.credit > 0 && budget > 0 && cursor <= records.size()) {
+          const uint64_t offset = cursor;
+          const Record& r = records[offset - 1];
+          if (!m.topics.empty() && !m.topics.count(r.topic)) {
+            ++cursor;
+            continue;
+          }
+          ConsumerMessage head;
+          head.mutable_delivery()->set_partition(p);
+          head.mutable_delivery()->set_offset(offset);
+          head.mutable_delivery()->set_topic(r.topic);
+          Send(id, head, &r.bytes);
+          --m.credit;
+          --budget;
+          ++m.sent;
+          ++delivered_;
+          max_in_flight_ = std::max<uint64_t>(max_in_flight_, m.sent - std::min(m.sent, m.granted));
+          ++cursor;
+          if (opts_.redeliver_every != 0 && offset % opts_.redeliver_every == 0 &&
+              redelivered_.insert({p, offset}).second) {
+            cursor = offset - 1;  // offset - 1 and offset once more
+          }
+        }
+        if (m.credit > 0 && budget == 0 && cursor <= records.size()) more = true;
+      }
+    }
+    return more;
+  }
+
+  void Run() {
+    bool busy = false;
+    while (!stop_) {
+      zmq_pollitem_t item{router_, 0, ZMQ_POLLIN, 0};
+      zmq_poll(&item, 1, busy ? 0 : 5);
+      HandleRequests();
+      busy = Deliver();
+    }
+    zmq_close(router_);
+  }
+
+  const uint16_t port_;
+  const FakeBrokerOptions opts_;
+  void* ctx_ = nullptr;
+  void* router_ = nullptr;  // the broker thread's
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> over_grants_{0};
+  std::atomic<uint64_t> max_in_flight_{0};
+
+  std::mutex mu_;
+  FakeJournal journal_;                     // guarded by mu_
+  BrokerStats stats_;                       // guarded by mu_
+  std::vector<Subscribe> subscribes_;       // guarded by mu_
+  std::map<std::string, Member> members_;   // guarded by mu_
+  std::map<uint32_t, std::string> owner_;   // guarded by mu_
+  std::map<uint32_t, uint64_t> cursor_;     // guarded by mu_
+  std::set<std::pair<uint32_t, uint64_t>> redelivered_;  // guarded by mu_
+  std::string group_;                       // guarded by mu_
+  uint64_t generation_ = 0;                 // guarded by mu_
+};
+
+uint16_t Port() {
+  Result<uint16_t> port = hw::testing::FreeLoopbackPort();
+  EXPECT_TRUE(port.ok()) << port.status().ToString();
+  return port.value_or(0);
+}
+
+ConsumerOptions Options(const FakeBroker& broker, uint32_t credit = 64) {
+  ConsumerOptions o;
+  o.group = "test";
+  o.credit = credit;
+  o.link.brokers = {broker.endpoint()};
+  o.link.backends = {broker.endpoint()};
+  return o;
+}
+
+// Polls (and commits each batch, like a consumer whose side effect is instant) until `want`
+// deliveries have been returned or the deadline passes.
+std::vector<Delivery> Consume(ConsumerLink& link, size_t want, std::chrono::milliseconds deadline = 20s,
+                              bool commit = true) {
+  std::vector<Delivery> got;
+  hw::testing::WaitFor(
+      [&] {
+        Result<std::vector<Delivery>> batch = link.Poll(50ms, 1000);
+        if (!batch.ok()) {
+          ADD_FAILURE() << batch.status().ToString();
+          return true;
+        }
+        if (commit) {
+          EXPECT_TRUE(link.Commit(*batch).ok());
+        }
+        for (Delivery& d : *batch) got.push_back(std::move(d));
+        return got.size() >= want;
+      },
+      deadline, 1ms);
+  return got;
+}
+
+// Keeps polling (so heartbeats, credit and commits flow) until pred holds.
+bool PollUntil(ConsumerLink& link, const std::function<bool()>& pred, std::chrono::milliseconds deadline = 10s) {
+  return hw::testing::WaitFor(
+      [&] {
+        Result<std::vector<Delivery>> batch = link.Poll(20ms, 1000);
+        if (batch.ok()) {
+          EXPECT_TRUE(link.Commit(*batch).ok());
+        }
+        return pred();
+      },
+      deadline, 1ms);
+}
+
+FakeJournal SamplesJournal(uint32_t partitions, uint64_t per_partition) {
+  FakeJournal j;
+  j.partitions.resize(partitions);
+  for (uint32_t p = 0; p < partitions; ++p) {
+    for (uint64_t seq = 1; seq <= per_partition; ++seq) {
+      j.partitions[p].push_back({EnvelopeBytes("host-" + std::to_string(p) + "/collector", 0xabc, seq)});
+    }
+  }
+  return j;
+}
+
+TEST(ConsumerLinkTest, ReceivesEverythingAndCommits) {
+  FakeBroker broker(Port(), SamplesJournal(4, 250));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  std::vector<Delivery> got = Consume(**link, 1000);
+  ASSERT_EQ(got.size(), 1000u);
+  std::map<std::string, uint64_t> last_seq;
+  for (const Delivery& d : got) {
+    EXPECT_EQ(d.broker, 0u);
+    EXPECT_EQ(d.envelope.samples().samples_size(), kItemsPerEnvelope);
+    uint64_t& last = last_seq[d.envelope.source()];
+    EXPECT_EQ(d.envelope.seq(), last + 1) << "each source in order";
+    EXPECT_EQ(d.offset, d.envelope.seq());
+    last = d.envelope.seq();
+  }
+  EXPECT_EQ(last_seq.size(), 4u);
+
+  const std::map<uint32_t, uint64_t> want = {{0, 250}, {1, 250}, {2, 250}, {3, 250}};
+  EXPECT_TRUE(PollUntil(**link, [&] { return broker.committed() == want; }));
+  EXPECT_EQ((*link)->assignments(), (std::vector<std::vector<uint32_t>>{{0, 1, 2, 3}}));
+  EXPECT_EQ((*link)->stats().deliveries, 1000u);
+  EXPECT_EQ((*link)->stats().duplicates, 0u);
+  EXPECT_EQ((*link)->stats().malformed, 0u);
+  ConsumerStats summary = (*link)->Summary();
+  ASSERT_EQ(summary.sources.size(), 4u);
+  const SourceSummary& s = summary.sources.at("host-2/collector#0000000000000abc");
+  EXPECT_EQ(s.received, 250u);
+  EXPECT_EQ(s.items, 250u * kItemsPerEnvelope);
+  EXPECT_EQ(s.missing, 0u);
+  EXPECT_EQ(s.max_seq, 250u);
+}
+
+TEST(ConsumerLinkTest, RespectsCredit) {
+  FakeBroker broker(Port(), SamplesJournal(2, 5000));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker, /*credit=*/100));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  const auto start = Clock::now();
+  std::vector<Delivery> got = Consume(**link, 10000, 60s);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("[ info     ] 10000 deliveries with credit 100 in %.3fs: %.0f deliveries/s\n", seconds,
+              10000 / seconds);
+  ASSERT_EQ(got.size(), 10000u);
+  EXPECT_EQ(broker.delivered(), 10000u);
+  EXPECT_LE(broker.max_in_flight(), 100u);
+  EXPECT_EQ(broker.over_grants(), 0u);
+}
+
+TEST(ConsumerLinkTest, SustainsThroughputWithDefaultCredit) {
+  constexpr uint64_t kPerPartition = 25000;
+  FakeBroker broker(Port(), SamplesJournal(4, kPerPartition));
+  ASSERT_TRUE(broker.Start());
+  ConsumerOptions o = Options(broker);
+  o.credit = ConsumerOptions{}.credit;
+  auto link = ConsumerLink::Connect(o);
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  const auto start = Clock::now();
+  std::vector<Delivery> got = Consume(**link, 4 * kPerPartition, 120s);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("[ info     ] %zu deliveries with credit %u in %.3fs: %.0f deliveries/s\n", got.size(), o.credit,
+              seconds, static_cast<double>(got.size()) / seconds);
+  EXPECT_EQ(got.size(), 4 * kPerPartition);
+  EXPECT_LE(broker.max_in_flight(), o.credit);
+}
+
+TEST(ConsumerLinkTest, DropsDuplicateRedeliveries) {
+  FakeBroker broker(Port(), SamplesJournal(1, 1000), {.redeliver_every = 100});
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  std::vector<Delivery> got = Consume(**link, 1000);
+  ASSERT_EQ(got.size(), 1000u);
+  std::set<uint64_t> seqs;
+  for (const Delivery& d : got) EXPECT_TRUE(seqs.insert(d.envelope.seq()).second) << d.envelope.seq();
+  EXPECT_TRUE(PollUntil(**link, [&] { return broker.delivered() == 1020; }));
+  EXPECT_EQ((*link)->stats().deliveries, 1020u);
+  EXPECT_EQ((*link)->stats().duplicates, 20u);
+  const SourceSummary& s = (*link)->stats().sources.at("host-0/collector#0000000000000abc");
+  EXPECT_EQ(s.duplicates, 20u);
+  EXPECT_EQ(s.received, 1000u);
+  EXPECT_TRUE(PollUntil(**link, [&] { return broker.committed()[0] == 1000; }));
+}
+
+TEST(ConsumerLinkTest, CountsMalformedDeliveries) {
+  FakeJournal j;
+  j.partitions = {{
+      {EnvelopeBytes("a/collector", 1, 1)},
+      {"\xff\xff\xff\xff"},  // not protobuf
+      {EnvelopeBytes("a/collector", 1, 2)},
+      {""},  // parses, but has no source or seq
+      {EnvelopeBytes("a/collector", 1, 3)},
+      {"\x0a\x05" "ab"},  // truncated
+  }};
+  FakeBroker broker(Port(), std::move(j));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  std::vector<Delivery> got = Consume(**link, 3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].offset, 1u);
+  EXPECT_EQ(got[1].offset, 3u);
+  EXPECT_EQ(got[2].offset, 5u);
+  EXPECT_TRUE(PollUntil(**link, [&] { return (*link)->stats().malformed == 3; }));
+  // The malformed offset after the last good one is committed too: nothing holds it back.
+  EXPECT_TRUE(PollUntil(**link, [&] { return broker.committed()[0] == 6; }));
+  EXPECT_EQ((*link)->stats().deliveries, 6u);
+}
+
+TEST(ConsumerLinkTest, MalformedOffsetsWaitForEarlierDeliveries) {
+  FakeJournal j;
+  j.partitions = {{{EnvelopeBytes("a/collector", 1, 1)}, {"\xff"}, {"\xff"}}};
+  FakeBroker broker(Port(), std::move(j));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  std::vector<Delivery> got = Consume(**link, 1, 20s, /*commit=*/false);
+  ASSERT_EQ(got.size(), 1u);
+  // Offset 1 is the caller's and not done: 2 and 3 must not be committed before it.
+  hw::testing::WaitFor(
+      [&] {
+        (void)(*link)->Poll(20ms, 0);
+        return (*link)->stats().malformed == 2;
+      },
+      10s);
+  ASSERT_EQ((*link)->stats().malformed, 2u);
+  ASSERT_TRUE((*link)->Commit({}).ok());
+  EXPECT_EQ(broker.committed()[0], 0u);
+  ASSERT_TRUE((*link)->Commit(got).ok());
+  EXPECT_TRUE(PollUntil(**link, [&] { return broker.committed()[0] == 3; }));
+}
+
+TEST(ConsumerLinkTest, SummaryCountsMissingSeqs) {
+  FakeJournal j;
+  j.partitions.resize(1);
+  for (uint64_t seq = 1; seq <= 100; ++seq) {
+    if (seq == 50 || seq == 51) continue;
+    j.partitions[0].push_back({EnvelopeBytes("game-01/collector", 7, seq)});
+  }
+  // A second epoch, out of order, complete.
+  for (uint64_t seq : {3, 1, 2, 5, 4}) j.partitions[0].push_back({EnvelopeBytes("game-01/collector", 8, seq)});
+  FakeBroker broker(Port(), std::move(j));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  ASSERT_EQ(Consume(**link, 103).size(), 103u);
+  ConsumerStats summary = (*link)->Summary();
+  ASSERT_EQ(summary.sources.size(), 2u);
+  const SourceSummary& a = summary.sources.at("game-01/collector#0000000000000007");
+  EXPECT_EQ(a.received, 98u);
+  EXPECT_EQ(a.missing, 2u);
+  EXPECT_EQ(a.max_seq, 100u);
+  EXPECT_EQ(a.items, 98u * kItemsPerEnvelope);
+  EXPECT_EQ(a.duplicates, 0u);
+  const SourceSummary& b = summary.sources.at("game-01/collector#0000000000000008");
+  EXPECT_EQ(b.received, 5u);
+  EXPECT_EQ(b.missing, 0u);
+}
+
+TEST(ConsumerLinkTest, ResubscribesAfterBrokerRestart) {
+  const uint16_t port = Port();
+  auto first = std::make_unique<FakeBroker>(port, SamplesJournal(1, 100));
+  ASSERT_TRUE(first->Start());
+  auto link = ConsumerLink::Connect(Options(*first));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  ASSERT_EQ(Consume(**link, 100).size(), 100u);
+  ASSERT_TRUE(PollUntil(**link, [&] { return first->committed()[0] == 100; }));
+
+  // Restart: the journal and the commits survive, the members do not.
+  first->Stop();
+  FakeJournal j = first->journal();
+  first.reset();
+  for (uint64_t seq = 101; seq <= 200; ++seq) j.partitions[0].push_back({EnvelopeBytes("host-0/collector", 0xabc, seq)});
+  // Polling while the broker is away only heartbeats into the void.
+  (void)(*link)->Poll(300ms, 1000);
+  FakeBroker second(port, std::move(j));
+  ASSERT_TRUE(second.Start());
+
+  std::vector<Delivery> got = Consume(**link, 100, 20s);
+  ASSERT_EQ(got.size(), 100u);
+  EXPECT_EQ(got.front().envelope.seq(), 101u);
+  EXPECT_EQ(got.back().envelope.seq(), 200u);
+  EXPECT_GE(second.subscribes().size(), 1u);
+  EXPECT_EQ(second.subscribes()[0].start(), Subscribe::COMMITTED);
+  EXPECT_TRUE(PollUntil(**link, [&] { return second.committed()[0] == 200; }));
+}
+
+TEST(ConsumerLinkTest, ResubscribesWhenTheBrokerForgetsIt) {
+  FakeBroker broker(Port(), SamplesJournal(1, 10));
+  ASSERT_TRUE(broker.Start());
+  auto link = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  ASSERT_EQ(Consume(**link, 10).size(), 10u);
+  ASSERT_TRUE(PollUntil(**link, [&] { return broker.committed()[0] == 10; }));
+
+  broker.ForgetMembers();  // the next heartbeat is answered "unknown member"
+  broker.Append(0, {EnvelopeBytes("host-0/collector", 0xabc, 11)});
+  std::vector<Delivery> got = Consume(**link, 1, 10s);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].envelope.seq(), 11u);
+  EXPECT_GE(broker.subscribes().size(), 2u);
+}
+
+TEST(ConsumerLinkTest, TopicsAreSentInSubscribe) {
+  FakeJournal j;
+  j.partitions.resize(1);
+  const Topic topics[] = {hostwatch::v1::SAMPLES, hostwatch::v1::EVENTS, hostwatch::v1::ALERTS};
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    const Topic t = topics[seq % 3];
+    j.partitions[0].push_back({EnvelopeBytes("web-1/logwatch", 5, seq, t), t});
+  }
+  FakeBroker broker(Port(), std::move(j));
+  ASSERT_TRUE(broker.Start());
+  ConsumerOptions o = Options(broker, 16);
+  o.group = "alerter";
+  o.topics = {hostwatch::v1::SAMPLES, hostwatch::v1::ALERTS};
+  o.start = Subscribe::EARLIEST;
+  auto link = ConsumerLink::Connect(o);
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+
+  std::vector<Delivery> got = Consume(**link, 20);
+  ASSERT_EQ(got.size(), 20u);
+  for (const Delivery& d : got) EXPECT_FALSE(d.envelope.has_events()) << d.envelope.seq();
+  std::vector<Subscribe> subs = broker.subscribes();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].group(), "alerter");
+  ASSERT_EQ(subs[0].topics_size(), 2);
+  EXPECT_EQ(subs[0].topics(0), hostwatch::v1::SAMPLES);
+  EXPECT_EQ(subs[0].topics(1), hostwatch::v1::ALERTS);
+  EXPECT_EQ(subs[0].start(), Subscribe::EARLIEST);
+  EXPECT_EQ(subs[0].credit(), 16u);
+}
+
+TEST(ConsumerLinkTest, MembersOfAGroupShareThePartitions) {
+  FakeBroker broker(Port(), SamplesJournal(4, 50));
+  ASSERT_TRUE(broker.Start());
+  auto a = ConsumerLink::Connect(Options(broker));
+  auto b = ConsumerLink::Connect(Options(broker));
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::set<std::pair<std::string, uint64_t>> seen;
+  auto take = [&](ConsumerLink& link) {
+    Result<std::vector<Delivery>> batch = link.Poll(10ms, 1000);
+    if (!batch.ok()) return;
+    EXPECT_TRUE(link.Commit(*batch).ok());
+    for (const Delivery& d : *batch) seen.insert({d.envelope.source(), d.envelope.seq()});
+  };
+  EXPECT_TRUE(hw::testing::WaitFor(
+      [&] {
+        take(**a);
+        take(**b);
+        const auto pa = (*a)->assignments()[0], pb = (*b)->assignments()[0];
+        return seen.size() == 200 && pa.size() == 2 && pb.size() == 2;
+      },
+      20s, 1ms));
+  std::vector<uint32_t> all = (*a)->assignments()[0];
+  const std::vector<uint32_t> of_b = (*b)->assignments()[0];
+  all.insert(all.end(), of_b.begin(), of_b.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(all, (std::vector<uint32_t>{0, 1, 2, 3}));
+}
+
+TEST(ConsumerLinkTest, ReadsEveryBroker) {
+  FakeBroker one(Port(), SamplesJournal(2, 20));
+  FakeJournal j;
+  j.partitions = {{}};
+  for (uint64_t seq = 1; seq <= 30; ++seq) j.partitions[0].push_back({EnvelopeBytes("other/collector", 1, seq)});
+  FakeBroker two(Port(), std::move(j));
+  ASSERT_TRUE(one.Start());
+  ASSERT_TRUE(two.Start());
+  ConsumerOptions o = Options(one);
+  o.link.brokers = {one.endpoint(), two.endpoint()};
+  o.link.backends = {one.endpoint(), two.endpoint()};
+  auto link = ConsumerLink::Connect(o);
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  std::vector<Delivery> got = Consume(**link, 70);
+  ASSERT_EQ(got.size(), 70u);
+  EXPECT_EQ(std::count_if(got.begin(), got.end(), [](const Delivery& d) { return d.broker == 1; }), 30);
+  EXPECT_TRUE(PollUntil(**link, [&] { return two.committed()[0] == 30 && one.committed()[1] == 20; }));
+  EXPECT_EQ((*link)->assignments(), (std::vector<std::vector<uint32_t>>{{0, 1}, {0}}));
+}
+
+TEST(ConsumerLinkTest, RejectsBadOptions) {
+  ConsumerOptions o;
+  EXPECT_EQ(ConsumerLink::Connect(o).status().code(), StatusCode::kInvalidArgument);  // no group
+  o.group = "g";
+  o.credit = 0;
+  EXPECT_EQ(ConsumerLink::Connect(o).status().code(), StatusCode::kInvalidArgument);
+  o.credit = 10;
+  o.topics = {hostwatch::v1::TOPIC_UNSPECIFIED};
+  EXPECT_EQ(ConsumerLink::Connect(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ConsumerLinkTest, QueryBrokerStatsRoundTrip) {
+  FakeBroker broker(Port(), SamplesJournal(1, 0));
+  BrokerStats want;
+  want.set_now_ms(1700000000000);
+  want.set_appended(42);
+  want.set_journal_bytes(4096);
+  auto* p = want.add_producers();
+  p->set_source("game-01/collector");
+  p->set_last_seq(17);
+  (*want.mutable_rejected_by_reason())["bad metric"] = 3;
+  broker.SetStats(want);
+  ASSERT_TRUE(broker.Start());
+
+  Result<BrokerStats> got = QueryBrokerStats(broker.endpoint(), CurveClientConfig{}, 5s);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->SerializeAsString(), want.SerializeAsString());
+}
+
+TEST(ConsumerLinkTest, QueryBrokerStatsTimesOutWithoutABroker) {
+  const auto start = Clock::now();
+  Result<BrokerStats> got =
+      QueryBrokerStats("tcp://127.0.0.1:" + std::to_string(Port()), CurveClientConfig{}, 300ms);
+  EXPECT_EQ(got.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_LT(Clock::now() - start, 3s);
+}
+
+}  // namespace
+}  // namespace hw::transport

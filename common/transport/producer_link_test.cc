@@ -1,0 +1,504 @@
+#include "common/transport/producer_link.h"
+
+#include <gtest/gtest.h>
+#include <zmq.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/testing/temp_dir.h"
+#include "common/testing/wait.h"
+#include "hostwatch/v1/link.pb.h"
+
+namespace hw::transport {
+namespace {
+
+namespace pb = hostwatch::v1;
+using namespace std::chrono_literals;
+using hw::testing::WaitFor;
+
+// What the fake broker appended, in order.
+struct Appended {
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  double value = 0;  // the first sample's value: the test's own numbering
+};
+
+// A frontend ROUTER with the broker's go-back-N rules (docs/wire_format.md §4) and an in-memory
+// journal. The dedup table survives Stop()/Start(), as the real broker's does across restarts.
+// Envelopes whose first metric starts with "poison" are answered REJECTED.
+class FakeBroker {
+ public:
+  explicit FakeBroker(uint16_t port) : port_(port), ctx_(zmq_ctx_new()) {}
+  ~FakeBroker() {
+    Stop();
+    zmq_ctx_term(ctx_);
+  }
+
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+  // Binds (retrying briefly: a port just closed may linger) and starts serving.
+  bool Start() {
+    void* sock = zmq_socket(ctx_, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    const std::string u = url();
+    if (!WaitFor([&] { return zmq_bind(sock, u.c_str()) == 0; }, 5s)) {
+      zmq_close(sock);
+      return false;
+    }
+    stop_ = false;
+    thread_ = std::thread([this, sock] { Run(sock); });
+    return true;
+  }
+
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_ = true;
+    thread_.join();
+  }
+
+  void DropOnce(uint64_t seq) {
+    std::lock_guard lock(mu_);
+    drop_once_ = seq;
+  }
+
+  std::vector<Appended> appended(const std::string& source) const {
+    std::lock_guard lock(mu_);
+    auto it = appended_.find(source);
+    return it == appended_.end() ? std::vector<Appended>{} : it->second;
+  }
+  size_t appended_count(const std::string& source) const {
+    std::lock_guard lock(mu_);
+    auto it = appended_.find(source);
+    return it == appended_.end() ? 0 : it->second.size();
+  }
+  uint64_t gaps() const {
+    std::lock_guard lock(mu_);
+    return gaps_;
+  }
+
+ private:
+  // Answers one frame; nullopt: no answer (unparsable, or dropped on purpose).
+  std::optional<pb::Ack> Handle(const std::string& frame) {
+    pb::Envelope env;
+    if (!env.ParseFromString(frame)) return std::nullopt;
+    std::lock_guard lock(mu_);
+    if (drop_once_ && env.seq() == *drop_once_) {
+      drop_once_.reset();
+      return std::nullopt;  // as if lost on the way
+    }
+    pb::Ack ack;
+    ack.set_source(env.source());
+    ack.set_epoch(env.epoch());
+    auto& epochs = last_[env.source()];
+    auto it = epochs.find(env.epoch());
+    if (it != epochs.end() && env.seq() <= it->second) {
+      ack.set_acked_seq(it->second);  // duplicate
+      return ack;
+    }
+    if (it != epochs.end() && env.seq() > it->second + 1) {
+      ++gaps_;
+      ack.set_acked_seq(it->second);
+      ack.set_status(pb::Ack::GAP);
+      return ack;
+    }
+    epochs[env.epoch()] = env.seq();  // last + 1, or the first of a stream never seen
+    ack.set_acked_seq(env.seq());
+    const bool has_sample = env.has_samples() && env.samples().samples_size() > 0;
+    if (has_sample && env.samples().samples(0).metric().starts_with("poison")) {
+      ack.set_status(pb::Ack::REJECTED);
+      ack.set_error("poisoned on purpose");
+      return ack;
+    }
+    appended_[env.source()].push_back(
+        {env.epoch(), env.seq(), has_sample ? env.samples().samples(0).value() : 0});
+    return ack;
+  }
+
+  void Send(void* sock, const std::string& id, const pb::Ack& ack) {
+    const std::string bytes = ack.SerializeAsString();
+    zmq_send(sock, id.data(), id.size(), ZMQ_SNDMORE);
+    zmq_send(sock, bytes.data(), bytes.size(), 0);
+  }
+
+  void Run(void* sock) {
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    while (!stop_) {
+      zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+      if (zmq_poll(&item, 1, 20) <= 0) continue;
+      // Consecutive OK acks for the same peer and stream are coalesced into the last one, as a
+      // broker that acks a run of envelopes at once would.
+      std::optional<std::pair<std::string, pb::Ack>> pending;
+      while (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_recv(&body, sock, 0) < 0) break;
+        std::string peer(static_cast<const char*>(zmq_msg_data(&id)), zmq_msg_size(&id));
+        std::string frame(static_cast<const char*>(zmq_msg_data(&body)), zmq_msg_size(&body));
+        std::optional<pb::Ack> ack = Handle(frame);
+        if (!ack) continue;
+        if (pending && (pending->first != peer || pending->second.source() != ack->source() ||
+                        pending->second.epoch() != ack->epoch() ||
+                        ack->status() != pb::Ack::OK)) {
+          Send(sock, pending->first, pending->second);
+          pending.reset();
+        }
+        if (ack->status() == pb::Ack::OK) {
+          pending.emplace(peer, *ack);
+        } else {
+          Send(sock, peer, *ack);
+        }
+      }
+      if (pending) Send(sock, pending->first, pending->second);
+    }
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+    zmq_close(sock);
+  }
+
+  const uint16_t port_;
+  void* ctx_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<uint64_t, uint64_t>> last_;  // guarded by mu_
+  std::map<std::string, std::vector<Appended>> appended_;     // guarded by mu_
+  std::optional<uint64_t> drop_once_;                         // guarded by mu_
+  uint64_t gaps_ = 0;                                         // guarded by mu_
+};
+
+uint16_t Port() {
+  Result<uint16_t> p = hw::testing::FreeLoopbackPort();
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.value_or(0);
+}
+
+pb::Envelope SampleEnvelope(const std::string& endpoint, double value,
+                            const std::string& metric = "test.value", size_t padding = 0) {
+  pb::Envelope env;
+  pb::SampleBatch* b = env.mutable_samples();
+  b->set_endpoint(endpoint);
+  pb::Sample* s = b->add_samples();
+  s->set_metric(metric);
+  s->set_value(value);
+  s->set_time_ms(1700000000000 + static_cast<int64_t>(value));
+  if (padding > 0) (*s->mutable_tags())["pad"] = std::string(padding, 'x');
+  return env;
+}
+
+ProducerOptions Options(const std::string& endpoint, std::vector<std::string> brokers,
+                        const std::filesystem::path& spool_dir) {
+  ProducerOptions o;
+  o.endpoint = endpoint;
+  o.component = "test";
+  o.link.brokers = std::move(brokers);
+  o.link.spool_dir = spool_dir.string();
+  o.resend_timeout = 300ms;
+  o.failover_after = 1s;
+  return o;
+}
+
+std::unique_ptr<ProducerLink> MustStart(const ProducerOptions& o) {
+  auto link = ProducerLink::Start(o);
+  EXPECT_TRUE(link.ok()) << link.status().ToString();
+  return link.ok() ? std::move(link).value() : nullptr;
+}
+
+void PublishRange(ProducerLink& link, const std::string& endpoint, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    Status st = link.Publish(SampleEnvelope(endpoint, i));
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+}
+
+// One epoch, seqs 1..n in order, values first_value.. in order: nothing lost, nothing twice.
+void ExpectContiguous(const std::vector<Appended>& got, size_t n, uint64_t epoch,
+                      double first_value = 0) {
+  ASSERT_EQ(got.size(), n);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i].epoch, epoch) << "at " << i;
+    ASSERT_EQ(got[i].seq, i + 1) << "at " << i;
+    ASSERT_EQ(got[i].value, first_value + static_cast<double>(i)) << "at " << i;
+  }
+}
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+TEST(ProducerLinkTest, DeliversEverythingInOrder) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  ASSERT_TRUE(link);
+  constexpr int kN = 10000;
+  const auto t0 = std::chrono::steady_clock::now();
+  PublishRange(*link, "host-1", 0, kN);
+  const auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(link->WaitAcked(60s));
+  const auto t2 = std::chrono::steady_clock::now();
+  std::printf("Publish: %.0f envelopes/s; end to end: %.0f envelopes/s\n", kN / Seconds(t1 - t0),
+              kN / Seconds(t2 - t0));
+
+  const ProducerStats s = link->stats();
+  ExpectContiguous(broker.appended(link->source()), kN, s.epoch);
+  EXPECT_EQ(s.published, static_cast<uint64_t>(kN));
+  EXPECT_EQ(s.acked, static_cast<uint64_t>(kN));
+  EXPECT_EQ(s.rejected, 0u);
+  EXPECT_EQ(s.spool_records, 0u);
+  EXPECT_EQ(s.spool_dropped, 0u);
+  EXPECT_EQ(s.last_acked_seq, static_cast<uint64_t>(kN));
+  EXPECT_EQ(s.broker, broker.url());
+  EXPECT_NE(s.epoch, 0u);
+  EXPECT_EQ(link->source(), "host-1/test");
+}
+
+TEST(ProducerLinkTest, ResendsAfterBrokerRestart) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  ASSERT_TRUE(link);
+  constexpr int kN = 3000;
+  std::thread publisher([&] { PublishRange(*link, "host-1", 0, kN); });
+  ASSERT_TRUE(WaitFor([&] { return broker.appended_count(link->source()) >= 300; }, 30s));
+  broker.Stop();  // mid-stream: frames in flight are lost, acks never come
+  publisher.join();
+  ASSERT_TRUE(WaitFor([&] { return link->stats().published == kN; }, 30s));
+  EXPECT_LT(broker.appended_count(link->source()), static_cast<size_t>(kN));
+  ASSERT_TRUE(broker.Start());
+  ASSERT_TRUE(link->WaitAcked(60s));
+  ExpectContiguous(broker.appended(link->source()), kN, link->stats().epoch);
+  EXPECT_EQ(link->stats().acked, static_cast<uint64_t>(kN));
+}
+
+TEST(ProducerLinkTest, SpoolsWhileBrokerDownThenDelivers) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());  // not started yet: nobody listens on the port
+  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  ASSERT_TRUE(link);
+  PublishRange(*link, "host-1", 0, 1000);
+  EXPECT_FALSE(link->WaitAcked(300ms));
+  ProducerStats s = link->stats();
+  EXPECT_EQ(s.published, 1000u);
+  EXPECT_EQ(s.acked, 0u);
+  EXPECT_EQ(s.spool_records, 1000u);
+  EXPECT_GT(s.spool_bytes, 0u);
+
+  ASSERT_TRUE(broker.Start());
+  ASSERT_TRUE(link->WaitAcked(30s));
+  ExpectContiguous(broker.appended(link->source()), 1000, s.epoch);
+  s = link->stats();
+  EXPECT_EQ(s.acked, 1000u);
+  EXPECT_EQ(s.spool_records, 0u);
+}
+
+TEST(ProducerLinkTest, SurvivesProducerRestart) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  const ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  uint64_t epoch = 0;
+  {
+    auto link = MustStart(o);
+    ASSERT_TRUE(link);
+    PublishRange(*link, "host-1", 0, 200);
+    ASSERT_TRUE(link->WaitAcked(30s));
+    broker.Stop();
+    PublishRange(*link, "host-1", 200, 500);  // spooled, never acked
+    epoch = link->stats().epoch;
+    link->Stop(0ms);
+    EXPECT_EQ(link->stats().spool_records, 300u);
+  }
+  ASSERT_TRUE(broker.Start());
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->stats().epoch, epoch);
+  EXPECT_EQ(link->stats().last_acked_seq, 200u);
+  PublishRange(*link, "host-1", 500, 600);
+  ASSERT_TRUE(link->WaitAcked(30s));
+  ExpectContiguous(broker.appended(link->source()), 600, epoch);
+  EXPECT_EQ(link->stats().spool_records, 0u);
+}
+
+TEST(ProducerLinkTest, GoesBackOnGap) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  broker.DropOnce(50);
+  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  o.resend_timeout = 10min;  // so only the GAP answer can bring 50 back
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  PublishRange(*link, "host-1", 0, 200);
+  ASSERT_TRUE(link->WaitAcked(20s));
+  ExpectContiguous(broker.appended(link->source()), 200, link->stats().epoch);
+  EXPECT_GT(broker.gaps(), 0u);
+  EXPECT_GT(link->stats().resent, 0u);
+}
+
+TEST(ProducerLinkTest, RejectedIsDroppedAndStreamContinues) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  ASSERT_TRUE(link);
+  for (int i = 0; i < 100; ++i) {
+    const std::string metric = i == 39 ? "poison.pill" : "test.value";
+    ASSERT_TRUE(link->Publish(SampleEnvelope("host-1", i, metric)).ok());
+  }
+  ASSERT_TRUE(link->WaitAcked(20s));
+  const ProducerStats s = link->stats();
+  EXPECT_EQ(s.rejected, 1u);
+  EXPECT_EQ(s.acked, 99u);
+  EXPECT_EQ(s.last_acked_seq, 100u);
+  EXPECT_EQ(s.spool_records, 0u);
+  const std::vector<Appended> got = broker.appended(link->source());
+  ASSERT_EQ(got.size(), 99u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    const uint64_t seq = i < 39 ? i + 1 : i + 2;  // seq 40 was the poison
+    EXPECT_EQ(got[i].seq, seq);
+    EXPECT_EQ(got[i].value, static_cast<double>(seq - 1));
+  }
+}
+
+TEST(ProducerLinkTest, FailsOverToSecondBroker) {
+  hw::testing::TempDir tmp;
+  const std::string dead = "tcp://127.0.0.1:" + std::to_string(Port());  // nobody listens
+  FakeBroker live(Port());
+  ASSERT_TRUE(live.Start());
+  // An endpoint whose preferred broker is index 0, the dead one.
+  std::string endpoint;
+  for (int i = 0; endpoint.empty(); ++i) {
+    const std::string e = "fo-" + std::to_string(i);
+    if (PreferredBroker(e, 2) == 0) endpoint = e;
+  }
+  ProducerOptions o = Options(endpoint, {dead, live.url()}, tmp.path() / "spool");
+  o.failover_after = 500ms;
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->stats().broker, dead);
+  PublishRange(*link, endpoint, 0, 100);
+  ASSERT_TRUE(link->WaitAcked(20s));
+  EXPECT_EQ(link->stats().broker, live.url());
+  ExpectContiguous(live.appended(link->source()), 100, link->stats().epoch);
+}
+
+TEST(ProducerLinkTest, ReEpochsAfterSpoolDrop) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(Port());
+  ASSERT_TRUE(broker.Start());
+  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  o.link.spool_max_bytes = 64 << 10;  // segments of 16 KiB
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  PublishRange(*link, "host-1", 0, 10);
+  ASSERT_TRUE(link->WaitAcked(20s));
+  const uint64_t first_epoch = link->stats().epoch;
+
+  broker.Stop();
+  constexpr int kMore = 3000;  // ~250 bytes each: more than ten times what fits
+  for (int i = 10; i < 10 + kMore; ++i) {
+    ASSERT_TRUE(link->Publish(SampleEnvelope("host-1", i, "test.value", 200)).ok());
+  }
+  ProducerStats s = link->stats();
+  EXPECT_GT(s.spool_dropped, 0u);
+  EXPECT_NE(s.epoch, first_epoch);
+  EXPECT_LE(s.spool_bytes, o.link.spool_max_bytes);
+
+  ASSERT_TRUE(broker.Start());
+  ASSERT_TRUE(link->WaitAcked(30s));
+  s = link->stats();
+  const std::vector<Appended> got = broker.appended(link->source());
+  ASSERT_GT(got.size(), 10u);
+  ExpectContiguous({got.begin(), got.begin() + 10}, 10, first_epoch);
+  // The rest is the newest records under the latest epoch, from seq 1, ending with the last one.
+  const std::vector<Appended> rest(got.begin() + 10, got.end());
+  const double first_kept = rest.front().value;
+  ExpectContiguous(rest, rest.size(), s.epoch, first_kept);
+  EXPECT_EQ(rest.back().value, 10 + kMore - 1);
+  EXPECT_EQ(rest.size() + s.spool_dropped, static_cast<uint64_t>(kMore));  // none silently lost
+}
+
+TEST(ProducerLinkTest, ValidatorRefusesBadSample) {
+  hw::testing::TempDir tmp;
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(Port());
+  auto link = MustStart(Options("host-1", {url}, tmp.path() / "spool"));
+  ASSERT_TRUE(link);
+  Status st = link->Publish(SampleEnvelope("host-1", std::nan("")));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("value"), std::string::npos) << st.message();
+  st = link->Publish(SampleEnvelope("someone-else", 1));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  st = link->Publish(pb::Envelope());
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  const ProducerStats s = link->stats();
+  EXPECT_EQ(s.published, 0u);
+  EXPECT_EQ(s.spool_records, 0u);
+
+  // With validation off, the broker is the judge: the same envelope is spooled.
+  link.reset();
+  ProducerOptions o = Options("host-1", {url}, tmp.path() / "spool2");
+  o.validate = false;
+  link = MustStart(o);
+  ASSERT_TRUE(link);
+  EXPECT_TRUE(link->Publish(SampleEnvelope("host-1", std::nan(""))).ok());
+  EXPECT_EQ(link->stats().spool_records, 1u);
+}
+
+TEST(ProducerLinkTest, RefusesBadOptions) {
+  hw::testing::TempDir tmp;
+  ProducerOptions o = Options("host-1", {"tcp://127.0.0.1:1"}, tmp.path() / "spool");
+  o.component = "Bad Component";
+  EXPECT_EQ(ProducerLink::Start(o).status().code(), StatusCode::kInvalidArgument);
+  o = Options("host-1", {"nonsense"}, tmp.path() / "spool");
+  EXPECT_EQ(ProducerLink::Start(o).status().code(), StatusCode::kInvalidArgument);
+  o = Options("host-1", {}, tmp.path() / "spool");
+  EXPECT_EQ(ProducerLink::Start(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ProducerLinkTest, PreferredBrokerIsStableAndSpreads) {
+  EXPECT_EQ(PreferredBroker("game-01", 0), 0u);
+  EXPECT_EQ(PreferredBroker("game-01", 1), 0u);
+  constexpr int kHosts = 2000;
+  std::vector<size_t> four(kHosts);
+  std::map<size_t, int> per_broker;
+  for (int h = 0; h < kHosts; ++h) {
+    const std::string e = "game-" + std::to_string(h);
+    four[h] = PreferredBroker(e, 4);
+    ASSERT_LT(four[h], 4u);
+    EXPECT_EQ(PreferredBroker(e, 4), four[h]);  // stable
+    ++per_broker[four[h]];
+  }
+  for (size_t b = 0; b < 4; ++b) {
+    EXPECT_GT(per_broker[b], kHosts / 4 * 8 / 10) << "broker " << b;
+    EXPECT_LT(per_broker[b], kHosts / 4 * 12 / 10) << "broker " << b;
+  }
+  // Consistent: a fifth broker takes about a fifth of the hosts, all of them from the others, and
+  // nobody else moves.
+  int moved = 0;
+  for (int h = 0; h < kHosts; ++h) {
+    const size_t five = PreferredBroker("game-" + std::to_string(h), 5);
+    if (five != four[h]) {
+      ++moved;
+      EXPECT_EQ(five, 4u);
+    }
+  }
+  EXPECT_GT(moved, kHosts / 5 * 8 / 10);
+  EXPECT_LT(moved, kHosts / 5 * 12 / 10);
+}
+
+}  // namespace
+}  // namespace hw::transport
