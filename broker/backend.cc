@@ -1,11 +1,12 @@
 #include "broker/backend.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <sstream>
 
-#include <spdlog/spdlog.h>
-
 #include "broker/consumer_groups.h"
+#include "broker/curve_auth.h"
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
 #include "common/spool/atomic_file.h"
@@ -26,16 +27,20 @@ constexpr size_t kMaxBytesPerRead = 4u << 20;
 bool ValidGroupName(const std::string& g) {
   if (g.empty() || g.size() > 128 || g == "." || g == "..") return false;
   for (char c : g) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+      return false;
   }
   return true;
 }
 
 hostwatch::v1::Topic TopicOfField(int field) {
   switch (field) {
-    case 10: return hostwatch::v1::SAMPLES;
-    case 11: return hostwatch::v1::EVENTS;
-    case 12: return hostwatch::v1::ALERTS;
+    case 10:
+      return hostwatch::v1::SAMPLES;
+    case 11:
+      return hostwatch::v1::EVENTS;
+    case 12:
+      return hostwatch::v1::ALERTS;
   }
   return hostwatch::v1::TOPIC_UNSPECIFIED;
 }
@@ -85,8 +90,8 @@ struct Backend::Impl {
   daemon::RepeatLimiter log_limit{std::chrono::seconds(10)};
 };
 
-Backend::Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, BrokerCounters& counters,
-                 ProducerBoard& board)
+Backend::Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal,
+                 BrokerCounters& counters, ProducerBoard& board)
     : impl_(std::make_unique<Impl>(config, ctx, journal, counters, board)) {}
 Backend::~Backend() = default;
 
@@ -124,7 +129,8 @@ void Backend::Impl::SaveOffsets(bool force) {
       text += std::to_string(p) + " " + std::to_string(g.committed[p]) + "\n";
     }
     if (Status s = spool::WriteFileAtomic(dir / (name + ".offsets"), text); !s.ok()) {
-      if (auto n = log_limit.Allow()) spdlog::error("saving offsets of group {}: {}", name, s.ToString());
+      if (auto n = log_limit.Allow())
+        spdlog::error("saving offsets of group {}: {}", name, s.ToString());
       continue;  // stays dirty: retried next time
     }
     g.dirty = false;
@@ -134,6 +140,9 @@ void Backend::Impl::SaveOffsets(bool force) {
 Status Backend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
   HW_RETURN_IF_ERROR(s.LoadOffsets());
+  if (s.config.curve.enabled) {
+    HW_RETURN_IF_ERROR(MakeCurveServer(s.backend, s.config.curve).WithContext("backend"));
+  }
   try {
     s.backend.set(zmq::sockopt::linger, 0);
     s.backend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
@@ -202,7 +211,8 @@ void Backend::Impl::HandleRequests() {
     const auto now = Clock::now();
     ConsumerRequest req;
     if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      if (auto n = log_limit.Allow()) spdlog::warn("backend: unparsable request ({} more since)", *n);
+      if (auto n = log_limit.Allow())
+        spdlog::warn("backend: unparsable request ({} more since)", *n);
       SendError(id, "request does not parse");
       continue;
     }
@@ -212,9 +222,13 @@ void Backend::Impl::HandleRequests() {
           SendError(id, "group must be 1-128 of [A-Za-z0-9_.-]");
           break;
         }
+        const bool known = groups.members().contains(id);
         groups.Subscribe(id, req.subscribe(), journal.Ranges(), now);
-        spdlog::info("consumer joined group {} ({} members)", req.subscribe().group(),
-                     groups.groups().at(req.subscribe().group()).members.size());
+        // A member re-subscribing (it re-checks its membership when idle) is routine: debug only.
+        spdlog::log(known ? spdlog::level::debug : spdlog::level::info,
+                    "consumer {} group {} ({} members)", known ? "rejoined" : "joined",
+                    req.subscribe().group(),
+                    groups.groups().at(req.subscribe().group()).members.size());
         break;
       }
       case ConsumerRequest::kCredit:
@@ -232,6 +246,9 @@ void Backend::Impl::HandleRequests() {
         Send(id, msg);
         break;
       }
+      case ConsumerRequest::kLeave:
+        if (groups.Leave(id)) spdlog::info("consumer left (clean stop)");
+        break;
       case ConsumerRequest::REQUEST_NOT_SET:
         SendError(id, "empty request");
         break;
@@ -252,7 +269,8 @@ void Backend::Impl::Deliver() {
     for (const auto& w : work) {
       uint64_t sent = 0, last_sent = 0, next_cursor = w.from, seen = 0;
       Status s = journal.partitions[w.partition]->Read(
-          w.from, static_cast<size_t>(w.max) * 4, kMaxBytesPerRead, [&](uint64_t offset, std::string_view bytes) {
+          w.from, static_cast<size_t>(w.max) * 4, kMaxBytesPerRead,
+          [&](uint64_t offset, std::string_view bytes) {
             next_cursor = offset + 1;
             ++seen;
             int field = 0;
@@ -267,19 +285,22 @@ void Backend::Impl::Deliver() {
             d->set_offset(offset);
             if (field != 0) d->set_topic(TopicOfField(field));
             const std::string hb = head.SerializeAsString();
-            (void)backend.send(zmq::buffer(w.member_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-            (void)backend.send(zmq::buffer(hb), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            (void)backend.send(zmq::buffer(w.member_id),
+                               zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            (void)backend.send(zmq::buffer(hb),
+                               zmq::send_flags::sndmore | zmq::send_flags::dontwait);
             (void)backend.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
             ++sent;
             last_sent = offset;
             return sent < w.max;
           });
       if (!s.ok()) {
-        if (auto n = log_limit.Allow()) spdlog::error("reading partition {}: {}", w.partition, s.ToString());
+        if (auto n = log_limit.Allow())
+          spdlog::error("reading partition {}: {}", w.partition, s.ToString());
         continue;
       }
-      // Nothing readable from `from` to the end (corrupt records skipped at recovery): move past them,
-      // or this work item would come back forever.
+      // Nothing readable from `from` to the end (corrupt records skipped at recovery): move past
+      // them, or this work item would come back forever.
       if (seen == 0) next_cursor = ranges[w.partition].next;
       groups.Delivered(w.member_id, w.partition, next_cursor, sent, last_sent);
       counters.delivered.fetch_add(sent, std::memory_order_relaxed);
@@ -290,7 +311,8 @@ void Backend::Impl::Deliver() {
 void Backend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested()) {
-    zmq::pollitem_t items[] = {{s.backend.handle(), 0, ZMQ_POLLIN, 0}, {s.notify.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{s.backend.handle(), 0, ZMQ_POLLIN, 0},
+                               {s.notify.handle(), 0, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(100));
       if (items[1].revents & ZMQ_POLLIN) {

@@ -10,7 +10,6 @@
 #include <memory>
 #include <stop_token>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "broker/broker_config.h"
@@ -21,8 +20,8 @@ namespace hw::broker {
 
 class Backend {
  public:
-  Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, BrokerCounters& counters,
-          ProducerBoard& board);
+  Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal,
+          BrokerCounters& counters, ProducerBoard& board);
   ~Backend();
   // Loads committed offsets from data_dir/groups/, binds the backend ROUTER and the notify PAIR.
   Status Bind(const std::string& notify_endpoint);

@@ -1,13 +1,14 @@
 #include "broker/broker_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "broker/backend.h"
 #include "broker/broker_state.h"
+#include "broker/curve_auth.h"
 #include "broker/frontend.h"
 
 namespace hw::broker {
@@ -27,11 +28,20 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
     counters_.started_ms = NowMs();
 
     ctx_ = std::make_unique<zmq::context_t>(2);
+    if (config_.curve.enabled) {
+      // The ZAP handler must be in place before any CURVE socket binds (fail closed otherwise).
+      HW_ASSIGN_OR_RETURN(auto keys, LoadAuthorizedKeys(config_.curve.authorized_keys_dir));
+      spdlog::info("CURVE on: {} authorized client keys in {}", keys.size(),
+                   config_.curve.authorized_keys_dir);
+      HW_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(*ctx_, std::move(keys)));
+    }
     // One notify endpoint per service instance: tests run several brokers in one process.
-    const std::string notify = "inproc://hw-broker-notify-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    const std::string notify =
+        "inproc://hw-broker-notify-" + std::to_string(reinterpret_cast<uintptr_t>(this));
     backend_ = std::make_unique<Backend>(config_, *ctx_, journal_, counters_, board_);
     HW_RETURN_IF_ERROR(backend_->Bind(notify));
-    frontend_ = std::make_unique<Frontend>(config_, *ctx_, journal_, std::move(table), counters_, board_);
+    frontend_ =
+        std::make_unique<Frontend>(config_, *ctx_, journal_, std::move(table), counters_, board_);
     HW_RETURN_IF_ERROR(frontend_->Bind(notify));
 
     backend_thread_ = std::jthread([this](std::stop_token st) { backend_->Run(st); });
@@ -40,16 +50,25 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
       frontend_done_ = true;
     });
     spdlog::info("broker serving: frontend {} backend {} tap {} ({} partitions, {} journal bytes)",
-                 config_.frontend, config_.backend, config_.tap, journal_.partitions.size(), journal_.Bytes());
+                 config_.frontend, config_.backend, config_.tap, journal_.partitions.size(),
+                 journal_.Bytes());
     return Status::Ok();
   }
 
   Status Reload(const BrokerConfig& next) override {
-    if (next.frontend != config_.frontend || next.backend != config_.backend || next.tap != config_.tap ||
-        next.data_dir != config_.data_dir || next.partitions != config_.partitions ||
-        next.curve.enabled != config_.curve.enabled) {
+    if (next.frontend != config_.frontend || next.backend != config_.backend ||
+        next.tap != config_.tap || next.data_dir != config_.data_dir ||
+        next.partitions != config_.partitions || next.curve.enabled != config_.curve.enabled) {
       return Status::FailedPrecondition(
-          "frontend, backend, tap, data_dir, partitions and curve.enabled cannot change on reload; restart");
+          "frontend, backend, tap, data_dir, partitions and curve.enabled cannot change on reload; "
+          "restart");
+    }
+    if (zap_) {
+      // New connections see the new key set; established ones keep theirs until they reconnect.
+      Result<std::map<std::string, std::string>> keys =
+          LoadAuthorizedKeys(next.curve.authorized_keys_dir);
+      if (!keys.ok()) return keys.status();
+      zap_->Reload(std::move(keys).value());
     }
     if (frontend_) frontend_->SetFsync(next.fsync, next.fsync_interval);
     config_.fsync = next.fsync;
@@ -70,16 +89,19 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
       backend_thread_.join();
     }
     if (frontend_) {
-      if (Status s = frontend_->Flush(); !s.ok()) spdlog::error("flushing the journal: {}", s.ToString());
+      if (Status s = frontend_->Flush(); !s.ok())
+        spdlog::error("flushing the journal: {}", s.ToString());
     }
     if (backend_) (void)backend_->Flush();
     frontend_.reset();
     backend_.reset();
+    zap_.reset();  // before the context closes
     ctx_.reset();
   }
 
   Status Health() override {
-    if (frontend_done_ && !stopped_) return Status::Internal("the frontend stopped: journal writes failed (see log)");
+    if (frontend_done_ && !stopped_)
+      return Status::Internal("the frontend stopped: journal writes failed (see log)");
     return Status::Ok();
   }
 
@@ -96,11 +118,14 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
       opts.max_record_bytes = static_cast<uint32_t>(config_.max_message_bytes);
       PartitionRecovery rec;
       Result<std::unique_ptr<Partition>> part = Partition::Open(opts, &rec);
-      if (!part.ok()) return part.status().WithContext("opening journal partition " + std::to_string(p));
+      if (!part.ok())
+        return part.status().WithContext("opening journal partition " + std::to_string(p));
       if (rec.truncated_bytes > 0 || rec.corrupt_records > 0) {
-        spdlog::warn("partition {}: recovered {} records; cut a torn/corrupt tail of {} bytes; skipped {} corrupt "
-                     "records",
-                     p, rec.records, rec.truncated_bytes, rec.corrupt_records);
+        spdlog::warn(
+            "partition {}: recovered {} records; cut a torn/corrupt tail of {} bytes; skipped {} "
+            "corrupt "
+            "records",
+            p, rec.records, rec.truncated_bytes, rec.corrupt_records);
       }
       counters_.recovered_truncated_bytes += rec.truncated_bytes;
       counters_.recovered_corrupt_records += rec.corrupt_records;
@@ -114,6 +139,7 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
   BrokerCounters counters_;
   ProducerBoard board_;
   std::unique_ptr<zmq::context_t> ctx_;
+  std::unique_ptr<ZapHandler> zap_;
   std::unique_ptr<Frontend> frontend_;
   std::unique_ptr<Backend> backend_;
   std::jthread frontend_thread_;

@@ -30,8 +30,10 @@ void ConsumerGroups::Restore(const std::string& group, const std::vector<uint64_
 void ConsumerGroups::Subscribe(const std::string& member_id, const hostwatch::v1::Subscribe& sub,
                                const std::vector<PartitionRange>& ranges,
                                std::chrono::steady_clock::time_point now) {
-  // A member that subscribes again (after a broker or network hiccup) may switch groups: leave first.
-  if (auto old = members_.find(member_id); old != members_.end() && old->second.group != sub.group()) {
+  // A member that subscribes again (after a broker or network hiccup) may switch groups: leave
+  // first.
+  if (auto old = members_.find(member_id);
+      old != members_.end() && old->second.group != sub.group()) {
     GroupState& prev = GroupFor(old->second.group);
     std::erase(prev.members, member_id);
     members_.erase(old);
@@ -50,7 +52,8 @@ void ConsumerGroups::Subscribe(const std::string& member_id, const hostwatch::v1
     for (uint32_t p = 0; p < partitions_; ++p) g.committed[p] = ranges[p].first - 1;
     g.dirty = true;
   } else if (sub.start() == Subscribe::LATEST) {
-    for (uint32_t p = 0; p < partitions_; ++p) g.committed[p] = std::max(g.committed[p], ranges[p].next - 1);
+    for (uint32_t p = 0; p < partitions_; ++p)
+      g.committed[p] = std::max(g.committed[p], ranges[p].next - 1);
     g.dirty = true;
   }
   if (std::find(g.members.begin(), g.members.end(), member_id) == g.members.end()) {
@@ -90,7 +93,8 @@ void ConsumerGroups::Rebalance(GroupState& g) {
   }
 }
 
-void ConsumerGroups::Credit(const std::string& member_id, uint32_t n, std::chrono::steady_clock::time_point now) {
+void ConsumerGroups::Credit(const std::string& member_id, uint32_t n,
+                            std::chrono::steady_clock::time_point now) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
   it->second.credit += n;
@@ -98,7 +102,8 @@ void ConsumerGroups::Credit(const std::string& member_id, uint32_t n, std::chron
 }
 
 bool ConsumerGroups::Commit(const std::string& member_id, uint32_t partition, uint64_t offset,
-                            const std::vector<PartitionRange>& ranges, std::chrono::steady_clock::time_point now) {
+                            const std::vector<PartitionRange>& ranges,
+                            std::chrono::steady_clock::time_point now) {
   auto it = members_.find(member_id);
   if (it == members_.end() || partition >= partitions_) return false;
   it->second.last_seen = now;
@@ -117,14 +122,29 @@ bool ConsumerGroups::Commit(const std::string& member_id, uint32_t partition, ui
   return true;
 }
 
-bool ConsumerGroups::Touch(const std::string& member_id, std::chrono::steady_clock::time_point now) {
+bool ConsumerGroups::Touch(const std::string& member_id,
+                           std::chrono::steady_clock::time_point now) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return false;
   it->second.last_seen = now;
   return true;
 }
 
-size_t ConsumerGroups::Expire(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout) {
+bool ConsumerGroups::Leave(const std::string& member_id) {
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return false;
+  GroupState& g = GroupFor(it->second.group);
+  std::erase(g.members, member_id);
+  for (uint32_t p = 0; p < partitions_; ++p) {
+    if (g.owner[p] == member_id) g.owner[p].clear();
+  }
+  members_.erase(it);
+  Rebalance(g);
+  return true;
+}
+
+size_t ConsumerGroups::Expire(std::chrono::steady_clock::time_point now,
+                              std::chrono::milliseconds timeout) {
   std::vector<std::string> gone;
   for (const auto& [id, m] : members_) {
     if (now - m.last_seen > timeout) gone.push_back(id);
@@ -157,8 +177,8 @@ uint64_t ConsumerGroups::ApplyRetention(const std::vector<PartitionRange>& range
   return skipped;
 }
 
-std::vector<ConsumerGroups::Work> ConsumerGroups::PendingWork(const std::vector<PartitionRange>& ranges,
-                                                              uint64_t max_per_item) {
+std::vector<ConsumerGroups::Work> ConsumerGroups::PendingWork(
+    const std::vector<PartitionRange>& ranges, uint64_t max_per_item) {
   std::vector<Work> work;
   if (members_.empty()) return work;
   std::vector<const MemberState*> ordered;
@@ -184,8 +204,8 @@ std::vector<ConsumerGroups::Work> ConsumerGroups::PendingWork(const std::vector<
   return work;
 }
 
-void ConsumerGroups::Delivered(const std::string& member_id, uint32_t partition, uint64_t next_cursor,
-                               uint64_t sent, uint64_t last_sent) {
+void ConsumerGroups::Delivered(const std::string& member_id, uint32_t partition,
+                               uint64_t next_cursor, uint64_t sent, uint64_t last_sent) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
   MemberState& m = it->second;

@@ -1,19 +1,23 @@
-// Consumer groups (DESIGN.md §4): who owns which partition, where each group is, how much credit each
-// member has. Pure logic with no sockets, so the rules are unit-tested; backend.cc drives it from the
-// backend ROUTER socket and persists commits through OffsetStore.
+// Consumer groups (DESIGN.md §4): who owns which partition, where each group is, how much credit
+// each member has. Pure logic with no sockets, so the rules are unit-tested; backend.cc drives it
+// from the backend ROUTER socket and persists commits through OffsetStore.
 //
 // Rules:
-//  - Each partition of a group belongs to at most one member: members sorted by id, partition p goes
-//    to member p % n. Every join, leave or expiry rebalances the group and re-sends every member its
-//    Assignment (the generation grows).
+//  - Each partition of a group belongs to at most one member: members sorted by id, partition p
+//  goes
+//    to member p % n. Every join, leave or expiry rebalances the group and re-sends every member
+//    its Assignment (the generation grows).
 //  - Delivery for a partition resumes at committed + 1 whenever it is (re)assigned, so uncommitted
-//    records are redelivered (at-least-once); the consumer's (source, epoch, seq) dedup absorbs them.
-//  - start EARLIEST on Subscribe rewinds the group to the oldest kept record; LATEST skips to the end;
+//    records are redelivered (at-least-once); the consumer's (source, epoch, seq) dedup absorbs
+//    them.
+//  - start EARLIEST on Subscribe rewinds the group to the oldest kept record; LATEST skips to the
+//  end;
 //    COMMITTED keeps the group's place (EARLIEST when it has none).
 //  - Never more deliveries than credit granted.
 //  - Commit is cumulative and only taken from the partition's current owner (a late commit from a
 //    member that lost the partition in a rebalance is ignored).
-//  - A group behind retention is moved to the oldest kept record; the skipped count is returned so it
+//  - A group behind retention is moved to the oldest kept record; the skipped count is returned so
+//  it
 //    is logged and published, never silent.
 //
 // Thread-safety: none; owned by the backend thread.
@@ -68,18 +72,21 @@ class ConsumerGroups {
 
   // A Subscribe: joins (or rejoins) the member and rebalances its group.
   void Subscribe(const std::string& member_id, const hostwatch::v1::Subscribe& sub,
-                 const std::vector<PartitionRange>& ranges, std::chrono::steady_clock::time_point now);
+                 const std::vector<PartitionRange>& ranges,
+                 std::chrono::steady_clock::time_point now);
   void Credit(const std::string& member_id, uint32_t n, std::chrono::steady_clock::time_point now);
   // False when the member does not own the partition (the commit is ignored).
   bool Commit(const std::string& member_id, uint32_t partition, uint64_t offset,
               const std::vector<PartitionRange>& ranges, std::chrono::steady_clock::time_point now);
   // Any message from a member (heartbeat or else) keeps it alive. False when the member is unknown.
   bool Touch(const std::string& member_id, std::chrono::steady_clock::time_point now);
+  // A member that stops cleanly; false when unknown.
+  bool Leave(const std::string& member_id);
   // Drops members silent for longer than timeout; rebalances their groups. Returns how many left.
   size_t Expire(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout);
 
-  // Moves every group cursor that fell behind retention to the oldest kept record. Returns the number
-  // of records skipped (summed over groups) and logs nothing itself.
+  // Moves every group cursor that fell behind retention to the oldest kept record. Returns the
+  // number of records skipped (summed over groups) and logs nothing itself.
   uint64_t ApplyRetention(const std::vector<PartitionRange>& ranges);
 
   // Work to do: for member m, partition p, deliver from `from` at most `max` records.
@@ -94,8 +101,8 @@ class ConsumerGroups {
   std::vector<Work> PendingWork(const std::vector<PartitionRange>& ranges, uint64_t max_per_item);
   // After delivering (or skipping as filtered) records of a work item: the cursor moves to
   // next_cursor; `sent` deliveries used credit; last_sent is the last delivered offset (0 if none).
-  void Delivered(const std::string& member_id, uint32_t partition, uint64_t next_cursor, uint64_t sent,
-                 uint64_t last_sent);
+  void Delivered(const std::string& member_id, uint32_t partition, uint64_t next_cursor,
+                 uint64_t sent, uint64_t last_sent);
 
   const std::map<std::string, GroupState>& groups() const { return groups_; }
   std::map<std::string, GroupState>& mutable_groups() { return groups_; }

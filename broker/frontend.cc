@@ -1,5 +1,6 @@
 #include "broker/frontend.h"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,8 +8,7 @@
 #include <filesystem>
 #include <random>
 
-#include <spdlog/spdlog.h>
-
+#include "broker/curve_auth.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
 #include "common/spool/atomic_file.h"
@@ -29,9 +29,12 @@ constexpr auto kBoardEvery = std::chrono::seconds(1);
 
 std::string_view TopicName(int body_field) {
   switch (body_field) {
-    case 10: return "samples";
-    case 11: return "events";
-    case 12: return "alerts";
+    case 10:
+      return "samples";
+    case 11:
+      return "events";
+    case 12:
+      return "alerts";
   }
   return "unknown";
 }
@@ -139,8 +142,8 @@ struct Frontend::Impl {
   Status fatal;
 };
 
-Frontend::Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, SourceTable table,
-                   BrokerCounters& counters, ProducerBoard& board)
+Frontend::Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal,
+                   SourceTable table, BrokerCounters& counters, ProducerBoard& board)
     : impl_(std::make_unique<Impl>(config, ctx, journal, std::move(table), counters, board)) {}
 Frontend::~Frontend() = default;
 
@@ -151,13 +154,17 @@ void Frontend::SetFsync(const std::string& mode, std::chrono::milliseconds inter
 
 Status Frontend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
+  if (s.config.curve.enabled) {
+    HW_RETURN_IF_ERROR(MakeCurveServer(s.frontend, s.config.curve).WithContext("frontend"));
+    HW_RETURN_IF_ERROR(MakeCurveServer(s.tap, s.config.curve).WithContext("tap"));
+  }
   try {
     s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
     s.frontend.set(zmq::sockopt::linger, 0);
     s.frontend.set(zmq::sockopt::rcvhwm, 100000);
     s.frontend.set(zmq::sockopt::sndhwm, 100000);
-    // ROUTER drops messages to unknown peers silently unless told otherwise; an ack to a producer that
-    // just went away is fine to drop (it resends), so keep the default.
+    // ROUTER drops messages to unknown peers silently unless told otherwise; an ack to a producer
+    // that just went away is fine to drop (it resends), so keep the default.
     s.frontend.set(zmq::sockopt::heartbeat_ivl, 1000);
     s.frontend.set(zmq::sockopt::heartbeat_timeout, 3000);
     s.frontend.bind(s.config.frontend);
@@ -207,14 +214,31 @@ void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload
   } else {
     valid = naming::ValidateEnvelope(env);
   }
+  if (valid.ok() && config.curve.enabled) {
+    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5).
+    const char* user = nullptr;
+    try {
+      user = payload.gets("User-Id");
+    } catch (const zmq::error_t&) {
+      user = nullptr;
+    }
+    const std::string_view endpoint = naming::SourceEndpoint(h.source);
+    if (user == nullptr || !KeyMayPublishFor(config.curve.bindings, user, endpoint)) {
+      valid = Status::InvalidArgument("binding: key \"" + std::string(user ? user : "?") +
+                                      "\" may not publish for endpoint \"" + std::string(endpoint) +
+                                      "\"");
+    }
+  }
   // Judged in order, so the seq is used up whether appended or rejected: the stream goes on.
   table.Observe(h.source, h.epoch, h.seq, NowMs());
   if (!valid.ok()) {
     counters.Reject(ReasonKey(valid.message()));
     if (auto n = reject_log.Allow()) {
-      spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq, valid.message(), *n);
+      spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq,
+                   valid.message(), *n);
     }
-    acks.push_back({identity.to_string(), h.source, h.epoch, h.seq, Ack::REJECTED, valid.message()});
+    acks.push_back(
+        {identity.to_string(), h.source, h.epoch, h.seq, Ack::REJECTED, valid.message()});
     return;
   }
   const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
@@ -258,7 +282,8 @@ void Frontend::Impl::HandleBatch() {
     if (to_append[p].empty()) continue;
     Result<uint64_t> first = journal.partitions[p]->AppendBatch(to_append[p]);
     if (!first.ok()) {
-      // The journal cannot take writes (disk full, I/O error): stop acking; producers keep spooling.
+      // The journal cannot take writes (disk full, I/O error): stop acking; producers keep
+      // spooling.
       fatal = first.status().WithContext("journal partition " + std::to_string(p));
       spdlog::critical("{}", fatal.ToString());
       acks.clear();
@@ -301,8 +326,8 @@ void Frontend::Impl::FlushAcks() {
     const PendingAck& a = acks[i];
     if (a.status == Ack::OK && i + 1 < acks.size()) {
       const PendingAck& b = acks[i + 1];
-      if (b.status == Ack::OK && b.identity == a.identity && b.source == a.source && b.epoch == a.epoch &&
-          b.seq >= a.seq) {
+      if (b.status == Ack::OK && b.identity == a.identity && b.source == a.source &&
+          b.epoch == a.epoch && b.seq >= a.seq) {
         continue;
       }
     }
@@ -313,7 +338,8 @@ void Frontend::Impl::FlushAcks() {
     ack.set_status(a.status);
     if (!a.error.empty()) ack.set_error(a.error);
     std::string bytes = ack.SerializeAsString();
-    (void)frontend.send(zmq::buffer(a.identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    (void)frontend.send(zmq::buffer(a.identity),
+                        zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)frontend.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
   }
 }
@@ -347,7 +373,8 @@ void Frontend::Impl::AppendSelfMetrics() {
   }
   table.Observe(self_source, self_epoch, self_seq, now);
   const std::string bytes = env.SerializeAsString();
-  const uint32_t p = PartitionForSource(self_source, static_cast<uint32_t>(journal.partitions.size()));
+  const uint32_t p =
+      PartitionForSource(self_source, static_cast<uint32_t>(journal.partitions.size()));
   if (Result<uint64_t> r = journal.partitions[p]->Append(bytes); !r.ok()) {
     fatal = r.status();
     return;
@@ -397,7 +424,8 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
   }
   if (now - last_retention >= kRetentionEvery) {
     for (size_t p = 0; p < journal.partitions.size(); ++p) {
-      Result<uint64_t> removed = journal.partitions[p]->ApplyRetention(std::chrono::system_clock::now());
+      Result<uint64_t> removed =
+          journal.partitions[p]->ApplyRetention(std::chrono::system_clock::now());
       if (!removed.ok()) {
         if (auto n = error_log.Allow()) spdlog::error("retention: {}", removed.status().ToString());
       } else if (*removed > 0) {
@@ -423,7 +451,8 @@ void Frontend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested() && s.fatal.ok()) {
     zmq::pollitem_t items[] = {{s.frontend.handle(), 0, ZMQ_POLLIN, 0}};
-    const auto timeout = std::chrono::milliseconds(std::min<int64_t>(s.fsync_interval_ms.load(), 100));
+    const auto timeout =
+        std::chrono::milliseconds(std::min<int64_t>(s.fsync_interval_ms.load(), 100));
     try {
       zmq::poll(items, 1, timeout);
       if (items[0].revents & ZMQ_POLLIN) s.HandleBatch();
@@ -448,7 +477,8 @@ std::filesystem::path SnapshotPath(const std::string& data_dir) {
 }
 }  // namespace
 
-Status SaveSourceTable(const std::string& data_dir, const SourceTable& table, const Journal& journal) {
+Status SaveSourceTable(const std::string& data_dir, const SourceTable& table,
+                       const Journal& journal) {
   std::vector<uint64_t> next;
   for (const auto& p : journal.partitions) next.push_back(p->next_offset());
   return spool::WriteFileAtomic(SnapshotPath(data_dir), table.Serialize(next));

@@ -1,9 +1,10 @@
 // The broker's frontend thread: producers' envelopes in, acks out (DESIGN.md §3–§4).
 //
 // Per drained batch of messages: parse each envelope's header, judge it against the dedup table
-// (append / duplicate / gap), validate what is to be appended (one validator, common/naming), append
-// per partition with one write, fsync when `fsync: always`, then ack (coalesced per producer) and
-// republish on the tap. Also runs the periodic work that touches the journal's write side: fsync
+// (append / duplicate / gap), validate what is to be appended (one validator, common/naming),
+// append per partition with one write, fsync when `fsync: always`, then ack (coalesced per
+// producer) and republish on the tap. Also runs the periodic work that touches the journal's write
+// side: fsync
 // (`interval`), retention, dedup snapshots and the broker's own samples.
 //
 // Threads: constructed on the main thread (binds there, so errors reach Start()), then Run() on its
@@ -14,7 +15,6 @@
 #include <memory>
 #include <stop_token>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "broker/broker_config.h"
@@ -42,9 +42,10 @@ class Frontend {
   std::unique_ptr<Impl> impl_;
 };
 
-// Loads data_dir/dedup.snapshot and replays the journal after it; falls back to the whole journal when
-// the snapshot is missing, corrupt or ahead of the journal.
+// Loads data_dir/dedup.snapshot and replays the journal after it; falls back to the whole journal
+// when the snapshot is missing, corrupt or ahead of the journal.
 Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journal& journal);
-Status SaveSourceTable(const std::string& data_dir, const SourceTable& table, const Journal& journal);
+Status SaveSourceTable(const std::string& data_dir, const SourceTable& table,
+                       const Journal& journal);
 
 }  // namespace hw::broker

@@ -113,7 +113,8 @@ std::string SourceTable::Serialize(const std::vector<uint64_t>& covered_next_off
 Result<std::vector<uint64_t>> SourceTable::Load(std::string_view snapshot) {
   Reader r(snapshot);
   uint32_t magic = 0, version = 0, crc = 0;
-  if (!r.U32(&magic) || magic != kSnapshotMagic) return Status::DataLoss("dedup snapshot: bad magic");
+  if (!r.U32(&magic) || magic != kSnapshotMagic)
+    return Status::DataLoss("dedup snapshot: bad magic");
   if (!r.U32(&version) || version != kSnapshotVersion) {
     return Status::DataLoss("dedup snapshot: unknown version");
   }
@@ -165,7 +166,8 @@ Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes) {
     const int field = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
     const auto type = WireFormatLite::GetTagWireType(tag);
     if (field == 1 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::ReadString(&in, &h.source)) return Status::InvalidArgument("bad source field");
+      if (!WireFormatLite::ReadString(&in, &h.source))
+        return Status::InvalidArgument("bad source field");
       have_source = true;
     } else if (field == 2 && type == WireFormatLite::WIRETYPE_FIXED64) {
       if (!in.ReadLittleEndian64(&h.epoch)) return Status::InvalidArgument("bad epoch field");
@@ -174,7 +176,8 @@ Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes) {
       have_seq = true;
     } else if (field >= 10 && field <= 12) {
       h.body_field = field;  // the last body set wins, as in a full parse of a oneof
-      if (!WireFormatLite::SkipField(&in, tag)) return Status::InvalidArgument("malformed envelope");
+      if (!WireFormatLite::SkipField(&in, tag))
+        return Status::InvalidArgument("malformed envelope");
     } else if (!WireFormatLite::SkipField(&in, tag)) {
       return Status::InvalidArgument("malformed envelope");
     }

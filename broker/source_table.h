@@ -1,6 +1,6 @@
-// The broker's dedup table (DESIGN.md §3): per producer source, the last seq appended for each of its
-// epochs. Decides for every arriving envelope whether to append it, re-ack it as a duplicate, or
-// answer a gap, and is what makes producer resends after a restart harmless.
+// The broker's dedup table (DESIGN.md §3): per producer source, the last seq appended for each of
+// its epochs. Decides for every arriving envelope whether to append it, re-ack it as a duplicate,
+// or answer a gap, and is what makes producer resends after a restart harmless.
 //
 // Rules (go-back-N):
 //   (source, epoch) seen before:  seq == last + 1 -> append;  seq <= last -> duplicate (ack last);
@@ -10,9 +10,9 @@
 // A source keeps its few most recent epochs so that envelopes of an old epoch still in flight after
 // a producer re-epoched are judged against their own epoch, not taken for a new one.
 //
-// Persistence: Serialize() snapshots the table together with the journal offsets it covers; at start
-// the broker loads the snapshot and replays journal records after those offsets (Observe), so dedup
-// survives restarts without scanning the whole journal.
+// Persistence: Serialize() snapshots the table together with the journal offsets it covers; at
+// start the broker loads the snapshot and replays journal records after those offsets (Observe), so
+// dedup survives restarts without scanning the whole journal.
 //
 // Thread-safety: none; owned by the broker's frontend thread.
 #pragma once
@@ -32,7 +32,8 @@ enum class Verdict { kAppend, kDuplicate, kGap };
 
 struct Decision {
   Verdict verdict;
-  uint64_t ack_seq;  // what to ack: for kAppend the seq itself once appended, else the last appended
+  uint64_t
+      ack_seq;  // what to ack: for kAppend the seq itself once appended, else the last appended
 };
 
 struct SourceState {

@@ -21,9 +21,11 @@ namespace {
 constexpr std::string_view kUsage =
     "Usage: hostwatch VERB [options]\n"
     "\n"
-    "  send [--broker URL] [--endpoint E] METRIC VALUE [k=v ...]   publish one sample, wait for the ack\n"
+    "  send [--broker URL] [--endpoint E] METRIC VALUE [k=v ...]   publish one sample, wait for "
+    "the ack\n"
     "  loadgen --hosts H --metrics M --interval S --duration S [--rate N]   a simulated fleet\n"
-    "  consume --group G [--topics ...] [--count N] [--timeout S] [--idle S] [--format json|summary]\n"
+    "  consume --group G [--topics ...] [--count N] [--timeout S] [--idle S] [--format "
+    "json|summary]\n"
     "  status [--json]        broker stats: producers, rates, group lag, journal, rejects\n"
     "  keygen NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub\n"
     "  --version              print the version\n"

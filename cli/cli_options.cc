@@ -4,8 +4,8 @@
 
 namespace hw::cli {
 
-bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name, std::string* value,
-              Status* error) {
+bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name,
+              std::string* value, Status* error) {
   const std::string& a = args[*i];
   if (a == name) {
     if (*i + 1 >= args.size()) {
@@ -66,7 +66,8 @@ Result<std::string> BrokerOptions::BackendEndpoint() const {
 Result<std::string> BrokerOptions::TapEndpoint() const {
   if (!tap.empty()) return tap;
   HW_ASSIGN_OR_RETURN(transport::Endpoint ep, transport::ParseEndpoint(broker));
-  if (ep.scheme != "tcp" || ep.port > 65533) return Status::InvalidArgument("give --tap explicitly");
+  if (ep.scheme != "tcp" || ep.port > 65533)
+    return Status::InvalidArgument("give --tap explicitly");
   return ep.WithPort(static_cast<uint16_t>(ep.port + 2)).ToString();
 }
 

@@ -12,9 +12,10 @@ namespace hw::cli {
 
 struct BrokerOptions {
   std::string broker = "tcp://127.0.0.1:7400";  // frontend
-  std::string backend;  // empty: broker port + 1
-  std::string tap;      // empty: broker port + 2
-  std::string curve_key;   // --curve-key NAME: NAME.key / NAME.pub in the current directory or a path prefix
+  std::string backend;                          // empty: broker port + 1
+  std::string tap;                              // empty: broker port + 2
+  std::string
+      curve_key;  // --curve-key NAME: NAME.key / NAME.pub in the current directory or a path prefix
   std::string server_key;  // --server-key FILE: the broker's .pub
 
   // The link config these options describe (curve enabled when --curve-key is given).
@@ -27,7 +28,7 @@ struct BrokerOptions {
 Status ExtractBrokerOptions(std::vector<std::string>* args, BrokerOptions* out);
 
 // "--flag value" or "--flag=value" at args[*i]; advances *i past the value.
-bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name, std::string* value,
-              Status* error);
+bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name,
+              std::string* value, Status* error);
 
 }  // namespace hw::cli

@@ -1,5 +1,5 @@
-// `hostwatch consume` (DESIGN.md §11): reads a consumer group through the consumer link, prints each
-// batch, and commits it once printed, so what a script saw is what the group moved past.
+// `hostwatch consume` (DESIGN.md §11): reads a consumer group through the consumer link, prints
+// each batch, and commits it once printed, so what a script saw is what the group moved past.
 #include "cli/consume.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -29,17 +29,21 @@ using transport::ConsumerLink;
 using transport::Delivery;
 
 constexpr std::string_view kUsage =
-    "usage: hostwatch consume --group G [--topics samples,events,alerts] [--start committed|earliest|latest]\n"
-    "                         [--count N] [--timeout S] [--idle S] [--format text|json|summary] [--json]\n"
-    "                         [--credit N] [--broker URL] [--backend URL] [--curve-key NAME --server-key FILE]\n"
+    "usage: hostwatch consume --group G [--topics samples,events,alerts]\n"
+    "         [--start committed|earliest|latest] [--count N] [--timeout S] [--idle S]\n"
+    "         [--format text|json|summary] [--json] [--credit N]\n"
+    "         [--broker URL] [--backend URL] [--curve-key NAME --server-key FILE]\n"
     "\n"
-    "Reads the group and commits after printing each batch. Stops after N items (samples, events or\n"
-    "alerts), after S seconds in all (--timeout), or after S seconds without a delivery (--idle); without\n"
-    "any of them it runs until interrupted. Exit 0, or 3 when --timeout ended it before --count was reached.\n"
+    "Reads the group and commits after printing each batch. Stops after N items (samples,\n"
+    "events or alerts), after S seconds in all (--timeout), or after S seconds without a\n"
+    "delivery (--idle); without any of them it runs until interrupted. Exit 0, or 3 when\n"
+    "--timeout ended it before --count was reached.\n"
     "  --format text     one line per envelope for people (the default)\n"
-    "  --format json     one line per envelope, protobuf's canonical JSON plus \"partition\" and \"offset\"\n"
-    "  --format summary  per source and epoch at the end: received, missing seqs, duplicates, items\n"
-    "  --json            with summary (the default format when --json is given): the summary as JSON\n"
+    "  --format json     one line per envelope: protobuf's canonical JSON, plus\n"
+    "                    \"partition\" and \"offset\"\n"
+    "  --format summary  at the end, per source and epoch: received, missing seqs,\n"
+    "                    duplicates, items\n"
+    "  --json            the summary as JSON (--json alone means --format summary --json)\n"
     "Seconds may be fractional (0.5) or a duration (500ms, 2m).\n";
 
 enum class Format { kText, kJson, kSummary };
@@ -89,11 +93,13 @@ Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std:
   } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) {
     return *d;
   }
-  return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want seconds (e.g. 30, 0.5, 500ms)");
+  return Status::InvalidArgument(std::string(flag) + " \"" + text +
+                                 "\": want seconds (e.g. 30, 0.5, 500ms)");
 }
 
 Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
   }
   return std::stoull(text);
@@ -112,7 +118,8 @@ Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* o
     } else if (t == "alerts") {
       out->push_back(hostwatch::v1::ALERTS);
     } else {
-      return Status::InvalidArgument("--topics: \"" + std::string(t) + "\" is not samples, events or alerts");
+      return Status::InvalidArgument("--topics: \"" + std::string(t) +
+                                     "\" is not samples, events or alerts");
     }
     start = comma + 1;
   }
@@ -157,7 +164,8 @@ Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
     } else if (TakeFlag(args, &i, "--credit", &v, &err)) {
       HW_RETURN_IF_ERROR(err);
       HW_ASSIGN_OR_RETURN(uint64_t credit, ParseCount("--credit", v));
-      if (credit == 0 || credit > 1000000) return Status::InvalidArgument("--credit: want 1-1000000");
+      if (credit == 0 || credit > 1000000)
+        return Status::InvalidArgument("--credit: want 1-1000000");
       out->consumer.credit = static_cast<uint32_t>(credit);
     } else if (TakeFlag(args, &i, "--format", &v, &err)) {
       HW_RETURN_IF_ERROR(err);
@@ -180,14 +188,44 @@ Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
 }
 
 uint64_t ItemsIn(const Envelope& e) {
-  return static_cast<uint64_t>(e.samples().samples_size() + e.events().events_size() + e.alerts().alerts_size());
+  return static_cast<uint64_t>(e.samples().samples_size() + e.events().events_size() +
+                               e.alerts().alerts_size());
 }
 
-std::string Hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
+// The link's key for a (source, epoch): "<source>#<epoch as 16 hex digits>".
+std::string SourceKey(const Envelope& e) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(e.epoch()));
+  return e.source() + "#" + hex;
 }
+
+// What this run printed and committed, per (source, epoch). The link counts everything it received,
+// which with --count can be more than was taken; duplicates and malformed come from the link.
+class Processed {
+ public:
+  void Add(const Envelope& e) {
+    transport::SourceSummary& s = sources_[SourceKey(e)];
+    ++s.received;
+    s.items += ItemsIn(e);
+    s.max_seq = std::max(s.max_seq, e.seq());
+  }
+  transport::ConsumerStats Summary(const transport::ConsumerStats& link) const {
+    transport::ConsumerStats out;
+    out.deliveries = link.deliveries;
+    out.duplicates = link.duplicates;
+    out.malformed = link.malformed;
+    out.sources = sources_;
+    for (const auto& [key, s] : link.sources) {
+      if (s.duplicates > 0) out.sources[key].duplicates = s.duplicates;
+    }
+    for (auto& [key, s] : out.sources)
+      s.missing = s.max_seq > s.received ? s.max_seq - s.received : 0;
+    return out;
+  }
+
+ private:
+  std::map<std::string, transport::SourceSummary> sources_;
+};
 
 // Printable and on one line: control bytes and non-ASCII shown as \xNN (log lines are not UTF-8).
 std::string Printable(std::string_view s, size_t max) {
@@ -207,8 +245,8 @@ std::string Printable(std::string_view s, size_t max) {
 
 void PrintText(const Delivery& d) {
   const Envelope& e = d.envelope;
-  std::string line = std::to_string(d.partition) + "@" + std::to_string(d.offset) + " " + e.source() + " #" +
-                     std::to_string(e.seq());
+  std::string line = std::to_string(d.partition) + "@" + std::to_string(d.offset) + " " +
+                     e.source() + " #" + std::to_string(e.seq());
   if (e.has_samples()) {
     line += " samples " + std::to_string(e.samples().samples_size()) + ":";
     int shown = 0;
@@ -245,7 +283,8 @@ void PrintJson(const Delivery& d) {
       json[0] != '{') {
     json = "{}";
   }
-  std::string line = "{\"partition\":" + std::to_string(d.partition) + ",\"offset\":" + std::to_string(d.offset);
+  std::string line =
+      "{\"partition\":" + std::to_string(d.partition) + ",\"offset\":" + std::to_string(d.offset);
   line += json.size() > 2 ? "," + json.substr(1) : "}";
   line += "\n";
   std::fputs(line.c_str(), stdout);
@@ -277,8 +316,10 @@ struct Totals {
     items += s.items;
   }
   std::string Json() const {
-    return "\"received\": " + std::to_string(received) + ", \"missing\": " + std::to_string(missing) +
-           ", \"duplicates\": " + std::to_string(duplicates) + ", \"items\": " + std::to_string(items);
+    return "\"received\": " + std::to_string(received) +
+           ", \"missing\": " + std::to_string(missing) +
+           ", \"duplicates\": " + std::to_string(duplicates) +
+           ", \"items\": " + std::to_string(items);
   }
 };
 
@@ -306,7 +347,8 @@ void PrintSummaryJson(const transport::ConsumerStats& st) {
                     ", \"deliveries\": " + std::to_string(st.deliveries) + ", \"sources\": {";
   bool first = true;
   for (const auto& [source, t] : per_source) {
-    out += (first ? "" : ", ") + JsonString(source) + ": {" + t.Json() + ", \"epochs\": {" + epochs[source] + "}}";
+    out += (first ? "" : ", ") + JsonString(source) + ": {" + t.Json() + ", \"epochs\": {" +
+           epochs[source] + "}}";
     first = false;
   }
   out += "}}\n";
@@ -317,21 +359,29 @@ void PrintSummaryTable(const transport::ConsumerStats& st) {
   size_t width = 6;
   for (const auto& [key, s] : st.sources) width = std::max(width, SplitKey(key).first.size());
   const int w = static_cast<int>(width);
-  std::printf("%-*s  %-16s  %10s  %8s  %10s  %10s  %10s\n", w, "SOURCE", "EPOCH", "RECEIVED", "MISSING",
-              "DUPLICATES", "ITEMS", "MAX SEQ");
+  std::printf("%-*s  %-16s  %10s  %8s  %10s  %10s  %10s\n", w, "SOURCE", "EPOCH", "RECEIVED",
+              "MISSING", "DUPLICATES", "ITEMS", "MAX SEQ");
   Totals all;
   for (const auto& [key, s] : st.sources) {
     auto [source, epoch] = SplitKey(key);
     all.Add(s);
-    std::printf("%-*s  %-16s  %10llu  %8llu  %10llu  %10llu  %10llu\n", w, source.c_str(), epoch.c_str(),
-                static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.missing),
-                static_cast<unsigned long long>(s.duplicates), static_cast<unsigned long long>(s.items),
-                static_cast<unsigned long long>(s.max_seq));
+    std::printf(
+        "%-*s  %-16s  %10llu  %8llu  %10llu  %10llu  %10llu\n", w, source.c_str(), epoch.c_str(),
+        static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.missing),
+        static_cast<unsigned long long>(s.duplicates), static_cast<unsigned long long>(s.items),
+        static_cast<unsigned long long>(s.max_seq));
   }
-  std::printf("total: %llu received, %llu missing, %llu duplicates, %llu items, %llu malformed (%llu deliveries)\n",
-              static_cast<unsigned long long>(all.received), static_cast<unsigned long long>(all.missing),
-              static_cast<unsigned long long>(all.duplicates), static_cast<unsigned long long>(all.items),
-              static_cast<unsigned long long>(st.malformed), static_cast<unsigned long long>(st.deliveries));
+  std::printf(
+      "total: %llu received, %llu missing, %llu duplicates, %llu items, "
+      "%llu malformed (%llu deliveries)\n",
+      static_cast<unsigned long long>(all.received), static_cast<unsigned long long>(all.missing),
+      static_cast<unsigned long long>(all.duplicates), static_cast<unsigned long long>(all.items),
+      static_cast<unsigned long long>(st.malformed),
+      static_cast<unsigned long long>(st.deliveries));
+}
+
+std::chrono::milliseconds Until(Clock::time_point deadline, Clock::time_point now) {
+  return std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
 }
 
 }  // namespace
@@ -352,7 +402,8 @@ int RunConsume(int argc, const char* const* argv) {
   Result<std::unique_ptr<ConsumerLink>> connected = ConsumerLink::Connect(flags.consumer);
   if (!connected.ok()) {
     std::fprintf(stderr, "hostwatch consume: %s\n", connected.status().ToString().c_str());
-    return connected.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime;
+    return connected.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
+                                                                     : daemon::kExitRuntime;
   }
   ConsumerLink& link = **connected;
   InterruptScope interrupts;
@@ -362,6 +413,7 @@ int RunConsume(int argc, const char* const* argv) {
   uint64_t deliveries_seen = 0;
   uint64_t items = 0;
   uint64_t envelopes = 0;
+  Processed processed;
   bool timed_out = false;
   for (;;) {
     const auto now = Clock::now();
@@ -372,16 +424,18 @@ int RunConsume(int argc, const char* const* argv) {
       break;
     }
     if (flags.idle && now - last_delivery >= *flags.idle) break;
-    std::chrono::milliseconds wait(250);
-    if (flags.timeout) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(start + *flags.timeout - now));
-    if (flags.idle) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(last_delivery + *flags.idle - now));
+    // Wake at the nearest deadline, and at least every 250 ms to notice an interrupt.
+    auto wait = std::chrono::milliseconds(250);
+    if (flags.timeout) wait = std::min(wait, Until(start + *flags.timeout, now));
+    if (flags.idle) wait = std::min(wait, Until(last_delivery + *flags.idle, now));
 
     Result<std::vector<Delivery>> batch = link.Poll(wait, 1024);
     if (!batch.ok()) {
       std::fprintf(stderr, "hostwatch consume: %s\n", batch.status().ToString().c_str());
       return daemon::kExitRuntime;
     }
-    if (link.stats().deliveries != deliveries_seen) {  // duplicates and malformed ones count as activity
+    // Any delivery counts as activity, duplicates and malformed ones too.
+    if (link.stats().deliveries != deliveries_seen) {
       deliveries_seen = link.stats().deliveries;
       last_delivery = Clock::now();
     }
@@ -392,6 +446,7 @@ int RunConsume(int argc, const char* const* argv) {
       if (flags.format == Format::kText) PrintText(d);
       if (flags.format == Format::kJson) PrintJson(d);
       items += ItemsIn(d.envelope);
+      processed.Add(d.envelope);
       ++envelopes;
       done.push_back(std::move(d));
     }
@@ -405,7 +460,7 @@ int RunConsume(int argc, const char* const* argv) {
   }
 
   if (flags.format == Format::kSummary) {
-    const transport::ConsumerStats summary = link.Summary();
+    const transport::ConsumerStats summary = processed.Summary(link.Summary());
     if (flags.json) {
       PrintSummaryJson(summary);
     } else {
@@ -414,9 +469,11 @@ int RunConsume(int argc, const char* const* argv) {
     std::fflush(stdout);
   } else {
     const transport::ConsumerStats& st = link.stats();
-    std::fprintf(stderr, "consumed %llu envelopes (%llu items); dropped %llu duplicates, %llu malformed\n",
+    std::fprintf(stderr,
+                 "consumed %llu envelopes (%llu items); dropped %llu duplicates, %llu malformed\n",
                  static_cast<unsigned long long>(envelopes), static_cast<unsigned long long>(items),
-                 static_cast<unsigned long long>(st.duplicates), static_cast<unsigned long long>(st.malformed));
+                 static_cast<unsigned long long>(st.duplicates),
+                 static_cast<unsigned long long>(st.malformed));
   }
   if (timed_out && flags.count && items < *flags.count) return 3;
   return daemon::kExitOk;

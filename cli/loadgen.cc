@@ -44,18 +44,24 @@ constexpr milliseconds kAckGrace{60000};  // acks may take this long after the l
 
 constexpr std::string_view kUsage =
     "usage: hostwatch loadgen --hosts H --metrics M --interval S --duration S [--rate N]\n"
-    "                         [--batch 64] [--window W] [--first-host 1] [--spool-dir DIR] [--json]\n"
+    "                         [--batch 64] [--window W] [--first-host 1] [--spool-dir DIR] "
+    "[--json]\n"
     "                         [--broker URL] [--curve-key NAME --server-key FILE]\n"
     "\n"
-    "Simulates H hosts (loadgen-0001 ...) with M series each (load.m0001 ...), one sample per series\n"
-    "every S seconds for `duration` seconds: H x M x (duration / interval) samples, in batches of up to\n"
+    "Simulates H hosts (loadgen-0001 ...) with M series each (load.m0001 ...), one sample per "
+    "series\n"
+    "every S seconds for `duration` seconds: H x M x (duration / interval) samples, in batches of "
+    "up to\n"
     "--batch samples per envelope.\n"
     "  --rate N         replay the window [now - duration, now] at up to N samples/s (0: no cap)\n"
     "                   instead of running live\n"
-    "  --first-host K   number the hosts from K, so that several processes simulate distinct hosts\n"
+    "  --first-host K   number the hosts from K, so that several processes simulate distinct "
+    "hosts\n"
     "  --spool-dir DIR  keep the spools there (default: a temporary directory, removed at exit)\n"
-    "Seconds may be fractional (0.5) or a duration (500ms, 2m). Exits 0 when every sample is acked\n"
-    "(within 60 s after the last sample), 1 otherwise, 2 on a usage error. Prints sent, acked, elapsed, rate.\n";
+    "Seconds may be fractional (0.5) or a duration (500ms, 2m). Exits 0 when every sample is "
+    "acked\n"
+    "(within 60 s after the last sample), 1 otherwise, 2 on a usage error. Prints sent, acked, "
+    "elapsed, rate.\n";
 
 struct LoadgenArgs {
   uint64_t hosts = 0;
@@ -170,8 +176,8 @@ std::string Numbered(std::string_view prefix, uint64_t n) {
 
 Result<fs::path> MakeTempRoot() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                     "/hostwatch-loadgen-XXXXXX";
+  std::string tmpl =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hostwatch-loadgen-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return Status::IoError("mkdtemp " + tmpl, errno);
   return fs::path(tmpl);
 }
@@ -256,7 +262,7 @@ class Loadgen {
   }
 
   struct Totals {
-    uint64_t acked = 0;  // samples
+    uint64_t acked = 0;                                    // samples
     uint64_t rejected = 0, spool_dropped = 0, resent = 0;  // envelopes
   };
   Totals Collect() const {
@@ -340,9 +346,9 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
   Loadgen gen(a);
   const Clock::time_point start = Clock::now();
   if (Status st = gen.StartLinks(*link, root); !st.ok()) {
-    return Fail(st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
-                                                          : daemon::kExitRuntime,
-                st.message());
+    return Fail(
+        st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime,
+        st.message());
   }
   Status published = gen.Publish();
   bool all_acked = false;
@@ -363,17 +369,16 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
         static_cast<unsigned long long>(gen.ticks()), static_cast<unsigned long long>(gen.sent()),
         static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(gen.envelopes()),
         static_cast<unsigned long long>(t.rejected),
-        static_cast<unsigned long long>(t.spool_dropped),
-        static_cast<unsigned long long>(t.resent), elapsed, rate);
+        static_cast<unsigned long long>(t.spool_dropped), static_cast<unsigned long long>(t.resent),
+        elapsed, rate);
   } else {
-    std::printf("%llu hosts x %llu metrics x %llu ticks: sent %llu samples in %llu envelopes, "
-                "acked %llu, in %.2f s: %.0f samples/s\n",
-                static_cast<unsigned long long>(a.hosts),
-                static_cast<unsigned long long>(a.metrics),
-                static_cast<unsigned long long>(gen.ticks()),
-                static_cast<unsigned long long>(gen.sent()),
-                static_cast<unsigned long long>(gen.envelopes()),
-                static_cast<unsigned long long>(t.acked), elapsed, rate);
+    std::printf(
+        "%llu hosts x %llu metrics x %llu ticks: sent %llu samples in %llu envelopes, "
+        "acked %llu, in %.2f s: %.0f samples/s\n",
+        static_cast<unsigned long long>(a.hosts), static_cast<unsigned long long>(a.metrics),
+        static_cast<unsigned long long>(gen.ticks()), static_cast<unsigned long long>(gen.sent()),
+        static_cast<unsigned long long>(gen.envelopes()), static_cast<unsigned long long>(t.acked),
+        elapsed, rate);
     if (t.rejected > 0 || t.spool_dropped > 0) {
       std::printf("rejected %llu envelopes, spool dropped %llu\n",
                   static_cast<unsigned long long>(t.rejected),
@@ -382,9 +387,10 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
   }
   if (!all_acked || t.acked != gen.sent()) {
     return Fail(daemon::kExitRuntime,
-                all_acked ? "some envelopes were rejected or dropped"
-                          : "not everything was acked within 60 s after the last sample (is the broker "
-                            "running?)");
+                all_acked
+                    ? "some envelopes were rejected or dropped"
+                    : "not everything was acked within 60 s after the last sample (is the broker "
+                      "running?)");
   }
   return daemon::kExitOk;
 }
@@ -393,9 +399,8 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
 
 int RunLoadgen(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find_if(args.begin(), args.end(), [](const std::string& a) {
-        return a == "--help" || a == "-h";
-      }) != args.end()) {
+  if (std::find_if(args.begin(), args.end(),
+                   [](const std::string& a) { return a == "--help" || a == "-h"; }) != args.end()) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }

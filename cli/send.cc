@@ -84,8 +84,7 @@ Status ParseArgs(std::vector<std::string> args, SendArgs* out) {
       HW_RETURN_IF_ERROR(err);
       HW_ASSIGN_OR_RETURN(out->timeout, ParseSeconds("--timeout", v));
     } else if (args[i] == "--") {
-      positional.insert(positional.end(), args.begin() + static_cast<ptrdiff_t>(i) + 1,
-                        args.end());
+      positional.insert(positional.end(), args.begin() + static_cast<ptrdiff_t>(i) + 1, args.end());
       break;
     } else if (args[i].size() > 1 && args[i][0] == '-' && args[i][1] == '-') {
       return Status::InvalidArgument("unknown option \"" + args[i] + "\"");
@@ -143,9 +142,9 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
   s->set_metric(a.metric);
   s->set_value(a.value);
   for (const auto& [k, v] : a.tags) (*s->mutable_tags())[k] = v;
-  s->set_time_ms(std::chrono::duration_cast<milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count());
+  s->set_time_ms(
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   s->set_step_s(0);
   s->set_kind(hostwatch::v1::Sample::GAUGE);
 
@@ -187,9 +186,9 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
                 link.status().message());
   }
   if (Status st = (*link)->Publish(env); !st.ok()) {
-    return Fail(st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
-                                                          : daemon::kExitRuntime,
-                st.message());
+    return Fail(
+        st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime,
+        st.message());
   }
   const bool acked = (*link)->WaitAcked(a.timeout);
   const transport::ProducerStats stats = (*link)->stats();
@@ -201,7 +200,8 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
     return Fail(daemon::kExitRuntime, msg);
   }
   if (stats.rejected > 0) {
-    return Fail(daemon::kExitRuntime, "the broker rejected the sample (its reason is logged above)");
+    return Fail(daemon::kExitRuntime,
+                "the broker rejected the sample (its reason is logged above)");
   }
   return daemon::kExitOk;
 }
@@ -210,9 +210,8 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
 
 int RunSend(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find_if(args.begin(), args.end(), [](const std::string& a) {
-        return a == "--help" || a == "-h";
-      }) != args.end()) {
+  if (std::find_if(args.begin(), args.end(),
+                   [](const std::string& a) { return a == "--help" || a == "-h"; }) != args.end()) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }

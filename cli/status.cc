@@ -1,5 +1,5 @@
-// `hostwatch status` (DESIGN.md §11): one Stats round trip to the broker backend, printed for people
-// or as the BrokerStats message in protobuf's canonical JSON mapping.
+// `hostwatch status` (DESIGN.md §11): one Stats round trip to the broker backend, printed for
+// people or as the BrokerStats message in protobuf's canonical JSON mapping.
 #include "cli/status.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -24,11 +24,12 @@ constexpr std::string_view kUsage =
     "usage: hostwatch status [--json] [--timeout S] [--broker URL] [--backend URL]\n"
     "                        [--curve-key NAME --server-key FILE]\n"
     "\n"
-    "Asks the broker backend for its stats: producers (last seq, last seen, rate), consumer groups\n"
-    "(committed offset, end and lag per partition), journal size, appended, duplicates, rejects.\n"
+    "Asks the broker backend for its stats: producers (last seq, last seen, rate), consumer\n"
+    "groups (committed offset, end and lag per partition), journal size, appended, duplicates,\n"
+    "rejects.\n"
     "  --json       the stats as protobuf's canonical JSON (every field, zeros included)\n"
-    "  --timeout S  how long to wait for the answer (default 5; 0.5 and 500ms work too); exit 1 when\n"
-    "               the broker does not answer in time\n";
+    "  --timeout S  how long to wait for the answer (default 5; 0.5 and 500ms work too);\n"
+    "               exit 1 when the broker does not answer in time\n";
 
 constexpr std::chrono::milliseconds kDefaultTimeout(5000);
 
@@ -41,7 +42,8 @@ Result<std::chrono::milliseconds> ParseSeconds(const std::string& text) {
   } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok() && d->count() > 0) {
     return *d;
   }
-  return Status::InvalidArgument("--timeout \"" + text + "\": want seconds > 0 (e.g. 5, 0.5, 500ms)");
+  return Status::InvalidArgument("--timeout \"" + text +
+                                 "\": want seconds > 0 (e.g. 5, 0.5, 500ms)");
 }
 
 std::string HumanBytes(uint64_t bytes) {
@@ -65,7 +67,8 @@ std::string HumanAge(int64_t ms) {
   if (s < 60) {
     std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
   } else if (s < 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   } else if (s < 86400) {
     std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
                   static_cast<long long>(s / 60 % 60));
@@ -79,29 +82,35 @@ std::string HumanAge(int64_t ms) {
 unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 
 void PrintForPeople(const std::string& backend, const BrokerStats& st) {
-  std::printf("broker %s: up %s, journal %s, appended %llu, duplicates %llu, rejected %llu, skipped %llu\n",
-              backend.c_str(), st.started_ms() > 0 ? HumanAge(st.now_ms() - st.started_ms()).c_str() : "?",
-              HumanBytes(st.journal_bytes()).c_str(), U(st.appended()), U(st.duplicates()), U(st.rejected()),
-              U(st.skipped()));
+  std::printf(
+      "broker %s: up %s, journal %s, appended %llu, duplicates %llu, rejected %llu, skipped %llu\n",
+      backend.c_str(), st.started_ms() > 0 ? HumanAge(st.now_ms() - st.started_ms()).c_str() : "?",
+      HumanBytes(st.journal_bytes()).c_str(), U(st.appended()), U(st.duplicates()),
+      U(st.rejected()), U(st.skipped()));
   if (st.recovered_truncated_bytes() > 0 || st.recovered_corrupt_records() > 0) {
-    std::printf("recovered at start: %llu bytes of torn or corrupt tail cut, %llu corrupt records skipped\n",
-                U(st.recovered_truncated_bytes()), U(st.recovered_corrupt_records()));
+    std::printf(
+        "recovered at start: %llu bytes of torn or corrupt tail cut, "
+        "%llu corrupt records skipped\n",
+        U(st.recovered_truncated_bytes()), U(st.recovered_corrupt_records()));
   }
 
   std::vector<const hostwatch::v1::ProducerStats*> producers;
   for (const auto& p : st.producers()) producers.push_back(&p);
-  std::sort(producers.begin(), producers.end(), [](auto* a, auto* b) { return a->source() < b->source(); });
+  std::sort(producers.begin(), producers.end(),
+            [](auto* a, auto* b) { return a->source() < b->source(); });
   int w = 6;
   for (auto* p : producers) w = std::max(w, static_cast<int>(p->source().size()));
   std::printf("\nproducers: %zu\n", producers.size());
   if (!producers.empty()) {
-    std::printf("  %-*s  %12s  %10s  %9s  %10s  %9s\n", w, "SOURCE", "LAST SEQ", "LAST SEEN", "ENV/S", "SAMPLES/S",
-                "PARTITION");
+    std::printf("  %-*s  %12s  %10s  %9s  %10s  %9s\n", w, "SOURCE", "LAST SEQ", "LAST SEEN",
+                "ENV/S", "SAMPLES/S", "PARTITION");
   }
   for (auto* p : producers) {
-    const std::string ago = p->last_seen_ms() > 0 ? HumanAge(st.now_ms() - p->last_seen_ms()) + " ago" : "never";
-    std::printf("  %-*s  %12llu  %10s  %9.1f  %10.1f  %9u\n", w, p->source().c_str(), U(p->last_seq()), ago.c_str(),
-                p->envelopes_per_s(), p->samples_per_s(), p->partition());
+    const std::string ago =
+        p->last_seen_ms() > 0 ? HumanAge(st.now_ms() - p->last_seen_ms()) + " ago" : "never";
+    std::printf("  %-*s  %12llu  %10s  %9.1f  %10.1f  %9u\n", w, p->source().c_str(),
+                U(p->last_seq()), ago.c_str(), p->envelopes_per_s(), p->samples_per_s(),
+                p->partition());
   }
 
   std::vector<const hostwatch::v1::GroupStats*> groups;
@@ -111,7 +120,8 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st) {
   for (auto* g : groups) w = std::max(w, static_cast<int>(g->group().size()));
   std::printf("\ngroups: %zu\n", groups.size());
   if (!groups.empty()) {
-    std::printf("  %-*s  %7s  %9s  %12s  %12s  %10s\n", w, "GROUP", "MEMBERS", "PARTITION", "COMMITTED", "END", "LAG");
+    std::printf("  %-*s  %7s  %9s  %12s  %12s  %10s\n", w, "GROUP", "MEMBERS", "PARTITION",
+                "COMMITTED", "END", "LAG");
   }
   for (auto* g : groups) {
     uint64_t total_lag = 0;
@@ -120,21 +130,24 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st) {
       total_lag += p.lag();
       const std::string name = first ? g->group() : "";
       const std::string members = first ? std::to_string(g->members()) : "";
-      std::printf("  %-*s  %7s  %9u  %12llu  %12llu  %10llu\n", w, name.c_str(), members.c_str(), p.partition(),
-                  U(p.committed()), U(p.end()), U(p.lag()));
+      std::printf("  %-*s  %7s  %9u  %12llu  %12llu  %10llu\n", w, name.c_str(), members.c_str(),
+                  p.partition(), U(p.committed()), U(p.end()), U(p.lag()));
       first = false;
     }
     if (first) std::printf("  %-*s  %7u\n", w, g->group().c_str(), g->members());
-    if (g->partitions_size() > 1) std::printf("  %-*s  %7s  %9s  %12s  %12s  %10llu\n", w, "", "", "total", "", "", U(total_lag));
+    if (g->partitions_size() > 1)
+      std::printf("  %-*s  %7s  %9s  %12s  %12s  %10llu\n", w, "", "", "total", "", "",
+                  U(total_lag));
   }
 
   std::printf("\npartitions: %d\n", st.partitions_size());
   if (st.partitions_size() > 0) {
-    std::printf("  %9s  %12s  %12s  %10s  %8s\n", "PARTITION", "FIRST", "NEXT", "BYTES", "SEGMENTS");
+    std::printf("  %9s  %12s  %12s  %10s  %8s\n", "PARTITION", "FIRST", "NEXT", "BYTES",
+                "SEGMENTS");
   }
   for (const auto& p : st.partitions()) {
-    std::printf("  %9u  %12llu  %12llu  %10s  %8u\n", p.partition(), U(p.first_offset()), U(p.next_offset()),
-                HumanBytes(p.bytes()).c_str(), p.segments());
+    std::printf("  %9u  %12llu  %12llu  %10s  %8u\n", p.partition(), U(p.first_offset()),
+                U(p.next_offset()), HumanBytes(p.bytes()).c_str(), p.segments());
   }
 
   if (!st.rejected_by_reason().empty()) {

@@ -31,8 +31,10 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view conte
     }
     if (fdatasync(f.fd) != 0) return Status::IoError("fsync " + tmp.string(), errno);
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("rename " + tmp.string(), errno);
-  Fd dir{open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IoError("rename " + tmp.string(), errno);
+  Fd dir{open(path.parent_path().empty() ? "." : path.parent_path().c_str(),
+              O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (dir.fd >= 0) fsync(dir.fd);  // best effort: the rename is what matters for atomicity
   return Status::Ok();
 }

@@ -10,6 +10,8 @@ namespace hw::spool {
 
 // Extends crc (0 for a fresh checksum) over n bytes. Crc32c("123456789") == 0xE3069283.
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
-inline uint32_t Crc32c(std::string_view s, uint32_t crc = 0) { return Crc32c(s.data(), s.size(), crc); }
+inline uint32_t Crc32c(std::string_view s, uint32_t crc = 0) {
+  return Crc32c(s.data(), s.size(), crc);
+}
 
 }  // namespace hw::spool

@@ -1,8 +1,8 @@
 #include "common/spool/crc32c.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace hw::spool {
 namespace {
@@ -20,7 +20,8 @@ TEST(Crc32cTest, ExtendsInPieces) {
   std::string s = "hostwatch spool record payload, long enough to cross several 8-byte words";
   for (size_t cut = 0; cut <= s.size(); ++cut) {
     uint32_t whole = Crc32c(s);
-    uint32_t parts = Crc32c(std::string_view(s).substr(cut), Crc32c(std::string_view(s).substr(0, cut)));
+    uint32_t parts =
+        Crc32c(std::string_view(s).substr(cut), Crc32c(std::string_view(s).substr(0, cut)));
     ASSERT_EQ(whole, parts) << cut;
   }
 }

@@ -22,11 +22,11 @@
 namespace hw::spool {
 
 struct SpoolOptions {
-  std::filesystem::path dir;             // created if missing
-  uint64_t max_bytes = 256ull << 20;     // link.spool_max_bytes; the oldest records go past this
-  uint64_t segment_bytes = 8ull << 20;   // a segment is closed past this size
+  std::filesystem::path dir;              // created if missing
+  uint64_t max_bytes = 256ull << 20;      // link.spool_max_bytes; the oldest records go past this
+  uint64_t segment_bytes = 8ull << 20;    // a segment is closed past this size
   uint32_t max_record_bytes = 64u << 20;  // larger lengths at recovery are corruption, not records
-  bool fsync_each_append = false;        // producers fsync on Sync(); the broker is the durable copy
+  bool fsync_each_append = false;  // producers fsync on Sync(); the broker is the durable copy
 };
 
 struct SpoolStats {
@@ -40,8 +40,8 @@ struct SpoolStats {
 
 class Spool {
  public:
-  // Opens or creates the spool and recovers it: a torn tail (a partial record at the end of the last
-  // segment) is truncated; a record whose CRC fails is skipped and counted (its index is then
+  // Opens or creates the spool and recovers it: a torn tail (a partial record at the end of the
+  // last segment) is truncated; a record whose CRC fails is skipped and counted (its index is then
   // absent: Read skips it); a length that cannot be right ends that segment's scan (counted).
   static Result<std::unique_ptr<Spool>> Open(const SpoolOptions& options);
   ~Spool();

@@ -1,23 +1,26 @@
 // The consumer link; see consumer_link.h and docs/wire_format.md §5.
 //
-// Per broker: one DEALER to its backend and a PAIR reading that DEALER's socket monitor. Deliveries are
-// read into `pending` and handed out by Poll. Bookkeeping that makes the protocol safe:
+// Per broker: one DEALER to its backend and a PAIR reading that DEALER's socket monitor. Deliveries
+// are read into `pending` and handed out by Poll. Bookkeeping that makes the protocol safe:
 //
 //  - Credit is given back when a delivery leaves the link (handed to the caller, or dropped as a
-//    duplicate, malformed or revoked), in steps of half the window, so the broker never has more than
-//    `credit` deliveries in flight or waiting here.
-//  - A Subscribe is answered with an Assignment, and the broker sets (not adds) the member's credit.
-//    Deliveries that arrive between our Subscribe and that Assignment were sent on the old credit and
-//    are not given back; every (re)subscription starts a new credit `session`.
+//    duplicate, malformed or revoked), in steps of half the window, so the broker never has more
+//    than `credit` deliveries in flight or waiting here.
+//  - A Subscribe is answered with an Assignment, and the broker sets (not adds) the member's
+//    credit. Deliveries that arrive between our Subscribe and that Assignment were sent on the old
+//    credit and are not given back; every (re)subscription starts a new credit `session`.
 //  - Commits per partition: `outstanding` holds offsets the caller has (or will get) but has not
-//    committed; `auto_done` holds offsets the link finished itself (duplicates, malformed). The offset
-//    sent is the caller's cumulative commit, raised over auto-done offsets below the first
+//    committed; `auto_done` holds offsets the link finished itself (duplicates, malformed). The
+//    offset sent is the caller's cumulative commit, raised over auto-done offsets below the first
 //    outstanding one.
 //  - Resubscription (the broker forgets members when it restarts, and expires silent ones): on a
 //    reconnect seen by the socket monitor, on any ConsumerMessage{error} (the broker answers a
 //    heartbeat from an unknown member with one), and when no Assignment or Delivery has arrived for
-//    kResubscribeAfterSilence while connected and heartbeating. A Subscribe always gets an Assignment back,
-//    so the last one is a fallback that also confirms membership on an idle broker.
+//    kResubscribeAfterSilence while connected and heartbeating. A Subscribe always gets an
+//    Assignment back, so the last one is a fallback that also confirms membership on an idle
+//    broker; it backs off (doubling up to kMaxSilenceBackoff, reset by a delivery) because every
+//    Subscribe makes the broker rebalance the group, and the first two triggers already catch
+//    restarts and expiries.
 #include "common/transport/consumer_link.h"
 
 #include <spdlog/spdlog.h>
@@ -45,8 +48,10 @@ using hostwatch::v1::Envelope;
 
 constexpr auto kHeartbeatEvery = std::chrono::milliseconds(1000);
 constexpr auto kResubscribeAfterSilence = std::chrono::milliseconds(3000);
-constexpr auto kMinResubscribeGap = std::chrono::milliseconds(1000);  // after an error from the broker
-constexpr auto kHousekeepingEvery = std::chrono::milliseconds(100);   // longest single wait in Poll
+constexpr auto kMaxSilenceBackoff = std::chrono::milliseconds(30000);
+constexpr auto kMinResubscribeGap =
+    std::chrono::milliseconds(1000);  // after an error from the broker
+constexpr auto kHousekeepingEvery = std::chrono::milliseconds(100);  // longest single wait in Poll
 constexpr int kZmqHeartbeatIvlMs = 1000;
 constexpr int kZmqHeartbeatTimeoutMs = 3000;
 constexpr int kCloseLingerMs = 1000;  // lets the last Commit leave when the link is destroyed
@@ -125,13 +130,15 @@ Result<Socket> OpenDealer(void* ctx, const CurveClientKeys* keys, int rcvhwm) {
   if (s.get() == nullptr) return Status::Internal("zmq_socket: " + ZmqErrorText());
   HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_LINGER, 0, "ZMQ_LINGER"));
   HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_HEARTBEAT_IVL, kZmqHeartbeatIvlMs, "ZMQ_HEARTBEAT_IVL"));
-  HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, kZmqHeartbeatTimeoutMs, "ZMQ_HEARTBEAT_TIMEOUT"));
+  HW_RETURN_IF_ERROR(
+      SetInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, kZmqHeartbeatTimeoutMs, "ZMQ_HEARTBEAT_TIMEOUT"));
   HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_RCVHWM, rcvhwm, "ZMQ_RCVHWM"));
   if (keys != nullptr) {
     // Z85 text plus its NUL: 41 bytes is how libzmq tells Z85 from a 32-byte binary key.
-    const std::pair<int, const std::string*> opts[] = {{ZMQ_CURVE_SERVERKEY, &keys->server_public_key},
-                                                       {ZMQ_CURVE_PUBLICKEY, &keys->public_key},
-                                                       {ZMQ_CURVE_SECRETKEY, &keys->secret_key}};
+    const std::pair<int, const std::string*> opts[] = {
+        {ZMQ_CURVE_SERVERKEY, &keys->server_public_key},
+        {ZMQ_CURVE_PUBLICKEY, &keys->public_key},
+        {ZMQ_CURVE_SECRETKEY, &keys->secret_key}};
     for (const auto& [opt, key] : opts) {
       if (zmq_setsockopt(s.get(), opt, key->c_str(), key->size() + 1) != 0) {
         return Status::InvalidArgument("CURVE key rejected by libzmq: " + ZmqErrorText());
@@ -168,8 +175,8 @@ std::string SourceKey(const std::string& source, uint64_t epoch) {
 
 // The seqs seen of one (source, epoch), as disjoint, non-adjacent runs [first, last]. In-order
 // streams keep one run, so a million envelopes cost a few bytes. When gaps pile up past
-// kMaxRunsPerEpoch, the lowest gap is forgotten (treated as seen): a late arrival there would then be
-// taken for a duplicate. `missing` is computed from counts and stays exact.
+// kMaxRunsPerEpoch, the lowest gap is forgotten (treated as seen): a late arrival there would then
+// be taken for a duplicate. `missing` is computed from counts and stays exact.
 class SeqSet {
  public:
   // False when seq was already in the set.
@@ -253,14 +260,17 @@ struct BrokerConn {
   uint64_t session = 0;             // grows with every Subscribe sent
   bool awaiting_assignment = true;  // a Subscribe is not yet answered
   uint64_t consumed_since_grant = 0;
-  bool connected = false;        // per the socket monitor (or any message received)
-  bool saw_disconnect = false;   // since the last connection: the next one needs a Subscribe
+  bool connected = false;       // per the socket monitor (or any message received)
+  bool saw_disconnect = false;  // since the last connection: the next one needs a Subscribe
   bool resubscribe_due = false;
   Clock::time_point last_confirm;  // last Assignment or Delivery
+  std::chrono::milliseconds silence_limit = kResubscribeAfterSilence;
   Clock::time_point last_subscribe;
   Clock::time_point last_heartbeat;
 
-  bool Assigned(uint32_t p) const { return std::binary_search(partitions.begin(), partitions.end(), p); }
+  bool Assigned(uint32_t p) const {
+    return std::binary_search(partitions.begin(), partitions.end(), p);
+  }
 };
 
 struct Pending {
@@ -273,9 +283,14 @@ struct Pending {
 struct ConsumerLink::Impl {
   explicit Impl(ConsumerOptions o) : options(std::move(o)) {}
   ~Impl() {
-    // Give the last Commit (and Credit) a moment to leave; the broker may be gone, so not forever.
+    // Say goodbye so the group rebalances at once rather than after the 5 s silence timeout, and
+    // give that and the last Commit a moment to leave; the broker may be gone, so not forever.
     for (BrokerConn& b : brokers) {
-      if (b.sock.get() != nullptr) (void)SetInt(b.sock.get(), ZMQ_LINGER, kCloseLingerMs, "ZMQ_LINGER");
+      if (b.sock.get() == nullptr) continue;
+      ConsumerRequest leave;
+      leave.mutable_leave();
+      (void)Send(b, leave);
+      (void)SetInt(b.sock.get(), ZMQ_LINGER, kCloseLingerMs, "ZMQ_LINGER");
     }
   }
 
@@ -285,8 +300,8 @@ struct ConsumerLink::Impl {
   bool Send(BrokerConn& b, const ConsumerRequest& req) { return SendRequestOn(b.sock.get(), req); }
   void DrainMonitor(BrokerConn& b, Clock::time_point now);
   void Drain(size_t index, Clock::time_point now);
-  void OnDelivery(size_t index, const hostwatch::v1::DeliveryHeader& h, const void* data, size_t size,
-                  bool has_body, Clock::time_point now);
+  void OnDelivery(size_t index, const hostwatch::v1::DeliveryHeader& h, const void* data,
+                  size_t size, bool has_body, Clock::time_point now);
   void OnAssignment(size_t index, const hostwatch::v1::Assignment& a, Clock::time_point now);
   void OnError(BrokerConn& b, const std::string& error, Clock::time_point now);
   // False when (source, epoch, seq) was seen before; updates the per-source summary.
@@ -314,7 +329,8 @@ struct ConsumerLink::Impl {
 
 Status ConsumerLink::Impl::Open() {
   if (options.group.empty()) return Status::InvalidArgument("consumer link: group is required");
-  if (options.credit == 0) return Status::InvalidArgument("consumer link: credit must be at least 1");
+  if (options.credit == 0)
+    return Status::InvalidArgument("consumer link: credit must be at least 1");
   if (options.link.brokers.empty() && options.link.backends.empty()) {
     return Status::InvalidArgument("consumer link: no broker listed");
   }
@@ -329,18 +345,21 @@ Status ConsumerLink::Impl::Open() {
   if (options.link.curve.enabled) {
     HW_ASSIGN_OR_RETURN(keys, LoadCurveClientKeys(options.link.curve));
   }
-  const int rcvhwm = static_cast<int>(std::min<uint64_t>(uint64_t{options.credit} * 4 + 10000, 1u << 30));
+  const int rcvhwm =
+      static_cast<int>(std::min<uint64_t>(uint64_t{options.credit} * 4 + 10000, 1u << 30));
   const size_t n = std::max(options.link.brokers.size(), options.link.backends.size());
   brokers.resize(n);
   const auto now = Clock::now();
   for (size_t i = 0; i < n; ++i) {
     BrokerConn& b = brokers[i];
     HW_ASSIGN_OR_RETURN(b.endpoint, options.link.BackendFor(i));
-    HW_ASSIGN_OR_RETURN(b.sock, OpenDealer(ctx.get(), options.link.curve.enabled ? &keys : nullptr, rcvhwm));
+    HW_ASSIGN_OR_RETURN(
+        b.sock, OpenDealer(ctx.get(), options.link.curve.enabled ? &keys : nullptr, rcvhwm));
     // The monitor tells a reconnect (a restarted broker has forgotten us) from a quiet broker.
     const std::string monitor_addr = "inproc://hw-consumer-monitor-" + std::to_string(i);
-    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
     if (zmq_socket_monitor(b.sock.get(), monitor_addr.c_str(), events) != 0) {
       return Status::Internal("zmq_socket_monitor: " + ZmqErrorText());
     }
@@ -377,13 +396,16 @@ void ConsumerLink::Impl::SendSubscribe(BrokerConn& b, hostwatch::v1::Subscribe::
     b.resubscribe_due = true;  // the send queue is full: try again at the next housekeeping
     return;
   }
-  if (reason != nullptr) spdlog::debug("consumer link: subscribing again to {} ({})", b.endpoint, reason);
+  if (reason != nullptr) {
+    spdlog::debug("consumer link: subscribing again to {} ({})", b.endpoint, reason);
+  }
   b.resubscribe_due = false;
+  b.silence_limit = kResubscribeAfterSilence;
   ++b.session;
   b.awaiting_assignment = true;
   b.consumed_since_grant = 0;
-  // The broker resumes our partitions after its committed offsets (and a restarted one may hold older
-  // ones): send our commits again once they move.
+  // The broker resumes our partitions after its committed offsets (and a restarted one may hold
+  // older ones): send our commits again once they move.
   for (auto& [p, ps] : b.parts) ps.last_sent = 0;
 }
 
@@ -391,12 +413,9 @@ void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
   for (;;) {
     Message event;
     if (zmq_msg_recv(event.get(), b.monitor.get(), ZMQ_DONTWAIT) < 0) return;
-    std::string address;
-    if (event.more()) {
+    if (event.more()) {  // the second frame is the endpoint, which we know
       Message addr;
-      if (zmq_msg_recv(addr.get(), b.monitor.get(), 0) >= 0) {
-        address.assign(static_cast<const char*>(addr.data()), addr.size());
-      }
+      (void)zmq_msg_recv(addr.get(), b.monitor.get(), 0);
     }
     if (event.size() < 6) continue;
     uint16_t id = 0;
@@ -408,7 +427,9 @@ void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
         b.connected = true;
         // A fresh connection after a lost one: a restarted broker does not know this member. (The
         // first Subscribe was queued before the first connection.)
-        if (b.saw_disconnect) SendSubscribe(b, hostwatch::v1::Subscribe::COMMITTED, now, "reconnected");
+        if (b.saw_disconnect) {
+          SendSubscribe(b, hostwatch::v1::Subscribe::COMMITTED, now, "reconnected");
+        }
         b.saw_disconnect = false;
         break;
       case ZMQ_EVENT_DISCONNECTED:
@@ -418,9 +439,10 @@ void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
         break;
       default:
         if (auto n = handshake_log.Allow()) {
-          spdlog::warn("consumer link: handshake with {} failed (event {}, {}); is CURVE set up and this key "
-                       "authorized? ({} more since)",
-                       b.endpoint, id, value, *n);
+          spdlog::warn(
+              "consumer link: handshake with {} failed (event {}, {}); is CURVE set up and "
+              "this key authorized? ({} more since)",
+              b.endpoint, id, value, *n);
         }
         break;
     }
@@ -452,8 +474,8 @@ void ConsumerLink::Impl::Drain(size_t index, Clock::time_point now) {
     }
     switch (scratch.message_case()) {
       case ConsumerMessage::kDelivery:
-        OnDelivery(index, scratch.delivery(), has_body ? body.data() : nullptr, has_body ? body.size() : 0,
-                   has_body, now);
+        OnDelivery(index, scratch.delivery(), has_body ? body.data() : nullptr,
+                   has_body ? body.size() : 0, has_body, now);
         break;
       case ConsumerMessage::kAssignment:
         OnAssignment(index, scratch.assignment(), now);
@@ -495,11 +517,13 @@ bool ConsumerLink::Impl::Track(const Envelope& e) {
   return true;
 }
 
-void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryHeader& h, const void* data,
-                                    size_t size, bool has_body, Clock::time_point now) {
+void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryHeader& h,
+                                    const void* data, size_t size, bool has_body,
+                                    Clock::time_point now) {
   BrokerConn& b = brokers[index];
   ++stats.deliveries;
   b.last_confirm = now;
+  b.silence_limit = kResubscribeAfterSilence;
   const uint64_t session = b.awaiting_assignment ? 0 : b.session;
   PartitionState& ps = b.parts[h.partition()];
   Pending p{Delivery{index, h.partition(), h.offset(), Envelope()}, session};
@@ -509,8 +533,10 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   if (!parsed || e.source().empty() || e.seq() == 0) {
     ++stats.malformed;
     if (auto n = malformed_log.Allow()) {
-      spdlog::warn("consumer link: malformed delivery from {} partition {} offset {} skipped ({} more since)",
-                   b.endpoint, h.partition(), h.offset(), *n);
+      spdlog::warn(
+          "consumer link: malformed delivery from {} partition {} offset {} skipped "
+          "({} more since)",
+          b.endpoint, h.partition(), h.offset(), *n);
     }
     ps.auto_done.insert(h.offset());
     Consumed(b, session);
@@ -526,7 +552,8 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   pending.push_back(std::move(p));
 }
 
-void ConsumerLink::Impl::OnAssignment(size_t index, const hostwatch::v1::Assignment& a, Clock::time_point now) {
+void ConsumerLink::Impl::OnAssignment(size_t index, const hostwatch::v1::Assignment& a,
+                                      Clock::time_point now) {
   BrokerConn& b = brokers[index];
   b.last_confirm = now;
   b.awaiting_assignment = false;
@@ -560,7 +587,8 @@ void ConsumerLink::Impl::GrantCredit(BrokerConn& b) {
   const uint64_t step = std::max<uint64_t>(1, options.credit / 2);
   if (b.consumed_since_grant < step) return;
   ConsumerRequest req;
-  req.mutable_credit()->set_n(static_cast<uint32_t>(std::min<uint64_t>(b.consumed_since_grant, UINT32_MAX)));
+  req.mutable_credit()->set_n(
+      static_cast<uint32_t>(std::min<uint64_t>(b.consumed_since_grant, UINT32_MAX)));
   if (Send(b, req)) b.consumed_since_grant -= req.credit().n();
 }
 
@@ -585,13 +613,16 @@ bool ConsumerLink::Impl::FlushCommits(BrokerConn& b) {
 
 void ConsumerLink::Impl::Housekeeping(Clock::time_point now) {
   for (BrokerConn& b : brokers) {
-    // Nothing is queued while disconnected: a restarted broker would only answer stale heartbeats with
-    // "unknown member", and the reconnect sends a Subscribe anyway.
+    // Nothing is queued while disconnected: a restarted broker would only answer stale heartbeats
+    // with "unknown member", and the reconnect sends a Subscribe anyway.
     if (!b.connected) continue;
     if (b.resubscribe_due) {
       SendSubscribe(b, hostwatch::v1::Subscribe::COMMITTED, now, "retry");
-    } else if (now - std::max(b.last_confirm, b.last_subscribe) >= kResubscribeAfterSilence) {
-      SendSubscribe(b, hostwatch::v1::Subscribe::COMMITTED, now, "no assignment or delivery for 3s");
+    } else if (now - std::max(b.last_confirm, b.last_subscribe) >= b.silence_limit) {
+      const auto next_limit = std::min(b.silence_limit * 2, kMaxSilenceBackoff);
+      SendSubscribe(b, hostwatch::v1::Subscribe::COMMITTED, now,
+                    "no assignment or delivery for a while");
+      b.silence_limit = next_limit;
     }
     if (now - b.last_heartbeat >= kHeartbeatEvery) {
       ConsumerRequest req;
@@ -599,7 +630,8 @@ void ConsumerLink::Impl::Housekeeping(Clock::time_point now) {
       if (Send(b, req)) b.last_heartbeat = now;
     }
     GrantCredit(b);
-    (void)FlushCommits(b);  // only moves when offsets were finished by the link itself, or after a resubscribe
+    // Moves only over offsets the link finished itself, or to repeat commits after a Subscribe.
+    (void)FlushCommits(b);
   }
 }
 
@@ -680,11 +712,13 @@ const ConsumerStats& ConsumerLink::stats() const { return impl_->stats; }
 
 ConsumerStats ConsumerLink::Summary() const {
   ConsumerStats out = impl_->stats;
-  for (auto& [key, s] : out.sources) s.missing = s.max_seq >= s.received ? s.max_seq - s.received : 0;
+  for (auto& [key, s] : out.sources)
+    s.missing = s.max_seq >= s.received ? s.max_seq - s.received : 0;
   return out;
 }
 
-Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend, const CurveClientConfig& curve,
+Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
+                                                    const CurveClientConfig& curve,
                                                     std::chrono::milliseconds timeout) {
   CurveClientKeys keys;
   if (curve.enabled) {
@@ -698,7 +732,8 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend, 
   }
   ConsumerRequest req;
   req.mutable_stats();
-  if (!SendRequestOn(sock.get(), req)) return Status::Unavailable("send to " + backend + ": " + ZmqErrorText());
+  if (!SendRequestOn(sock.get(), req))
+    return Status::Unavailable("send to " + backend + ": " + ZmqErrorText());
   const auto deadline = Clock::now() + timeout;
   ConsumerMessage reply;
   for (;;) {
@@ -724,8 +759,8 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend, 
       if (reply.has_error()) return Status::Unavailable(backend + ": " + reply.error().error());
     }
   }
-  return Status::DeadlineExceeded("no answer from " + backend + " within " + std::to_string(timeout.count()) +
-                                  "ms");
+  return Status::DeadlineExceeded("no answer from " + backend + " within " +
+                                  std::to_string(timeout.count()) + "ms");
 }
 
 }  // namespace hw::transport

@@ -1,5 +1,5 @@
-// The consumer link (DESIGN.md §6): reads a consumer group from every listed broker's backend, drops
-// duplicates by (source, epoch, seq), and commits only what the caller says it has finished.
+// The consumer link (DESIGN.md §6): reads a consumer group from every listed broker's backend,
+// drops duplicates by (source, epoch, seq), and commits only what the caller says it has finished.
 //
 // Protocol (docs/wire_format.md §5): Subscribe{group, topics, start, credit} -> Assignment; each
 // Delivery is two frames [ConsumerMessage{delivery}, envelope bytes]; Credit{n} grants more; Commit
@@ -23,7 +23,7 @@
 namespace hw::transport {
 
 struct ConsumerOptions {
-  std::string group;                        // required
+  std::string group;                         // required
   std::vector<hostwatch::v1::Topic> topics;  // empty: every topic
   hostwatch::v1::Subscribe::Start start = hostwatch::v1::Subscribe::COMMITTED;
   uint32_t credit = 2048;  // deliveries in flight per broker
@@ -49,7 +49,7 @@ struct SourceSummary {
 struct ConsumerStats {
   uint64_t deliveries = 0;  // everything the brokers sent
   uint64_t duplicates = 0;
-  uint64_t malformed = 0;   // deliveries that did not parse (counted, committed, skipped)
+  uint64_t malformed = 0;  // deliveries that did not parse (counted, committed, skipped)
   std::map<std::string, SourceSummary> sources;  // key "<source>#<epoch hex>"
 };
 
@@ -58,9 +58,9 @@ class ConsumerLink {
   static Result<std::unique_ptr<ConsumerLink>> Connect(const ConsumerOptions& options);
   ~ConsumerLink();
 
-  // Waits up to `timeout` for deliveries and returns at most `max` new ones (duplicates and malformed
-  // deliveries are dropped, counted, and their offsets committed with the next Commit). Sends
-  // heartbeats and credit as needed. An empty vector on timeout.
+  // Waits up to `timeout` for deliveries and returns at most `max` new ones (duplicates and
+  // malformed deliveries are dropped, counted, and their offsets committed with the next Commit).
+  // Sends heartbeats and credit as needed. An empty vector on timeout.
   Result<std::vector<Delivery>> Poll(std::chrono::milliseconds timeout, size_t max);
 
   // The caller's side effect for these deliveries is done: commit the highest offset per (broker,
@@ -80,7 +80,8 @@ class ConsumerLink {
 };
 
 // One Stats round trip to a broker backend (for `hostwatch status`).
-Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend, const CurveClientConfig& curve,
+Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
+                                                    const CurveClientConfig& curve,
                                                     std::chrono::milliseconds timeout);
 
 }  // namespace hw::transport

@@ -11,9 +11,11 @@ Result<std::string> LinkConfig::BackendFor(size_t i) const {
   if (i >= brokers.size()) return Status::InvalidArgument("no broker " + std::to_string(i));
   HW_ASSIGN_OR_RETURN(Endpoint ep, ParseEndpoint(brokers[i]));
   if (ep.scheme != "tcp") {
-    return Status::InvalidArgument("cannot derive a backend from " + brokers[i] + "; list link.backends");
+    return Status::InvalidArgument("cannot derive a backend from " + brokers[i] +
+                                   "; list link.backends");
   }
-  if (ep.port == 65535) return Status::InvalidArgument("cannot derive a backend port from " + brokers[i]);
+  if (ep.port == 65535)
+    return Status::InvalidArgument("cannot derive a backend port from " + brokers[i]);
   return ep.WithPort(static_cast<uint16_t>(ep.port + 1)).ToString();
 }
 
@@ -24,11 +26,13 @@ void ReadLinkConfig(config::Section link, config::Section curve, const std::stri
   link.Read("brokers", &out->brokers);
   link.Check(!out->brokers.empty(), "brokers", "must list at least one broker");
   for (const std::string& b : out->brokers) {
-    if (Result<Endpoint> ep = ParseEndpoint(b); !ep.ok()) link.Error("brokers", ep.status().message());
+    if (Result<Endpoint> ep = ParseEndpoint(b); !ep.ok())
+      link.Error("brokers", ep.status().message());
   }
   link.Read("backends", &out->backends);
   for (const std::string& b : out->backends) {
-    if (Result<Endpoint> ep = ParseEndpoint(b); !ep.ok()) link.Error("backends", ep.status().message());
+    if (Result<Endpoint> ep = ParseEndpoint(b); !ep.ok())
+      link.Error("backends", ep.status().message());
   }
   link.Check(out->backends.empty() || out->backends.size() == out->brokers.size(), "backends",
              "must be empty or list one backend per broker");
@@ -43,8 +47,10 @@ void ReadLinkConfig(config::Section link, config::Section curve, const std::stri
   curve.Read("public_key_file", &out->curve.public_key_file);
   curve.Read("server_public_key_file", &out->curve.server_public_key_file);
   if (out->curve.enabled) {
-    curve.Check(!out->curve.secret_key_file.empty(), "secret_key_file", "is required when curve is enabled");
-    curve.Check(!out->curve.public_key_file.empty(), "public_key_file", "is required when curve is enabled");
+    curve.Check(!out->curve.secret_key_file.empty(), "secret_key_file",
+                "is required when curve is enabled");
+    curve.Check(!out->curve.public_key_file.empty(), "public_key_file",
+                "is required when curve is enabled");
     curve.Check(!out->curve.server_public_key_file.empty(), "server_public_key_file",
                 "is required when curve is enabled");
   }

@@ -4,9 +4,9 @@
 // header (only sent_ms and the body); a record's seq is its spool index minus `base`, and the frame
 // on the wire is a serialized Envelope{source, epoch, seq} followed by the stored bytes (protobuf
 // merges concatenated messages). (epoch, base) live in the spool's meta file. When records vanish
-// before the broker acked them (drop-oldest on a full spool, a CRC-failed record, a broker that lost
-// what it had acked), the stream could never be completed under the old epoch, so the link starts a
-// new epoch whose seq 1 is the oldest record it still holds, and logs how many were lost.
+// before the broker acked them (drop-oldest on a full spool, a CRC-failed record, a broker that
+// lost what it had acked), the stream could never be completed under the old epoch, so the link
+// starts a new epoch whose seq 1 is the oldest record it still holds, and logs how many were lost.
 //
 // Threads: Publish appends under mu_ and wakes the link thread through an eventfd (written only
 // when no wake-up is pending, so a burst of Publish calls costs one write). The link thread polls
@@ -51,10 +51,11 @@ using std::chrono::milliseconds;
 // an Ack, so such a record would be resent forever: refuse it in Publish instead.
 constexpr size_t kMaxEnvelopeBytes = 4u << 20;
 constexpr int kHighWaterMark = 100000;
-constexpr milliseconds kPollInterval{50};     // timers are checked at least this often
-constexpr milliseconds kSyncInterval{1000};   // spool fsync while records are being appended
-constexpr milliseconds kLogPeriod{10000};     // RepeatLimiter period for repeated problems
-constexpr std::chrono::minutes kFailbackAfter{5};  // try the preferred broker again after this
+constexpr milliseconds kPollInterval{50};            // timers are checked at least this often
+constexpr milliseconds kSyncInterval{1000};          // spool fsync while records are being appended
+constexpr milliseconds kLogPeriod{10000};            // RepeatLimiter period for repeated problems
+constexpr std::chrono::minutes kFailbackAfter{5};    // try the preferred broker again after this
+constexpr std::chrono::seconds kAuthRetryAfter{10};  // reopen a socket whose CURVE key was refused
 constexpr std::string_view kMetaMagic = "hostwatch producer spool v1";
 
 int64_t NowMs() {
@@ -92,7 +93,8 @@ std::optional<Meta> DecodeMeta(std::string_view text) {
     return line;
   };
   auto parse = [](std::string_view line, std::string_view key, int base, uint64_t* out) {
-    if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ') return false;
+    if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ')
+      return false;
     line.remove_prefix(key.size() + 1);
     auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), *out, base);
     return ec == std::errc() && p == line.data() + line.size();
@@ -107,8 +109,8 @@ std::optional<Meta> DecodeMeta(std::string_view text) {
 // One ZeroMQ context for every link in the process (loadgen runs hundreds): created with the first
 // link, terminated with the last.
 std::shared_ptr<void> SharedContext() {
-  static auto* mu = new std::mutex;                 // leaked on purpose: no exit-time destructor
-  static auto* weak = new std::weak_ptr<void>;      // guarded by *mu
+  static auto* mu = new std::mutex;             // leaked on purpose: no exit-time destructor
+  static auto* weak = new std::weak_ptr<void>;  // guarded by *mu
   std::lock_guard lock(*mu);
   std::shared_ptr<void> ctx = weak->lock();
   if (!ctx) {
@@ -180,33 +182,37 @@ struct ProducerLink::Impl {
   // --- guarded by mu ---
   std::unique_ptr<spool::Spool> spool;
   uint64_t epoch = 0;
-  uint64_t base = 0;          // seq = spool index - base
-  uint64_t acked_seq = 0;     // cumulative, in `epoch`
-  uint64_t next_seq = 1;      // the next seq to send
-  uint64_t max_sent_seq = 0;  // highest seq sent in this epoch (to count resends)
+  uint64_t base = 0;                      // seq = spool index - base
+  uint64_t acked_seq = 0;                 // cumulative, in `epoch`
+  uint64_t next_seq = 1;                  // the next seq to send
+  uint64_t max_sent_seq = 0;              // highest seq sent in this epoch (to count resends)
   std::optional<uint64_t> went_back_for;  // the GAP acked_seq we already went back for
   bool release_pending = false;
   uint64_t stuck_index = 0;  // a missing or unreadable record BuildFrames stopped at (0: none)
   uint64_t seen_spool_dropped = 0;  // spool stats().dropped_records when last checked
-  uint64_t lost = 0;                // unacked records gone from the spool (ProducerStats.spool_dropped)
+  uint64_t lost = 0;  // unacked records gone from the spool (ProducerStats.spool_dropped)
   uint64_t published = 0, acked = 0, rejected = 0, resent = 0;
   size_t broker_index = 0;
   bool appended_since_sync = false;
   bool stopping = false;
   bool stopped = false;
-  pb::Envelope header;  // source set once; epoch and seq per frame
+  pb::Envelope header;              // source set once; epoch and seq per frame
   Clock::time_point last_progress;  // last ack progress, or the last send of acked_seq + 1
   daemon::RepeatLimiter reject_log{kLogPeriod};
   daemon::RepeatLimiter error_log{kLogPeriod};
   // --- link thread only (and Start, before the thread exists) ---
   void* socket = nullptr;
+  void* monitor = nullptr;  // PAIR receiving the socket's connection events (nullptr: none)
+  // When the broker's ZAP handler refused our key on the current socket (link thread only).
+  std::optional<Clock::time_point> auth_refused_at;
+  daemon::RepeatLimiter connection_log{kLogPeriod};
   Clock::time_point waiting_since;  // unacked records and no ack from the broker since then
   bool had_unacked = false;
   Clock::time_point connected_since;
   Clock::time_point last_sync;
 
   ~Impl() {
-    if (socket != nullptr) zmq_close(socket);
+    CloseSocket();
     if (wake_fd >= 0) ::close(wake_fd);
   }
 
@@ -220,6 +226,7 @@ struct ProducerLink::Impl {
 
   Status OpenSocket(size_t index);
   void CloseSocket();
+  void LogConnectionEvents();
   void Run();
 
   // All require mu.
@@ -242,7 +249,9 @@ Status ProducerLink::Impl::OpenSocket(size_t index) {
   const std::string& broker = options.link.brokers[index];
   void* s = zmq_socket(ctx.get(), ZMQ_DEALER);
   if (s == nullptr) return Status::Internal(ZmqError("zmq_socket"));
-  auto set_int = [s](int option, int value) { return zmq_setsockopt(s, option, &value, sizeof value); };
+  auto set_int = [s](int option, int value) {
+    return zmq_setsockopt(s, option, &value, sizeof value);
+  };
   int rc = 0;
   rc |= set_int(ZMQ_LINGER, 0);
   rc |= set_int(ZMQ_SNDHWM, kHighWaterMark);
@@ -270,13 +279,35 @@ Status ProducerLink::Impl::OpenSocket(size_t index) {
       return st;
     }
   }
+  // Connection events only feed the log (an operator's first question when the spool grows is
+  // "are we connected?"); without a monitor the link works the same.
+  static std::atomic<uint64_t> monitors{0};
+  const std::string monitor_addr =
+      "inproc://hostwatch-producer-monitor-" + std::to_string(++monitors);
+  void* m = nullptr;
+  if (zmq_socket_monitor(s, monitor_addr.c_str(),
+                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+    m = zmq_socket(ctx.get(), ZMQ_PAIR);
+    const int zero = 0;
+    if (m != nullptr && (zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+                         zmq_connect(m, monitor_addr.c_str()) != 0)) {
+      zmq_close(m);
+      m = nullptr;
+    }
+  }
   if (zmq_connect(s, broker.c_str()) != 0) {
     Status st = Status::InvalidArgument(ZmqError("connect " + broker));
+    if (m != nullptr) zmq_close(m);
+    zmq_socket_monitor(s, nullptr, 0);
     zmq_close(s);
     return st;
   }
-  if (socket != nullptr) zmq_close(socket);
+  CloseSocket();
   socket = s;
+  monitor = m;
   connected_since = Clock::now();
   waiting_since = connected_since;
   return Status::Ok();
@@ -310,10 +341,10 @@ void ProducerLink::Impl::CheckLost() {
   // Records settled+1 .. first-1 are gone and the broker never acked them: no seq can cover them.
   const uint64_t gone = first - 1 - settled;
   lost += gone;
-  StartEpoch(first - 1,
-             std::to_string(gone) + " records were lost before the broker acked them (spool full "
-                                    "at spool_max_bytes " +
-                 std::to_string(options.link.spool_max_bytes) + ", or corrupt)");
+  StartEpoch(first - 1, std::to_string(gone) +
+                            " records were lost before the broker acked them (spool full "
+                            "at spool_max_bytes " +
+                            std::to_string(options.link.spool_max_bytes) + ", or corrupt)");
 }
 
 void ProducerLink::Impl::Advance(uint64_t to, bool rejected_last, Clock::time_point now) {
@@ -365,8 +396,14 @@ void ProducerLink::Impl::HandleAck(const pb::Ack& ack, Clock::time_point now) {
         went_back_for = a;
       }
       break;
-    default:  // OK, and values newer than this code: cumulative either way
+    case pb::Ack::OK:
       if (a > acked_seq) Advance(a, false, now);
+      break;
+    default:  // not an Ack from a broker we understand: acking on its word could lose data
+      if (auto n = error_log.Allow(now)) {
+        spdlog::warn("{}: ignoring an ack with unknown status {} ({} more since)", source,
+                     static_cast<int>(ack.status()), *n);
+      }
       break;
   }
 }
@@ -403,8 +440,63 @@ void ProducerLink::Impl::BuildFrames(std::vector<std::string>* frames, uint64_t*
 }
 
 void ProducerLink::Impl::CloseSocket() {
+  if (monitor != nullptr) {
+    zmq_socket_monitor(socket, nullptr, 0);
+    zmq_close(monitor);
+    monitor = nullptr;
+  }
   if (socket != nullptr) zmq_close(socket);
   socket = nullptr;
+}
+
+void ProducerLink::Impl::LogConnectionEvents() {
+  // Each event is two frames: [u16 event][u32 value], then the peer's address.
+  zmq_msg_t head, addr;
+  zmq_msg_init(&head);
+  zmq_msg_init(&addr);
+  while (zmq_msg_recv(&head, monitor, ZMQ_DONTWAIT) >= 0) {
+    if (!zmq_msg_more(&head) || zmq_msg_recv(&addr, monitor, 0) < 0) break;
+    if (zmq_msg_size(&head) < 6) continue;
+    uint16_t event;
+    uint32_t value;
+    std::memcpy(&event, zmq_msg_data(&head), sizeof event);
+    std::memcpy(&value, static_cast<const char*>(zmq_msg_data(&head)) + 2, sizeof value);
+    const std::string_view peer(static_cast<const char*>(zmq_msg_data(&addr)), zmq_msg_size(&addr));
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      spdlog::info("{}: connected to broker {}", source, peer);
+      auth_refused_at.reset();
+      continue;
+    }
+    // libzmq never retries a connection the broker's ZAP handler refused (a 400 is final for that
+    // socket), so remember it: Run() opens a fresh socket later, in case our key was authorized in
+    // the meantime (the broker reloads authorized_keys_dir on SIGHUP).
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !auth_refused_at)
+      auth_refused_at = Clock::now();
+    std::optional<uint64_t> n = connection_log.Allow();
+    if (!n) continue;
+    switch (event) {
+      case ZMQ_EVENT_DISCONNECTED:
+        spdlog::warn(
+            "{}: lost the connection to broker {}; spooling and reconnecting ({} more "
+            "since)",
+            source, peer, *n);
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        spdlog::error(
+            "{}: broker {} refused our CURVE key (ZAP status {}): is our .pub in its "
+            "authorized_keys_dir? ({} more since)",
+            source, peer, value, *n);
+        break;
+      default:
+        spdlog::error(
+            "{}: handshake with broker {} failed (CURVE on one side only, or the wrong "
+            "server key?) ({} more since)",
+            source, peer, *n);
+        break;
+    }
+  }
+  zmq_msg_close(&head);
+  zmq_msg_close(&addr);
 }
 
 void ProducerLink::Impl::Run() {
@@ -433,10 +525,13 @@ void ProducerLink::Impl::Run() {
       std::lock_guard lock(mu);
       want_out = CanSend(&caught_up);
     }
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         {socket, 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0},
-        {nullptr, wake_fd, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, 2, static_cast<long>(kPollInterval.count())) < 0 && zmq_errno() != EINTR) {
+        {nullptr, wake_fd, ZMQ_POLLIN, 0},
+        {monitor, 0, ZMQ_POLLIN, 0}};
+    const int nitems = monitor != nullptr ? 3 : 2;
+    if (zmq_poll(items, nitems, static_cast<long>(kPollInterval.count())) < 0 &&
+        zmq_errno() != EINTR) {
       spdlog::error("{}: {}", source, ZmqError("zmq_poll"));
       std::this_thread::sleep_for(kPollInterval);  // never spin on a persistent error
     }
@@ -445,6 +540,7 @@ void ProducerLink::Impl::Run() {
       ssize_t n = ::read(wake_fd, &count, sizeof count);
       (void)n;
     }
+    if (nitems == 3 && (items[2].revents & ZMQ_POLLIN)) LogConnectionEvents();
 
     acks.clear();
     bool heard = false;
@@ -478,9 +574,14 @@ void ProducerLink::Impl::Run() {
       const bool unacked = SettledIndex() + 1 < spool->next_index();
       if (heard || !unacked || !had_unacked) waiting_since = now;
       had_unacked = unacked;
-      if (next_seq > acked_seq + 1 && now - last_progress > options.resend_timeout) {
-        next_seq = acked_seq + 1;  // go back: no progress for resend_timeout
+      if ((next_seq > acked_seq + 1 || stuck_index != 0) &&
+          now - last_progress > options.resend_timeout) {
+        // No progress for resend_timeout: go back to the first unacked record (and retry a read
+        // that failed).
+        next_seq = acked_seq + 1;
         went_back_for.reset();
+        stuck_index = 0;
+        last_progress = now;
       }
       if (brokers > 1 && unacked && now - waiting_since > options.failover_after) {
         failover = true;
@@ -488,16 +589,16 @@ void ProducerLink::Impl::Run() {
         spdlog::warn("{}: no ack from broker {} for {} ms; failing over to {}", source,
                      options.link.brokers[broker_index], options.failover_after.count(),
                      options.link.brokers[reopen_index]);
+      } else if (auth_refused_at && now - *auth_refused_at > kAuthRetryAfter) {
+        failover = true;
+        reopen_index = brokers > 1 ? (broker_index + 1) % brokers : broker_index;
+        spdlog::info("{}: retrying after our CURVE key was refused, with broker {}", source,
+                     options.link.brokers[reopen_index]);
       } else if (broker_index != preferred && !unacked && now - connected_since > kFailbackAfter) {
         failover = true;
         reopen_index = preferred;
         spdlog::info("{}: trying the preferred broker {} again", source,
                      options.link.brokers[preferred]);
-      }
-      if (failover) {
-        broker_index = reopen_index;
-        next_seq = acked_seq + 1;
-        went_back_for.reset();
       }
       if (appended_since_sync && now - last_sync >= kSyncInterval) {
         appended_since_sync = false;
@@ -514,9 +615,17 @@ void ProducerLink::Impl::Run() {
     }
 
     if (failover) {
+      auth_refused_at.reset();
       if (Status st = OpenSocket(reopen_index); !st.ok()) {
-        spdlog::error("{}: {}", source, st.ToString());  // keeps the old socket; retried later
+        waiting_since = now;  // keep the old socket; try again after another failover_after
+        spdlog::error("{}: {}", source, st.ToString());
+        continue;
       }
+      std::lock_guard lock(mu);
+      broker_index = reopen_index;
+      next_seq = acked_seq + 1;  // what was in flight on the old socket is resent
+      went_back_for.reset();
+      stuck_index = 0;
       continue;
     }
     if (frames.empty()) continue;
@@ -527,7 +636,7 @@ void ProducerLink::Impl::Run() {
       ++sent;
     }
     std::lock_guard lock(mu);
-    if (epoch != frames_epoch) continue;  // Publish re-epoched meanwhile: those frames are void
+    if (epoch != frames_epoch) continue;    // Publish re-epoched meanwhile: those frames are void
     const uint64_t end = first_seq + sent;  // one past the last seq actually sent
     if (sent > 0) {
       if (first_seq <= max_sent_seq) resent += std::min(end - 1, max_sent_seq) - first_seq + 1;
@@ -585,7 +694,8 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
     impl->base = meta->base;
     impl->header.set_epoch(impl->epoch);
     // Everything below the first readable record was released, i.e. acked. (Or it is missing from
-    // a corrupt spool: the broker then answers GAP below our ack, and HandleAck starts a new epoch.)
+    // a corrupt spool: the broker then answers GAP below our ack, and HandleAck starts a new
+    // epoch.)
     impl->acked_seq = first - 1 - impl->base;
     impl->next_seq = impl->acked_seq + 1;
   } else {
@@ -594,7 +704,8 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
                    impl->source, options.link.spool_dir);
     }
     Meta fresh{RandomEpoch(0), first - 1};
-    HW_RETURN_IF_ERROR(impl->spool->WriteMeta(EncodeMeta(fresh)).WithContext("producer spool meta"));
+    HW_RETURN_IF_ERROR(
+        impl->spool->WriteMeta(EncodeMeta(fresh)).WithContext("producer spool meta"));
     impl->epoch = fresh.epoch;
     impl->base = fresh.base;
     impl->header.set_epoch(impl->epoch);

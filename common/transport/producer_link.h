@@ -1,11 +1,11 @@
 // The producer link (DESIGN.md §3): at-least-once delivery of envelopes to the broker.
 //
-// Publish() appends to the spool (durable before it returns) and wakes the link thread, which owns the
-// DEALER socket: it sends up to `window` envelopes ahead of the last ack, handles cumulative acks
-// (releasing the spool), GAP acks (go back once), REJECTED acks (count, log, move on), resends from the
-// last ack when no ack progress is made for resend_timeout, and fails over to the next broker in the
-// list when its broker stays silent for failover_after. See docs/wire_format.md §4 and
-// docs/decisions/002-producer-link-spool.md (what the spool stores; re-epoching after a drop).
+// Publish() appends to the spool (durable before it returns) and wakes the link thread, which owns
+// the DEALER socket: it sends up to `window` envelopes ahead of the last ack, handles cumulative
+// acks (releasing the spool), GAP acks (go back once), REJECTED acks (count, log, move on), resends
+// from the last ack when no ack progress is made for resend_timeout, and fails over to the next
+// broker in the list when its broker stays silent for failover_after. See docs/wire_format.md §4
+// and docs/decisions/002-producer-link-spool.md (what the spool stores; re-epoching after a drop).
 //
 // Threads: Publish, WaitAcked and stats may be called from any thread. The socket belongs to the
 // link thread only.
@@ -29,20 +29,21 @@ struct ProducerOptions {
   std::chrono::milliseconds resend_timeout{2000};
   std::chrono::milliseconds failover_after{5000};
   uint64_t spool_segment_bytes = 8ull << 20;
-  bool validate = true;  // run the naming validator before spooling (a bad envelope is refused here)
+  bool validate =
+      true;  // run the naming validator before spooling (a bad envelope is refused here)
 };
 
 struct ProducerStats {
-  uint64_t published = 0;       // envelopes accepted by Publish
-  uint64_t acked = 0;           // envelopes acked OK
-  uint64_t rejected = 0;        // envelopes the broker REJECTED (dropped)
-  uint64_t resent = 0;          // envelopes sent more than once
-  uint64_t spool_records = 0;   // waiting in the spool
+  uint64_t published = 0;      // envelopes accepted by Publish
+  uint64_t acked = 0;          // envelopes acked OK
+  uint64_t rejected = 0;       // envelopes the broker REJECTED (dropped)
+  uint64_t resent = 0;         // envelopes sent more than once
+  uint64_t spool_records = 0;  // waiting in the spool
   uint64_t spool_bytes = 0;
-  uint64_t spool_dropped = 0;   // dropped because the spool was full (never silent: logged too)
+  uint64_t spool_dropped = 0;  // dropped because the spool was full (never silent: logged too)
   uint64_t epoch = 0;
   uint64_t last_acked_seq = 0;
-  std::string broker;           // the frontend in use
+  std::string broker;  // the frontend in use
 };
 
 class ProducerLink {
@@ -52,16 +53,16 @@ class ProducerLink {
   static Result<std::unique_ptr<ProducerLink>> Start(const ProducerOptions& options);
   ~ProducerLink();  // Stop(0)
 
-  // `body` must have exactly one body set (samples, events or alerts); source, epoch and seq are the
-  // link's business and are ignored if set. sent_ms is set here. InvalidArgument when the body fails
-  // the validator (nothing is spooled); an IoError when the spool cannot be written.
+  // `body` must have exactly one body set (samples, events or alerts); source, epoch and seq are
+  // the link's business and are ignored if set. sent_ms is set here. InvalidArgument when the body
+  // fails the validator (nothing is spooled); an IoError when the spool cannot be written.
   Status Publish(const hostwatch::v1::Envelope& body);
 
   // Blocks until everything published before the call is acked (or rejected), or the deadline.
   bool WaitAcked(std::chrono::milliseconds deadline);
 
-  // Sends what it can until the deadline, then stops the thread. What is not acked stays spooled and
-  // is resent by the next Start on the same spool_dir.
+  // Sends what it can until the deadline, then stops the thread. What is not acked stays spooled
+  // and is resent by the next Start on the same spool_dir.
   void Stop(std::chrono::milliseconds flush_deadline);
 
   ProducerStats stats() const;
@@ -73,8 +74,8 @@ class ProducerLink {
   std::unique_ptr<Impl> impl_;
 };
 
-// The broker a producer prefers: a consistent hash of the endpoint over the listed brokers (so a fleet
-// spreads over them and each host sticks to one). Failover goes to the next index, wrapping.
+// The broker a producer prefers: a consistent hash of the endpoint over the listed brokers (so a
+// fleet spreads over them and each host sticks to one). Failover goes to the next index, wrapping.
 size_t PreferredBroker(std::string_view endpoint, size_t broker_count);
 
 }  // namespace hw::transport

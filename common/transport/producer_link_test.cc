@@ -39,7 +39,10 @@ struct Appended {
 // Envelopes whose first metric starts with "poison" are answered REJECTED.
 class FakeBroker {
  public:
-  explicit FakeBroker(uint16_t port) : port_(port), ctx_(zmq_ctx_new()) {}
+  // A non-empty curve_secret_key (Z85) makes it a CURVE server; with no ZAP handler in its context
+  // libzmq lets every client key in.
+  explicit FakeBroker(uint16_t port, std::string curve_secret_key = "")
+      : port_(port), curve_secret_key_(std::move(curve_secret_key)), ctx_(zmq_ctx_new()) {}
   ~FakeBroker() {
     Stop();
     zmq_ctx_term(ctx_);
@@ -52,6 +55,11 @@ class FakeBroker {
     void* sock = zmq_socket(ctx_, ZMQ_ROUTER);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (!curve_secret_key_.empty()) {
+      int one = 1;
+      zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one);
+      zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_secret_key_.data(), curve_secret_key_.size());
+    }
     const std::string u = url();
     if (!WaitFor([&] { return zmq_bind(sock, u.c_str()) == 0; }, 5s)) {
       zmq_close(sock);
@@ -149,8 +157,7 @@ class FakeBroker {
         std::optional<pb::Ack> ack = Handle(frame);
         if (!ack) continue;
         if (pending && (pending->first != peer || pending->second.source() != ack->source() ||
-                        pending->second.epoch() != ack->epoch() ||
-                        ack->status() != pb::Ack::OK)) {
+                        pending->second.epoch() != ack->epoch() || ack->status() != pb::Ack::OK)) {
           Send(sock, pending->first, pending->second);
           pending.reset();
         }
@@ -168,6 +175,7 @@ class FakeBroker {
   }
 
   const uint16_t port_;
+  const std::string curve_secret_key_;
   void* ctx_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -272,11 +280,17 @@ TEST(ProducerLinkTest, ResendsAfterBrokerRestart) {
   auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
   ASSERT_TRUE(link);
   constexpr int kN = 3000;
-  std::thread publisher([&] { PublishRange(*link, "host-1", 0, kN); });
+  std::atomic<bool> broker_stopped{false};
+  std::thread publisher([&] {
+    PublishRange(*link, "host-1", 0, kN / 2);
+    WaitFor([&] { return broker_stopped.load(); }, 30s);
+    PublishRange(*link, "host-1", kN / 2, kN);  // while the broker is away
+  });
   ASSERT_TRUE(WaitFor([&] { return broker.appended_count(link->source()) >= 300; }, 30s));
-  broker.Stop();  // mid-stream: frames in flight are lost, acks never come
+  broker.Stop();  // mid-stream: frames in flight are lost, their acks never come
+  broker_stopped = true;
   publisher.join();
-  ASSERT_TRUE(WaitFor([&] { return link->stats().published == kN; }, 30s));
+  EXPECT_EQ(link->stats().published, static_cast<uint64_t>(kN));
   EXPECT_LT(broker.appended_count(link->source()), static_cast<size_t>(kN));
   ASSERT_TRUE(broker.Start());
   ASSERT_TRUE(link->WaitAcked(60s));
@@ -430,6 +444,47 @@ TEST(ProducerLinkTest, ReEpochsAfterSpoolDrop) {
   ExpectContiguous(rest, rest.size(), s.epoch, first_kept);
   EXPECT_EQ(rest.back().value, 10 + kMore - 1);
   EXPECT_EQ(rest.size() + s.spool_dropped, static_cast<uint64_t>(kMore));  // none silently lost
+}
+
+TEST(ProducerLinkTest, DeliversOverCurve) {
+  hw::testing::TempDir tmp;
+  char server_pub[41], server_sec[41], client_pub[41], client_sec[41], other_pub[41], other_sec[41];
+  ASSERT_EQ(zmq_curve_keypair(server_pub, server_sec), 0);
+  ASSERT_EQ(zmq_curve_keypair(client_pub, client_sec), 0);
+  ASSERT_EQ(zmq_curve_keypair(other_pub, other_sec), 0);
+  ASSERT_TRUE(
+      hw::testing::WriteFile(tmp.path() / "broker.pub", std::string(server_pub) + "\n").ok());
+  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "other.pub", std::string(other_pub) + "\n").ok());
+  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.pub", std::string(client_pub) + "\n").ok());
+  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.key", std::string(client_sec) + "\n").ok());
+  FakeBroker broker(Port(), server_sec);
+  ASSERT_TRUE(broker.Start());
+
+  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  o.link.curve.enabled = true;
+  o.link.curve.secret_key_file = (tmp.path() / "me.key").string();
+  o.link.curve.public_key_file = (tmp.path() / "me.pub").string();
+  o.link.curve.server_public_key_file = (tmp.path() / "broker.pub").string();
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  PublishRange(*link, "host-1", 0, 100);
+  ASSERT_TRUE(link->WaitAcked(20s));
+  ExpectContiguous(broker.appended(link->source()), 100, link->stats().epoch);
+
+  // The wrong server key: the handshake fails, nothing is delivered, everything stays spooled.
+  o.endpoint = "host-2";
+  o.link.spool_dir = (tmp.path() / "spool2").string();
+  o.link.curve.server_public_key_file = (tmp.path() / "other.pub").string();
+  auto wrong = MustStart(o);
+  ASSERT_TRUE(wrong);
+  PublishRange(*wrong, "host-2", 0, 10);
+  EXPECT_FALSE(wrong->WaitAcked(1s));
+  EXPECT_EQ(wrong->stats().spool_records, 10u);
+  EXPECT_EQ(broker.appended_count(wrong->source()), 0u);
+
+  // A missing key file is a configuration error at Start.
+  o.link.curve.secret_key_file = (tmp.path() / "missing.key").string();
+  EXPECT_FALSE(ProducerLink::Start(o).ok());
 }
 
 TEST(ProducerLinkTest, ValidatorRefusesBadSample) {

@@ -15,10 +15,10 @@ Result<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(const std::filesyste
   HW_ASSIGN_OR_RETURN(b->tap_port_, FreeLoopbackPort());
   std::string yaml = "broker:\n  frontend: " + b->frontend() + "\n  backend: " + b->backend() +
                      "\n  tap: " + b->tap() + "\n  data_dir: " + b->data_dir().string() +
-                     "\n  partitions: " + std::to_string(options.partitions) + "\n" + options.extra_yaml +
-                     options.top_yaml + "log: {level: info}\n";
+                     "\n  partitions: " + std::to_string(options.partitions) + "\n" +
+                     options.extra_yaml + options.top_yaml + "log: {level: info}\n";
   HW_RETURN_IF_ERROR(WriteFile(dir / "broker.yaml", yaml));
-  HW_RETURN_IF_ERROR(b->Launch());
+  if (options.launch) HW_RETURN_IF_ERROR(b->Launch());
   return b;
 }
 
@@ -29,7 +29,8 @@ BrokerProcess::~BrokerProcess() {
 Status BrokerProcess::Launch() {
   ++starts_;
   SubprocessOptions opts;
-  opts.argv = {HW_BINARY_DIR "/broker/hostwatch-broker", "--config", (dir_ / "broker.yaml").string()};
+  opts.argv = {HW_BINARY_DIR "/broker/hostwatch-broker", "--config",
+               (dir_ / "broker.yaml").string()};
   opts.stderr_path = log_path();
   HW_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(opts));
   proc_.emplace(std::move(p));
@@ -62,6 +63,9 @@ void BrokerProcess::Kill9() {
 }
 
 int BrokerProcess::Stop() { return proc_ ? proc_->Stop(std::chrono::seconds(10)) : -1; }
+void BrokerProcess::Signal(int sig) {
+  if (proc_) proc_->Signal(sig);
+}
 bool BrokerProcess::Running() { return proc_ && proc_->Running(); }
 pid_t BrokerProcess::pid() const { return proc_ ? proc_->pid() : -1; }
 

@@ -17,6 +17,7 @@ struct BrokerProcessOptions {
   std::string extra_yaml;  // appended under `broker:` (indented by the caller with two spaces)
   std::string top_yaml;    // appended at the top level (e.g. a curve: section)
   uint32_t partitions = 4;
+  bool launch = true;  // false: choose ports and write the config only; Restart() starts it later
 };
 
 class BrokerProcess {
@@ -32,7 +33,9 @@ class BrokerProcess {
   std::string tap() const { return "tcp://127.0.0.1:" + std::to_string(tap_port_); }
   uint16_t frontend_port() const { return frontend_port_; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
-  std::filesystem::path log_path() const { return dir_ / ("broker." + std::to_string(starts_) + ".log"); }
+  std::filesystem::path log_path() const {
+    return dir_ / ("broker." + std::to_string(starts_) + ".log");
+  }
   std::string Log() const;
 
   // Restart on the same ports and data dir.
@@ -40,6 +43,7 @@ class BrokerProcess {
   void Kill9();
   int Stop();  // SIGTERM, returns the exit status
   bool Running();
+  void Signal(int sig);
   pid_t pid() const;
 
  private:

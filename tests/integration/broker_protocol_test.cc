@@ -1,6 +1,8 @@
-// The broker against raw ZeroMQ peers: the wire protocol of docs/wire_format.md §4–§5, hostile input,
-// crash recovery and journal corruption. Uses the real hostwatch-broker binary.
+// The broker against raw ZeroMQ peers: the wire protocol of docs/wire_format.md §4–§5, hostile
+// input, crash recovery and journal corruption. Uses the real hostwatch-broker binary.
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,9 +12,6 @@
 #include <map>
 #include <random>
 #include <set>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <zmq.hpp>
 
 #include "common/testing/temp_dir.h"
@@ -31,8 +30,8 @@ using hostwatch::v1::Envelope;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string MakeEnvelope(const std::string& endpoint, uint64_t epoch, uint64_t seq, double value = 1.0,
-                         int samples = 4) {
+std::string MakeEnvelope(const std::string& endpoint, uint64_t epoch, uint64_t seq,
+                         double value = 1.0, int samples = 4) {
   Envelope env;
   env.set_source(endpoint + "/test");
   env.set_epoch(epoch);
@@ -51,7 +50,8 @@ std::string MakeEnvelope(const std::string& endpoint, uint64_t epoch, uint64_t s
 
 class RawProducer {
  public:
-  RawProducer(zmq::context_t& ctx, const std::string& frontend) : sock_(ctx, zmq::socket_type::dealer) {
+  RawProducer(zmq::context_t& ctx, const std::string& frontend)
+      : sock_(ctx, zmq::socket_type::dealer) {
     sock_.set(zmq::sockopt::linger, 0);
     sock_.connect(frontend);
   }
@@ -82,7 +82,8 @@ class RawProducer {
 
 class RawConsumer {
  public:
-  RawConsumer(zmq::context_t& ctx, const std::string& backend) : sock_(ctx, zmq::socket_type::dealer) {
+  RawConsumer(zmq::context_t& ctx, const std::string& backend)
+      : sock_(ctx, zmq::socket_type::dealer) {
     sock_.set(zmq::sockopt::linger, 0);
     sock_.connect(backend);
   }
@@ -283,14 +284,17 @@ TEST_F(BrokerProtocolTest, GroupsGetEverythingAndResumeAfterCommit) {
   RawProducer p(ctx_, broker_->frontend());
   const int kSources = 10, kPer = 100;
   for (int s = 0; s < kSources; ++s) {
-    for (uint64_t seq = 1; seq <= kPer; ++seq) p.Send(MakeEnvelope("host-" + std::to_string(s), 5, seq));
+    for (uint64_t seq = 1; seq <= kPer; ++seq)
+      p.Send(MakeEnvelope("host-" + std::to_string(s), 5, seq));
   }
   // Acks come per source; wait until the journal has them all.
   RawConsumer probe(ctx_, broker_->backend());
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto st = probe.Stats(1s);
-    return st && st->appended() >= kSources * kPer;
-  }, 20s));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto st = probe.Stats(1s);
+        return st && st->appended() >= kSources * kPer;
+      },
+      20s));
 
   auto count_test = [](const std::vector<RawConsumer::Item>& items) {
     std::set<std::pair<std::string, uint64_t>> seen;
@@ -319,17 +323,19 @@ TEST_F(BrokerProtocolTest, GroupsGetEverythingAndResumeAfterCommit) {
   EXPECT_EQ(count_test(b.Collect(100000, 2s)).first, static_cast<size_t>(kSources * kPer));
 
   // The commit survives a broker restart: g1 resumes after it.
-  ASSERT_TRUE(testing::WaitFor([&] {
-    auto st = probe.Stats(1s);
-    if (!st) return false;
-    for (const auto& g : st->groups()) {
-      if (g.group() != "g1") continue;
-      uint64_t lag = 0;
-      for (const auto& pl : g.partitions()) lag += pl.lag();
-      return lag == 0;
-    }
-    return false;
-  }, 10s));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto st = probe.Stats(1s);
+        if (!st) return false;
+        for (const auto& g : st->groups()) {
+          if (g.group() != "g1") continue;
+          uint64_t lag = 0;
+          for (const auto& pl : g.partitions()) lag += pl.lag();
+          return lag == 0;
+        }
+        return false;
+      },
+      10s));
   ASSERT_EQ(broker_->Stop(), 0) << broker_->Log();
   ASSERT_TRUE(broker_->Restart().ok());
   RawProducer p2(ctx_, broker_->frontend());
@@ -350,7 +356,8 @@ TEST_F(BrokerProtocolTest, DedupSurvivesKill9) {
   broker_->Kill9();
   ASSERT_TRUE(broker_->Restart().ok());
   RawProducer again(ctx_, broker_->frontend());
-  for (uint64_t seq = 1; seq <= 310; ++seq) again.Send(MakeEnvelope("crash-1", 3, seq));  // resend all
+  for (uint64_t seq = 1; seq <= 310; ++seq)
+    again.Send(MakeEnvelope("crash-1", 3, seq));  // resend all
   ASSERT_TRUE(again.WaitFor(310, Ack::OK, 10s)) << broker_->Log();
 
   RawConsumer c(ctx_, broker_->backend());

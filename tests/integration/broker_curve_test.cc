@@ -1,0 +1,244 @@
+// CURVE on the real broker (DESIGN.md §5), keys made by the real `hostwatch keygen`: a plaintext
+// client, a client with an unknown key and a client with the wrong server key get nothing accepted;
+// an authorized client works; a key bound to endpoint A cannot publish for B.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <set>
+#include <zmq.hpp>
+
+#include "common/testing/subprocess.h"
+#include "common/testing/temp_dir.h"
+#include "common/testing/wait.h"
+#include "common/transport/link_config.h"
+#include "hostwatch/v1/hostwatch.pb.h"
+#include "hostwatch/v1/link.pb.h"
+#include "tests/integration/broker_harness.h"
+
+namespace hw {
+namespace {
+
+using hostwatch::v1::Ack;
+using namespace std::chrono_literals;
+
+std::string Envelope(const std::string& endpoint, uint64_t seq) {
+  hostwatch::v1::Envelope env;
+  env.set_source(endpoint + "/test");
+  env.set_epoch(11);
+  env.set_seq(seq);
+  auto* b = env.mutable_samples();
+  b->set_endpoint(endpoint);
+  auto* s = b->add_samples();
+  s->set_metric("cpu.busy");
+  s->set_value(42);
+  s->set_time_ms(1'700'000'000'000);
+  return env.SerializeAsString();
+}
+
+std::string Key(const std::filesystem::path& p) {
+  Result<std::string> k = transport::ReadZ85KeyFile(p.string());
+  return k.ok() ? *k : std::string();
+}
+
+class CurveBrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    keys_ = dir_.Sub("keys");
+    authorized_ = dir_.Sub("authorized");
+    for (const char* name : {"broker", "game-a", "ops", "stranger", "fake-broker"}) {
+      std::string out;
+      testing::SubprocessOptions o;
+      Result<int> rc = testing::RunCommand(
+          {"/bin/sh", "-c",
+           "cd '" + keys_.string() + "' && '" HW_BINARY_DIR "/cli/hostwatch' keygen " + name},
+          &out, 10s);
+      ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+    }
+    std::filesystem::copy_file(keys_ / "game-a.pub", authorized_ / "game-a.pub");
+    std::filesystem::copy_file(keys_ / "ops.pub", authorized_ / "ops.pub");
+    testing::BrokerProcessOptions opts;
+    opts.top_yaml =
+        "curve:\n  enabled: true\n  secret_key_file: " + (keys_ / "broker.key").string() +
+        "\n  public_key_file: " + (keys_ / "broker.pub").string() +
+        "\n  authorized_keys_dir: " + authorized_.string() + "\n  bindings: {game-a: [game-a]}\n";
+    auto b = testing::BrokerProcess::Start(dir_.path(), opts);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = std::move(b).value();
+  }
+
+  // A DEALER to the frontend; curve_name empty: plaintext.
+  zmq::socket_t Producer(const std::string& curve_name,
+                         const std::string& server_pub_name = "broker") {
+    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    if (!curve_name.empty()) {
+      s.set(zmq::sockopt::curve_serverkey, Key(keys_ / (server_pub_name + ".pub")));
+      s.set(zmq::sockopt::curve_publickey, Key(keys_ / (curve_name + ".pub")));
+      s.set(zmq::sockopt::curve_secretkey, Key(keys_ / (curve_name + ".key")));
+    }
+    s.connect(broker_->frontend());
+    return s;
+  }
+
+  std::optional<Ack> SendAndWait(zmq::socket_t& s, const std::string& bytes,
+                                 std::chrono::milliseconds wait) {
+    s.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, wait);
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
+    zmq::message_t m;
+    (void)s.recv(m);
+    Ack a;
+    a.ParseFromArray(m.data(), static_cast<int>(m.size()));
+    return a;
+  }
+
+  // Every journaled envelope's source, read as group `group` over a CURVE consumer connection.
+  std::multiset<std::string> JournaledSources(const std::string& group) {
+    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::curve_serverkey, Key(keys_ / "broker.pub"));
+    s.set(zmq::sockopt::curve_publickey, Key(keys_ / "ops.pub"));
+    s.set(zmq::sockopt::curve_secretkey, Key(keys_ / "ops.key"));
+    s.connect(broker_->backend());
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_subscribe()->set_group(group);
+    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
+    r.mutable_subscribe()->set_credit(1000);
+    std::string b = r.SerializeAsString();
+    s.send(zmq::buffer(b), zmq::send_flags::none);
+    std::multiset<std::string> sources;
+    for (;;) {
+      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, 2s);
+      if (!(items[0].revents & ZMQ_POLLIN)) break;
+      zmq::message_t head;
+      (void)s.recv(head);
+      hostwatch::v1::ConsumerMessage msg;
+      msg.ParseFromArray(head.data(), static_cast<int>(head.size()));
+      if (!msg.has_delivery()) continue;
+      zmq::message_t body;
+      (void)s.recv(body);
+      hostwatch::v1::Envelope env;
+      env.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      if (!env.source().ends_with("/broker"))
+        sources.insert(env.source());  // the broker's own samples
+    }
+    return sources;
+  }
+
+  // Stats over a CURVE consumer connection as "ops".
+  std::optional<hostwatch::v1::BrokerStats> Stats() {
+    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::curve_serverkey, Key(keys_ / "broker.pub"));
+    s.set(zmq::sockopt::curve_publickey, Key(keys_ / "ops.pub"));
+    s.set(zmq::sockopt::curve_secretkey, Key(keys_ / "ops.key"));
+    s.connect(broker_->backend());
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_stats();
+    std::string b = r.SerializeAsString();
+    s.send(zmq::buffer(b), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, 5s);
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
+    zmq::message_t m;
+    (void)s.recv(m);
+    hostwatch::v1::ConsumerMessage msg;
+    msg.ParseFromArray(m.data(), static_cast<int>(m.size()));
+    if (!msg.has_stats()) return std::nullopt;
+    return msg.stats();
+  }
+
+  testing::TempDir dir_;
+  std::filesystem::path keys_, authorized_;
+  zmq::context_t ctx_;
+  std::unique_ptr<testing::BrokerProcess> broker_;
+};
+
+TEST_F(CurveBrokerTest, OnlyAuthorizedKeysGetThroughAndBindingsHold) {
+  // Negative cases first, each given time to be accepted if it could be: none may be.
+  zmq::socket_t plain = Producer("");
+  EXPECT_FALSE(SendAndWait(plain, Envelope("game-a", 1), 2s)) << "plaintext accepted";
+  zmq::socket_t unknown = Producer("stranger");
+  EXPECT_FALSE(SendAndWait(unknown, Envelope("game-a", 1), 2s)) << "unknown key accepted";
+  zmq::socket_t wrong_server = Producer("game-a", "fake-broker");
+  EXPECT_FALSE(SendAndWait(wrong_server, Envelope("game-a", 1), 2s)) << "wrong server key accepted";
+
+  EXPECT_TRUE(JournaledSources("before").empty()) << broker_->Log();
+
+  // The authorized, bound key publishes for its own endpoint...
+  zmq::socket_t a = Producer("game-a");
+  auto ok = SendAndWait(a, Envelope("game-a", 1), 5s);
+  ASSERT_TRUE(ok) << broker_->Log();
+  EXPECT_EQ(ok->status(), Ack::OK);
+  // ...and not for another one.
+  auto bad = SendAndWait(a, Envelope("game-b", 1), 5s);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status(), Ack::REJECTED);
+  EXPECT_THAT(bad->error(), ::testing::HasSubstr("may not publish for endpoint \"game-b\""));
+  // An authorized key without bindings may speak for any endpoint.
+  zmq::socket_t ops = Producer("ops");
+  auto any = SendAndWait(ops, Envelope("anything-1", 1), 5s);
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->status(), Ack::OK);
+
+  EXPECT_EQ(JournaledSources("after"),
+            (std::multiset<std::string>{"game-a/test", "anything-1/test"}));
+  auto stats = Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->rejected(), 1u);
+  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("CURVE on: 2 authorized client keys"));
+}
+
+// libzmq never retries a connection that ZAP refused; the producer link opens a new socket later,
+// so a key authorized afterwards (SIGHUP reloads authorized_keys_dir) gets through without a
+// restart.
+TEST_F(CurveBrokerTest, RefusedProducerGetsThroughOnceAuthorized) {
+  testing::SubprocessOptions o;
+  o.argv = {HW_BINARY_DIR "/cli/hostwatch",
+            "send",
+            "--broker",
+            broker_->frontend(),
+            "--curve-key",
+            (keys_ / "stranger").string(),
+            "--server-key",
+            (keys_ / "broker.pub").string(),
+            "--endpoint",
+            "late-1",
+            "--timeout",
+            "60",
+            "cpu.busy",
+            "7"};
+  o.stderr_path = dir_.path() / "send.err";
+  auto send = testing::Subprocess::Start(o);
+  ASSERT_TRUE(send.ok()) << send.status().ToString();
+  // Refused first: the broker logs the denial.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return broker_->Log().find("CURVE: refused a connection") != std::string::npos; }, 20s))
+      << broker_->Log();
+  EXPECT_TRUE(send->Running());
+  std::filesystem::copy_file(keys_ / "stranger.pub", authorized_ / "stranger.pub");
+  broker_->Signal(SIGHUP);
+  std::optional<int> rc = send->Wait(60s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << testing::ReadFile(dir_.path() / "send.err").value_or("") << broker_->Log();
+  EXPECT_EQ(JournaledSources("late").count("late-1/cli"), 1u);
+}
+
+TEST(CurveConfigTest, NonLoopbackWithoutCurveRefusesToStart) {
+  testing::TempDir dir;
+  ASSERT_TRUE(
+      testing::WriteFile(dir.path() / "b.yaml", "broker:\n  frontend: tcp://0.0.0.0:17400\n").ok());
+  std::string out;
+  Result<int> rc = testing::RunCommand(
+      {HW_BINARY_DIR "/broker/hostwatch-broker", "--config", (dir.path() / "b.yaml").string()},
+      &out, 20s);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 2);
+  EXPECT_THAT(out, ::testing::HasSubstr("not loopback, with CURVE off"));
+}
+
+}  // namespace
+}  // namespace hw
