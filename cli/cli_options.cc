@@ -1,5 +1,8 @@
 #include "cli/cli_options.h"
 
+#include <charconv>
+
+#include "common/config/units.h"
 #include "common/transport/endpoint.h"
 
 namespace hw::cli {
@@ -69,6 +72,26 @@ Result<std::string> BrokerOptions::TapEndpoint() const {
   if (ep.scheme != "tcp" || ep.port > 65533)
     return Status::InvalidArgument("give --tap explicitly");
   return ep.WithPort(static_cast<uint16_t>(ep.port + 2)).ToString();
+}
+
+Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
+  double s = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
+  if (!text.empty() && ec == std::errc() && p == text.data() + text.size() && s >= 0 && s <= 1e9) {
+    return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
+  }
+  if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) return *d;
+  return Status::InvalidArgument(std::string(flag) + " \"" + text +
+                                 "\": want seconds (e.g. 10, 0.5, 500ms)");
+}
+
+Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
+    return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
+  }
+  return n;
 }
 
 }  // namespace hw::cli

@@ -1,6 +1,8 @@
 // Options every networked verb shares (DESIGN.md §11): where the broker is and how to authenticate.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +32,10 @@ Status ExtractBrokerOptions(std::vector<std::string>* args, BrokerOptions* out);
 // "--flag value" or "--flag=value" at args[*i]; advances *i past the value.
 bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name,
               std::string* value, Status* error);
+
+// "30", "0.5" (seconds) or a duration with units ("500ms", "2m"); errors name the flag.
+Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text);
+// A whole non-negative number; errors name the flag.
+Result<uint64_t> ParseCount(std::string_view flag, const std::string& text);
 
 }  // namespace hw::cli

@@ -83,28 +83,6 @@ class InterruptScope {
   struct sigaction old_term_ {};
 };
 
-// "30", "0.5" (seconds) or a duration with units ("500ms", "2m").
-Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
-  const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos &&
-                     std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
-  if (plain) {
-    const double s = std::strtod(text.c_str(), nullptr);
-    if (s <= 1e9) return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
-  } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) {
-    return *d;
-  }
-  return Status::InvalidArgument(std::string(flag) + " \"" + text +
-                                 "\": want seconds (e.g. 30, 0.5, 500ms)");
-}
-
-Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
-  if (text.empty() || text.size() > 19 ||
-      text.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
-  }
-  return std::stoull(text);
-}
-
 Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* out) {
   size_t start = 0;
   while (start <= text.size()) {

@@ -77,26 +77,6 @@ struct LoadgenArgs {
   bool json = false;
 };
 
-Result<milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
-  double s = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
-  if (ec == std::errc() && p == text.data() + text.size() && s >= 0 && s <= 1e9) {
-    return milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
-  }
-  if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) return *d;
-  return Status::InvalidArgument(std::string(flag) + " \"" + text +
-                                 "\": want seconds (e.g. 10, 0.5, 500ms)");
-}
-
-Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
-    return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
-  }
-  return n;
-}
-
 Status ParseArgs(const std::vector<std::string>& args, LoadgenArgs* out) {
   bool have_hosts = false, have_metrics = false, have_interval = false, have_duration = false;
   for (size_t i = 0; i < args.size(); ++i) {

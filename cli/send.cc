@@ -54,18 +54,6 @@ struct SendArgs {
   std::string spool_dir;
 };
 
-// "30", "0.5" (seconds) or a duration with units ("500ms", "2m").
-Result<milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
-  double s = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
-  if (ec == std::errc() && p == text.data() + text.size() && s >= 0 && s <= 1e9) {
-    return milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
-  }
-  if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) return *d;
-  return Status::InvalidArgument(std::string(flag) + " \"" + text +
-                                 "\": want seconds (e.g. 10, 0.5, 500ms)");
-}
-
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";

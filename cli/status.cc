@@ -33,19 +33,6 @@ constexpr std::string_view kUsage =
 
 constexpr std::chrono::milliseconds kDefaultTimeout(5000);
 
-Result<std::chrono::milliseconds> ParseSeconds(const std::string& text) {
-  const bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos &&
-                     std::count(text.begin(), text.end(), '.') <= 1 && text != ".";
-  if (plain) {
-    const double s = std::strtod(text.c_str(), nullptr);
-    if (s > 0 && s <= 1e6) return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
-  } else if (Result<config::Duration> d = config::ParseDuration(text); d.ok() && d->count() > 0) {
-    return *d;
-  }
-  return Status::InvalidArgument("--timeout \"" + text +
-                                 "\": want seconds > 0 (e.g. 5, 0.5, 500ms)");
-}
-
 std::string HumanBytes(uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(bytes);
@@ -179,7 +166,8 @@ int RunStatus(int argc, const char* const* argv) {
       json = true;
     } else if (TakeFlag(args, &i, "--timeout", &v, &usage)) {
       if (!usage.ok()) break;
-      Result<std::chrono::milliseconds> t = ParseSeconds(v);
+      Result<std::chrono::milliseconds> t = ParseSeconds("--timeout", v);
+      if (t.ok() && t->count() <= 0) t = Status::InvalidArgument("--timeout must be > 0");
       if (!t.ok()) usage = t.status();
       timeout = t.value_or(timeout);
     } else {
