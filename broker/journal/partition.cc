@@ -527,10 +527,12 @@ Result<uint64_t> Partition::Impl::ApplyRetention(std::chrono::system_clock::time
       return Status::IoError("remove " + seg->path.string(), errno);
     }
     {
+      // Under the same lock as the segment list, so a reader that saw the new list never sees the
+      // old first_offset().
       std::unique_lock lock(mu);
       segments.erase(segments.begin());
+      first_offset.store(segments.front()->base, std::memory_order_release);
     }
-    first_offset.store(segments.front()->base, std::memory_order_release);
     total_bytes.fetch_sub(seg->size, std::memory_order_relaxed);
     unsynced.erase(std::remove(unsynced.begin(), unsynced.end(), seg), unsynced.end());
     removed += seg->records;
@@ -563,6 +565,11 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
     slice.clear();
     {
       std::shared_lock lock(mu);
+      // Retention removed what this call was about to read: stop here rather than jump, so the
+      // caller sees `next` fall below first_offset() on its next call and counts the skip (a
+      // consumer group must never lose records silently). Only the first turn may start above
+      // `from`, as the contract says.
+      if (delivered > 0 && segments.front()->base > next) return Status::Ok();
       next = std::max(next, segments.front()->base);
       auto it = std::upper_bound(
           segments.begin(), segments.end(), next,
