@@ -134,6 +134,7 @@ struct Frontend::Impl {
   Clock::time_point last_self = Clock::now();
   Clock::time_point last_board = Clock::now();
 
+  size_t board_sources = 0;  // sources in the table when the board was last published
   uint64_t self_epoch = 0;
   uint64_t self_seq = 0;
   std::string self_source;
@@ -305,6 +306,12 @@ void Frontend::Impl::HandleBatch() {
     }
   }
   FlushAcks();
+  // A new producer shows in Stats at once, not up to a second later (`hostwatch send; hostwatch
+  // status` should list it).
+  if (table.size() != board_sources) {
+    board_sources = table.size();
+    PublishBoard();
+  }
   if (appended_any) {
     // Wake the backend; a full pipe means it is already awake, so never block here.
     zmq::message_t ping(0);
