@@ -134,7 +134,8 @@ struct Frontend::Impl {
   Clock::time_point last_self = Clock::now();
   Clock::time_point last_board = Clock::now();
 
-  size_t board_sources = 0;  // sources in the table when the board was last published
+  Envelope scratch_envelope;  // HandleOne's parse target, reused (frontend thread only)
+  size_t board_sources = 0;   // sources in the table when the board was last published
   uint64_t self_epoch = 0;
   uint64_t self_seq = 0;
   std::string self_source;
@@ -207,8 +208,11 @@ void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload
     acks.push_back({identity.to_string(), h.source, h.epoch, d.ack_seq, Ack::GAP, ""});
     return;
   }
-  // In order: validate fully before it may reach the journal.
-  Envelope env;
+  // In order: validate fully before it may reach the journal. `env` is reused across envelopes:
+  // Clear() keeps the allocated samples, maps and strings, so steady-state parsing allocates
+  // little.
+  Envelope& env = scratch_envelope;
+  env.Clear();
   Status valid;
   if (!env.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     valid = Status::InvalidArgument("envelope does not parse");
