@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/spool/crc32c.h"
+#include "common/spool/file_io.h"
 
 namespace hw::broker {
 namespace {
@@ -16,32 +17,19 @@ using google::protobuf::internal::WireFormatLite;
 constexpr uint32_t kSnapshotMagic = 0x48574454;  // "HWDT"
 constexpr uint32_t kSnapshotVersion = 1;
 
-void PutU32(std::string* out, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 4);
-}
-void PutU64(std::string* out, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out->append(b, 8);
-}
-
 // A bounds-checked little-endian reader over the snapshot.
 class Reader {
  public:
   explicit Reader(std::string_view s) : s_(s) {}
   bool U32(uint32_t* v) {
     if (s_.size() < 4) return false;
-    *v = 0;
-    for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<uint8_t>(s_[i])) << (8 * i);
+    *v = spool::GetFixed32(s_.data());
     s_.remove_prefix(4);
     return true;
   }
   bool U64(uint64_t* v) {
     if (s_.size() < 8) return false;
-    *v = 0;
-    for (int i = 0; i < 8; ++i) *v |= static_cast<uint64_t>(static_cast<uint8_t>(s_[i])) << (8 * i);
+    *v = spool::GetFixed64(s_.data());
     s_.remove_prefix(8);
     return true;
   }
@@ -89,23 +77,23 @@ void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq,
 
 std::string SourceTable::Serialize(const std::vector<uint64_t>& covered_next_offsets) const {
   std::string body;
-  PutU32(&body, static_cast<uint32_t>(covered_next_offsets.size()));
-  for (uint64_t o : covered_next_offsets) PutU64(&body, o);
-  PutU32(&body, static_cast<uint32_t>(sources_.size()));
+  spool::AppendFixed32(&body, static_cast<uint32_t>(covered_next_offsets.size()));
+  for (uint64_t o : covered_next_offsets) spool::AppendFixed64(&body, o);
+  spool::AppendFixed32(&body, static_cast<uint32_t>(sources_.size()));
   for (const auto& [source, st] : sources_) {
-    PutU32(&body, static_cast<uint32_t>(source.size()));
+    spool::AppendFixed32(&body, static_cast<uint32_t>(source.size()));
     body += source;
-    PutU64(&body, static_cast<uint64_t>(st.last_seen_ms));
-    PutU32(&body, static_cast<uint32_t>(st.epoch_order.size()));
+    spool::AppendFixed64(&body, static_cast<uint64_t>(st.last_seen_ms));
+    spool::AppendFixed32(&body, static_cast<uint32_t>(st.epoch_order.size()));
     for (uint64_t epoch : st.epoch_order) {  // oldest first, so Load restores the eviction order
-      PutU64(&body, epoch);
-      PutU64(&body, st.last_seq.at(epoch));
+      spool::AppendFixed64(&body, epoch);
+      spool::AppendFixed64(&body, st.last_seq.at(epoch));
     }
   }
   std::string out;
-  PutU32(&out, kSnapshotMagic);
-  PutU32(&out, kSnapshotVersion);
-  PutU32(&out, spool::Crc32c(body));
+  spool::AppendFixed32(&out, kSnapshotMagic);
+  spool::AppendFixed32(&out, kSnapshotVersion);
+  spool::AppendFixed32(&out, spool::Crc32c(body));
   out += body;
   return out;
 }

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "common/spool/crc32c.h"
+#include "common/spool/file_io.h"
 
 namespace hw::broker {
 namespace {
@@ -65,35 +66,20 @@ constexpr size_t kMaxIov = IOV_MAX;
 constexpr size_t kMaxIov = 1024;
 #endif
 
-void PutFixed32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutFixed64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetFixed64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
 struct Header {
   uint32_t length;
   uint32_t crc;
   uint64_t offset;
 };
 
-Header DecodeHeader(const char* p) { return {GetFixed32(p), GetFixed32(p + 4), GetFixed64(p + 8)}; }
+Header DecodeHeader(const char* p) {
+  return {spool::GetFixed32(p), spool::GetFixed32(p + 4), spool::GetFixed64(p + 8)};
+}
 
 void EncodeHeader(char* out, std::string_view bytes, uint64_t offset) {
-  PutFixed32(out, static_cast<uint32_t>(bytes.size()));
-  PutFixed32(out + 4, spool::Crc32c(bytes));
-  PutFixed64(out + 8, offset);
+  spool::PutFixed32(out, static_cast<uint32_t>(bytes.size()));
+  spool::PutFixed32(out + 4, spool::Crc32c(bytes));
+  spool::PutFixed64(out + 8, offset);
 }
 
 std::string SegmentName(uint64_t base) {
@@ -119,40 +105,21 @@ bool ParseSegmentName(const std::string& name, uint64_t* base) {
 
 // Writes every iovec, resuming after short writes. Adjusts the iovecs it is given.
 Status WriteAllV(int fd, iovec* iov, size_t iovcnt, const std::filesystem::path& path) {
-  while (iovcnt > 0) {
-    const ssize_t n = ::writev(fd, iov, static_cast<int>(iovcnt));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("writev " + path.string(), errno);
-    }
-    auto left = static_cast<size_t>(n);
-    while (iovcnt > 0 && left >= iov->iov_len) {
-      left -= iov->iov_len;
-      ++iov;
-      --iovcnt;
-    }
-    if (iovcnt > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-      iov->iov_len -= left;
-    }
+  uint64_t written = 0;
+  if (int err = spool::WritevFull(fd, iov, static_cast<int>(iovcnt), &written); err != 0) {
+    return Status::IoError("writev " + path.string(), err);
   }
   return Status::Ok();
 }
 
 Status PreadAll(int fd, char* buf, size_t n, uint64_t pos, const std::filesystem::path& path) {
-  while (n > 0) {
-    const ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(pos));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError("pread " + path.string(), errno);
-    }
-    if (got == 0) {
-      return Status::DataLoss(path.string() + ": ends before byte " + std::to_string(pos + n) +
-                              " that the index points to");
-    }
-    buf += got;
-    n -= static_cast<size_t>(got);
-    pos += static_cast<uint64_t>(got);
+  size_t got = 0;
+  if (int err = spool::PreadFull(fd, buf, n, pos, &got); err != 0) {
+    return Status::IoError("pread " + path.string(), err);
+  }
+  if (got < n) {
+    return Status::DataLoss(path.string() + ": ends before byte " + std::to_string(pos + n) +
+                            " that the index points to");
   }
   return Status::Ok();
 }

@@ -27,7 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/spool/atomic_file.h"
 #include "common/spool/crc32c.h"
+#include "common/spool/file_io.h"
 
 namespace hw::spool {
 namespace {
@@ -39,26 +41,9 @@ constexpr uint64_t kAbsent = 1ull << 63;         // flag in Segment::offsets: th
 constexpr size_t kScanChunkBytes = 1 << 20;      // recovery reads segments in chunks this big
 constexpr uint64_t kReadBatchBytes = 256 << 10;  // Read fetches runs of records up to this size
 constexpr char kMetaName[] = "meta";
-constexpr char kMetaTmpName[] = "meta.tmp";
+constexpr char kMetaTmpName[] = "meta.tmp";  // WriteFileAtomic's temp name for kMetaName
 constexpr char kReleasedName[] = "released";
 constexpr size_t kReleasedBytes = 12;
-
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 // "<first index, 20 digits>.seg" without allocating: segments roll on the append path.
 struct SegmentName {
@@ -80,71 +65,6 @@ bool ParseSegmentName(const std::string& name, uint64_t* first) {
   }
   *first = v;
   return v != 0;
-}
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) Reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-// Reads up to n bytes at off; *got < n only at end of file. Returns 0 or an errno: callers build
-// the error message, so that the read and append paths do not allocate.
-int PreadFull(int fd, char* buf, size_t n, uint64_t off, size_t* got) {
-  *got = 0;
-  while (*got < n) {
-    ssize_t r = ::pread(fd, buf + *got, n - *got, static_cast<off_t>(off + *got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (r == 0) break;
-    *got += static_cast<size_t>(r);
-  }
-  return 0;
-}
-
-// Writes all of iov, retrying short writes. Returns 0 or an errno; *written counts what reached
-// the file either way.
-int WritevFull(int fd, iovec* iov, int iovcnt, uint64_t* written) {
-  *written = 0;
-  while (iovcnt > 0) {
-    ssize_t w = ::writev(fd, iov, iovcnt);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    *written += static_cast<uint64_t>(w);
-    auto left = static_cast<size_t>(w);
-    while (iovcnt > 0 && left >= iov->iov_len) {
-      left -= iov->iov_len;
-      ++iov;
-      --iovcnt;
-    }
-    if (iovcnt > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-      iov->iov_len -= left;
-    }
-  }
-  return 0;
 }
 
 }  // namespace
@@ -204,14 +124,15 @@ struct Spool::Impl {
       return Status::IoError("read " + PathOf(kReleasedName), err);
     }
     // Missing or torn: start from 0, i.e. resend whatever is still on disk.
-    if (got == sizeof b && Crc32c(std::string_view(b, 8)) == GetU32(b + 8)) released = GetU64(b);
+    if (got == sizeof b && Crc32c(std::string_view(b, 8)) == GetFixed32(b + 8))
+      released = GetFixed64(b);
     return Status::Ok();
   }
 
   Status StoreReleased() {
     char b[kReleasedBytes];
-    PutU64(b, released);
-    PutU32(b + 8, Crc32c(std::string_view(b, 8)));
+    PutFixed64(b, released);
+    PutFixed32(b + 8, Crc32c(std::string_view(b, 8)));
     ssize_t w;
     do {
       w = ::pwrite(released_fd.get(), b, sizeof b, 0);
@@ -251,8 +172,8 @@ struct Spool::Impl {
       if (file_size - pos < kHeaderBytes) break;
       HW_RETURN_IF_ERROR(Fill(fd, pos, kHeaderBytes, file_size, &buf_start, &buf_len, what));
       const char* h = buf.data() + (pos - buf_start);
-      uint32_t len = GetU32(h);
-      uint32_t crc = GetU32(h + 4);
+      uint32_t len = GetFixed32(h);
+      uint32_t crc = GetFixed32(h + 4);
       if (len > options.max_record_bytes || len > file_size - pos - kHeaderBytes) break;
       HW_RETURN_IF_ERROR(Fill(fd, pos, kHeaderBytes + len, file_size, &buf_start, &buf_len, what));
       const char* payload = buf.data() + (pos - buf_start) + kHeaderBytes;
@@ -418,8 +339,8 @@ struct Spool::Impl {
 
     Segment& s = segments.back();
     char header[kHeaderBytes];
-    PutU32(header, static_cast<uint32_t>(bytes.size()));
-    PutU32(header + 4, Crc32c(bytes));
+    PutFixed32(header, static_cast<uint32_t>(bytes.size()));
+    PutFixed32(header + 4, Crc32c(bytes));
     iovec iov[2] = {{header, sizeof header}, {const_cast<char*>(bytes.data()), bytes.size()}};
     uint64_t written = 0;
     if (int err = WritevFull(active_fd.get(), iov, 2, &written); err != 0) {
@@ -520,7 +441,7 @@ struct Spool::Impl {
           const char* h = buf.data() + (s.Offset(i) - begin);
           const uint64_t len = s.RecordEnd(i) - s.Offset(i) - kHeaderBytes;
           std::string_view payload(h + kHeaderBytes, len);
-          if (GetU32(h) != len || GetU32(h + 4) != Crc32c(payload)) {
+          if (GetFixed32(h) != len || GetFixed32(h + 4) != Crc32c(payload)) {
             // Went bad on disk after Open: skip and count it like a corrupt record at Open.
             s.offsets[i] |= kAbsent;
             ++stats.corrupt_records;
@@ -579,39 +500,14 @@ struct Spool::Impl {
   }
 
   Result<std::string> ReadMeta() const {
-    UniqueFd fd(::openat(dir_fd.get(), kMetaName, O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) {
-      if (errno == ENOENT) return std::string();
-      return Status::IoError("open " + PathOf(kMetaName), errno);
-    }
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return Status::IoError("stat " + PathOf(kMetaName), errno);
-    std::string out(static_cast<size_t>(st.st_size), '\0');
-    size_t got = 0;
-    if (int err = PreadFull(fd.get(), out.data(), out.size(), 0, &got); err != 0) {
-      return Status::IoError("read " + PathOf(kMetaName), err);
-    }
-    out.resize(got);
-    return out;
+    Result<std::string> meta = ReadWholeFile(options.dir / kMetaName);
+    if (!meta.ok() && meta.status().code() == StatusCode::kNotFound) return std::string();
+    return meta;
   }
 
+  // meta.tmp, fsync, rename over meta, fsync the directory: a crash leaves the old or the new.
   Status WriteMeta(std::string_view bytes) {
-    const std::string tmp = PathOf(kMetaTmpName);
-    UniqueFd fd(
-        ::openat(dir_fd.get(), kMetaTmpName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd.valid()) return Status::IoError("create " + tmp, errno);
-    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-    uint64_t written = 0;
-    if (int err = WritevFull(fd.get(), &iov, 1, &written); err != 0) {
-      return Status::IoError("write " + tmp, err);
-    }
-    if (::fsync(fd.get()) != 0) return Status::IoError("fsync " + tmp, errno);
-    fd.Reset();
-    if (::renameat(dir_fd.get(), kMetaTmpName, dir_fd.get(), kMetaName) != 0) {
-      return Status::IoError("rename " + tmp, errno);
-    }
-    if (::fsync(dir_fd.get()) != 0) return Status::IoError("fsync " + options.dir.string(), errno);
-    return Status::Ok();
+    return WriteFileAtomic(options.dir / kMetaName, bytes);
   }
 };
 
