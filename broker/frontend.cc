@@ -58,7 +58,7 @@ std::string HostEndpoint() {
 
 // One ack to send, coalesced while consecutive acks go to the same producer stream.
 struct PendingAck {
-  std::string identity;
+  std::string_view identity;  // the routing id, viewed in its message held for the batch
   std::string source;
   uint64_t epoch;
   uint64_t seq;
@@ -103,7 +103,7 @@ struct Frontend::Impl {
   }
 
   void HandleBatch();
-  void HandleOne(zmq::message_t& identity, zmq::message_t& payload);
+  void HandleOne(const zmq::message_t& identity_msg, zmq::message_t& payload);
   void FlushAcks();
   void PeriodicWork(Clock::time_point now, bool force);
   void AppendSelfMetrics();
@@ -184,7 +184,9 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
   return Status::Ok();
 }
 
-void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload) {
+void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_t& payload) {
+  const std::string_view identity(static_cast<const char*>(identity_msg.data()),
+                                  identity_msg.size());
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
   Result<EnvelopeHeader> header = ParseEnvelopeHeader(bytes);
   if (!header.ok()) {
@@ -193,19 +195,19 @@ void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload
       spdlog::warn("rejected a malformed envelope ({} bytes): {} ({} more since)", payload.size(),
                    header.status().message(), *n);
     }
-    acks.push_back({identity.to_string(), "", 0, 0, Ack::REJECTED, header.status().message()});
+    acks.push_back({identity, "", 0, 0, Ack::REJECTED, header.status().message()});
     return;
   }
-  const EnvelopeHeader& h = *header;
+  EnvelopeHeader& h = *header;  // its source is moved into the ack, the last use
   Decision d = table.Check(h.source, h.epoch, h.seq);
   if (d.verdict == Verdict::kDuplicate) {
     counters.duplicates.fetch_add(1, std::memory_order_relaxed);
-    acks.push_back({identity.to_string(), h.source, h.epoch, d.ack_seq, Ack::OK, ""});
+    acks.push_back({identity, std::move(h.source), h.epoch, d.ack_seq, Ack::OK, ""});
     return;
   }
   if (d.verdict == Verdict::kGap) {
     counters.gaps.fetch_add(1, std::memory_order_relaxed);
-    acks.push_back({identity.to_string(), h.source, h.epoch, d.ack_seq, Ack::GAP, ""});
+    acks.push_back({identity, std::move(h.source), h.epoch, d.ack_seq, Ack::GAP, ""});
     return;
   }
   // In order: validate fully before it may reach the journal. `env` is reused across envelopes:
@@ -242,15 +244,14 @@ void Frontend::Impl::HandleOne(zmq::message_t& identity, zmq::message_t& payload
       spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq,
                    valid.message(), *n);
     }
-    acks.push_back(
-        {identity.to_string(), h.source, h.epoch, h.seq, Ack::REJECTED, valid.message()});
+    acks.push_back({identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, valid.message()});
     return;
   }
   const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
   to_append[p].emplace_back(bytes);
   std::string_view endpoint = naming::SourceEndpoint(h.source);
   to_tap_topic[p].push_back(std::string(TopicName(h.body_field)) + "." + std::string(endpoint));
-  acks.push_back({identity.to_string(), h.source, h.epoch, h.seq, Ack::OK, ""});
+  acks.push_back({identity, std::move(h.source), h.epoch, h.seq, Ack::OK, ""});
 }
 
 void Frontend::Impl::HandleBatch() {
@@ -275,7 +276,10 @@ void Frontend::Impl::HandleBatch() {
     }
     if (extra) {
       counters.Reject("multipart");
-      acks.push_back({identity.to_string(), "", 0, 0, Ack::REJECTED, "one frame per envelope"});
+      held.push_back(std::move(identity));
+      const zmq::message_t& id = held.back();
+      acks.push_back({std::string_view(static_cast<const char*>(id.data()), id.size()), "", 0, 0,
+                      Ack::REJECTED, "one frame per envelope"});
       continue;
     }
     held.push_back(std::move(identity));

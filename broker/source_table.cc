@@ -48,7 +48,7 @@ class Reader {
 }  // namespace
 
 Decision SourceTable::Check(std::string_view source, uint64_t epoch, uint64_t seq) const {
-  auto it = sources_.find(std::string(source));
+  auto it = sources_.find(source);
   if (it == sources_.end()) return {Verdict::kAppend, seq};
   auto e = it->second.last_seq.find(epoch);
   if (e == it->second.last_seq.end()) return {Verdict::kAppend, seq};
@@ -59,7 +59,9 @@ Decision SourceTable::Check(std::string_view source, uint64_t epoch, uint64_t se
 }
 
 void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms) {
-  SourceState& st = sources_[std::string(source)];
+  auto found = sources_.find(source);
+  if (found == sources_.end()) found = sources_.emplace(std::string(source), SourceState{}).first;
+  SourceState& st = found->second;
   auto [it, inserted] = st.last_seq.try_emplace(epoch, seq);
   if (inserted) {
     st.epoch_order.push_back(epoch);
@@ -118,7 +120,7 @@ Result<std::vector<uint64_t>> SourceTable::Load(std::string_view snapshot) {
   }
   uint32_t count = 0;
   if (!r.U32(&count)) return truncated();
-  std::unordered_map<std::string, SourceState> loaded;
+  Map loaded;
   for (uint32_t i = 0; i < count; ++i) {
     uint32_t len = 0, epochs = 0;
     std::string source;

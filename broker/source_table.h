@@ -47,12 +47,18 @@ struct SourceState {
 class SourceTable {
  public:
   static constexpr size_t kMaxEpochs = 4;
+  // Looked up by string_view on every envelope: a transparent hash avoids building a key string.
+  struct SourceHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, SourceState, SourceHash, std::equal_to<>>;
 
   Decision Check(std::string_view source, uint64_t epoch, uint64_t seq) const;
   // Records that (source, epoch, seq) is journaled (appended or rejected-and-consumed).
   void Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms);
 
-  const std::unordered_map<std::string, SourceState>& sources() const { return sources_; }
+  const Map& sources() const { return sources_; }
   size_t size() const { return sources_.size(); }
 
   // Snapshot with the journal offsets (next offset per partition) it covers.
@@ -62,7 +68,7 @@ class SourceTable {
   Result<std::vector<uint64_t>> Load(std::string_view snapshot);
 
  private:
-  std::unordered_map<std::string, SourceState> sources_;
+  Map sources_;
 };
 
 // The header fields of a serialized Envelope (source, epoch, seq), read without parsing the body:
