@@ -9,6 +9,7 @@
 #include "broker/curve_auth.h"
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
+#include "common/naming/naming.h"
 #include "common/spool/atomic_file.h"
 
 namespace hw::broker {
@@ -22,16 +23,6 @@ constexpr auto kMemberTimeout = std::chrono::seconds(5);
 constexpr auto kSaveEvery = std::chrono::milliseconds(200);
 constexpr uint64_t kMaxPerWorkItem = 512;
 constexpr size_t kMaxBytesPerRead = 4u << 20;
-
-// Group names become file names: keep them to a safe alphabet.
-bool ValidGroupName(const std::string& g) {
-  if (g.empty() || g.size() > 128 || g == "." || g == "..") return false;
-  for (char c : g) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return false;
-  }
-  return true;
-}
 
 hostwatch::v1::Topic TopicOfField(int field) {
   switch (field) {
@@ -218,7 +209,8 @@ void Backend::Impl::HandleRequests() {
     }
     switch (req.request_case()) {
       case ConsumerRequest::kSubscribe: {
-        if (!ValidGroupName(req.subscribe().group())) {
+        // Group names become file names under data_dir/groups: keep them to a safe alphabet.
+        if (!naming::IsSafeName(req.subscribe().group(), 128)) {
           SendError(id, "group must be 1-128 of [A-Za-z0-9_.-]");
           break;
         }

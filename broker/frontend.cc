@@ -46,16 +46,6 @@ std::string ReasonKey(const std::string& message) {
   return key.empty() ? "invalid" : key;
 }
 
-std::string HostEndpoint() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "broker";
-  std::string h(buf);
-  for (char& c : h) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
-  }
-  return h.empty() ? "broker" : h;
-}
-
 // One ack to send, coalesced while consecutive acks go to the same producer stream.
 struct PendingAck {
   std::string_view identity;  // the routing id, viewed in its message held for the batch
@@ -99,7 +89,7 @@ struct Frontend::Impl {
     std::random_device rd;
     self_epoch = (static_cast<uint64_t>(rd()) << 32) | rd();
     if (self_epoch == 0) self_epoch = 1;
-    self_source = HostEndpoint() + "/broker";
+    self_source = naming::LocalEndpoint("broker") + "/broker";
   }
 
   void HandleBatch();

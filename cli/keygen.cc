@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cerrno>
 
+#include "common/naming/naming.h"
+
 namespace hw::cli {
 namespace {
 
@@ -24,15 +26,6 @@ Status WriteNew(const std::filesystem::path& path, const std::string& text, mode
   return Status::Ok();
 }
 
-bool ValidName(const std::string& name) {
-  if (name.empty() || name.size() > 128 || name == "." || name == "..") return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<KeyPair> GenerateKeyPair() {
@@ -47,7 +40,7 @@ Result<KeyPair> GenerateKeyPair() {
 
 Status WriteKeyPair(const std::filesystem::path& dir, const std::string& name,
                     const KeyPair& pair) {
-  if (!ValidName(name)) {
+  if (!naming::IsSafeName(name, 128)) {
     return Status::InvalidArgument("key name \"" + name +
                                    "\" must be letters, digits, '-', '_' or '.'");
   }

@@ -54,12 +54,6 @@ struct SendArgs {
   std::string spool_dir;
 };
 
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
 Status ParseArgs(std::vector<std::string> args, SendArgs* out) {
   std::vector<std::string> positional;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -96,7 +90,7 @@ Status ParseArgs(std::vector<std::string> args, SendArgs* out) {
     }
     out->tags.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
-  if (out->endpoint.empty()) out->endpoint = HostName();
+  if (out->endpoint.empty()) out->endpoint = naming::LocalEndpoint();
   return Status::Ok();
 }
 

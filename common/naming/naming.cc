@@ -1,5 +1,7 @@
 #include "common/naming/naming.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -383,6 +385,25 @@ Status ValidateEndpoint(std::string_view endpoint) {
 Status ValidateValue(double v) { return CheckFinite("value", v); }
 
 Status ValidateTags(const TagMap& tags) { return CheckTagMap("tags", tags); }
+
+bool IsSafeName(std::string_view name, size_t max_bytes) {
+  if (name.empty() || name.size() > max_bytes || name == "." || name == "..") return false;
+  for (char c : name) {
+    if (!HasClass(c, kNameChar)) return false;
+  }
+  return true;
+}
+
+std::string LocalEndpoint(std::string_view fallback) {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return std::string(fallback);
+  std::string h(buf);
+  if (h.size() > kMaxEndpointBytes) h.resize(kMaxEndpointBytes);
+  for (char& c : h) {
+    if (!HasClass(c, kNameChar)) c = '_';
+  }
+  return IsSafeName(h, kMaxEndpointBytes) ? h : std::string(fallback);
+}
 
 std::string_view SourceEndpoint(std::string_view source) {
   const size_t slash = source.find('/');

@@ -98,6 +98,15 @@ Status ValidateEnvelope(const hostwatch::v1::Envelope& env);
 // U+10FFFF.
 bool IsValidUtf8(std::string_view s);
 
+// True for 1..max_bytes of [A-Za-z0-9_.-] other than "." and "..": safe as one file name (key
+// names, consumer group names) and as an endpoint.
+bool IsSafeName(std::string_view name, size_t max_bytes);
+
+// This host's name as a valid endpoint (DESIGN.md §9: the default endpoint is the hostname):
+// characters outside [A-Za-z0-9_.-] become '_', cut to kMaxEndpointBytes; `fallback` if it has
+// none.
+std::string LocalEndpoint(std::string_view fallback = "localhost");
+
 // Replaces every ill-formed sequence by U+FFFD, one per maximal subpart (the Unicode and WHATWG
 // practice), so captures from non-UTF-8 logs can go into LogEvent.fields. The result may be up to
 // three times as long as the input; callers that have a size limit apply it afterwards.

@@ -671,3 +671,24 @@ TEST(SeriesKeyTest, SortsByBytesSoUpperCaseComesFirst) {
 
 }  // namespace
 }  // namespace hw::naming
+
+namespace hw::naming {
+namespace {
+
+TEST(SafeNameTest, OnlyOneFileNameOfTheNameAlphabet) {
+  EXPECT_TRUE(IsSafeName("game-01.key_2", 128));
+  EXPECT_TRUE(IsSafeName(std::string(128, 'a'), 128));
+  for (std::string_view bad : {"", ".", "..", "../evil", "a/b", "a b", "grp\n", "naïve"}) {
+    EXPECT_FALSE(IsSafeName(bad, 128)) << bad;
+  }
+  EXPECT_FALSE(IsSafeName(std::string(129, 'a'), 128));
+}
+
+TEST(LocalEndpointTest, IsAValidEndpoint) {
+  const std::string e = LocalEndpoint();
+  EXPECT_TRUE(ValidateEndpoint(e).ok()) << e;
+  EXPECT_TRUE(IsSafeName(LocalEndpoint("broker"), kMaxEndpointBytes));
+}
+
+}  // namespace
+}  // namespace hw::naming
