@@ -1,8 +1,12 @@
 #include "cli/cli_options.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "common/config/units.h"
+#include "common/daemon/flags.h"
+#include "common/daemon/logging.h"
 #include "common/transport/endpoint.h"
 
 namespace hw::cli {
@@ -72,6 +76,32 @@ Result<std::string> BrokerOptions::TapEndpoint() const {
   if (ep.scheme != "tcp" || ep.port > 65533)
     return Status::InvalidArgument("give --tap explicitly");
   return ep.WithPort(static_cast<uint16_t>(ep.port + 2)).ToString();
+}
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return a == "--help" || a == "-h"; });
+}
+
+void SetupCliLogging() {
+  daemon::LogOptions quiet;
+  quiet.level = "warn";
+  (void)daemon::SetupLogging("hostwatch", quiet);
+}
+
+int UsageError(std::string_view verb, std::string_view usage, const Status& error) {
+  const std::string_view synopsis = usage.substr(0, usage.find("\n\n") + 1);
+  std::fprintf(stderr, "hostwatch %.*s: %s\n%.*s(hostwatch %.*s --help for more)\n",
+               static_cast<int>(verb.size()), verb.data(), error.message().c_str(),
+               static_cast<int>(synopsis.size()), synopsis.data(), static_cast<int>(verb.size()),
+               verb.data());
+  return daemon::kExitUsage;
+}
+
+int VerbFailure(std::string_view verb, int code, std::string_view message) {
+  std::fprintf(stderr, "hostwatch %.*s: %.*s\n", static_cast<int>(verb.size()), verb.data(),
+               static_cast<int>(message.size()), message.data());
+  return code;
 }
 
 Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {

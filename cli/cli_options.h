@@ -33,6 +33,17 @@ Status ExtractBrokerOptions(std::vector<std::string>* args, BrokerOptions* out);
 bool TakeFlag(const std::vector<std::string>& args, size_t* i, std::string_view name,
               std::string* value, Status* error);
 
+// What every verb does the same way. `verb` is the word after `hostwatch` ("send").
+// True when args ask for --help or -h (the verb then prints its usage to stdout and exits 0).
+bool WantsHelp(const std::vector<std::string>& args);
+// One-shot commands log only warnings and errors, as text on stderr; stdout stays for results.
+void SetupCliLogging();
+// "hostwatch VERB: message", the usage's first paragraph and a pointer to --help, on stderr;
+// returns the usage exit code (2).
+int UsageError(std::string_view verb, std::string_view usage, const Status& error);
+// "hostwatch VERB: message" on stderr; returns code.
+int VerbFailure(std::string_view verb, int code, std::string_view message);
+
 // "30", "0.5" (seconds) or a duration with units ("500ms", "2m"); errors name the flag.
 Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text);
 // A whole non-negative number; errors name the flag.

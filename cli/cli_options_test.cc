@@ -71,3 +71,23 @@ TEST(CliOptionsTest, CurveKeyNamesBecomeKeyFiles) {
 
 }  // namespace
 }  // namespace hw::cli
+
+namespace hw::cli {
+namespace {
+
+TEST(CliOptionsTest, HelpAndUsageErrorsAreShared) {
+  EXPECT_TRUE(WantsHelp({"x", "-h"}));
+  EXPECT_TRUE(WantsHelp({"--help"}));
+  EXPECT_FALSE(WantsHelp({"--helpful"}));
+  ::testing::internal::CaptureStderr();
+  const int rc = UsageError("send", "usage: hostwatch send METRIC VALUE\n\nMore words.\n",
+                            Status::InvalidArgument("need METRIC"));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, 2);
+  EXPECT_EQ(err,
+            "hostwatch send: need METRIC\nusage: hostwatch send METRIC VALUE\n"
+            "(hostwatch send --help for more)\n");
+}
+
+}  // namespace
+}  // namespace hw::cli

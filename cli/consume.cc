@@ -366,22 +366,21 @@ std::chrono::milliseconds Until(Clock::time_point deadline, Clock::time_point no
 
 int RunConsume(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+  if (WantsHelp(args)) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }
   ConsumeFlags flags;
-  if (Status s = ParseFlags(args, &flags); !s.ok()) {
-    std::fprintf(stderr, "hostwatch consume: %s\n\n%s", s.message().c_str(), kUsage.data());
-    return daemon::kExitUsage;
-  }
-  (void)daemon::SetupLogging("hostwatch", daemon::LogOptions{.level = "warn", .format = "text"});
+  if (Status s = ParseFlags(args, &flags); !s.ok()) return UsageError("consume", kUsage, s);
+  SetupCliLogging();
 
   Result<std::unique_ptr<ConsumerLink>> connected = ConsumerLink::Connect(flags.consumer);
   if (!connected.ok()) {
-    std::fprintf(stderr, "hostwatch consume: %s\n", connected.status().ToString().c_str());
-    return connected.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
-                                                                     : daemon::kExitRuntime;
+    return VerbFailure("consume",
+                       connected.status().code() == StatusCode::kInvalidArgument
+                           ? daemon::kExitUsage
+                           : daemon::kExitRuntime,
+                       connected.status().ToString());
   }
   ConsumerLink& link = **connected;
   InterruptScope interrupts;
@@ -409,8 +408,7 @@ int RunConsume(int argc, const char* const* argv) {
 
     Result<std::vector<Delivery>> batch = link.Poll(wait, 1024);
     if (!batch.ok()) {
-      std::fprintf(stderr, "hostwatch consume: %s\n", batch.status().ToString().c_str());
-      return daemon::kExitRuntime;
+      return VerbFailure("consume", daemon::kExitRuntime, batch.status().ToString());
     }
     // Any delivery counts as activity, duplicates and malformed ones too.
     if (link.stats().deliveries != deliveries_seen) {
@@ -429,8 +427,8 @@ int RunConsume(int argc, const char* const* argv) {
       done.push_back(std::move(d));
     }
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-      std::fprintf(stderr, "hostwatch consume: cannot write the output; not committing it\n");
-      return daemon::kExitRuntime;
+      return VerbFailure("consume", daemon::kExitRuntime,
+                         "cannot write the output; not committing it");
     }
     if (Status s = link.Commit(done); !s.ok()) {
       std::fprintf(stderr, "hostwatch consume: %s\n", s.ToString().c_str());

@@ -299,20 +299,14 @@ class Loadgen {
   uint64_t envelopes_ = 0;
 };
 
-int Fail(int code, std::string_view message) {
-  std::fprintf(stderr, "hostwatch loadgen: %.*s\n", static_cast<int>(message.size()),
-               message.data());
-  return code;
-}
-
 int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
   Result<transport::LinkConfig> link = broker.ToLinkConfig();
-  if (!link.ok()) return Fail(daemon::kExitUsage, link.status().message());
+  if (!link.ok()) return VerbFailure("loadgen", daemon::kExitUsage, link.status().message());
   fs::path root = a.spool_dir;
   const bool temporary = a.spool_dir.empty();
   if (temporary) {
     Result<fs::path> dir = MakeTempRoot();
-    if (!dir.ok()) return Fail(daemon::kExitRuntime, dir.status().message());
+    if (!dir.ok()) return VerbFailure("loadgen", daemon::kExitRuntime, dir.status().message());
     root = *dir;
   }
   struct Cleanup {
@@ -326,7 +320,8 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
   Loadgen gen(a);
   const Clock::time_point start = Clock::now();
   if (Status st = gen.StartLinks(*link, root); !st.ok()) {
-    return Fail(
+    return VerbFailure(
+        "loadgen",
         st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime,
         st.message());
   }
@@ -337,7 +332,7 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const Loadgen::Totals t = gen.Collect();
   gen.StopLinks();
-  if (!published.ok()) return Fail(daemon::kExitRuntime, published.message());
+  if (!published.ok()) return VerbFailure("loadgen", daemon::kExitRuntime, published.message());
 
   const double rate = elapsed > 0 ? static_cast<double>(t.acked) / elapsed : 0;
   if (a.json) {
@@ -366,11 +361,11 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
     }
   }
   if (!all_acked || t.acked != gen.sent()) {
-    return Fail(daemon::kExitRuntime,
-                all_acked
-                    ? "some envelopes were rejected or dropped"
-                    : "not everything was acked within 60 s after the last sample (is the broker "
-                      "running?)");
+    return VerbFailure(
+        "loadgen", daemon::kExitRuntime,
+        all_acked ? "some envelopes were rejected or dropped"
+                  : "not everything was acked within 60 s after the last sample (is the broker "
+                    "running?)");
   }
   return daemon::kExitOk;
 }
@@ -379,22 +374,16 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
 
 int RunLoadgen(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find_if(args.begin(), args.end(),
-                   [](const std::string& a) { return a == "--help" || a == "-h"; }) != args.end()) {
+  if (WantsHelp(args)) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }
-  (void)daemon::SetupLogging("hostwatch", daemon::LogOptions{.level = "warn", .format = "text"});
+  SetupCliLogging();
   BrokerOptions broker;
   LoadgenArgs a;
   Status st = ExtractBrokerOptions(&args, &broker);
   if (st.ok()) st = ParseArgs(args, &a);
-  if (!st.ok()) {
-    const std::string_view synopsis = kUsage.substr(0, kUsage.find("\n\n") + 1);
-    std::fprintf(stderr, "hostwatch loadgen: %s\n%.*s(hostwatch loadgen --help for more)\n",
-                 st.message().c_str(), static_cast<int>(synopsis.size()), synopsis.data());
-    return daemon::kExitUsage;
-  }
+  if (!st.ok()) return UsageError("loadgen", kUsage, st);
   return Run(a, broker);
 }
 

@@ -111,11 +111,6 @@ Result<fs::path> MakeTempSpoolDir() {
   return fs::path(tmpl);
 }
 
-int Fail(int code, std::string_view message) {
-  std::fprintf(stderr, "hostwatch send: %.*s\n", static_cast<int>(message.size()), message.data());
-  return code;
-}
-
 int Run(const SendArgs& a, const BrokerOptions& broker) {
   hostwatch::v1::Envelope env;
   hostwatch::v1::SampleBatch* batch = env.mutable_samples();
@@ -135,16 +130,17 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
   check.set_source(a.endpoint + "/cli");
   check.set_seq(1);
   if (Status st = naming::ValidateEnvelope(check); !st.ok()) {
-    return Fail(daemon::kExitUsage, st.message());
+    return VerbFailure("send", daemon::kExitUsage, st.message());
   }
 
   Result<transport::LinkConfig> link_config = broker.ToLinkConfig();
-  if (!link_config.ok()) return Fail(daemon::kExitUsage, link_config.status().message());
+  if (!link_config.ok())
+    return VerbFailure("send", daemon::kExitUsage, link_config.status().message());
   fs::path spool_dir = a.spool_dir;
   const bool temporary = a.spool_dir.empty();
   if (temporary) {
     Result<fs::path> dir = MakeTempSpoolDir();
-    if (!dir.ok()) return Fail(daemon::kExitRuntime, dir.status().message());
+    if (!dir.ok()) return VerbFailure("send", daemon::kExitRuntime, dir.status().message());
     spool_dir = *dir;
   }
   struct Cleanup {
@@ -163,12 +159,14 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
   options.link.spool_max_bytes = 16u << 20;  // one sample (and whatever an earlier run left)
   Result<std::unique_ptr<transport::ProducerLink>> link = transport::ProducerLink::Start(options);
   if (!link.ok()) {
-    return Fail(link.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
-                                                                     : daemon::kExitRuntime,
-                link.status().message());
+    return VerbFailure("send",
+                       link.status().code() == StatusCode::kInvalidArgument ? daemon::kExitUsage
+                                                                            : daemon::kExitRuntime,
+                       link.status().message());
   }
   if (Status st = (*link)->Publish(env); !st.ok()) {
-    return Fail(
+    return VerbFailure(
+        "send",
         st.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime,
         st.message());
   }
@@ -179,11 +177,11 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
     std::string msg = "no ack from " + stats.broker + " within " +
                       config::FormatDuration(a.timeout) + " (is the broker running?)";
     if (!temporary) msg += "; the sample stays in " + spool_dir.string() + " for the next run";
-    return Fail(daemon::kExitRuntime, msg);
+    return VerbFailure("send", daemon::kExitRuntime, msg);
   }
   if (stats.rejected > 0) {
-    return Fail(daemon::kExitRuntime,
-                "the broker rejected the sample (its reason is logged above)");
+    return VerbFailure("send", daemon::kExitRuntime,
+                       "the broker rejected the sample (its reason is logged above)");
   }
   return daemon::kExitOk;
 }
@@ -192,22 +190,16 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
 
 int RunSend(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find_if(args.begin(), args.end(),
-                   [](const std::string& a) { return a == "--help" || a == "-h"; }) != args.end()) {
+  if (WantsHelp(args)) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }
-  (void)daemon::SetupLogging("hostwatch", daemon::LogOptions{.level = "warn", .format = "text"});
+  SetupCliLogging();
   BrokerOptions broker;
   SendArgs send;
   Status st = ExtractBrokerOptions(&args, &broker);
   if (st.ok()) st = ParseArgs(std::move(args), &send);
-  if (!st.ok()) {
-    const std::string_view synopsis = kUsage.substr(0, kUsage.find("\n\n") + 1);
-    std::fprintf(stderr, "hostwatch send: %s\n%.*s(hostwatch send --help for more)\n",
-                 st.message().c_str(), static_cast<int>(synopsis.size()), synopsis.data());
-    return daemon::kExitUsage;
-  }
+  if (!st.ok()) return UsageError("send", kUsage, st);
   return Run(send, broker);
 }
 

@@ -152,7 +152,7 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st) {
 
 int RunStatus(int argc, const char* const* argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+  if (WantsHelp(args)) {
     std::fputs(kUsage.data(), stdout);
     return daemon::kExitOk;
   }
@@ -174,10 +174,7 @@ int RunStatus(int argc, const char* const* argv) {
       usage = Status::InvalidArgument("unknown argument \"" + args[i] + "\"");
     }
   }
-  auto usage_error = [](const Status& s) {
-    std::fprintf(stderr, "hostwatch status: %s\n\n%s", s.message().c_str(), kUsage.data());
-    return daemon::kExitUsage;
-  };
+  auto usage_error = [](const Status& s) { return UsageError("status", kUsage, s); };
   if (!usage.ok()) return usage_error(usage);
   Result<std::string> backend = broker.BackendEndpoint();
   if (!backend.ok()) return usage_error(backend.status());
@@ -186,16 +183,14 @@ int RunStatus(int argc, const char* const* argv) {
 
   Result<BrokerStats> stats = transport::QueryBrokerStats(*backend, link->curve, timeout);
   if (!stats.ok()) {
-    std::fprintf(stderr, "hostwatch status: %s\n", stats.status().ToString().c_str());
-    return daemon::kExitRuntime;
+    return VerbFailure("status", daemon::kExitRuntime, stats.status().ToString());
   }
   if (json) {
     std::string out;
     google::protobuf::util::JsonPrintOptions opts;
     opts.always_print_primitive_fields = true;  // scripts see 0, not a missing key
     if (!google::protobuf::util::MessageToJsonString(*stats, &out, opts).ok()) {
-      std::fprintf(stderr, "hostwatch status: cannot render the stats as JSON\n");
-      return daemon::kExitRuntime;
+      return VerbFailure("status", daemon::kExitRuntime, "cannot render the stats as JSON");
     }
     std::printf("%s\n", out.c_str());
   } else {
