@@ -303,13 +303,13 @@ void Frontend::Impl::HandleBatch() {
       dirty[p] = false;
     }
   }
-  FlushAcks();
-  // A new producer shows in Stats at once, not up to a second later (`hostwatch send; hostwatch
-  // status` should list it).
+  // A new producer shows in Stats before its first ack leaves, not up to a second later
+  // (`hostwatch send; hostwatch status` lists it).
   if (table.size() != board_sources) {
     board_sources = table.size();
     PublishBoard();
   }
+  FlushAcks();
   if (appended_any) {
     // Wake the backend; a full pipe means it is already awake, so never block here.
     zmq::message_t ping(0);

@@ -64,6 +64,19 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return std::move(p).value();
   }
+  // Envelopes the broker has journaled (from `hostwatch status --json`, protobuf's JSON: uint64
+  // values are strings); -1 when it does not answer.
+  int64_t Appended() {
+    std::string out;
+    Result<int> rc = testing::RunCommand({kCli, "status", "--json", "--broker", broker_->frontend(),
+                                          "--backend", broker_->backend()},
+                                         &out, 10s);
+    const std::string key = "\"appended\":\"";
+    const size_t at = out.find(key);
+    if (!rc.ok() || *rc != 0 || at == std::string::npos) return -1;
+    return std::strtoll(out.c_str() + at + key.size(), nullptr, 10);
+  }
+
   std::string Out(const std::string& tag) { return Slurp(dir_.path() / (tag + ".out")); }
   std::string Err(const std::string& tag) { return Slurp(dir_.path() / (tag + ".err")); }
 
@@ -160,8 +173,9 @@ TEST_F(PipelineTest, BrokerKill9MidStreamLosesNothing) {
   StartBroker();
   const int kHosts = 50, kMetrics = 100, kTicks = 100;  // 500,000 samples at 60,000/s: ~8 s
   auto load = Cli("loadgen", Loadgen(kHosts, kMetrics, 1, kTicks, 60'000));
-  // Let the stream run, then kill the broker hard in the middle of it.
-  std::this_thread::sleep_for(2500ms);  // the scenario's timing, not a wait for a condition
+  // Kill the broker hard in the middle of the stream: once it has journaled about a fifth of it
+  // (10,000 envelopes in all: 100 per tick) and loadgen is still sending.
+  ASSERT_TRUE(testing::WaitFor([&] { return Appended() >= 2000; }, 60s)) << broker_->Log();
   ASSERT_TRUE(load.Running()) << "loadgen finished before the kill; raise the sample count";
   broker_->Kill9();
   std::this_thread::sleep_for(2s);  // "restarted after 2 s"
@@ -219,8 +233,15 @@ TEST_F(PipelineTest, ConsumerKill9ResumesAfterCommit) {
 TEST_F(PipelineTest, ProducersSpoolWhileBrokerIsDown) {
   StartBroker(/*launch=*/false);
   auto load = Cli("loadgen", Loadgen(10, 50, 10, 500, 0));  // 25,000 samples
-  std::this_thread::sleep_for(10s);                         // the outage the scenario asks for
+  std::this_thread::sleep_for(10s);  // the length of the outage the scenario asks for
   ASSERT_TRUE(load.Running()) << Out("loadgen") << Err("loadgen");
+  // Everything so far waits in the producers' spools.
+  uint64_t spooled = 0;
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(dir_.path() / "loadgen-spool")) {
+    if (e.is_regular_file() && e.path().extension() == ".seg") spooled += e.file_size();
+  }
+  EXPECT_GT(spooled, 25'000u * 8) << "25,000 samples of at least 8 bytes each should be spooled";
   ASSERT_TRUE(broker_->Restart().ok());
   std::optional<int> lrc = load.Wait(120s);
   ASSERT_TRUE(lrc.has_value());
