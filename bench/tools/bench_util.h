@@ -85,6 +85,33 @@ class Flags {
 // Fixed-rate pacing: Due() is how many messages should have gone out by now (never more than
 // total); Wait() sleeps until the next one is due. Callers send Due() - sent in one burst, so a
 // late wake-up is caught up at once instead of lowering the rate.
+// The workload flags the peer benchmarks share: --count N messages of --size bytes as fast as
+// possible, or with --rate R, R msgs/s for --seconds S (the first --warmup seconds not measured).
+struct LoadShape {
+  size_t size = 100;
+  bool latency = false;
+  double rate = 0;
+  double seconds = 10;
+  double warmup = 1;
+  uint64_t count = 1000000;
+  int64_t timeout_ns = 0;
+
+  // min_size: the bytes a payload needs for its own bookkeeping (e.g. a send timestamp).
+  static LoadShape FromFlags(std::string_view tool, const Flags& f, size_t min_size) {
+    LoadShape s;
+    s.size = f.Count("--size", 100);
+    s.latency = f.Has("--rate");
+    s.rate = f.Num("--rate", 0);
+    s.seconds = f.Num("--seconds", 10);
+    s.warmup = f.Num("--warmup", 1);
+    s.count = s.latency ? static_cast<uint64_t>(s.rate * s.seconds) : f.Count("--count", 1000000);
+    s.timeout_ns = static_cast<int64_t>(f.Num("--timeout", 120) * 1e9);
+    if (s.size < min_size) Die(tool, "--size: at least " + std::to_string(min_size));
+    if (s.latency && s.rate <= 0) Die(tool, "--rate must be > 0");
+    return s;
+  }
+};
+
 class Pacer {
  public:
   Pacer(double rate, uint64_t total) : rate_(rate), total_(total), start_(Clock::now()) {}

@@ -198,17 +198,14 @@ int main(int argc, char** argv) {
       kUsage);
   if (!f.Has("--port")) Die(kTool, "--port is required");
   const auto port = static_cast<uint16_t>(f.Count("--port", 0));
-  const size_t size = f.Count("--size", 100);
+  // Payloads carry the timestamp.
+  const LoadShape shape = LoadShape::FromFlags(kTool, f, 8);
+  const size_t size = shape.size;
+  const bool latency = shape.latency;
+  const double rate = shape.rate, warmup = shape.warmup;
+  const uint64_t count = shape.count;
+  const int64_t timeout_ns = shape.timeout_ns;
   const std::string subject = f.Str("--subject", "bench.subject");
-  const bool latency = f.Has("--rate");
-  const double rate = f.Num("--rate", 0);
-  const double seconds = f.Num("--seconds", 10);
-  const double warmup = f.Num("--warmup", 1);
-  const uint64_t count =
-      latency ? static_cast<uint64_t>(rate * seconds) : f.Count("--count", 1000000);
-  const auto timeout_ns = static_cast<int64_t>(f.Num("--timeout", 120) * 1e9);
-  if (size < 8) Die(kTool, "--size: at least 8 (the timestamp)");
-  if (latency && rate <= 0) Die(kTool, "--rate must be > 0");
 
   const int sub_fd = Connect(port);
   Reader sub_reader(sub_fd);

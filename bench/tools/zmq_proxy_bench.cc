@@ -65,16 +65,13 @@ int main(int argc, char** argv) {
                 {"--xsub-port", "--xpub-port", "--count", "--size", "--rate", "--seconds",
                  "--warmup", "--timeout"},
                 kUsage);
-  const size_t size = f.Count("--size", 100);
-  const bool latency = f.Has("--rate");
-  const double rate = f.Num("--rate", 0);
-  const double seconds = f.Num("--seconds", 10);
-  const double warmup = f.Num("--warmup", 1);
-  const uint64_t count =
-      latency ? static_cast<uint64_t>(rate * seconds) : f.Count("--count", 1000000);
-  const auto timeout_ns = static_cast<int64_t>(f.Num("--timeout", 120) * 1e9);
-  if (size < 9) Die(kTool, "--size: at least 9 (a tag byte and the timestamp)");
-  if (latency && rate <= 0) Die(kTool, "--rate must be > 0");
+  // Payloads carry a tag byte and the timestamp.
+  const LoadShape shape = LoadShape::FromFlags(kTool, f, 9);
+  const size_t size = shape.size;
+  const bool latency = shape.latency;
+  const double rate = shape.rate, warmup = shape.warmup;
+  const uint64_t count = shape.count;
+  const int64_t timeout_ns = shape.timeout_ns;
 
   // The relay: its own context and I/O thread.
   void* proxy_ctx = zmq_ctx_new();
