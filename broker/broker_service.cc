@@ -9,6 +9,7 @@
 #include "broker/backend.h"
 #include "broker/broker_state.h"
 #include "broker/curve_auth.h"
+#include "broker/dedup_snapshot.h"
 #include "broker/frontend.h"
 
 namespace hw::broker {

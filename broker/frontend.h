@@ -42,10 +42,4 @@ class Frontend {
   std::unique_ptr<Impl> impl_;
 };
 
-// Loads data_dir/dedup.snapshot and replays the journal after it; falls back to the whole journal
-// when the snapshot is missing, corrupt or ahead of the journal.
-Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journal& journal);
-Status SaveSourceTable(const std::string& data_dir, const SourceTable& table,
-                       const Journal& journal);
-
 }  // namespace hw::broker
