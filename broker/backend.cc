@@ -259,12 +259,10 @@ void Backend::Impl::Deliver() {
     auto work = groups.PendingWork(ranges, kMaxPerWorkItem);
     if (work.empty()) return;
     for (const auto& w : work) {
-      uint64_t sent = 0, last_sent = 0, next_cursor = w.from, seen = 0;
+      uint64_t sent = 0, last_sent = 0, next_cursor = w.from;
       Status s = journal.partitions[w.partition]->Read(
           w.from, static_cast<size_t>(w.max) * 4, kMaxBytesPerRead,
           [&](uint64_t offset, std::string_view bytes) {
-            next_cursor = offset + 1;
-            ++seen;
             int field = 0;
             if (w.topic_mask != 0) {
               Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes);
@@ -285,15 +283,13 @@ void Backend::Impl::Deliver() {
             ++sent;
             last_sent = offset;
             return sent < w.max;
-          });
+          },
+          &next_cursor);  // past what was sent, filtered out, or skipped as corrupt
       if (!s.ok()) {
         if (auto n = log_limit.Allow())
           spdlog::error("reading partition {}: {}", w.partition, s.ToString());
         continue;
       }
-      // Nothing readable from `from` to the end (corrupt records skipped at recovery): move past
-      // them, or this work item would come back forever.
-      if (seen == 0) next_cursor = ranges[w.partition].next;
       groups.Delivered(w.member_id, w.partition, next_cursor, sent, last_sent);
       counters.delivered.fetch_add(sent, std::memory_order_relaxed);
     }

@@ -50,20 +50,20 @@ Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journa
     const Partition& part = *journal.partitions[p];
     uint64_t start = std::max(from[p], part.first_offset());
     while (start < part.next_offset()) {
-      uint64_t last = start;
-      uint64_t seen = 0;
-      Status s = part.Read(start, 65536, 64u << 20, [&](uint64_t offset, std::string_view bytes) {
-        last = offset;
-        ++seen;
-        if (Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes); h.ok()) {
-          table.Observe(h->source, h->epoch, h->seq, 0);
-        }
-        ++replayed;
-        return true;
-      });
+      uint64_t resume = start;
+      Status s = part.Read(
+          start, 65536, 64u << 20,
+          [&](uint64_t, std::string_view bytes) {
+            if (Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes); h.ok()) {
+              table.Observe(h->source, h->epoch, h->seq, 0);
+            }
+            ++replayed;
+            return true;
+          },
+          &resume);
       HW_RETURN_IF_ERROR(s);
-      if (seen == 0) break;  // nothing readable left (corrupt records are skipped by Read)
-      start = last + 1;
+      if (resume <= start) break;  // no progress: nothing further is readable
+      start = resume;
     }
   }
   spdlog::info("dedup table: {} sources ({} journal records replayed)", table.size(), replayed);

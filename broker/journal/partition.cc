@@ -163,7 +163,7 @@ struct Partition::Impl {
   Status Sync();
   Result<uint64_t> ApplyRetention(std::chrono::system_clock::time_point now);
   Status Read(uint64_t from, size_t max_records, size_t max_bytes,
-              const std::function<bool(uint64_t, std::string_view)>& fn) const;
+              const std::function<bool(uint64_t, std::string_view)>& fn, uint64_t* resume_at) const;
 
   PartitionOptions options;
   std::string dir;  // options.dir as a string, for messages
@@ -508,19 +508,22 @@ Result<uint64_t> Partition::Impl::ApplyRetention(std::chrono::system_clock::time
   return removed;
 }
 
-Status Partition::Read(
-    uint64_t from, size_t max_records, size_t max_bytes,
-    const std::function<bool(uint64_t offset, std::string_view bytes)>& fn) const {
-  return impl_->Read(from, max_records, max_bytes, fn);
+Status Partition::Read(uint64_t from, size_t max_records, size_t max_bytes,
+                       const std::function<bool(uint64_t offset, std::string_view bytes)>& fn,
+                       uint64_t* resume_at) const {
+  uint64_t ignored = 0;
+  return impl_->Read(from, max_records, max_bytes, fn, resume_at != nullptr ? resume_at : &ignored);
 }
 
 // Each turn picks, under the shared lock, a run of indexed records in one segment (bounded by the
 // remaining limits and kMaxReadChunkBytes), then preads it in one call and delivers it unlocked.
 Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes,
-                             const std::function<bool(uint64_t, std::string_view)>& fn) const {
+                             const std::function<bool(uint64_t, std::string_view)>& fn,
+                             uint64_t* resume_at) const {
   size_t delivered = 0;
   uint64_t delivered_bytes = 0;
   uint64_t next = from;
+  *resume_at = from;
   std::vector<uint64_t> slice;  // positions of offsets slice_base, slice_base + 1, ...
   std::unique_ptr<char[]> buf;
   uint64_t buf_size = 0;
@@ -536,7 +539,10 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
       // caller sees `next` fall below first_offset() on its next call and counts the skip (a
       // consumer group must never lose records silently). Only the first turn may start above
       // `from`, as the contract says.
-      if (delivered > 0 && segments.front()->base > next) return Status::Ok();
+      if (delivered > 0 && segments.front()->base > next) {
+        *resume_at = next;
+        return Status::Ok();
+      }
       next = std::max(next, segments.front()->base);
       auto it = std::upper_bound(
           segments.begin(), segments.end(), next,
@@ -548,7 +554,10 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
         const std::vector<uint64_t>& positions = (*it)->positions;
         while (idx < positions.size() && positions[idx] == kMissing) ++idx;
         if (idx < positions.size()) break;
-        if (++it == segments.end()) return Status::Ok();  // caught up
+        if (++it == segments.end()) {  // caught up
+          *resume_at = std::max(next, segments.back()->base + segments.back()->positions.size());
+          return Status::Ok();
+        }
         idx = 0;
       }
       seg = *it;
@@ -592,6 +601,7 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
                                 " at byte " + std::to_string(slice[k]) +
                                 " no longer matches the index");
       }
+      *resume_at = offset + 1;
       if (!fn(offset, std::string_view(buf.get() + at + kHeaderBytes, h.length))) {
         return Status::Ok();
       }
@@ -600,6 +610,7 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
       if (delivered >= max_records || delivered_bytes >= max_bytes) return Status::Ok();
     }
     next = slice_base + slice.size();
+    *resume_at = next;
   }
   return Status::Ok();
 }

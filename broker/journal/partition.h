@@ -52,8 +52,12 @@ class Partition {
   // Calls fn(offset, bytes) for records with offset >= from, in order, until fn returns false, or
   // max_records or about max_bytes have been delivered. Offsets below first_offset() start at
   // first_offset(). Missing (corrupt) offsets are skipped.
+  // *resume_at (when given) is where a following Read continues without a gap: past every record
+  // delivered, and past corrupt offsets it skipped; the end of the partition when caught up. A
+  // record for which fn returned false counts as delivered.
   Status Read(uint64_t from, size_t max_records, size_t max_bytes,
-              const std::function<bool(uint64_t offset, std::string_view bytes)>& fn) const;
+              const std::function<bool(uint64_t offset, std::string_view bytes)>& fn,
+              uint64_t* resume_at = nullptr) const;
 
   uint64_t first_offset() const;  // oldest kept (== next_offset() when empty)
   uint64_t next_offset() const;

@@ -403,6 +403,37 @@ TEST_F(PartitionTest, SkipsCorruptLastRecordOfSealedSegment) {
   EXPECT_EQ(Offsets(one), std::vector<uint64_t>{9});
 }
 
+TEST_F(PartitionTest, ReadSaysWhereToResume) {
+  options_.segment_bytes = 1000;  // 8 records a segment: bases 1, 9, 17
+  auto p = Open();
+  ASSERT_NE(p, nullptr);
+  AppendUpTo(*p, 20);
+  p.reset();
+  FlipByte(Segment(1), 7 * kOnDisk + kHeaderBytes + 99);   // offset 8 is lost
+  FlipByte(Segment(17), 2 * kOnDisk + kHeaderBytes + 99);  // and offset 19
+  p = Open();
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->next_offset(), 21u);
+  const auto all = [](uint64_t, std::string_view) { return true; };
+  uint64_t resume = 0;
+  // Stopped by the record limit: right after the last record delivered.
+  ASSERT_TRUE(p->Read(1, 3, SIZE_MAX, all, &resume).ok());
+  EXPECT_EQ(resume, 4u);
+  // Stopped by the callback: that record counts as delivered.
+  ASSERT_TRUE(p->Read(
+                   5, 100, SIZE_MAX, [](uint64_t o, std::string_view) { return o < 6; }, &resume)
+                  .ok());
+  EXPECT_EQ(resume, 7u);
+  // Starting in a hole, one record: past the hole and that record.
+  ASSERT_TRUE(p->Read(8, 1, SIZE_MAX, all, &resume).ok());
+  EXPECT_EQ(resume, 10u);
+  // Caught up: the end of the partition.
+  ASSERT_TRUE(p->Read(15, 100, SIZE_MAX, all, &resume).ok());
+  EXPECT_EQ(resume, 21u);
+  ASSERT_TRUE(p->Read(21, 100, SIZE_MAX, all, &resume).ok());
+  EXPECT_EQ(resume, 21u);
+}
+
 TEST_F(PartitionTest, ResyncsAfterCorruptHeadersInSealedSegments) {
   options_.segment_bytes = 1000;
   auto p = Open();
