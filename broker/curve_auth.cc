@@ -13,6 +13,8 @@
 #include <utility>
 #include <zmq_addon.hpp>
 
+#include "common/transport/zmq_socket.h"
+
 namespace hw::broker {
 namespace {
 
@@ -296,14 +298,7 @@ Status MakeCurveClient(zmq::socket_t& socket, const transport::CurveClientConfig
   if (!keys.ok()) return keys.status().WithContext("curve");
   HW_RETURN_IF_ERROR(CheckKeyPair(keys->secret_key, keys->public_key, config.secret_key_file,
                                   config.public_key_file));
-  try {
-    socket.set(zmq::sockopt::curve_serverkey, keys->server_public_key);
-    socket.set(zmq::sockopt::curve_publickey, keys->public_key);
-    socket.set(zmq::sockopt::curve_secretkey, keys->secret_key);
-  } catch (const zmq::error_t& e) {
-    return Status::Internal(std::string("CURVE client options: ") + e.what());
-  }
-  return Status::Ok();
+  return transport::ApplyCurveClientKeys(socket.handle(), *keys);
 }
 
 // ---- bindings ----

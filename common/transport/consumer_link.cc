@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "common/daemon/logging.h"
+#include "common/transport/zmq_socket.h"
 
 namespace hw::transport {
 namespace {
@@ -57,34 +58,6 @@ constexpr int kZmqHeartbeatTimeoutMs = 3000;
 constexpr int kCloseLingerMs = 1000;  // lets the last Commit leave when the link is destroyed
 constexpr size_t kMaxRunsPerEpoch = size_t{1} << 16;
 
-std::string ZmqErrorText() { return zmq_strerror(zmq_errno()); }
-
-// Owns a libzmq socket.
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(void* s) : s_(s) {}
-  Socket(Socket&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  Socket& operator=(Socket&& o) noexcept {
-    if (this != &o) {
-      Close();
-      s_ = std::exchange(o.s_, nullptr);
-    }
-    return *this;
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  ~Socket() { Close(); }
-  void Close() {
-    if (s_ != nullptr) zmq_close(s_);
-    s_ = nullptr;
-  }
-  void* get() const { return s_; }
-
- private:
-  void* s_ = nullptr;
-};
-
 // Owns a libzmq context; terminating it waits for its sockets' linger.
 class Context {
  public:
@@ -102,49 +75,17 @@ class Context {
   void* ctx_;
 };
 
-class Message {
- public:
-  Message() { zmq_msg_init(&m_); }
-  Message(const Message&) = delete;
-  Message& operator=(const Message&) = delete;
-  ~Message() { zmq_msg_close(&m_); }
-  zmq_msg_t* get() { return &m_; }
-  const void* data() { return zmq_msg_data(&m_); }
-  size_t size() const { return zmq_msg_size(&m_); }
-  bool more() const { return zmq_msg_more(&m_) != 0; }
-
- private:
-  zmq_msg_t m_;
-};
-
-Status SetInt(void* s, int option, int value, const char* name) {
-  if (zmq_setsockopt(s, option, &value, sizeof value) != 0) {
-    return Status::Internal(std::string("zmq_setsockopt ") + name + ": " + ZmqErrorText());
-  }
-  return Status::Ok();
-}
-
 // A DEALER for a broker backend: no linger, ZMTP heartbeats, CURVE client keys when given.
-Result<Socket> OpenDealer(void* ctx, const CurveClientKeys* keys, int rcvhwm) {
-  Socket s(zmq_socket(ctx, ZMQ_DEALER));
+Result<ZmqSocket> OpenDealer(void* ctx, const CurveClientKeys* keys, int rcvhwm) {
+  ZmqSocket s(zmq_socket(ctx, ZMQ_DEALER));
   if (s.get() == nullptr) return Status::Internal("zmq_socket: " + ZmqErrorText());
-  HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_LINGER, 0, "ZMQ_LINGER"));
-  HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_HEARTBEAT_IVL, kZmqHeartbeatIvlMs, "ZMQ_HEARTBEAT_IVL"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_LINGER, 0, "ZMQ_LINGER"));
   HW_RETURN_IF_ERROR(
-      SetInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, kZmqHeartbeatTimeoutMs, "ZMQ_HEARTBEAT_TIMEOUT"));
-  HW_RETURN_IF_ERROR(SetInt(s.get(), ZMQ_RCVHWM, rcvhwm, "ZMQ_RCVHWM"));
-  if (keys != nullptr) {
-    // Z85 text plus its NUL: 41 bytes is how libzmq tells Z85 from a 32-byte binary key.
-    const std::pair<int, const std::string*> opts[] = {
-        {ZMQ_CURVE_SERVERKEY, &keys->server_public_key},
-        {ZMQ_CURVE_PUBLICKEY, &keys->public_key},
-        {ZMQ_CURVE_SECRETKEY, &keys->secret_key}};
-    for (const auto& [opt, key] : opts) {
-      if (zmq_setsockopt(s.get(), opt, key->c_str(), key->size() + 1) != 0) {
-        return Status::InvalidArgument("CURVE key rejected by libzmq: " + ZmqErrorText());
-      }
-    }
-  }
+      SetSocketInt(s.get(), ZMQ_HEARTBEAT_IVL, kZmqHeartbeatIvlMs, "ZMQ_HEARTBEAT_IVL"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, kZmqHeartbeatTimeoutMs,
+                                  "ZMQ_HEARTBEAT_TIMEOUT"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RCVHWM, rcvhwm, "ZMQ_RCVHWM"));
+  if (keys != nullptr) HW_RETURN_IF_ERROR(ApplyCurveClientKeys(s.get(), *keys));
   return s;
 }
 
@@ -251,8 +192,8 @@ struct PartitionState {
 
 struct BrokerConn {
   std::string endpoint;
-  Socket sock;
-  Socket monitor;
+  ZmqSocket sock;
+  SocketMonitor monitor;
   std::vector<uint32_t> partitions;  // sorted; the latest Assignment
   uint64_t generation = 0;
   std::map<uint32_t, PartitionState> parts;
@@ -290,7 +231,7 @@ struct ConsumerLink::Impl {
       ConsumerRequest leave;
       leave.mutable_leave();
       (void)Send(b, leave);
-      (void)SetInt(b.sock.get(), ZMQ_LINGER, kCloseLingerMs, "ZMQ_LINGER");
+      (void)SetSocketInt(b.sock.get(), ZMQ_LINGER, kCloseLingerMs, "ZMQ_LINGER");
     }
   }
 
@@ -356,19 +297,12 @@ Status ConsumerLink::Impl::Open() {
     HW_ASSIGN_OR_RETURN(
         b.sock, OpenDealer(ctx.get(), options.link.curve.enabled ? &keys : nullptr, rcvhwm));
     // The monitor tells a reconnect (a restarted broker has forgotten us) from a quiet broker.
-    const std::string monitor_addr = "inproc://hw-consumer-monitor-" + std::to_string(i);
-    const int events = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
-                       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    if (zmq_socket_monitor(b.sock.get(), monitor_addr.c_str(), events) != 0) {
-      return Status::Internal("zmq_socket_monitor: " + ZmqErrorText());
-    }
-    b.monitor = Socket(zmq_socket(ctx.get(), ZMQ_PAIR));
-    if (b.monitor.get() == nullptr) return Status::Internal("zmq_socket: " + ZmqErrorText());
-    HW_RETURN_IF_ERROR(SetInt(b.monitor.get(), ZMQ_LINGER, 0, "ZMQ_LINGER"));
-    if (zmq_connect(b.monitor.get(), monitor_addr.c_str()) != 0) {
-      return Status::Internal("connect " + monitor_addr + ": " + ZmqErrorText());
-    }
+    HW_ASSIGN_OR_RETURN(b.monitor,
+                        SocketMonitor::Attach(ctx.get(), b.sock.get(),
+                                              ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                                                  ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH));
     if (zmq_connect(b.sock.get(), b.endpoint.c_str()) != 0) {
       return Status::InvalidArgument("connect " + b.endpoint + ": " + ZmqErrorText());
     }
@@ -410,18 +344,9 @@ void ConsumerLink::Impl::SendSubscribe(BrokerConn& b, hostwatch::v1::Subscribe::
 }
 
 void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
-  for (;;) {
-    Message event;
-    if (zmq_msg_recv(event.get(), b.monitor.get(), ZMQ_DONTWAIT) < 0) return;
-    if (event.more()) {  // the second frame is the endpoint, which we know
-      Message addr;
-      (void)zmq_msg_recv(addr.get(), b.monitor.get(), 0);
-    }
-    if (event.size() < 6) continue;
-    uint16_t id = 0;
-    uint32_t value = 0;
-    std::memcpy(&id, event.data(), sizeof id);
-    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+  while (std::optional<MonitorEvent> ev = b.monitor.Next()) {
+    const uint16_t id = ev->id;
+    const uint32_t value = ev->value;
     switch (id) {
       case ZMQ_EVENT_CONNECTED:
         b.connected = true;
@@ -452,16 +377,16 @@ void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
 void ConsumerLink::Impl::Drain(size_t index, Clock::time_point now) {
   BrokerConn& b = brokers[index];
   for (;;) {
-    Message head;
+    ZmqMessage head;
     if (zmq_msg_recv(head.get(), b.sock.get(), ZMQ_DONTWAIT) < 0) return;
     b.connected = true;  // even if the monitor has not said so yet
-    Message body;
+    ZmqMessage body;
     bool has_body = false;
     if (head.more()) {
       has_body = zmq_msg_recv(body.get(), b.sock.get(), 0) >= 0;
       bool more = has_body && body.more();
       while (more) {  // frames beyond the two we expect
-        Message junk;
+        ZmqMessage junk;
         more = zmq_msg_recv(junk.get(), b.sock.get(), 0) >= 0 && junk.more();
       }
     }
@@ -726,7 +651,7 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
   }
   Context ctx;
   if (ctx.get() == nullptr) return Status::Internal("zmq_ctx_new: " + ZmqErrorText());
-  HW_ASSIGN_OR_RETURN(Socket sock, OpenDealer(ctx.get(), curve.enabled ? &keys : nullptr, 1000));
+  HW_ASSIGN_OR_RETURN(ZmqSocket sock, OpenDealer(ctx.get(), curve.enabled ? &keys : nullptr, 1000));
   if (zmq_connect(sock.get(), backend.c_str()) != 0) {
     return Status::InvalidArgument("connect " + backend + ": " + ZmqErrorText());
   }
@@ -747,11 +672,11 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
       return Status::Internal("zmq_poll: " + ZmqErrorText());
     }
     for (;;) {
-      Message head;
+      ZmqMessage head;
       if (zmq_msg_recv(head.get(), sock.get(), ZMQ_DONTWAIT) < 0) break;
       bool more = head.more();
       while (more) {
-        Message junk;
+        ZmqMessage junk;
         more = zmq_msg_recv(junk.get(), sock.get(), 0) >= 0 && junk.more();
       }
       if (!reply.ParseFromArray(head.data(), static_cast<int>(head.size()))) continue;

@@ -38,6 +38,7 @@
 #include "common/naming/naming.h"
 #include "common/spool/spool.h"
 #include "common/transport/endpoint.h"
+#include "common/transport/zmq_socket.h"
 #include "hostwatch/v1/link.pb.h"
 
 namespace hw::transport {
@@ -141,9 +142,7 @@ uint64_t Mix64(uint64_t x) {
   return x;
 }
 
-std::string ZmqError(std::string_view what) {
-  return std::string(what) + ": " + zmq_strerror(zmq_errno());
-}
+std::string ZmqError(std::string_view what) { return std::string(what) + ": " + ZmqErrorText(); }
 
 }  // namespace
 
@@ -201,8 +200,8 @@ struct ProducerLink::Impl {
   daemon::RepeatLimiter reject_log{kLogPeriod};
   daemon::RepeatLimiter error_log{kLogPeriod};
   // --- link thread only (and Start, before the thread exists) ---
-  void* socket = nullptr;
-  void* monitor = nullptr;  // PAIR receiving the socket's connection events (nullptr: none)
+  ZmqSocket socket;
+  std::optional<SocketMonitor> monitor;  // the socket's connection events (none: just not logged)
   // When the broker's ZAP handler refused our key on the current socket (link thread only).
   std::optional<Clock::time_point> auth_refused_at;
   daemon::RepeatLimiter connection_log{kLogPeriod};
@@ -247,67 +246,37 @@ struct ProducerLink::Impl {
 
 Status ProducerLink::Impl::OpenSocket(size_t index) {
   const std::string& broker = options.link.brokers[index];
-  void* s = zmq_socket(ctx.get(), ZMQ_DEALER);
-  if (s == nullptr) return Status::Internal(ZmqError("zmq_socket"));
-  auto set_int = [s](int option, int value) {
-    return zmq_setsockopt(s, option, &value, sizeof value);
-  };
-  int rc = 0;
-  rc |= set_int(ZMQ_LINGER, 0);
-  rc |= set_int(ZMQ_SNDHWM, kHighWaterMark);
-  rc |= set_int(ZMQ_RCVHWM, kHighWaterMark);
-  rc |= set_int(ZMQ_IMMEDIATE, 1);
-  rc |= set_int(ZMQ_RECONNECT_IVL, 100);
-  rc |= set_int(ZMQ_RECONNECT_IVL_MAX, 1000);
-  rc |= set_int(ZMQ_HEARTBEAT_IVL, 1000);
-  rc |= set_int(ZMQ_HEARTBEAT_TIMEOUT, 3000);
-  rc |= set_int(ZMQ_HEARTBEAT_TTL, 3000);
-  if (rc != 0) {
-    Status st = Status::Internal(ZmqError("zmq_setsockopt"));
-    zmq_close(s);
-    return st;
-  }
-  if (curve) {
-    if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve->server_public_key.data(),
-                       curve->server_public_key.size()) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, curve->public_key.data(),
-                       curve->public_key.size()) != 0 ||
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve->secret_key.data(),
-                       curve->secret_key.size()) != 0) {
-      Status st = Status::InvalidArgument(ZmqError("CURVE keys"));
-      zmq_close(s);
-      return st;
-    }
-  }
+  ZmqSocket s(zmq_socket(ctx.get(), ZMQ_DEALER));
+  if (s.get() == nullptr) return Status::Internal(ZmqError("zmq_socket"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_LINGER, 0, "ZMQ_LINGER"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_SNDHWM, kHighWaterMark, "ZMQ_SNDHWM"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RCVHWM, kHighWaterMark, "ZMQ_RCVHWM"));
+  // Nothing queues inside libzmq while no broker is connected: records wait in the spool.
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RECONNECT_IVL, 100, "ZMQ_RECONNECT_IVL"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RECONNECT_IVL_MAX, 1000, "ZMQ_RECONNECT_IVL_MAX"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_IVL, 1000, "ZMQ_HEARTBEAT_IVL"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, 3000, "ZMQ_HEARTBEAT_TIMEOUT"));
+  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_TTL, 3000, "ZMQ_HEARTBEAT_TTL"));
+  if (curve) HW_RETURN_IF_ERROR(ApplyCurveClientKeys(s.get(), *curve));
   // Connection events only feed the log (an operator's first question when the spool grows is
-  // "are we connected?"); without a monitor the link works the same.
-  static std::atomic<uint64_t> monitors{0};
-  const std::string monitor_addr =
-      "inproc://hostwatch-producer-monitor-" + std::to_string(++monitors);
-  void* m = nullptr;
-  if (zmq_socket_monitor(s, monitor_addr.c_str(),
-                         ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
-    m = zmq_socket(ctx.get(), ZMQ_PAIR);
-    const int zero = 0;
-    if (m != nullptr && (zmq_setsockopt(m, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
-                         zmq_connect(m, monitor_addr.c_str()) != 0)) {
-      zmq_close(m);
-      m = nullptr;
-    }
+  // "are we connected?") and the retry after a refused key; without a monitor the link works the
+  // same.
+  std::optional<SocketMonitor> m;
+  if (Result<SocketMonitor> attached = SocketMonitor::Attach(
+          ctx.get(), s.get(),
+          ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+              ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+              ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+      attached.ok()) {
+    m.emplace(std::move(attached).value());
   }
-  if (zmq_connect(s, broker.c_str()) != 0) {
-    Status st = Status::InvalidArgument(ZmqError("connect " + broker));
-    if (m != nullptr) zmq_close(m);
-    zmq_socket_monitor(s, nullptr, 0);
-    zmq_close(s);
-    return st;
+  if (zmq_connect(s.get(), broker.c_str()) != 0) {
+    return Status::InvalidArgument(ZmqError("connect " + broker));
   }
   CloseSocket();
-  socket = s;
-  monitor = m;
+  socket = std::move(s);
+  monitor = std::move(m);
   connected_since = Clock::now();
   waiting_since = connected_since;
   return Status::Ok();
@@ -440,28 +409,15 @@ void ProducerLink::Impl::BuildFrames(std::vector<std::string>* frames, uint64_t*
 }
 
 void ProducerLink::Impl::CloseSocket() {
-  if (monitor != nullptr) {
-    zmq_socket_monitor(socket, nullptr, 0);
-    zmq_close(monitor);
-    monitor = nullptr;
-  }
-  if (socket != nullptr) zmq_close(socket);
-  socket = nullptr;
+  monitor.reset();
+  socket.Close();
 }
 
 void ProducerLink::Impl::LogConnectionEvents() {
-  // Each event is two frames: [u16 event][u32 value], then the peer's address.
-  zmq_msg_t head, addr;
-  zmq_msg_init(&head);
-  zmq_msg_init(&addr);
-  while (zmq_msg_recv(&head, monitor, ZMQ_DONTWAIT) >= 0) {
-    if (!zmq_msg_more(&head) || zmq_msg_recv(&addr, monitor, 0) < 0) break;
-    if (zmq_msg_size(&head) < 6) continue;
-    uint16_t event;
-    uint32_t value;
-    std::memcpy(&event, zmq_msg_data(&head), sizeof event);
-    std::memcpy(&value, static_cast<const char*>(zmq_msg_data(&head)) + 2, sizeof value);
-    const std::string_view peer(static_cast<const char*>(zmq_msg_data(&addr)), zmq_msg_size(&addr));
+  while (std::optional<MonitorEvent> ev = monitor->Next()) {
+    const uint16_t event = ev->id;
+    const uint32_t value = ev->value;
+    const std::string_view peer = ev->peer;
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       spdlog::info("{}: connected to broker {}", source, peer);
       auth_refused_at.reset();
@@ -495,8 +451,6 @@ void ProducerLink::Impl::LogConnectionEvents() {
         break;
     }
   }
-  zmq_msg_close(&head);
-  zmq_msg_close(&addr);
 }
 
 void ProducerLink::Impl::Run() {
@@ -526,10 +480,10 @@ void ProducerLink::Impl::Run() {
       want_out = CanSend(&caught_up);
     }
     zmq_pollitem_t items[3] = {
-        {socket, 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0},
+        {socket.get(), 0, static_cast<short>(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0},
         {nullptr, wake_fd, ZMQ_POLLIN, 0},
-        {monitor, 0, ZMQ_POLLIN, 0}};
-    const int nitems = monitor != nullptr ? 3 : 2;
+        {monitor ? monitor->get() : nullptr, 0, ZMQ_POLLIN, 0}};
+    const int nitems = monitor ? 3 : 2;
     if (zmq_poll(items, nitems, static_cast<long>(kPollInterval.count())) < 0 &&
         zmq_errno() != EINTR) {
       spdlog::error("{}: {}", source, ZmqError("zmq_poll"));
@@ -544,7 +498,7 @@ void ProducerLink::Impl::Run() {
 
     acks.clear();
     bool heard = false;
-    while (zmq_msg_recv(&msg, socket, ZMQ_DONTWAIT) >= 0) {
+    while (zmq_msg_recv(&msg, socket.get(), ZMQ_DONTWAIT) >= 0) {
       heard = true;
       pb::Ack ack;
       if (ack.ParseFromArray(zmq_msg_data(&msg), static_cast<int>(zmq_msg_size(&msg)))) {
@@ -632,7 +586,8 @@ void ProducerLink::Impl::Run() {
 
     size_t sent = 0;
     for (const std::string& f : frames) {
-      if (zmq_send(socket, f.data(), f.size(), ZMQ_DONTWAIT) < 0) break;  // EAGAIN: not connected
+      if (zmq_send(socket.get(), f.data(), f.size(), ZMQ_DONTWAIT) < 0)
+        break;  // EAGAIN: not connected
       ++sent;
     }
     std::lock_guard lock(mu);
