@@ -67,9 +67,10 @@ class CurveBrokerTest : public ::testing::Test {
     broker_ = std::move(b).value();
   }
 
-  // A DEALER to the frontend; curve_name empty: plaintext.
-  zmq::socket_t Producer(const std::string& curve_name,
-                         const std::string& server_pub_name = "broker") {
+  // A DEALER to `endpoint` speaking CURVE with key `curve_name` against the server key
+  // `server_pub_name`; curve_name empty: plaintext.
+  zmq::socket_t Dealer(const std::string& endpoint, const std::string& curve_name,
+                       const std::string& server_pub_name = "broker") {
     zmq::socket_t s(ctx_, zmq::socket_type::dealer);
     s.set(zmq::sockopt::linger, 0);
     if (!curve_name.empty()) {
@@ -77,8 +78,12 @@ class CurveBrokerTest : public ::testing::Test {
       s.set(zmq::sockopt::curve_publickey, Key(keys_ / (curve_name + ".pub")));
       s.set(zmq::sockopt::curve_secretkey, Key(keys_ / (curve_name + ".key")));
     }
-    s.connect(broker_->frontend());
+    s.connect(endpoint);
     return s;
+  }
+  zmq::socket_t Producer(const std::string& curve_name,
+                         const std::string& server_pub_name = "broker") {
+    return Dealer(broker_->frontend(), curve_name, server_pub_name);
   }
 
   std::optional<Ack> SendAndWait(zmq::socket_t& s, const std::string& bytes,
@@ -96,12 +101,7 @@ class CurveBrokerTest : public ::testing::Test {
 
   // Every journaled envelope's source, read as group `group` over a CURVE consumer connection.
   std::multiset<std::string> JournaledSources(const std::string& group) {
-    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::curve_serverkey, Key(keys_ / "broker.pub"));
-    s.set(zmq::sockopt::curve_publickey, Key(keys_ / "ops.pub"));
-    s.set(zmq::sockopt::curve_secretkey, Key(keys_ / "ops.key"));
-    s.connect(broker_->backend());
+    zmq::socket_t s = Dealer(broker_->backend(), "ops");
     hostwatch::v1::ConsumerRequest r;
     r.mutable_subscribe()->set_group(group);
     r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
@@ -130,12 +130,7 @@ class CurveBrokerTest : public ::testing::Test {
 
   // Stats over a CURVE consumer connection as "ops".
   std::optional<hostwatch::v1::BrokerStats> Stats() {
-    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::curve_serverkey, Key(keys_ / "broker.pub"));
-    s.set(zmq::sockopt::curve_publickey, Key(keys_ / "ops.pub"));
-    s.set(zmq::sockopt::curve_secretkey, Key(keys_ / "ops.key"));
-    s.connect(broker_->backend());
+    zmq::socket_t s = Dealer(broker_->backend(), "ops");
     hostwatch::v1::ConsumerRequest r;
     r.mutable_stats();
     std::string b = r.SerializeAsString();
