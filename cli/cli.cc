@@ -9,6 +9,7 @@
 #include "cli/loadgen.h"
 #include "cli/send.h"
 #include "cli/status.h"
+#include "cli/test_logrules.h"
 #include "common/daemon/flags.h"
 
 #ifndef HW_VERSION
@@ -28,12 +29,13 @@ constexpr std::string_view kUsage =
     "json|summary]\n"
     "  status [--json]        broker stats: producers, rates, group lag, journal, rejects\n"
     "  keygen NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub\n"
+    "  test-logrules --config logwatch.yaml FILE...   per-rule counts and example matches\n"
     "  --version              print the version\n"
     "  --help                 this text\n"
     "\n"
     "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port + 1\n"
     "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
-    "Verbs still to come: top, tail, hosts, test-logrules, test-alerts.\n";
+    "Verbs still to come: top, tail, hosts, test-alerts.\n";
 
 int Keygen(int argc, const char* const* argv) {
   if (argc != 1) {
@@ -76,6 +78,7 @@ int RunCli(int argc, const char* const* argv) {
   if (verb == "loadgen") return RunLoadgen(argc - 2, argv + 2);
   if (verb == "consume") return RunConsume(argc - 2, argv + 2);
   if (verb == "status") return RunStatus(argc - 2, argv + 2);
+  if (verb == "test-logrules") return RunTestLogrules(argc - 2, argv + 2);
   std::fprintf(stderr, "hostwatch: unknown verb \"%s\" (see hostwatch --help)\n", argv[1]);
   return daemon::kExitUsage;
 }

@@ -1,0 +1,398 @@
+#include "logwatch/engine.h"
+
+#include <fnmatch.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "common/daemon/logging.h"
+#include "common/naming/naming.h"
+#include "common/spool/atomic_file.h"
+
+namespace hw::logwatch {
+namespace {
+
+namespace pb = hostwatch::v1;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr uint64_t kReadBudget = 256 << 10;        // per file per ReadFile: one chunk
+constexpr size_t kMaxBatchBytes = 1 << 20;         // publish events before a batch grows past this
+constexpr milliseconds kEventFlushDelay{20};       // events wait at most this long to share a batch
+constexpr milliseconds kStateWriteInterval{1000};  // offsets saved this often when only reading
+constexpr milliseconds kDiscoverInterval{1000};    // glob re-expanded at least this often
+constexpr milliseconds kStatInterval{250};         // the stat fallback when inotify is silent
+// A capture cut to this many bytes stays within the 64 KiB field limit after SanitizeUtf8, which
+// may triple invalid input (one U+FFFD per bad byte).
+constexpr size_t kMaxCaptureBytes = naming::kMaxFieldValueBytes / 3;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<WatchSpec> SpecsOf(const LogwatchConfig& c) {
+  std::vector<WatchSpec> specs;
+  for (const FileConfig& f : c.files) specs.push_back({f.path, f.rules, f.from_beginning});
+  return specs;
+}
+
+void AddSelf(pb::SampleBatch* b, const std::string& metric, double v, int64_t t, uint32_t step,
+             pb::Sample::Kind kind, const std::string& path = "") {
+  pb::Sample* s = b->add_samples();
+  s->set_metric("hostwatch.logwatch." + metric);
+  s->set_value(v);
+  s->set_time_ms(t);
+  s->set_step_s(step);
+  s->set_kind(kind);
+  if (!path.empty()) (*s->mutable_tags())["path"] = path;
+}
+
+}  // namespace
+
+Engine::Engine(LogwatchConfig config, EngineOptions options)
+    : config_(std::move(config)), options_(std::move(options)) {
+  state_path_ = std::filesystem::path(config_.state_dir) / "offsets";
+  next_index_ = options_.spool_next_index;
+  wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+Engine::~Engine() = default;
+
+Status Engine::Start() {
+  HW_ASSIGN_OR_RETURN(rules_, RuleSet::Compile(config_.rules));
+  if (rules_->unfiltered_patterns() > 0) {
+    spdlog::info(
+        "{} rule patterns cannot be prefiltered by Vectorscan; RE2 runs them on every line",
+        rules_->unfiltered_patterns());
+  }
+  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes);
+  suppressed_.assign(rules_->size(), 0);
+  buckets_.assign(rules_->size(), Bucket());
+  tailer_ = std::make_unique<Tailer>(SpecsOf(config_), config_.max_line_bytes, options_.rotate_wait,
+                                     this);
+  tailer_->Init();
+
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir, ec);
+  if (ec) return Status::IoError("create " + config_.state_dir, ec.value());
+  Result<std::string> text = spool::ReadWholeFile(state_path_);
+  if (text.ok()) {
+    Result<StateFile> state = DecodeState(*text);
+    if (!state.ok()) {
+      spdlog::error("{}: {}; following files as if for the first time", state_path_.string(),
+                    state.status().message());
+    } else {
+      const Snapshot& s = ChooseSnapshot(*state, options_.spool_next_index);
+      spdlog::info("offsets: {} files; the last publish {} in the spool", s.files.size(),
+                   &s == &state->after ? "is" : "is not");
+      stats_ = s.stats;
+      interval_end_ms_ = s.interval_end_ms;
+      tailer_->Restore(s.files, [this](std::string_view name) { return rules_->Find(name); });
+    }
+  } else if (text.status().code() != StatusCode::kNotFound) {
+    return text.status();
+  }
+  tailer_->Discover(/*startup=*/true);
+  last_discover_ = Clock::now();
+  if (interval_end_ms_ == 0) interval_end_ms_ = NextIntervalEnd(NowMs());
+  committed_ = Take();
+  // The state as restored (and what was found at start) is the new baseline.
+  return WriteState(committed_, committed_, next_index_);
+}
+
+int64_t Engine::NextIntervalEnd(int64_t now_ms) const {
+  const int64_t step = config_.interval.count();
+  return (now_ms / step + 1) * step;  // aligned to the wall clock, like the collector
+}
+
+Snapshot Engine::Take() const {
+  Snapshot s;
+  s.files = tailer_->Snapshot([this](size_t r) { return rules_->rule(r).name; });
+  s.interval_end_ms = interval_end_ms_;
+  s.stats = stats_;
+  return s;
+}
+
+Status Engine::WriteState(const Snapshot& before, const Snapshot& after, uint64_t mark) {
+  StateFile f;
+  f.mark = mark;
+  f.before = before;
+  f.after = after;
+  HW_RETURN_IF_ERROR(spool::WriteFileAtomic(state_path_, EncodeState(f)));
+  last_state_write_ = Clock::now();
+  return Status::Ok();
+}
+
+Status Engine::PublishWithState(const pb::Envelope& env, const Snapshot& before,
+                                const Snapshot& after) {
+  // Phase one: "if spool record next_index_ exists, the state is `after`, else `before`".
+  HW_RETURN_IF_ERROR(WriteState(before, after, next_index_));
+  Status s = options_.publish(env);
+  if (s.ok()) {
+    ++next_index_;
+    committed_ = after;
+    dirty_ = false;
+    return s;
+  }
+  if (s.code() == StatusCode::kInvalidArgument) {
+    // Nothing was spooled, and it never will be: drop it (logged) rather than stop following.
+    spdlog::error("dropping an envelope the validator refused: {}", s.message());
+    committed_ = after;
+    return WriteState(after, after, next_index_);
+  }
+  // The spool could not be written: whether the record is there is unknown here, and the spool
+  // index with it. A restart reads the truth from the spool and the offsets file.
+  return s.WithContext("publish");
+}
+
+void Engine::OnOpen(TailedFile& f) {
+  const std::vector<std::string>& names = config_.files[f.spec].rules;
+  processor_->Attach(names, &f.records);
+  for (size_t r : f.records.rules) {
+    if (rules_->rule(r).emit_count) stats_.Track(rules_->rule(r).name, f.state.path);
+  }
+}
+
+void Engine::OnClose(TailedFile& f) {
+  processor_->FlushIdle(f.state.path, Clock::now(), milliseconds(0), &f.records, this);
+}
+
+void Engine::OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) {
+  dirty_ = true;
+  processor_->OnLine(f.state.path, line, offset, truncated, &f.records, this);
+}
+
+void Engine::OnRecord(const Record& r) {
+  const RuleConfig& rule = rules_->rule(r.rule);
+  const std::string path(r.path);
+  if (rule.emit_count) stats_.Count(rule.name, path);
+  if (rule.emit_value) {
+    for (size_t i = 0; i < rule.captures.size(); ++i) {
+      if (!rule.values.empty() && std::find(rule.values.begin(), rule.values.end(),
+                                            rule.captures[i]) == rule.values.end()) {
+        continue;
+      }
+      const std::string_view text = (*r.groups)[i];
+      double v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || p != text.data() + text.size() || !std::isfinite(v)) {
+        ++value_errors_;
+        continue;
+      }
+      stats_.Value(rule.name, rule.captures[i], path, v);
+    }
+  }
+  if (!rule.emit_event) return;
+  if (rule.max_events_per_s > 0) {
+    // A token bucket: bursts up to one second's worth, then max_events_per_s.
+    Bucket& b = buckets_[r.rule];
+    const auto now = Clock::now();
+    const double rate = rule.max_events_per_s;
+    if (b.last == Clock::time_point{}) b.tokens = rate;
+    b.tokens =
+        std::min(rate, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
+    b.last = now;
+    if (b.tokens < 1) {
+      ++suppressed_[r.rule];
+      ++events_suppressed_;
+      stats_.Suppressed(rule.name, path);
+      return;
+    }
+    b.tokens -= 1;
+  }
+  pb::LogEvent* e = events_.mutable_events()->add_events();
+  e->set_path(naming::SanitizeUtf8(r.path));
+  e->set_rule(rule.name);
+  e->set_severity(rule.severity);
+  e->set_line(r.text.data(), std::min<size_t>(r.text.size(), config_.max_line_bytes));
+  e->set_truncated(r.truncated || r.text.size() > config_.max_line_bytes);
+  for (size_t i = 0; i < rule.captures.size(); ++i) {
+    (*e->mutable_fields())[rule.captures[i]] =
+        naming::SanitizeUtf8((*r.groups)[i].substr(0, kMaxCaptureBytes));
+  }
+  e->set_time_ms(NowMs());
+  e->set_offset(r.offset);
+  e->set_suppressed(std::exchange(suppressed_[r.rule], 0));
+  events_bytes_ += r.text.size() + 64 + path.size();
+  for (const auto& g : *r.groups) events_bytes_ += g.size() + 16;
+}
+
+Status Engine::FlushEvents() {
+  if (events_.events().events_size() == 0) return Status::Ok();
+  pb::EventBatch* b = events_.mutable_events();
+  b->set_endpoint(options_.endpoint);
+  for (const auto& [k, v] : config_.host_tags) (*b->mutable_host_tags())[k] = v;
+  const int n = b->events_size();
+  Status s = PublishWithState(events_, committed_, Take());
+  events_.Clear();
+  events_bytes_ = 0;
+  last_event_flush_ = Clock::now();
+  if (s.ok()) events_published_ += static_cast<uint64_t>(n);
+  return s;
+}
+
+void Engine::SelfMetrics(int64_t t, pb::SampleBatch* out) {
+  const uint32_t step = static_cast<uint32_t>(config_.interval.count() / 1000);
+  const TailerStats& ts = tailer_->stats();
+  const auto C = pb::Sample::COUNTER;
+  AddSelf(out, "bytes_read", static_cast<double>(ts.bytes_read), t, step, C);
+  AddSelf(out, "lines_read", static_cast<double>(ts.lines_read), t, step, C);
+  AddSelf(out, "lines_matched", static_cast<double>(processor_->lines_matched()), t, step, C);
+  AddSelf(out, "lines_truncated", static_cast<double>(ts.lines_truncated), t, step, C);
+  AddSelf(out, "events_published", static_cast<double>(events_published_), t, step, C);
+  AddSelf(out, "events_suppressed", static_cast<double>(events_suppressed_), t, step, C);
+  AddSelf(out, "value_parse_errors", static_cast<double>(value_errors_), t, step, C);
+  AddSelf(out, "truncations", static_cast<double>(ts.truncations), t, step, C);
+  AddSelf(out, "copytruncate_recovered_bytes", static_cast<double>(ts.recovered_bytes), t, step, C);
+  AddSelf(out, "copytruncate_lost_bytes", static_cast<double>(ts.lost_bytes), t, step, C);
+  AddSelf(out, "copytruncate_lost_lines", static_cast<double>(ts.lost_lines), t, step, C);
+  std::map<std::string, uint64_t> lag;
+  for (const auto& f : tailer_->files())
+    lag[f->state.path] += f->size - std::min(f->size, f->state.offset);
+  for (const auto& [path, bytes] : lag) {
+    AddSelf(out, "lag_bytes", static_cast<double>(bytes), t, step, pb::Sample::GAUGE,
+            naming::SanitizeUtf8(path));
+  }
+  AddSelf(out, "files_open", static_cast<double>(tailer_->files().size()), t, step,
+          pb::Sample::GAUGE);
+  if (options_.extra_samples) options_.extra_samples(t, out);
+}
+
+Status Engine::FlushInterval(int64_t time_ms) {
+  HW_RETURN_IF_ERROR(FlushEvents());
+  const Snapshot before = Take();
+  pb::Envelope env;
+  pb::SampleBatch* b = env.mutable_samples();
+  b->set_endpoint(options_.endpoint);
+  for (const auto& [k, v] : config_.host_tags) (*b->mutable_host_tags())[k] = v;
+  const uint32_t step = static_cast<uint32_t>(config_.interval.count() / 1000);
+  stats_.Drain(time_ms, step, b);
+  SelfMetrics(time_ms, b);
+  interval_end_ms_ = NextIntervalEnd(std::max(NowMs(), time_ms));
+  return PublishWithState(env, before, Take());
+}
+
+Status Engine::Pass(bool discover, bool force) {
+  if (discover) {
+    tailer_->Discover(false);
+    last_discover_ = Clock::now();
+  }
+  bool more = true;
+  while (more) {
+    more = false;
+    for (auto& f : tailer_->files()) {
+      more |= tailer_->ReadFile(*f, kReadBudget);
+      if (events_bytes_ >= kMaxBatchBytes) HW_RETURN_IF_ERROR(FlushEvents());
+    }
+  }
+  const auto now = Clock::now();
+  for (auto& f : tailer_->files()) {
+    processor_->FlushIdle(f->state.path, now, options_.multiline_idle, &f->records, this);
+  }
+  tailer_->CloseQuiet();
+  if (events_.events().events_size() > 0 &&
+      (force || now - last_event_flush_ >= kEventFlushDelay)) {
+    HW_RETURN_IF_ERROR(FlushEvents());
+  }
+  if (NowMs() >= interval_end_ms_) HW_RETURN_IF_ERROR(FlushInterval(interval_end_ms_));
+  if (events_.events().events_size() == 0 && dirty_ &&
+      (force || now - last_state_write_ >= kStateWriteInterval)) {
+    committed_ = Take();
+    HW_RETURN_IF_ERROR(WriteState(committed_, committed_, next_index_));
+    dirty_ = false;
+  }
+  return Status::Ok();
+}
+
+Status Engine::Finish() {
+  HW_RETURN_IF_ERROR(FlushEvents());
+  committed_ = Take();
+  return WriteState(committed_, committed_, next_index_);
+}
+
+void Engine::Wake() {
+  const uint64_t one = 1;
+  ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+  (void)n;
+}
+
+Status Engine::Reload(const LogwatchConfig& config) {
+  HW_RETURN_IF_ERROR(RuleSet::Compile(config.rules).status());
+  {
+    std::lock_guard lock(reload_mu_);
+    reload_ = config;
+  }
+  Wake();
+  return Status::Ok();
+}
+
+Status Engine::ApplyReload() {
+  std::optional<LogwatchConfig> next;
+  {
+    std::lock_guard lock(reload_mu_);
+    next.swap(reload_);
+  }
+  if (!next) return Status::Ok();
+  HW_RETURN_IF_ERROR(FlushEvents());
+  for (auto& f : tailer_->files()) OnClose(*f);  // multiline records end with the old rules
+  HW_ASSIGN_OR_RETURN(auto rules, RuleSet::Compile(next->rules));
+  // Counts of rules that are gone are published with the interval they belong to.
+  HW_RETURN_IF_ERROR(FlushInterval(interval_end_ms_));
+  next->link = config_.link;  // the link is not reloaded: its spool holds the stream
+  config_ = std::move(*next);
+  rules_ = std::move(rules);
+  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes);
+  suppressed_.assign(rules_->size(), 0);
+  buckets_.assign(rules_->size(), Bucket());
+  stats_ = IntervalStats();
+  tailer_->set_specs(SpecsOf(config_));
+  tailer_->set_max_line_bytes(config_.max_line_bytes);
+  // Keep the offsets of files still watched; forget the others.
+  auto& files = tailer_->files();
+  for (auto it = files.begin(); it != files.end();) {
+    size_t spec = config_.files.size();
+    for (size_t i = 0; i < config_.files.size() && spec == config_.files.size(); ++i) {
+      if (config_.files[i].path == (*it)->state.path ||
+          ::fnmatch(config_.files[i].path.c_str(), (*it)->state.path.c_str(), 0) == 0) {
+        spec = i;
+      }
+    }
+    if (spec == config_.files.size()) {
+      it = files.erase(it);
+      continue;
+    }
+    (*it)->spec = spec;
+    OnOpen(**it);
+    ++it;
+  }
+  tailer_->Discover(false);
+  interval_end_ms_ = NextIntervalEnd(NowMs());
+  committed_ = Take();
+  return WriteState(committed_, committed_, next_index_);
+}
+
+Status Engine::Loop(const std::atomic<bool>& stop) {
+  while (!stop.load()) {
+    HW_RETURN_IF_ERROR(ApplyReload());
+    milliseconds timeout = kStatInterval;
+    if (events_.events().events_size() > 0) timeout = kEventFlushDelay;
+    const int64_t to_interval = interval_end_ms_ - NowMs();
+    timeout = std::clamp<milliseconds>(milliseconds(to_interval), milliseconds(0), timeout);
+    const bool structural = tailer_->Wait(timeout, wake_fd_.get());
+    uint64_t drained;
+    ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
+    (void)n;
+    const bool discover = structural || Clock::now() - last_discover_ >= kDiscoverInterval;
+    HW_RETURN_IF_ERROR(Pass(discover, false));
+  }
+  return Status::Ok();
+}
+
+}  // namespace hw::logwatch

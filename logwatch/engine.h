@@ -1,0 +1,110 @@
+// The logwatch pipeline on one thread: tailer -> record processor -> events and interval samples
+// -> publish, with the offsets file written in two phases around every publish (state_file.h).
+//
+// The engine knows nothing about threads or sockets: the service runs Loop() on its worker thread
+// and hands it a publish function (ProducerLink::Publish); tests hand it a fake.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/spool/file_io.h"
+#include "common/status/status.h"
+#include "hostwatch/v1/hostwatch.pb.h"
+#include "logwatch/logwatch_config.h"
+#include "logwatch/record_processor.h"
+#include "logwatch/state_file.h"
+#include "logwatch/tailer.h"
+
+namespace hw::logwatch {
+
+struct EngineOptions {
+  std::string endpoint;
+  // Appends to the producer spool; OK means the envelope is in the spool.
+  std::function<Status(const hostwatch::v1::Envelope&)> publish;
+  // The spool's next_index() before the first publish (for the offsets file's mark).
+  uint64_t spool_next_index = 1;
+  // Extra self-metrics (the producer link's), appended to every interval's batch.
+  std::function<void(int64_t time_ms, hostwatch::v1::SampleBatch*)> extra_samples;
+  std::chrono::milliseconds rotate_wait{5000};
+  std::chrono::milliseconds multiline_idle{1000};
+};
+
+class Engine : public LineHandler, public RecordSink {
+ public:
+  Engine(LogwatchConfig config, EngineOptions options);
+  ~Engine() override;
+
+  // Compiles the rules, restores the offsets file and opens the files.
+  Status Start();
+  // Until stop is set or a fatal error (returned): wait for changes, read, publish.
+  Status Loop(const std::atomic<bool>& stop);
+  // One pass (tests call it directly): discover when asked, read everything new, publish what is
+  // due. force: publish events and write the offsets file now.
+  Status Pass(bool discover, bool force);
+  // At stop: publish pending events and save the offsets file.
+  Status Finish();
+  // Wakes Loop from another thread (reload, stop).
+  void Wake();
+  // Applied at the top of the next loop pass; an error keeps the old config.
+  Status Reload(const LogwatchConfig& config);
+  // Publishes the interval's samples now (tests; the loop does it on the interval boundary).
+  Status FlushInterval(int64_t time_ms);
+
+  const TailerStats& tailer_stats() const { return tailer_->stats(); }
+  const Tailer& tailer() const { return *tailer_; }
+
+  // LineHandler / RecordSink (engine thread only).
+  void OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) override;
+  void OnOpen(TailedFile& f) override;
+  void OnClose(TailedFile& f) override;
+  void OnRecord(const Record& r) override;
+
+ private:
+  Snapshot Take() const;
+  Status WriteState(const Snapshot& before, const Snapshot& after, uint64_t mark);
+  // Publishes env with the two-phase offsets write around it.
+  Status PublishWithState(const hostwatch::v1::Envelope& env, const Snapshot& before,
+                          const Snapshot& after);
+  Status FlushEvents();
+  Status ApplyReload();
+  void SelfMetrics(int64_t time_ms, hostwatch::v1::SampleBatch* out);
+  int64_t NextIntervalEnd(int64_t now_ms) const;
+
+  LogwatchConfig config_;
+  EngineOptions options_;
+  std::filesystem::path state_path_;
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<RecordProcessor> processor_;
+  std::unique_ptr<Tailer> tailer_;
+  IntervalStats stats_;
+  int64_t interval_end_ms_ = 0;
+  uint64_t next_index_ = 1;  // the spool index the next publish gets
+  Snapshot committed_;       // what the offsets file says now (the state matching the spool)
+
+  hostwatch::v1::Envelope events_;
+  size_t events_bytes_ = 0;
+  std::vector<uint32_t> suppressed_;  // per rule: dropped by max_events_per_s since its last event
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last{};
+  };
+  std::vector<Bucket> buckets_;
+  std::chrono::steady_clock::time_point last_event_flush_{}, last_state_write_{}, last_discover_{};
+  bool dirty_ = false;  // lines read since the offsets file was written
+  uint64_t events_published_ = 0, events_suppressed_ = 0, value_errors_ = 0;
+
+  spool::UniqueFd wake_fd_;
+  std::mutex reload_mu_;
+  std::optional<LogwatchConfig> reload_;  // guarded by reload_mu_
+};
+
+}  // namespace hw::logwatch

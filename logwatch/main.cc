@@ -1,0 +1,6 @@
+// hostwatch-logwatch: wiring only; see logwatch/README.md.
+#include "logwatch/logwatch_service.h"
+
+int main(int argc, char** argv) {
+  return hw::daemon::RunDaemon(hw::logwatch::LogwatchDaemonSpec(), argc, argv);
+}

@@ -1,0 +1,100 @@
+#include "logwatch/record_processor.h"
+
+#include <limits>
+
+namespace hw::logwatch {
+
+RecordProcessor::RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes)
+    : scanner_(std::move(rules)), max_record_bytes_(max_record_bytes) {}
+
+void RecordProcessor::Attach(const std::vector<std::string>& rule_names, FileRecords* f) const {
+  const RuleSet& rs = scanner_.rules();
+  f->rules.clear();
+  f->applies.assign(rs.size(), 0);
+  f->pending.assign(rs.size(), FileRecords::Pending());
+  f->replay_from.assign(rs.size(), std::numeric_limits<uint64_t>::max());
+  for (const std::string& name : rule_names) {
+    const size_t i = rs.Find(name);
+    if (i == rs.size() || f->applies[i]) continue;
+    f->applies[i] = 1;
+    f->rules.push_back(i);
+  }
+}
+
+bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_view text,
+                               uint64_t offset, bool truncated, bool prefilter_exact,
+                               RecordSink* sink) {
+  const RuleSet& rs = scanner_.rules();
+  if (prefilter_exact) {
+    groups_.clear();
+  } else if (!rs.Match(rule, text, &groups_)) {
+    return false;
+  }
+  if (rs.Excluded(rule, text)) return false;
+  Record r;
+  r.rule = rule;
+  r.path = path;
+  r.text = text;
+  r.truncated = truncated;
+  r.offset = offset;
+  r.groups = &groups_;
+  sink->OnRecord(r);
+  return true;
+}
+
+void RecordProcessor::Finish(size_t rule, std::string_view path, FileRecords::Pending* p,
+                             RecordSink* sink) {
+  if (!p->active) return;
+  if (Evaluate(rule, path, p->text, p->offset, p->truncated, false, sink)) ++lines_matched_;
+  p->active = false;
+  p->text.clear();
+  p->truncated = false;
+}
+
+void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint64_t offset,
+                             bool truncated, FileRecords* f, RecordSink* sink) {
+  const RuleSet& rs = scanner_.rules();
+  const bool replaying = offset < f->replay_until;
+  const std::vector<uint8_t>& hits = scanner_.Scan(line);
+  bool matched = false;
+  const auto now = std::chrono::steady_clock::now();
+  for (size_t rule : f->rules) {
+    const RuleConfig& rc = rs.rule(rule);
+    const uint8_t h = hits[rule];
+    if (rc.multiline_start.empty()) {
+      if (replaying || !(h & RuleSet::kMatchHit)) continue;
+      if (Evaluate(rule, path, line, offset, truncated, rs.HitIsExact(rule), sink)) matched = true;
+      continue;
+    }
+    // A multiline rule matches whole records: a start line begins one, other lines extend it.
+    if (replaying && offset < f->replay_from[rule]) continue;
+    FileRecords::Pending& p = f->pending[rule];
+    const bool starts = (h & RuleSet::kStartHit) && rs.StartsRecord(rule, line);
+    if (starts || !p.active) {
+      Finish(rule, path, &p, sink);
+      p.active = true;
+      p.offset = offset;
+      p.text.assign(line.substr(0, max_record_bytes_));
+      p.truncated = truncated || line.size() > max_record_bytes_;
+    } else if (p.text.size() < max_record_bytes_) {
+      p.text.push_back('\n');
+      const size_t room = max_record_bytes_ - std::min<size_t>(p.text.size(), max_record_bytes_);
+      p.text.append(line.substr(0, room));
+      if (line.size() > room || truncated) p.truncated = true;
+    } else {
+      p.truncated = true;
+    }
+    p.last_line = now;
+  }
+  if (matched) ++lines_matched_;
+}
+
+void RecordProcessor::FlushIdle(std::string_view path, std::chrono::steady_clock::time_point now,
+                                std::chrono::milliseconds idle, FileRecords* f, RecordSink* sink) {
+  for (size_t rule : f->rules) {
+    FileRecords::Pending& p = f->pending[rule];
+    if (p.active && (idle.count() == 0 || now - p.last_line >= idle)) Finish(rule, path, &p, sink);
+  }
+}
+
+}  // namespace hw::logwatch

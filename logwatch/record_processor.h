@@ -1,0 +1,86 @@
+// From lines to rule matches: every line is scanned once for all rules (RuleSet::Scanner), RE2
+// confirms the candidates, `exclude` vetoes, and rules with `multiline_start` join continuation
+// lines into one record before matching.
+//
+// Multiline state is per (file, rule) and lives in FileRecords, which the tailer keeps with each
+// file. A record is finished by the next start line, by FlushIdle (no new line for a while: the
+// end of a stack trace), or by FlushAll (the file is closed). Its offset is the offset of its first
+// line, which is what the offsets file keeps for a pending record: after a restart the lines from
+// there are replayed to that rule only (ReplayFilter), so other rules never see them twice.
+//
+// Threads: one thread per RecordProcessor (it owns a Scanner).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "logwatch/rule_set.h"
+
+namespace hw::logwatch {
+
+struct Record {
+  size_t rule = 0;
+  std::string_view path;  // the watched path (a rotated file keeps the name it was followed by)
+  std::string_view text;  // the line, or the joined lines of a multiline record
+  bool truncated = false;
+  uint64_t offset = 0;                                    // of the (first) line in its file
+  const std::vector<std::string_view>* groups = nullptr;  // one per named capture of the rule
+};
+
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void OnRecord(const Record& record) = 0;
+};
+
+// The rules that apply to one file, and their multiline records in progress.
+struct FileRecords {
+  struct Pending {
+    bool active = false;
+    uint64_t offset = 0;
+    std::string text;
+    bool truncated = false;
+    std::chrono::steady_clock::time_point last_line{};
+  };
+  std::vector<size_t> rules;     // indexes into the RuleSet
+  std::vector<uint8_t> applies;  // per RuleSet rule: 1 when in `rules`
+  std::vector<Pending> pending;  // per RuleSet rule (only multiline rules use theirs)
+  // After a restart: lines before replay_until were processed already, except by the multiline
+  // rules whose record started at replay_from[rule] (UINT64_MAX: not replaying).
+  uint64_t replay_until = 0;
+  std::vector<uint64_t> replay_from;
+};
+
+class RecordProcessor {
+ public:
+  RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes);
+
+  const RuleSet& rules() const { return scanner_.rules(); }
+  // Sets up f for the named rules (unknown names are skipped: the config loader rejects them).
+  void Attach(const std::vector<std::string>& rule_names, FileRecords* f) const;
+
+  // One line (without its newline). truncated: the line was longer than max_line_bytes.
+  void OnLine(std::string_view path, std::string_view line, uint64_t offset, bool truncated,
+              FileRecords* f, RecordSink* sink);
+  // Finishes multiline records that saw no line for idle (or all of them when idle is zero).
+  void FlushIdle(std::string_view path, std::chrono::steady_clock::time_point now,
+                 std::chrono::milliseconds idle, FileRecords* f, RecordSink* sink);
+
+  uint64_t lines_matched() const { return lines_matched_; }
+
+ private:
+  bool Evaluate(size_t rule, std::string_view path, std::string_view text, uint64_t offset,
+                bool truncated, bool prefilter_exact, RecordSink* sink);
+  void Finish(size_t rule, std::string_view path, FileRecords::Pending* p, RecordSink* sink);
+
+  RuleSet::Scanner scanner_;
+  uint64_t max_record_bytes_;
+  std::vector<std::string_view> groups_;
+  uint64_t lines_matched_ = 0;
+};
+
+}  // namespace hw::logwatch

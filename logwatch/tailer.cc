@@ -1,0 +1,497 @@
+#include "logwatch/tailer.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "common/daemon/logging.h"
+
+namespace hw::logwatch {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// One pread. Larger than any line we deliver (max_line_bytes is at most 64 KiB), and small enough
+// that the events one chunk produces stay far below the broker's 4 MiB message limit.
+constexpr size_t kChunkBytes = 256 << 10;
+
+uint64_t Fnv1a(const char* p, size_t n) {
+  uint64_t h = 14695981039346656037ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(p[i]);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t off) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(off + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+std::vector<std::string> Expand(const std::string& pattern) {
+  if (!HasGlob(pattern)) return {pattern};
+  std::vector<std::string> out;
+  glob_t g{};
+  if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int OpenRead(const std::string& path) { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }
+
+// The file in path's directory with this (dev, ino) and fingerprint: a rotated file we were
+// following when we stopped. -1 when gone (deleted or compressed meanwhile).
+int FindByIdentity(const FileState& st) {
+  std::error_code ec;
+  const fs::path dir = fs::path(st.path).parent_path();
+  for (fs::directory_iterator it(dir.empty() ? fs::path(".") : dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    struct stat sb;
+    if (::stat(it->path().c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    if (sb.st_dev != st.dev || sb.st_ino != st.ino) continue;
+    int fd = OpenRead(it->path());
+    if (fd < 0) continue;
+    uint32_t len = 0;
+    uint64_t hash = 0;
+    if (Fingerprint(fd, static_cast<uint64_t>(sb.st_size), &len, &hash) && len >= st.fp_len) {
+      // Compare on the stored length: the file may have grown since.
+      std::string head(st.fp_len, '\0');
+      if (PreadAll(fd, head.data(), st.fp_len, 0) == static_cast<ssize_t>(st.fp_len) &&
+          Fnv1a(head.data(), head.size()) == st.fp_hash) {
+        return fd;
+      }
+    }
+    ::close(fd);
+  }
+  return -1;
+}
+
+}  // namespace
+
+bool Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash) {
+  char buf[kFingerprintBytes];
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(size, kFingerprintBytes));
+  const ssize_t got = PreadAll(fd, buf, want, 0);
+  if (got < 0) return false;
+  *len = static_cast<uint32_t>(got);
+  *hash = Fnv1a(buf, static_cast<size_t>(got));
+  return true;
+}
+
+Tailer::Tailer(std::vector<WatchSpec> specs, uint64_t max_line_bytes,
+               std::chrono::milliseconds rotate_wait, LineHandler* handler)
+    : specs_(std::move(specs)),
+      max_line_bytes_(max_line_bytes),
+      rotate_wait_(rotate_wait),
+      handler_(handler) {}
+
+Tailer::~Tailer() = default;
+
+void Tailer::Init() {
+  inotify_.Reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify_.valid()) {
+    spdlog::warn("inotify unavailable ({}); following files by stat every poll",
+                 std::strerror(errno));
+  }
+}
+
+void Tailer::Watch(const std::string& dir) {
+  if (!inotify_.valid() || watches_.count(dir)) return;
+  const int wd = ::inotify_add_watch(
+      inotify_.get(), dir.c_str(),
+      IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB);
+  if (wd >= 0) watches_[dir] = wd;
+}
+
+TailedFile* Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t offset,
+                         bool draining) {
+  struct stat sb;
+  if (::fstat(fd, &sb) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  auto f = std::make_unique<TailedFile>();
+  f->fd.Reset(fd);
+  f->spec = spec;
+  f->state.path = path;
+  f->state.dev = sb.st_dev;
+  f->state.ino = sb.st_ino;
+  f->size = static_cast<uint64_t>(sb.st_size);
+  f->state.offset = std::min(offset, f->size);
+  f->state.draining = draining;
+  f->last_growth = Clock::now();
+  if (!Fingerprint(fd, f->size, &f->state.fp_len, &f->state.fp_hash)) {
+    f->state.fp_len = 0;
+    f->state.fp_hash = Fnv1a(nullptr, 0);
+  }
+  known_paths_.insert(path);
+  Watch(fs::path(path).parent_path().string());
+  TailedFile* raw = f.get();
+  files_.push_back(std::move(f));
+  handler_->OnOpen(*raw);
+  return raw;
+}
+
+void Tailer::Restore(const std::vector<FileState>& saved,
+                     const std::function<size_t(std::string_view)>& rule_index) {
+  for (const FileState& st : saved) {
+    size_t spec = specs_.size();
+    for (size_t i = 0; i < specs_.size() && spec == specs_.size(); ++i) {
+      for (const std::string& p : Expand(specs_[i].pattern)) {
+        if (p == st.path) spec = i;
+      }
+      if (!HasGlob(specs_[i].pattern) && specs_[i].pattern == st.path) spec = i;
+    }
+    if (spec == specs_.size()) {
+      // A file the new config no longer watches, unless a glob still matches a rotated name.
+      for (size_t i = 0; i < specs_.size(); ++i) {
+        if (::fnmatch(specs_[i].pattern.c_str(), st.path.c_str(), 0) == 0) spec = i;
+      }
+      if (spec == specs_.size()) continue;
+    }
+    known_paths_.insert(st.path);
+    const int fd = FindByIdentity(st);
+    if (fd < 0) {
+      spdlog::warn(
+          "{}: the file followed before the restart (inode {}) is gone; what it held "
+          "after offset {} is lost",
+          st.path, st.ino, st.offset);
+      continue;
+    }
+    struct stat sb;
+    const bool at_path =
+        ::stat(st.path.c_str(), &sb) == 0 && sb.st_dev == st.dev && sb.st_ino == st.ino;
+    TailedFile* f = Open(st.path, spec, fd, 0, st.draining || !at_path);
+    if (f == nullptr) continue;
+    uint64_t start = st.offset;
+    for (const auto& [rule, off] : st.pending) start = std::min(start, off);
+    if (f->size < start) {
+      spdlog::warn("{}: truncated while we were stopped; reading it again from 0", st.path);
+      ++stats_.truncations;
+      continue;
+    }
+    f->state.offset = start;
+    f->state.skipping = st.pending.empty() ? st.skipping : false;
+    if (start < st.offset) {
+      // Lines in [start, st.offset) were seen by every rule except the multiline ones whose
+      // record was still open: replay them to those only (RecordProcessor).
+      f->records.replay_until = st.offset;
+      for (const auto& [rule, off] : st.pending) {
+        const size_t r = rule_index(rule);
+        if (r < f->records.replay_from.size() && f->records.applies[r])
+          f->records.replay_from[r] = off;
+      }
+    }
+  }
+}
+
+void Tailer::Discover(bool startup) {
+  for (size_t spec = 0; spec < specs_.size(); ++spec) {
+    const WatchSpec& w = specs_[spec];
+    const std::string dir = fs::path(w.pattern).parent_path().string();
+    if (!HasGlob(dir)) Watch(dir.empty() ? "." : dir);
+    for (const std::string& path : Expand(w.pattern)) {
+      struct stat sb;
+      if (::stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+      TailedFile* active = nullptr;
+      bool other_spec = false;
+      for (auto& f : files_) {
+        if (f->state.path != path || f->state.draining) continue;
+        if (f->spec != spec) other_spec = true;
+        active = f.get();
+      }
+      if (other_spec) continue;  // the first file entry that names a path owns it
+      if (active != nullptr && active->state.dev == sb.st_dev && active->state.ino == sb.st_ino) {
+        continue;
+      }
+      const bool seen_before = known_paths_.count(path) > 0;
+      if (active != nullptr) active->state.draining = true;  // rotated: finish it, then close
+      const int fd = OpenRead(path);
+      if (fd < 0) continue;
+      uint64_t offset = 0;
+      if (startup && !seen_before && !w.from_beginning)
+        offset = std::numeric_limits<uint64_t>::max();
+      TailedFile* f = Open(path, spec, fd, offset, false);
+      if (f != nullptr) {
+        spdlog::info("{}: following (inode {}, from offset {}){}", path, f->state.ino,
+                     f->state.offset, active != nullptr ? " after a rotation" : "");
+      }
+    }
+  }
+  // A followed path that vanished (deleted, or renamed without a new file yet): finish what is
+  // open; a file created there later is a new one.
+  for (auto& f : files_) {
+    if (f->state.draining) continue;
+    struct stat sb;
+    if (::stat(f->state.path.c_str(), &sb) != 0 || sb.st_dev != f->state.dev ||
+        sb.st_ino != f->state.ino) {
+      f->state.draining = true;
+    }
+  }
+  // Draining files first, so a rotated file is read to its end before its successor.
+  std::stable_sort(files_.begin(), files_.end(), [](const auto& a, const auto& b) {
+    return a->state.draining && !b->state.draining;
+  });
+}
+
+bool Tailer::Wait(std::chrono::milliseconds timeout, int wake_fd) {
+  pollfd fds[2] = {{inotify_.valid() ? inotify_.get() : -1, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  ::poll(fds, 2, static_cast<int>(timeout.count()));
+  bool structural = false;
+  if (inotify_.valid() && (fds[0].revents & POLLIN)) {
+    alignas(inotify_event) char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t i = 0; i < n;) {
+        const auto* ev = reinterpret_cast<const inotify_event*>(buf + i);
+        if (ev->mask &
+            (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_Q_OVERFLOW | IN_IGNORED)) {
+          structural = true;
+        }
+        i += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+    }
+  }
+  return structural;
+}
+
+bool Tailer::CheckFingerprint(TailedFile& f) {
+  if (f.state.fp_len == 0 && f.size == 0) return true;
+  char buf[kFingerprintBytes];
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(f.size, kFingerprintBytes));
+  const ssize_t got = PreadAll(f.fd.get(), buf, want, 0);
+  if (got < 0) return true;  // a read error is reported by the read itself
+  if (static_cast<uint64_t>(got) < f.state.fp_len ||
+      Fnv1a(buf, f.state.fp_len) != f.state.fp_hash) {
+    return false;
+  }
+  if (static_cast<uint32_t>(got) > f.state.fp_len) {
+    f.state.fp_len = static_cast<uint32_t>(got);
+    f.state.fp_hash = Fnv1a(buf, static_cast<size_t>(got));
+  }
+  return true;
+}
+
+bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, uint64_t end,
+                       uint64_t budget, uint64_t* consumed) {
+  if (buf_.size() < kChunkBytes) buf_.resize(kChunkBytes);
+  while (*offset < end && *consumed < budget) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, end - *offset));
+    const ssize_t got = PreadAll(fd, buf_.data(), want, *offset);
+    if (got < 0) {
+      spdlog::warn("{}: read: {}", f.state.path, std::strerror(errno));
+      return false;
+    }
+    if (got == 0) break;  // shrank under us: the next pass sees the truncation
+    const char* data = buf_.data();
+    const size_t n = static_cast<size_t>(got);
+    size_t pos = 0;
+    if (*skipping) {
+      const void* nl = std::memchr(data, '\n', n);
+      if (nl == nullptr) {
+        *offset += n;
+        *consumed += n;
+        stats_.bytes_read += n;
+        continue;
+      }
+      pos = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+      *skipping = false;
+    }
+    for (;;) {
+      const char* nl = static_cast<const char*>(std::memchr(data + pos, '\n', n - pos));
+      size_t len;
+      bool truncated = false;
+      size_t next;
+      if (nl != nullptr) {
+        len = static_cast<size_t>(nl - (data + pos));
+        next = len + 1;
+      } else if (n - pos >= max_line_bytes_) {
+        // An over-long line with no end in sight: deliver its head now, skip the rest as it
+        // comes, and never hold more than max_line_bytes of it.
+        len = n - pos;
+        next = len;
+        *skipping = true;
+      } else {
+        break;  // a partial line: wait for the rest (it is read again from its start)
+      }
+      if (len > max_line_bytes_) {
+        len = static_cast<size_t>(max_line_bytes_);
+        truncated = true;
+      }
+      truncated = truncated || *skipping;
+      std::string_view line(data + pos, len);
+      // Leading NULs are what a copytruncate leaves when the writer does not use O_APPEND (a
+      // sparse prefix up to its old offset): they are not part of the next line.
+      size_t nuls = 0;
+      while (nuls < line.size() && line[nuls] == '\0') ++nuls;
+      line.remove_prefix(nuls);
+      ++stats_.lines_read;
+      if (truncated) ++stats_.lines_truncated;
+      handler_->OnLine(f, line, *offset + pos + nuls, truncated);
+      pos += next;
+      if (*skipping || pos >= n) break;
+    }
+    if (pos == 0) break;  // only a partial line is left
+    *offset += pos;
+    *consumed += pos;
+    stats_.bytes_read += pos;
+    if (static_cast<size_t>(got) < want) break;
+  }
+  return true;
+}
+
+void Tailer::HandleTruncation(TailedFile& f) {
+  ++stats_.truncations;
+  const uint64_t had = f.state.offset;
+  uint64_t recovered_to = had;
+  // The copy logrotate made holds what we had not read yet (up to when it copied).
+  const fs::path path(f.state.path);
+  const std::string base = path.filename().string();
+  std::error_code ec;
+  int best_fd = -1;
+  fs::file_time_type best_time;
+  for (fs::directory_iterator
+           it(path.parent_path().empty() ? fs::path(".") : path.parent_path(), ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == base || !name.starts_with(base)) continue;
+    struct stat sb;
+    if (::stat(it->path().c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    if (sb.st_ino == f.state.ino && sb.st_dev == f.state.dev) continue;
+    if (static_cast<uint64_t>(sb.st_size) < had || f.state.fp_len == 0) continue;
+    const int fd = OpenRead(it->path());
+    if (fd < 0) continue;
+    std::string head(f.state.fp_len, '\0');
+    const auto t = it->last_write_time(ec);
+    if (PreadAll(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()) &&
+        Fnv1a(head.data(), head.size()) == f.state.fp_hash && (best_fd < 0 || t > best_time)) {
+      if (best_fd >= 0) ::close(best_fd);
+      best_fd = fd;
+      best_time = t;
+    } else {
+      ::close(fd);
+    }
+  }
+  if (best_fd >= 0) {
+    spool::UniqueFd copy(best_fd);
+    struct stat sb;
+    if (::fstat(copy.get(), &sb) == 0) {
+      uint64_t off = had;
+      bool skipping = f.state.skipping;
+      uint64_t consumed = 0;
+      ReadRange(f, copy.get(), &off, &skipping, static_cast<uint64_t>(sb.st_size),
+                std::numeric_limits<uint64_t>::max(), &consumed);
+      // A last line without its newline in the copy is complete: the truncate ended it.
+      if (off < static_cast<uint64_t>(sb.st_size) && !skipping) {
+        std::string rest(static_cast<size_t>(std::min<uint64_t>(sb.st_size - off, max_line_bytes_)),
+                         '\0');
+        const ssize_t got = PreadAll(copy.get(), rest.data(), rest.size(), off);
+        if (got > 0) {
+          rest.resize(static_cast<size_t>(got));
+          ++stats_.lines_read;
+          handler_->OnLine(f, rest, off, false);
+          off = static_cast<uint64_t>(sb.st_size);
+        }
+      }
+      stats_.recovered_bytes += off - had;
+      recovered_to = off;
+    }
+  }
+  // Bytes a size showed us that neither we nor the copy have: lost with the truncate.
+  if (f.size > recovered_to && f.size != std::numeric_limits<uint64_t>::max()) {
+    const uint64_t lost = f.size - recovered_to;
+    stats_.lost_bytes += lost;
+    const uint64_t avg =
+        stats_.lines_read ? std::max<uint64_t>(1, stats_.bytes_read / stats_.lines_read) : 100;
+    stats_.lost_lines += (lost + avg - 1) / avg;
+  }
+  spdlog::info(
+      "{}: truncated (copytruncate?) at offset {}; {} bytes taken from the copy; reading "
+      "again from 0",
+      f.state.path, had, recovered_to - had);
+  handler_->OnClose(f);  // multiline records end with the old content
+  f.state.offset = 0;
+  f.state.skipping = false;
+  f.state.fp_len = 0;
+  f.state.fp_hash = Fnv1a(nullptr, 0);
+}
+
+bool Tailer::ReadFile(TailedFile& f, uint64_t budget) {
+  struct stat sb;
+  if (::fstat(f.fd.get(), &sb) != 0) return false;
+  const uint64_t size = static_cast<uint64_t>(sb.st_size);
+  if (size < f.state.offset || (size != f.size && !CheckFingerprint(f))) {
+    HandleTruncation(f);
+    f.size = size;
+    CheckFingerprint(f);
+  }
+  if (size > f.size) f.last_growth = Clock::now();
+  f.size = size;
+  uint64_t consumed = 0;
+  ReadRange(f, f.fd.get(), &f.state.offset, &f.state.skipping, size, budget, &consumed);
+  if (f.state.fp_len < kFingerprintBytes && f.size > f.state.fp_len) CheckFingerprint(f);
+  return f.state.offset < size && consumed >= budget;
+}
+
+bool Tailer::ReadAll(uint64_t budget) {
+  bool more = false;
+  for (auto& f : files_) more |= ReadFile(*f, budget);
+  return more;
+}
+
+void Tailer::CloseQuiet() {
+  const auto now = Clock::now();
+  for (auto it = files_.begin(); it != files_.end();) {
+    TailedFile& f = **it;
+    if (f.state.draining && f.state.offset >= f.size && now - f.last_growth >= rotate_wait_) {
+      handler_->OnClose(f);
+      spdlog::info("{}: finished the rotated file (inode {}) at offset {}", f.state.path,
+                   f.state.ino, f.state.offset);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<FileState> Tailer::Snapshot(const std::function<std::string(size_t)>& rule_name) const {
+  std::vector<FileState> out;
+  for (const auto& f : files_) {
+    FileState s = f->state;
+    s.pending.clear();
+    for (size_t r : f->records.rules) {
+      const FileRecords::Pending& p = f->records.pending[r];
+      if (p.active) s.pending.emplace_back(rule_name(r), p.offset);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace hw::logwatch

@@ -1,0 +1,137 @@
+// Following files through rotation (DESIGN.md §8): paths and globs, inotify on their directories
+// with a periodic stat as the fallback (missed events, NFS, inotify queue overflow).
+//
+// Identity is (device, inode, fingerprint): the fingerprint is a hash of the first bytes (up to
+// kFingerprintBytes), so an inode number reused by a new file (delete and re-create while we were
+// not holding the old one open) is not mistaken for the old file.
+//  - rename + create: the old file is still open here; it becomes "draining" and is read to its end
+//    (before the new one, in every pass) until it has been quiet for rotate_wait, then closed.
+//  - delete + re-create: the same, through the open descriptor of the deleted file.
+//  - copytruncate: the size drops below our offset, or the first bytes change. What we had not read
+//    yet is taken from the copy when one is found beside the file (same first bytes, name starting
+//    with the file's name); then reading restarts at 0. Lines that neither we nor the copy saw
+//    (written between the copy and the truncate) are lost; what can be detected is counted.
+//  - from: end|beginning applies to a file seen for the first time at start-up; files that appear
+//    later (a rotation, a new glob match) are read from their beginning.
+//
+// Lines are cut at max_line_bytes: the head is delivered flagged `truncated` and the rest of the
+// line is skipped without being buffered, so a 10 MB line costs no more memory than a short one.
+//
+// Threads: one thread owns a Tailer (the service's worker, or test-logrules).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/spool/file_io.h"
+#include "common/status/status.h"
+#include "logwatch/record_processor.h"
+#include "logwatch/state_file.h"
+
+namespace hw::logwatch {
+
+inline constexpr uint32_t kFingerprintBytes = 1024;
+
+struct WatchSpec {
+  std::string pattern;  // a path or a glob
+  std::vector<std::string> rules;
+  bool from_beginning = false;
+};
+
+struct TailedFile {
+  FileState state;  // path, identity, offset, skipping, draining (pending is filled by Snapshot)
+  size_t spec = 0;
+  spool::UniqueFd fd;
+  uint64_t size = 0;  // at the last fstat
+  std::chrono::steady_clock::time_point last_growth;
+  FileRecords records;
+};
+
+class LineHandler {
+ public:
+  virtual ~LineHandler() = default;
+  // A line of f starting at offset (without its newline; cut to max_line_bytes when truncated).
+  virtual void OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) = 0;
+  // f is followed from now on (attach its rules); and f is about to be closed (finish records).
+  virtual void OnOpen(TailedFile& f) = 0;
+  virtual void OnClose(TailedFile& f) = 0;
+};
+
+struct TailerStats {
+  uint64_t bytes_read = 0;
+  uint64_t lines_read = 0;
+  uint64_t lines_truncated = 0;
+  uint64_t truncations = 0;      // copytruncate (or rewrite in place) detected
+  uint64_t recovered_bytes = 0;  // read from a rotated copy after a copytruncate
+  uint64_t lost_bytes = 0;       // seen in a size but never read, after a copytruncate
+  uint64_t lost_lines = 0;       // lost_bytes in lines, estimated from the average line length
+};
+
+class Tailer {
+ public:
+  Tailer(std::vector<WatchSpec> specs, uint64_t max_line_bytes,
+         std::chrono::milliseconds rotate_wait, LineHandler* handler);
+  ~Tailer();
+
+  // Sets up inotify (without it, the stat fallback alone still works; that is logged).
+  void Init();
+  // Before the first Discover: files from the offsets file. Each is found again by its path or,
+  // when it was rotated meanwhile, by its (device, inode) among the files beside it.
+  // rule_index maps a multiline rule's name to its RuleSet index (size() when unknown).
+  void Restore(const std::vector<FileState>& files,
+               const std::function<size_t(std::string_view)>& rule_index);
+  // Expands the globs and opens new files; startup: apply `from` to files never seen before.
+  void Discover(bool startup);
+  // Waits until inotify reports a change, wake_fd is readable, or timeout. True when a file was
+  // created, moved or deleted in a watched directory (Discover should run).
+  bool Wait(std::chrono::milliseconds timeout, int wake_fd);
+  // Reads what is new in every file, at most about budget bytes per file. True when a file has
+  // more. ReadFile is the same for one file: between two calls every offset is consistent with
+  // the lines delivered, so the caller may publish and save state there.
+  bool ReadAll(uint64_t budget);
+  bool ReadFile(TailedFile& f, uint64_t budget);
+  // Draining files that were quiet for rotate_wait are closed.
+  void CloseQuiet();
+
+  // The state of every followed file; multiline records in progress come from the handler's
+  // FileRecords (via pending_rules) so a restart can replay them.
+  std::vector<FileState> Snapshot(const std::function<std::string(size_t)>& rule_name) const;
+  const std::vector<std::unique_ptr<TailedFile>>& files() const { return files_; }
+  std::vector<std::unique_ptr<TailedFile>>& files() { return files_; }
+  const TailerStats& stats() const { return stats_; }
+  void set_specs(std::vector<WatchSpec> specs) { specs_ = std::move(specs); }
+  const std::vector<WatchSpec>& specs() const { return specs_; }
+  void set_max_line_bytes(uint64_t n) { max_line_bytes_ = n; }
+
+ private:
+  TailedFile* Open(const std::string& path, size_t spec, int fd, uint64_t offset, bool draining);
+  // Reads [*offset, end) of fd as lines of f; returns false on a read error.
+  bool ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, uint64_t end,
+                 uint64_t budget, uint64_t* consumed);
+  bool CheckFingerprint(TailedFile& f);
+  void HandleTruncation(TailedFile& f);
+  void Watch(const std::string& dir);
+
+  std::vector<WatchSpec> specs_;
+  uint64_t max_line_bytes_;
+  std::chrono::milliseconds rotate_wait_;
+  LineHandler* handler_;
+  std::vector<std::unique_ptr<TailedFile>> files_;
+  std::set<std::string> known_paths_;  // followed at some point: a new file there is a rotation
+  spool::UniqueFd inotify_;
+  std::map<std::string, int> watches_;  // dir -> wd
+  std::string buf_;
+  TailerStats stats_;
+};
+
+// FNV-1a over the first min(size, kFingerprintBytes) bytes of fd; false on a read error.
+bool Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash);
+
+}  // namespace hw::logwatch

@@ -1,0 +1,526 @@
+// The logwatch issue's acceptance runs: numbered lines written to real files while logrotate (and
+// hand-made rotations) run, hostwatch-logwatch following them, a real broker, and a consumer that
+// checks every number arrives exactly once. Every wait has a deadline.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/testing/subprocess.h"
+#include "common/testing/temp_dir.h"
+#include "common/testing/wait.h"
+#include "common/transport/consumer_link.h"
+#include "hostwatch/v1/hostwatch.pb.h"
+#include "tests/integration/broker_harness.h"
+
+namespace hw {
+namespace {
+
+namespace fs = std::filesystem;
+namespace pb = hostwatch::v1;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::string kLogwatch = HW_BINARY_DIR "/logwatch/hostwatch-logwatch";
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Writes "... seq=<tag>-<n> ..." lines at a steady total rate, round robin over its files, each
+// opened O_APPEND (as a logger should) and reopened when its path names another file (what an
+// application does on SIGHUP after logrotate's create, or after a delete).
+class Writer {
+ public:
+  Writer(std::vector<std::pair<std::string, fs::path>> files, int lines_per_s)
+      : files_(std::move(files)), rate_(lines_per_s) {
+    fds_.assign(files_.size(), -1);
+    counts_.assign(files_.size(), 0);
+  }
+  ~Writer() {
+    Stop();
+    for (int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Lines written per tag (valid after Stop).
+  std::map<std::string, uint64_t> written() const {
+    std::map<std::string, uint64_t> m;
+    for (size_t i = 0; i < files_.size(); ++i) m[files_[i].first] = counts_[i];
+    return m;
+  }
+  uint64_t total() const { return total_.load(); }
+  double achieved_rate() const { return achieved_; }
+
+ private:
+  void Reopen(size_t i) {
+    struct stat by_path, by_fd;
+    if (fds_[i] >= 0 && ::stat(files_[i].second.c_str(), &by_path) == 0 &&
+        ::fstat(fds_[i], &by_fd) == 0 && by_path.st_ino == by_fd.st_ino) {
+      return;
+    }
+    if (fds_[i] >= 0) ::close(fds_[i]);
+    fds_[i] = ::open(files_[i].second.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  }
+  void Run() {
+    const auto start = Clock::now();
+    char line[160];
+    uint64_t n = 0;
+    while (!stop_) {
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const uint64_t due = static_cast<uint64_t>(elapsed * rate_);
+      for (size_t i = 0; i < files_.size(); ++i) Reopen(i);
+      for (; n < due && !stop_; ++n) {
+        const size_t i = n % files_.size();
+        const int len =
+            std::snprintf(line, sizeof line,
+                          "2026-11-21T10:00:00Z app[42]: request done seq=%s-%llu "
+                          "status=200 bytes=1234\n",
+                          files_[i].first.c_str(), static_cast<unsigned long long>(counts_[i] + 1));
+        if (::write(fds_[i], line, static_cast<size_t>(len)) == len) ++counts_[i];
+        if (n % 64 == 63) Reopen(i);
+      }
+      total_ = n;
+      std::this_thread::sleep_for(1ms);  // pacing the writer, not waiting for a result
+    }
+    achieved_ =
+        static_cast<double>(n) / std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  std::vector<std::pair<std::string, fs::path>> files_;
+  int rate_;
+  std::vector<int> fds_;
+  std::vector<uint64_t> counts_;
+  std::atomic<uint64_t> total_{0};
+  double achieved_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class LogwatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto b = testing::BrokerProcess::Start(dir_.Sub("broker"));
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    broker_ = std::move(b).value();
+    logs_ = dir_.Sub("logs");
+  }
+
+  void WriteConfig(const std::string& files_yaml, const std::string& rules_yaml) {
+    config_ = dir_.path() / "logwatch.yaml";
+    std::ofstream(config_) << "logwatch:\n"
+                           << "  endpoint: lw-test\n"
+                           << "  state_dir: " << dir_.Sub("state").string() << "\n"
+                           << "  interval: 1s\n"
+                           << "  files:\n"
+                           << files_yaml << "  rules:\n"
+                           << rules_yaml << "link:\n"
+                           << "  brokers: [" << broker_->frontend() << "]\n"
+                           << "  spool_dir: " << dir_.Sub("spool").string() << "\n";
+  }
+
+  void StartLogwatch() {
+    testing::SubprocessOptions o;
+    o.argv = {kLogwatch, "--config", config_.string()};
+    o.stderr_path = dir_.path() / "logwatch.log";
+    auto p = testing::Subprocess::Start(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    logwatch_.emplace(std::move(p).value());
+  }
+
+  void Connect() {
+    transport::ConsumerOptions o;
+    o.group = "logwatch-test";
+    o.link.brokers = {broker_->frontend()};
+    o.link.backends = {broker_->backend()};
+    auto c = transport::ConsumerLink::Connect(o);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    consumer_ = std::move(c).value();
+  }
+
+  // Reads what has arrived; keeps every event and every sample.
+  void Drain(std::chrono::milliseconds timeout) {
+    auto got = consumer_->Poll(timeout, 10000);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (const transport::Delivery& d : *got) {
+      if (d.envelope.source() != "lw-test/logwatch") continue;
+      if (d.envelope.has_events()) {
+        for (const pb::LogEvent& e : d.envelope.events().events()) {
+          events_.push_back(e);
+          received_ms_.push_back(WallMs());
+        }
+      }
+      if (d.envelope.has_samples()) {
+        for (const pb::Sample& s : d.envelope.samples().samples()) samples_.push_back(s);
+      }
+    }
+    ASSERT_TRUE(consumer_->Commit(*got).ok());
+  }
+
+  // seq numbers per tag from events of `rule`: how often each arrived.
+  std::map<std::string, std::map<uint64_t, int>> Seen(const std::string& rule) const {
+    std::map<std::string, std::map<uint64_t, int>> seen;
+    for (const pb::LogEvent& e : events_) {
+      if (e.rule() != rule) continue;
+      uint64_t n = 0;
+      const std::string& s = e.fields().at("n");
+      std::from_chars(s.data(), s.data() + s.size(), n);
+      ++seen[e.fields().at("tag")][n];
+    }
+    return seen;
+  }
+  size_t EventsOf(const std::string& rule) const {
+    size_t n = 0;
+    for (const auto& e : events_) n += e.rule() == rule;
+    return n;
+  }
+  double SampleSum(const std::string& metric) const {
+    double sum = 0;
+    for (const auto& s : samples_) {
+      if (s.metric() == metric) sum += s.value();
+    }
+    return sum;
+  }
+  double LastSample(const std::string& metric) const {
+    double v = -1;
+    for (const auto& s : samples_) {
+      if (s.metric() == metric) v = s.value();
+    }
+    return v;
+  }
+
+  // Waits until `expected` events of rule arrived (or the deadline).
+  bool WaitEvents(const std::string& rule, size_t expected, std::chrono::milliseconds deadline) {
+    return testing::WaitFor(
+        [&] {
+          Drain(100ms);
+          return EventsOf(rule) >= expected;
+        },
+        deadline, 1ms);
+  }
+
+  std::string LogwatchLog() {
+    auto r = testing::ReadFile(dir_.path() / "logwatch.log");
+    return r.ok() ? *r : "";
+  }
+
+  static constexpr const char* kSeqRule =
+      "    - {name: seq, match: 'seq=(?P<tag>[a-z])-(?P<n>\\d+) ', emit: [event, count]}\n";
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::BrokerProcess> broker_;
+  fs::path logs_, config_;
+  std::optional<testing::Subprocess> logwatch_;
+  std::unique_ptr<transport::ConsumerLink> consumer_;
+  std::vector<pb::LogEvent> events_;
+  std::vector<int64_t> received_ms_;
+  std::vector<pb::Sample> samples_;
+};
+
+// Checks each tag's numbers 1..written arrived exactly once; returns a description of failures.
+std::string ExactlyOnce(const std::map<std::string, std::map<uint64_t, int>>& seen,
+                        const std::map<std::string, uint64_t>& written) {
+  std::string problems;
+  for (const auto& [tag, n] : written) {
+    uint64_t missing = 0, dups = 0;
+    const auto it = seen.find(tag);
+    for (uint64_t i = 1; i <= n; ++i) {
+      const int c = it == seen.end() ? 0 : (it->second.count(i) ? it->second.at(i) : 0);
+      if (c == 0) ++missing;
+      if (c > 1) dups += static_cast<uint64_t>(c - 1);
+    }
+    if (missing || dups) {
+      problems += tag + ": " + std::to_string(missing) + " missing, " + std::to_string(dups) +
+                  " duplicated of " + std::to_string(n) + "; ";
+    }
+  }
+  return problems;
+}
+
+TEST_F(LogwatchTest, EveryLineOnceThroughLogrotateCreateRenameAndDeleteRotations) {
+  const fs::path a = logs_ / "a.log", b = logs_ / "b.log", c = logs_ / "c.log";
+  for (const fs::path& p : {a, b, c}) std::ofstream(p).flush();
+  WriteConfig("    - {path: " + a.string() +
+                  ", rules: [seq], from: beginning}\n"
+                  "    - {path: " +
+                  b.string() +
+                  ", rules: [seq], from: beginning}\n"
+                  "    - {path: " +
+                  c.string() + ", rules: [seq], from: beginning}\n",
+              kSeqRule);
+  const fs::path conf = dir_.path() / "logrotate.conf";
+  std::ofstream(conf) << a.string()
+                      << " {\n  rotate 100\n  missingok\n  create 0644\n  nocompress\n}\n";
+  ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+
+  Writer writer({{"a", a}, {"b", b}, {"c", c}}, 24000);
+  writer.Start();
+  for (int round = 1; round <= 4; ++round) {
+    std::this_thread::sleep_for(1s);  // the rotation schedule of the scenario: once a second
+    std::string out;
+    auto rc = testing::RunCommand({"/usr/sbin/logrotate", "-f", "-s",
+                                   (dir_.path() / "logrotate.state").string(), conf.string()},
+                                  &out, 30s);
+    ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+    fs::rename(b, logs_ / ("b.log." + std::to_string(round)));
+    std::ofstream(b).flush();
+    fs::remove(c);
+    std::ofstream(c).flush();
+  }
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  const auto written = writer.written();
+  uint64_t total = 0;
+  for (const auto& [tag, n] : written) total += n;
+  EXPECT_GE(writer.achieved_rate(), 20000.0);
+  ASSERT_TRUE(WaitEvents("seq", total, 60s)) << EventsOf("seq") << " of " << total << "\n"
+                                             << LogwatchLog();
+  Drain(300ms);  // anything extra (a duplicate) that was still on its way
+  EXPECT_EQ(ExactlyOnce(Seen("seq"), written), "");
+  EXPECT_EQ(EventsOf("seq"), total);
+  // log.seq.count over the intervals adds up to the same lines (may need one more interval).
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        return SampleSum("log.seq.count") >= static_cast<double>(total);
+      },
+      10s));
+  EXPECT_EQ(SampleSum("log.seq.count"), static_cast<double>(total));
+}
+
+TEST_F(LogwatchTest, CopytruncateLosesOnlyLinesInTheCopyToTruncateWindow) {
+  const fs::path d = logs_ / "d.log";
+  std::ofstream(d).flush();
+  WriteConfig("    - {path: " + d.string() + ", rules: [seq], from: beginning}\n", kSeqRule);
+  const fs::path conf = dir_.path() / "logrotate.conf";
+  std::ofstream(conf) << d.string()
+                      << " {\n  rotate 100\n  missingok\n  copytruncate\n  nocompress\n}\n";
+  ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  Writer writer({{"d", d}}, 22000);
+  writer.Start();
+  for (int round = 1; round <= 4; ++round) {
+    std::this_thread::sleep_for(1s);
+    std::string out;
+    auto rc = testing::RunCommand({"/usr/sbin/logrotate", "-f", "-s",
+                                   (dir_.path() / "logrotate.state").string(), conf.string()},
+                                  &out, 30s);
+    ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+  }
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  const uint64_t written = writer.written().at("d");
+  EXPECT_GE(writer.achieved_rate(), 20000.0);
+
+  // What survives on disk: the current file and every copy. A number on disk must arrive; a
+  // number on no disk was written between a copy and its truncate.
+  std::set<uint64_t> on_disk;
+  for (const auto& entry : fs::directory_iterator(logs_)) {
+    std::ifstream in(entry.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t at = line.find("seq=d-");
+      if (at != std::string::npos)
+        on_disk.insert(std::strtoull(line.c_str() + at + 6, nullptr, 10));
+    }
+  }
+  const uint64_t destroyed = written - on_disk.size();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        const auto seen = Seen("seq");
+        if (seen.count("d") == 0) return false;
+        for (uint64_t n : on_disk) {
+          if (seen.at("d").count(n) == 0) return false;
+        }
+        return true;
+      },
+      60s))
+      << LogwatchLog();
+  Drain(300ms);
+  const auto seen = Seen("seq")["d"];
+  uint64_t dups = 0, lost = 0;
+  for (uint64_t i = 1; i <= written; ++i) {
+    const int c = seen.count(i) ? seen.at(i) : 0;
+    if (c > 1) dups += static_cast<uint64_t>(c - 1);
+    if (c == 0) {
+      ++lost;
+      EXPECT_EQ(on_disk.count(i), 0u) << i << " is on disk but never arrived";
+    }
+  }
+  EXPECT_EQ(dups, 0u);
+  // logwatch counts the truncations it saw and what it could tell was lost.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        return LastSample("hostwatch.logwatch.truncations") >= 4;
+      },
+      10s));
+  std::printf(
+      "copytruncate: %llu lines written, %llu destroyed by logrotate (not in any file), "
+      "%llu lost here; logwatch reports %.0f lost lines (%.0f bytes), %.0f bytes taken "
+      "from the copies\n",
+      static_cast<unsigned long long>(written), static_cast<unsigned long long>(destroyed),
+      static_cast<unsigned long long>(lost),
+      LastSample("hostwatch.logwatch.copytruncate_lost_lines"),
+      LastSample("hostwatch.logwatch.copytruncate_lost_bytes"),
+      LastSample("hostwatch.logwatch.copytruncate_recovered_bytes"));
+  EXPECT_LE(lost, destroyed);
+}
+
+TEST_F(LogwatchTest, Kill9MidStreamNeitherLosesNorRepeats) {
+  const fs::path e = logs_ / "e.log";
+  std::ofstream(e).flush();
+  WriteConfig("    - {path: " + e.string() + ", rules: [seq], from: beginning}\n", kSeqRule);
+  ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  Writer writer({{"e", e}}, 22000);
+  writer.Start();
+  for (int kill = 0; kill < 3; ++kill) {
+    const uint64_t before = writer.total();
+    // Mid-stream: lines are flowing through logwatch when it dies.
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          Drain(50ms);
+          return writer.total() > before + 10000 && EventsOf("seq") > 0;
+        },
+        20s));
+    logwatch_->Signal(SIGKILL);
+    ASSERT_TRUE(logwatch_->Wait(10s).has_value());
+    logwatch_.reset();
+    ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  }
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  const uint64_t total = writer.written().at("e");
+  ASSERT_TRUE(WaitEvents("seq", total, 60s)) << EventsOf("seq") << " of " << total << "\n"
+                                             << LogwatchLog();
+  Drain(300ms);
+  EXPECT_EQ(ExactlyOnce(Seen("seq"), writer.written()), "");
+  EXPECT_EQ(EventsOf("seq"), total);
+  // The interval counts are saved with the offsets, so they do not double either.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        return SampleSum("log.seq.count") >= static_cast<double>(total);
+      },
+      10s));
+  EXPECT_EQ(SampleSum("log.seq.count"), static_cast<double>(total));
+}
+
+uint64_t PeakRssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmHWM:")) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+TEST_F(LogwatchTest, JunkAndA10MBLineDoNotStopFollowingAndOomArrivesWithinASecond) {
+  const fs::path k = logs_ / "kern.log";
+  std::ofstream(k).flush();
+  WriteConfig("    - {path: " + k.string() + ", rules: [kernel_oom, normal], from: end}\n",
+              "    - {name: kernel_oom, match: 'Out of memory: Killed process (?P<pid>\\d+) "
+              "\\((?P<comm>[^)]+)\\)', severity: critical}\n"
+              "    - {name: normal, match: 'NORMAL (?P<n>\\d+)'}\n");
+  ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  const int fd = ::open(k.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto put = [fd](const std::string& s) {
+    ASSERT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+  };
+  // logwatch follows from the end: wait until it has the file open, shown by a first line.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        put("NORMAL 0\n");
+        Drain(100ms);
+        return EventsOf("normal") > 0;
+      },
+      20s))
+      << LogwatchLog();
+
+  // 10 MB without a newline, NULs, invalid UTF-8 and binary junk.
+  std::string junk(1 << 20, '\0');
+  for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 7919) % 251 + 1);
+  for (auto& ch : junk) {
+    if (ch == '\n') ch = 'x';
+  }
+  for (int i = 0; i < 10; ++i) put(junk);
+  put(std::string("\n\0\0\0NORMAL 1 \xff\xfe\xc3\x28 invalid\n", 36));
+  put(std::string("\x01\x02\x7f\x80\x81 binary\0junk\n", 22));
+  const int64_t written_ms = WallMs();
+  put("NORMAL 2 after the junk\n");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(20ms);
+        for (const auto& e : events_) {
+          if (e.rule() == "normal" && e.fields().at("n") == "2") return true;
+        }
+        return false;
+      },
+      10s))
+      << LogwatchLog();
+  int64_t normal2_ms = 0;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    if (events_[i].rule() == "normal" && events_[i].fields().at("n") == "2")
+      normal2_ms = received_ms_[i];
+  }
+  EXPECT_LT(normal2_ms - written_ms, 1000) << "the next normal line must arrive within a second";
+  EXPECT_TRUE(std::any_of(events_.begin(), events_.end(), [](const pb::LogEvent& e) {
+    return e.rule() == "normal" && e.fields().at("n") == "1";
+  }));
+  // Memory stays bounded: a 10 MB line is never held (64 KiB at most, max_line_bytes).
+  EXPECT_LT(PeakRssKb(logwatch_->pid()), 64u * 1024) << "peak RSS in KiB";
+
+  // The OOM line reaches the consumer as a LogEvent with its captures in under a second. Measured
+  // from just before the write to the consumer's receipt, on one clock.
+  const int64_t oom_written_ms = WallMs();
+  put("Nov 21 10:00:00 host kernel: [123.456] Out of memory: Killed process 4242 (worldserver) "
+      "total-vm:1234kB\n");
+  const pb::LogEvent* oom = nullptr;
+  int64_t oom_received_ms = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(5ms);
+        for (size_t i = 0; i < events_.size(); ++i) {
+          if (events_[i].rule() == "kernel_oom") {
+            oom = &events_[i];
+            oom_received_ms = received_ms_[i];
+            return true;
+          }
+        }
+        return false;
+      },
+      10s, 1ms));
+  EXPECT_LT(oom_received_ms - oom_written_ms, 1000);
+  EXPECT_EQ(oom->fields().at("pid"), "4242");
+  EXPECT_EQ(oom->fields().at("comm"), "worldserver");
+  EXPECT_EQ(oom->severity(), pb::CRITICAL);
+  EXPECT_EQ(oom->path(), k.string());
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace hw
