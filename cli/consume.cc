@@ -162,12 +162,9 @@ Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
   }
   if (out->consumer.group.empty()) return Status::InvalidArgument("--group is required");
   out->format = format.value_or(out->json ? Format::kSummary : Format::kText);
+  // A summary needs only who sent what and how many items: no Sample is built.
+  out->consumer.parse_bodies = out->format != Format::kSummary;
   return Status::Ok();
-}
-
-uint64_t ItemsIn(const Envelope& e) {
-  return static_cast<uint64_t>(e.samples().samples_size() + e.events().events_size() +
-                               e.alerts().alerts_size());
 }
 
 // The link's key for a (source, epoch): "<source>#<epoch as 16 hex digits>".
@@ -181,10 +178,10 @@ std::string SourceKey(const Envelope& e) {
 // which with --count can be more than was taken; duplicates and malformed come from the link.
 class Processed {
  public:
-  void Add(const Envelope& e) {
+  void Add(const Envelope& e, uint64_t items) {
     transport::SourceSummary& s = sources_[SourceKey(e)];
     ++s.received;
-    s.items += ItemsIn(e);
+    s.items += items;
     s.max_seq = std::max(s.max_seq, e.seq());
   }
   transport::ConsumerStats Summary(const transport::ConsumerStats& link) const {
@@ -421,8 +418,8 @@ int RunConsume(int argc, const char* const* argv) {
       if (flags.count && items >= *flags.count) break;  // the rest stays uncommitted for the group
       if (flags.format == Format::kText) PrintText(d);
       if (flags.format == Format::kJson) PrintJson(d);
-      items += ItemsIn(d.envelope);
-      processed.Add(d.envelope);
+      items += d.items;
+      processed.Add(d.envelope, d.items);
       ++envelopes;
       done.push_back(std::move(d));
     }

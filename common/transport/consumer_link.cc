@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "common/daemon/logging.h"
+#include "common/naming/envelope_wire.h"
 #include "common/transport/zmq_socket.h"
 
 namespace hw::transport {
@@ -246,7 +247,7 @@ struct ConsumerLink::Impl {
   void OnAssignment(size_t index, const hostwatch::v1::Assignment& a, Clock::time_point now);
   void OnError(BrokerConn& b, const std::string& error, Clock::time_point now);
   // False when (source, epoch, seq) was seen before; updates the per-source summary.
-  bool Track(const Envelope& e);
+  bool Track(const Envelope& e, uint64_t items);
   void Consumed(BrokerConn& b, uint64_t session) {
     if (session != 0 && session == b.session) ++b.consumed_since_grant;
   }
@@ -415,7 +416,7 @@ void ConsumerLink::Impl::Drain(size_t index, Clock::time_point now) {
   }
 }
 
-bool ConsumerLink::Impl::Track(const Envelope& e) {
+bool ConsumerLink::Impl::Track(const Envelope& e, uint64_t items) {
   SourceTrack& st = sources[e.source()];
   EpochTrack* et = st.last;
   if (et == nullptr || et->epoch != e.epoch()) {
@@ -436,7 +437,7 @@ bool ConsumerLink::Impl::Track(const Envelope& e) {
     return false;
   }
   ++s.received;
-  s.items += ItemsIn(e);
+  s.items += items;
   s.max_seq = std::max(s.max_seq, e.seq());
   s.missing = s.max_seq - s.received;
   return true;
@@ -451,9 +452,21 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   b.silence_limit = kResubscribeAfterSilence;
   const uint64_t session = b.awaiting_assignment ? 0 : b.session;
   PartitionState& ps = b.parts[h.partition()];
-  Pending p{Delivery{index, h.partition(), h.offset(), Envelope()}, session};
+  Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope()}, session};
   Envelope& e = p.delivery.envelope;
-  const bool parsed = has_body && e.ParseFromArray(data, static_cast<int>(size));
+  bool parsed = false;
+  if (has_body && options.parse_bodies) {
+    parsed = e.ParseFromArray(data, static_cast<int>(size));
+    p.delivery.items = ItemsIn(e);
+  } else if (has_body) {
+    naming::EnvelopeWire w;
+    parsed = naming::ScanEnvelope(std::string_view(static_cast<const char*>(data), size), &w);
+    e.set_source(w.source.data(), w.source.size());
+    e.set_epoch(w.epoch);
+    e.set_seq(w.seq);
+    e.set_sent_ms(w.sent_ms);
+    p.delivery.items = w.items;
+  }
   // Without a source and seq an envelope cannot be deduplicated or counted: as good as unparsable.
   if (!parsed || e.source().empty() || e.seq() == 0) {
     ++stats.malformed;
@@ -467,7 +480,7 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
     Consumed(b, session);
     return;
   }
-  if (!Track(e)) {
+  if (!Track(e, p.delivery.items)) {
     ++stats.duplicates;
     ps.auto_done.insert(h.offset());
     Consumed(b, session);

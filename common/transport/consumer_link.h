@@ -27,13 +27,18 @@ struct ConsumerOptions {
   std::vector<hostwatch::v1::Topic> topics;  // empty: every topic
   hostwatch::v1::Subscribe::Start start = hostwatch::v1::Subscribe::COMMITTED;
   uint32_t credit = 2048;  // deliveries in flight per broker
-  LinkConfig link;         // brokers/backends and curve are used; spool settings are not
+  // false: a Delivery's envelope carries only its header (source, epoch, seq, sent_ms) and
+  // `items` is counted on the wire; for consumers that only count or forward, and skip the cost
+  // of building every Sample.
+  bool parse_bodies = true;
+  LinkConfig link;  // brokers/backends and curve are used; spool settings are not
 };
 
 struct Delivery {
   size_t broker = 0;  // index into the broker list
   uint32_t partition = 0;
   uint64_t offset = 0;
+  uint64_t items = 0;  // samples, events or alerts in the envelope
   hostwatch::v1::Envelope envelope;
 };
 
