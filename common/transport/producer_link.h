@@ -58,6 +58,11 @@ class ProducerLink {
   // fails the validator (nothing is spooled); an IoError when the spool cannot be written.
   Status Publish(const hostwatch::v1::Envelope& body);
 
+  // Publish for a body that is already serialized: the bytes of an Envelope with exactly one body
+  // and no source, epoch or seq (sent_ms is appended here). For generators that encode their
+  // samples directly (hostwatch loadgen); validated like Publish unless options.validate is off.
+  Status PublishSerialized(std::string bytes);
+
   // Blocks until everything published before the call is acked (or rejected), or the deadline.
   bool WaitAcked(std::chrono::milliseconds deadline);
 
@@ -71,6 +76,7 @@ class ProducerLink {
  private:
   struct Impl;
   explicit ProducerLink(std::unique_ptr<Impl> impl);
+  Status Spool(const std::string& bytes);  // validate, size check, append, wake the thread
   std::unique_ptr<Impl> impl_;
 };
 
