@@ -1,5 +1,6 @@
 #include "cli/sample_encoder.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace hw::cli {
@@ -59,7 +60,7 @@ size_t VarintSize(uint64_t v) {
 
 void SampleBatchEncoder::Begin(std::string_view endpoint) {
   endpoint_.assign(endpoint);
-  samples_.clear();
+  used_ = 0;
 }
 
 void SampleBatchEncoder::Add(std::string_view metric, std::string_view tag_key,
@@ -77,9 +78,9 @@ void SampleBatchEncoder::Add(std::string_view metric, std::string_view tag_key,
                      (step_s != 0 ? 1 + VarintSize(step_s) : 0);
   // Written through a pointer into space reserved up front: appending byte by byte to a string
   // checked its capacity on every byte and was most of the encoder's cost.
-  const size_t at = samples_.size();
-  samples_.resize(at + 1 + VarintSize(len) + len);
-  char* p = samples_.data() + at;
+  const size_t need = used_ + 1 + VarintSize(len) + len;
+  if (samples_.size() < need) samples_.resize(std::max(need, 2 * samples_.size()));
+  char* p = samples_.data() + used_;
   p = PutTagRaw(p, 3, kLen);  // SampleBatch.samples
   p = PutVarintRaw(p, len);
   p = PutBytesRaw(p, 1, metric);  // Sample.metric
@@ -100,16 +101,19 @@ void SampleBatchEncoder::Add(std::string_view metric, std::string_view tag_key,
     p = PutTagRaw(p, 5, kVarint);
     p = PutVarintRaw(p, step_s);
   }
+  used_ = static_cast<size_t>(p - samples_.data());
 }
 
 std::string SampleBatchEncoder::Finish() const {
-  std::string batch;
-  batch.reserve(endpoint_.size() + samples_.size() + 8);
-  if (!endpoint_.empty()) PutBytes(1, endpoint_, &batch);  // SampleBatch.endpoint
-  batch.append(samples_);
+  const size_t endpoint_field =
+      endpoint_.empty() ? 0 : 1 + VarintSize(endpoint_.size()) + endpoint_.size();
+  const size_t batch = endpoint_field + used_;
   std::string out;
-  out.reserve(batch.size() + 8);
-  PutBytes(10, batch, &out);  // Envelope.samples
+  out.reserve(1 + VarintSize(batch) + batch);
+  PutTag(10, kLen, &out);  // Envelope.samples
+  PutVarint(batch, &out);
+  if (!endpoint_.empty()) PutBytes(1, endpoint_, &out);  // SampleBatch.endpoint
+  out.append(samples_.data(), used_);
   return out;
 }
 

@@ -24,7 +24,10 @@ class SampleBatchEncoder {
 
  private:
   std::string endpoint_;
-  std::string samples_;  // the batch's field 3 entries, each with its tag and length
+  // The batch's field 3 entries, each with its tag and length: the first used_ bytes. Grown, never
+  // shrunk, so that a reused encoder neither allocates nor zero-fills.
+  std::string samples_;
+  size_t used_ = 0;
 };
 
 }  // namespace hw::cli
