@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# bench/collector.sh: hostwatch-collector side by side with collectd, on this host, in one run.
+# Run by hand (not in CI); the figures and what they mean: docs/collector.md "Benchmark".
+#
+#   bench/collector.sh [--seconds 60] [--no-build] [--keep]
+#
+# Both agents run at the same time for --seconds at a 1 s interval with equivalent plugins:
+#   ours      hostwatch-collector (the release preset, build/release): cpu (per core), memory,
+#             load, net, diskio, disk, system, and process with one matcher (a full /proc scan
+#             every second, like collectd's processes plugin); publishing to a real
+#             hostwatch-broker on free loopback ports (spool and journal in the temp folder).
+#   collectd  collectd 5.12 (Debian collectd-core): cpu memory load interface disk df processes,
+#             writing CSV (StoreRates) into the temp folder.
+# Measured from /proc: CPU seconds (utime + stime of /proc/<pid>/stat) over the window, after a
+# 3 s warm-up that leaves start-up out, and peak RSS (VmHWM of /proc/<pid>/status) at the end.
+# Goals (the collector issue): ours <= 0.25x collectd's CPU, and RSS <= 10 MB.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SECONDS_RUN=60 BUILD=1 KEEP=0
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --seconds) SECONDS_RUN=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "collector.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+command -v collectd >/dev/null || { echo "collector.sh: collectd is not installed (collectd-core)" >&2; exit 2; }
+BIN=$ROOT/build/release
+if [[ $BUILD -eq 1 ]]; then
+  (cd "$ROOT" && cmake --preset release >/dev/null &&
+    cmake --build --preset release -j2 --target hostwatch-collector hostwatch-broker >/dev/null) || {
+    echo "collector.sh: the release build failed" >&2; exit 1; }
+fi
+COLLECTOR=$BIN/collector/hostwatch-collector BROKER=$BIN/broker/hostwatch-broker
+for b in "$COLLECTOR" "$BROKER"; do [[ -x $b ]] || { echo "collector.sh: $b is missing" >&2; exit 1; }; done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-collector.XXXXXX")
+PIDS=()
+stoppid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do stoppid "$p"; done
+  if [[ $KEEP -eq 1 ]]; then echo "collector.sh: kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+freeport() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+TCK=$(getconf CLK_TCK)
+cpu_s() {  # utime + stime of a pid, in seconds
+  awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"
+}
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# The broker our collector publishes to.
+FP=$(freeport) BP=$(freeport) TP=$(freeport)
+cat > "$W/broker.yaml" <<YAML
+broker: {frontend: "tcp://127.0.0.1:$FP", backend: "tcp://127.0.0.1:$BP", tap: "tcp://127.0.0.1:$TP", data_dir: "$W/broker"}
+log: {level: warn}
+YAML
+"$BROKER" --config "$W/broker.yaml" 2> "$W/broker.log" & PIDS+=($!)
+waitport "$FP" || { echo "collector.sh: the broker did not start; $W/broker.log" >&2; exit 1; }
+
+cat > "$W/collector.yaml" <<YAML
+collector:
+  endpoint: bench-host
+  interval: 1s
+  plugins:
+    tcp: {enabled: false}            # collectd's set has no TCP states
+    exec: {enabled: false}
+    process: {matchers: [{name: collectd, match: {comm: collectd}}]}
+link: {brokers: ["tcp://127.0.0.1:$FP"], spool_dir: "$W/spool"}
+log: {level: warn}
+YAML
+mkdir -p "$W/collectd/csv"
+cat > "$W/collectd/collectd.conf" <<CONF
+Hostname "bench-host"
+FQDNLookup false
+BaseDir "$W/collectd"
+PIDFile "$W/collectd/collectd.pid"
+PluginDir "/usr/lib/collectd"
+TypesDB "/usr/share/collectd/types.db"
+Interval 1
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel warning
+  File "$W/collectd/collectd.log"
+</Plugin>
+LoadPlugin cpu
+LoadPlugin memory
+LoadPlugin load
+LoadPlugin interface
+LoadPlugin disk
+LoadPlugin df
+LoadPlugin processes
+LoadPlugin csv
+<Plugin csv>
+  DataDir "$W/collectd/csv"
+  StoreRates true
+</Plugin>
+CONF
+
+"$COLLECTOR" --config "$W/collector.yaml" 2> "$W/collector.log" & OURS=$!; PIDS+=($OURS)
+collectd -f -C "$W/collectd/collectd.conf" > "$W/collectd/stdout.log" 2>&1 & THEIRS=$!; PIDS+=($THEIRS)
+sleep 3
+kill -0 "$OURS" 2>/dev/null || { echo "collector.sh: hostwatch-collector exited; $W/collector.log" >&2; exit 1; }
+kill -0 "$THEIRS" 2>/dev/null || { echo "collector.sh: collectd exited; $W/collectd" >&2; exit 1; }
+ours0=$(cpu_s "$OURS") theirs0=$(cpu_s "$THEIRS")
+echo "collector.sh: both running; measuring for ${SECONDS_RUN}s ..." >&2
+sleep "$SECONDS_RUN"
+ours1=$(cpu_s "$OURS") theirs1=$(cpu_s "$THEIRS")
+ours_kb=$(hwm_kb "$OURS") theirs_kb=$(hwm_kb "$THEIRS")
+
+# Both must have done the work: CSV rows from collectd, journaled envelopes from ours.
+csv_files=$(find "$W/collectd/csv" -type f | wc -l)
+journal_bytes=$(du -sb "$W/broker" | cut -f1)
+[[ $csv_files -gt 0 ]] || { echo "collector.sh: collectd wrote no CSV" >&2; exit 1; }
+[[ $journal_bytes -gt 100000 ]] || { echo "collector.sh: the broker journaled almost nothing" >&2; exit 1; }
+
+awk -v oc="$(echo "$ours1 - $ours0" | bc)" -v tc="$(echo "$theirs1 - $theirs0" | bc)" \
+    -v ok="$ours_kb" -v tk="$theirs_kb" -v s="$SECONDS_RUN" -v files="$csv_files" -v jb="$journal_bytes" 'BEGIN {
+  printf "\n%d s at a 1 s interval (collectd: %d CSV files; our broker journal: %d bytes)\n\n", s, files, jb
+  printf "| agent | CPU s | CPU %% of one core | peak RSS (VmHWM) |\n|---|---|---|---|\n"
+  printf "| hostwatch-collector | %.2f | %.3f%% | %.1f MB |\n", oc, 100 * oc / s, ok / 1024
+  printf "| collectd 5.12 | %.2f | %.3f%% | %.1f MB |\n", tc, 100 * tc / s, tk / 1024
+  printf "\nratios (ours / collectd): CPU %.2fx (goal <= 0.25x), RSS %.2fx; our RSS %.1f MB (goal <= 10 MB)\n",
+         (tc > 0 ? oc / tc : 0), ok / tk, ok / 1024
+}'

@@ -1,0 +1,53 @@
+#include "collector/plugins/disk/disk_plugin.h"
+
+#include <gtest/gtest.h>
+
+#include "collector/plugin_fixture.h"
+
+namespace hw::collector {
+namespace {
+
+using testing::ValueOf;
+
+TEST(DiskPluginTest, FixturesMatchExpectedOutput) { testing::ExpectAllFixturesMatch("disk"); }
+
+TEST(DiskPluginTest, MatchesDfOnTheRecordedRoot) {
+  auto runs = testing::RunFixture("disk", testing::FixtureCase("disk", "real"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  const Tags root = {{"mount", "/"}, {"fstype", "ext4"}};
+  const auto& p = (*runs)[0];
+  // statfs.txt: blocks 270553174016, bfree 250278359040, bavail 82470465536 (reserved blocks make
+  // used + avail < total, as df shows).
+  EXPECT_EQ(*ValueOf(p, "disk.used", root), 270553174016.0 - 250278359040.0);
+  EXPECT_EQ(*ValueOf(p, "disk.free", root), 82470465536.0);
+  EXPECT_NEAR(*ValueOf(p, "disk.used_percent", root),
+              100.0 * 20274815.0 / (20274815.0 + 82470465.536), 1e-3);
+  // Only the real filesystem: tmpfs, proc, sysfs, cgroup... are skipped.
+  for (const Point& pt : p) EXPECT_EQ(pt.tags, root) << pt.metric;
+}
+
+TEST(DiskPluginTest, BindMountsOverMountsEscapesAndIgnoredMounts) {
+  auto runs = testing::RunFixture("disk", testing::FixtureCase("disk", "bind_space_overmount"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  const auto& p = (*runs)[0];
+  EXPECT_TRUE(ValueOf(p, "disk.total", {{"mount", "/data"}, {"fstype", "xfs"}}).has_value());
+  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/srv/data-bind"}, {"fstype", "xfs"}}));
+  EXPECT_TRUE(ValueOf(p, "disk.total", {{"mount", "/mnt/game logs"}, {"fstype", "ext4"}}));
+  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/boot/efi"}, {"fstype", "vfat"}}));
+  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/run"}, {"fstype", "tmpfs"}}));
+  // /backup: only the later (visible) mount is reported, once; 75 of 100 inodes used.
+  EXPECT_EQ(*ValueOf(p, "disk.inodes_used_percent", {{"mount", "/backup"}, {"fstype", "ext4"}}),
+            75);
+  // btrfs reports no inode table: no inode percentage rather than a made-up 0.
+  EXPECT_FALSE(
+      ValueOf(p, "disk.inodes_used_percent", {{"mount", "/var/lib/btrfs"}, {"fstype", "btrfs"}}));
+}
+
+TEST(DiskPluginTest, UnescapesMountFields) {
+  EXPECT_EQ(UnescapeMountField("/mnt/a\\040b\\011c\\134d"), "/mnt/a b\tc\\d");
+  EXPECT_EQ(UnescapeMountField("/plain"), "/plain");
+  EXPECT_EQ(UnescapeMountField("/cut\\04"), "/cut\\04");
+}
+
+}  // namespace
+}  // namespace hw::collector

@@ -1,0 +1,39 @@
+#include <gtest/gtest.h>
+
+#include "collector/plugin_fixture.h"
+
+namespace hw::collector {
+namespace {
+
+using testing::ValueOf;
+
+TEST(DiskioPluginTest, FixturesMatchExpectedOutput) { testing::ExpectAllFixturesMatch("diskio"); }
+
+TEST(DiskioPluginTest, WholeDisksOnlyWithoutLoopDevices) {
+  auto runs = testing::RunFixture("diskio", testing::FixtureCase("diskio", "real"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  EXPECT_TRUE((*runs)[0].empty());  // rates only
+  for (const Point& p : (*runs)[1]) {
+    ASSERT_EQ(p.tags.size(), 1u);
+    EXPECT_TRUE(p.tags[0].second == "vda" || p.tags[0].second == "zram0") << p.tags[0].second;
+  }
+  EXPECT_TRUE(ValueOf((*runs)[1], "diskio.util_percent", {{"device", "vda"}}).has_value());
+}
+
+TEST(DiskioPluginTest, ThirtyTwoBitWrapAndVanishedDevice) {
+  auto runs = testing::RunFixture("diskio", testing::FixtureCase("diskio", "wrap_and_vanish"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  const auto& p = (*runs)[1];
+  const Tags vdb = {{"device", "vdb"}};
+  // sectors written 4294967000 -> 704: 1000 sectors across the wrap, 512000 bytes in 10 s.
+  EXPECT_EQ(*ValueOf(p, "diskio.write_bytes", vdb), 51200);
+  EXPECT_EQ(*ValueOf(p, "diskio.read_bytes", vdb), 800 * 512 / 10.0);
+  EXPECT_EQ(*ValueOf(p, "diskio.write_ops", vdb), 19.6);
+  EXPECT_EQ(*ValueOf(p, "diskio.util_percent", vdb), 20);             // 2000 ms busy in 10 s
+  EXPECT_EQ(*ValueOf(p, "diskio.await_ms", vdb), 300.0 / 296);        // (100 + 200) ms / 296 ops
+  EXPECT_FALSE(ValueOf(p, "diskio.read_ops", {{"device", "vdb1"}}));  // a partition
+  EXPECT_FALSE(ValueOf(p, "diskio.read_ops", {{"device", "sdc"}}));   // gone
+}
+
+}  // namespace
+}  // namespace hw::collector

@@ -1,0 +1,81 @@
+#include "collector/plugins/memory/memory_plugin.h"
+
+#include <map>
+
+#include "collector/counter_rates.h"
+#include "collector/proc_text.h"
+
+namespace hw::collector {
+namespace {
+
+class MemoryPlugin : public Plugin {
+ public:
+  explicit MemoryPlugin(const HostEnv& env) : env_(env) {}
+
+  Status Collect(const CollectTime& now, std::vector<Point>* out) override {
+    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("meminfo"), &buf_));
+    std::map<std::string_view, uint64_t> kb;
+    ForEachLine(buf_, [&](std::string_view line) {
+      const size_t colon = line.find(':');
+      if (colon == std::string_view::npos) return;
+      std::vector<std::string_view> f = SplitFields(line.substr(colon + 1));
+      if (f.empty()) return;
+      if (auto v = ParseU64(f[0])) kb[line.substr(0, colon)] = *v;
+    });
+    auto bytes = [&](std::string_view key) -> std::optional<double> {
+      auto it = kb.find(key);
+      if (it == kb.end()) return std::nullopt;
+      return static_cast<double>(it->second) * 1024.0;
+    };
+    const auto total = bytes("MemTotal");
+    const auto free = bytes("MemFree");
+    if (!total || !free) {
+      return Status::DataLoss(env_.Proc("meminfo") + ": no MemTotal or MemFree");
+    }
+    // MemAvailable exists since Linux 3.14; before that the usual estimate is free + buffers +
+    // cached.
+    const double buffers = bytes("Buffers").value_or(0);
+    const double cached = bytes("Cached").value_or(0);
+    const double available = bytes("MemAvailable").value_or(*free + buffers + cached);
+    Emit(out, "mem.total", *total);
+    Emit(out, "mem.used", *total - available);
+    Emit(out, "mem.available", available);
+    Emit(out, "mem.free", *free);
+    Emit(out, "mem.buffers", buffers);
+    Emit(out, "mem.cached", cached);
+    Emit(out, "mem.used_percent", *total > 0 ? 100.0 * (*total - available) / *total : 0.0);
+    const double swap_total = bytes("SwapTotal").value_or(0);
+    const double swap_used = swap_total - bytes("SwapFree").value_or(0);
+    Emit(out, "swap.total", swap_total);
+    Emit(out, "swap.used", swap_used);
+    // A host without swap is 0% used, not "no data" (which an alert would read as a dead host).
+    Emit(out, "swap.used_percent", swap_total > 0 ? 100.0 * swap_used / swap_total : 0.0);
+
+    if (ReadTextFileInto(env_.Proc("vmstat"), &buf_).ok()) {
+      ForEachLine(buf_, [&](std::string_view line) {
+        std::vector<std::string_view> f = SplitFields(line);
+        if (f.size() != 2 || (f[0] != "pswpin" && f[0] != "pswpout")) return;
+        if (auto v = ParseU64(f[1])) {
+          if (auto r = rates_.Rate(f[0], *v, now.mono_ms)) {
+            Emit(out, f[0] == "pswpin" ? "swap.in" : "swap.out", *r);
+          }
+        }
+      });
+      rates_.Sweep();
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const HostEnv env_;
+  std::string buf_;
+  CounterRates rates_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Plugin>> CreateMemoryPlugin(const PluginSetup& setup) {
+  return std::unique_ptr<Plugin>(std::make_unique<MemoryPlugin>(*setup.env));
+}
+
+}  // namespace hw::collector

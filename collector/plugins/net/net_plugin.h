@@ -1,0 +1,21 @@
+// net: per interface, from <proc_root>/net/dev: bytes, packets, errors and drops per second in each
+// direction. An interface that disappears stops being reported (and is forgotten); when it comes
+// back, its first interval yields no rate.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collector/plugin.h"
+
+namespace hw::collector {
+
+struct NetOptions : PluginOptions {
+  std::vector<std::string> ignore_interfaces;  // exact names, e.g. [lo]
+  void Describe(config::YamlWriter* w) const override;
+};
+
+std::shared_ptr<const PluginOptions> ReadNetOptions(config::Section& section);
+Result<std::unique_ptr<Plugin>> CreateNetPlugin(const PluginSetup& setup);
+
+}  // namespace hw::collector

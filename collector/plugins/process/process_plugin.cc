@@ -1,0 +1,260 @@
+#include "collector/plugins/process/process_plugin.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "collector/proc_text.h"
+#include "common/naming/naming.h"
+
+namespace hw::collector {
+namespace {
+
+constexpr size_t kCommMax = 15;  // TASK_COMM_LEN - 1
+
+// The fields of /proc/<pid>/stat this plugin needs (proc(5) numbering in the comments).
+struct ProcStat {
+  std::string comm;          // (2)
+  uint64_t cpu_ticks = 0;    // utime (14) + stime (15)
+  uint64_t threads = 0;      // num_threads (20)
+  uint64_t start_ticks = 0;  // starttime (22), clock ticks after boot
+  uint64_t rss_pages = 0;    // rss (24)
+};
+
+// comm may hold spaces and parentheses, so it ends at the *last* ')'.
+std::optional<ProcStat> ParseProcStat(std::string_view text) {
+  const size_t open = text.find('(');
+  const size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open)
+    return std::nullopt;
+  ProcStat s;
+  s.comm = std::string(text.substr(open + 1, close - open - 1));
+  std::vector<std::string_view> f = SplitFields(Trim(text.substr(close + 1)));
+  // f[0] is field (3) state, so field (n) is f[n - 3].
+  if (f.size() < 22) return std::nullopt;
+  auto u = [&](size_t field) { return ParseU64(f[field - 3]).value_or(0); };
+  s.cpu_ticks = u(14) + u(15);
+  s.threads = u(20);
+  s.start_ticks = u(22);
+  s.rss_pages = u(24);
+  return s;
+}
+
+class ProcessPlugin : public Plugin {
+ public:
+  ProcessPlugin(const HostEnv& env, const ProcessOptions& options) : env_(env), options_(options) {
+    for (const ProcessMatcher& m : options_.matchers) {
+      needs_scan_ = needs_scan_ || !m.comm.empty() || m.cmdline_re != nullptr;
+      needs_cmdline_ = needs_cmdline_ || m.cmdline_re != nullptr;
+    }
+  }
+
+  Status Collect(const CollectTime& now, std::vector<Point>* out) override {
+    struct Group {
+      uint64_t count = 0, rss_bytes = 0, threads = 0, fds = 0, cpu_ticks = 0;
+      bool fds_known = true, cpu_known = true;
+      std::optional<uint64_t> oldest_start;
+    };
+    std::vector<Group> groups(options_.matchers.size());
+    std::unordered_map<int64_t, std::pair<uint64_t, uint64_t>> seen;  // pid -> (start, cpu ticks)
+
+    auto account = [&](int64_t pid, const ProcStat& st, size_t g) {
+      Group& grp = groups[g];
+      ++grp.count;
+      // statm's resident count is exact; stat's rss is the kernel's per-CPU-cached approximation,
+      // which can lag by hundreds of KiB (and `ps` reads the exact one).
+      uint64_t rss_pages = st.rss_pages;
+      if (ReadTextFileInto(env_.Proc(std::to_string(pid) + "/statm"), &statm_).ok()) {
+        std::vector<std::string_view> f = SplitFields(statm_);
+        if (f.size() >= 2) rss_pages = ParseU64(f[1]).value_or(rss_pages);
+      }
+      grp.rss_bytes += rss_pages * static_cast<uint64_t>(env_.page_size);
+      grp.threads += st.threads;
+      if (!grp.oldest_start || st.start_ticks < *grp.oldest_start)
+        grp.oldest_start = st.start_ticks;
+      Result<std::vector<std::string>> fds = ListDir(env_.Proc(std::to_string(pid) + "/fd"));
+      if (fds.ok()) {
+        grp.fds += fds->size();
+      } else {
+        grp.fds_known = false;
+      }
+      // CPU time only for processes seen (as the same process: same start time) last scan.
+      auto prev = previous_.find(pid);
+      if (prev != previous_.end() && prev->second.first == st.start_ticks &&
+          st.cpu_ticks >= prev->second.second) {
+        grp.cpu_ticks += st.cpu_ticks - prev->second.second;
+      }
+      seen[pid] = {st.start_ticks, st.cpu_ticks};
+    };
+
+    // Pidfile matchers look up one pid each; comm and cmdline matchers share one scan.
+    for (size_t g = 0; g < options_.matchers.size(); ++g) {
+      const ProcessMatcher& m = options_.matchers[g];
+      if (m.pidfile.empty()) continue;
+      Result<std::string> text = ReadTextFile(m.pidfile);
+      std::optional<int64_t> pid = text.ok() ? ParseI64(Trim(*text)) : std::nullopt;
+      if (!pid || *pid <= 0) continue;  // no pidfile, or garbage in it: not running
+      if (ReadTextFileInto(env_.Proc(std::to_string(*pid) + "/stat"), &buf_).ok()) {
+        if (auto st = ParseProcStat(buf_)) account(*pid, *st, g);
+      }
+    }
+    if (needs_scan_) {
+      HW_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(env_.proc_root));
+      for (const std::string& e : entries) {
+        std::optional<int64_t> pid = ParseI64(e);
+        if (!pid) continue;
+        const std::string dir = env_.Proc(e);
+        // With only comm matchers, most processes are rejected on /proc/<pid>/comm, which the
+        // kernel produces far more cheaply than stat (the larger part of a scan's cost).
+        if (!needs_cmdline_) {
+          if (!ReadTextFileInto(dir + "/comm", &buf_).ok()) continue;
+          const std::string_view comm = Trim(buf_);
+          const bool any = std::any_of(
+              options_.matchers.begin(), options_.matchers.end(), [&](const ProcessMatcher& m) {
+                return !m.comm.empty() && comm == std::string_view(m.comm).substr(0, kCommMax);
+              });
+          if (!any) continue;
+        }
+        // A process may exit between the listing and the read: skip it quietly.
+        if (!ReadTextFileInto(dir + "/stat", &buf_).ok()) continue;
+        std::optional<ProcStat> st = ParseProcStat(buf_);
+        if (!st) continue;
+        bool have_cmdline = false;
+        for (size_t g = 0; g < options_.matchers.size(); ++g) {
+          const ProcessMatcher& m = options_.matchers[g];
+          bool match = false;
+          if (!m.comm.empty()) {
+            match = st->comm == std::string_view(m.comm).substr(0, kCommMax);
+          } else if (m.cmdline_re) {
+            if (!have_cmdline) {
+              have_cmdline = true;
+              LoadCmdline(dir + "/cmdline");
+            }
+            // Kernel threads have an empty cmdline; a regex like ".*" must not count them.
+            match = !cmdline_.empty() && RE2::PartialMatch(cmdline_, *m.cmdline_re);
+          }
+          if (match) account(*pid, *st, g);
+        }
+      }
+    }
+
+    std::optional<double> uptime_s;
+    if (ReadTextFileInto(env_.Proc("uptime"), &buf_).ok()) {
+      std::vector<std::string_view> f = SplitFields(Trim(buf_));
+      if (!f.empty()) uptime_s = ParseDouble(f[0]);
+    }
+    const bool have_previous = previous_mono_ms_ > 0 && now.mono_ms > previous_mono_ms_;
+    const double elapsed_s = static_cast<double>(now.mono_ms - previous_mono_ms_) / 1000.0;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const Group& grp = groups[g];
+      const Tags tags = {{"process", options_.matchers[g].name}};
+      Emit(out, "proc.up", grp.count > 0 ? 1 : 0, tags);
+      Emit(out, "proc.count", static_cast<double>(grp.count), tags);
+      if (grp.count == 0) continue;
+      Emit(out, "proc.rss_bytes", static_cast<double>(grp.rss_bytes), tags);
+      Emit(out, "proc.threads", static_cast<double>(grp.threads), tags);
+      if (grp.fds_known) Emit(out, "proc.fds", static_cast<double>(grp.fds), tags);
+      if (have_previous) {
+        Emit(out, "proc.cpu_percent",
+             100.0 * static_cast<double>(grp.cpu_ticks) /
+                 (elapsed_s * static_cast<double>(env_.clock_ticks)),
+             tags);
+      }
+      if (uptime_s && grp.oldest_start) {
+        const double age = *uptime_s - static_cast<double>(*grp.oldest_start) /
+                                           static_cast<double>(env_.clock_ticks);
+        Emit(out, "proc.uptime_s", std::max(0.0, age), tags);
+      }
+    }
+    previous_ = std::move(seen);
+    previous_mono_ms_ = now.mono_ms;
+    return Status::Ok();
+  }
+
+ private:
+  // The command line with its NUL separators turned into spaces; empty when unreadable.
+  void LoadCmdline(const std::string& path) {
+    cmdline_.clear();
+    if (!ReadTextFileInto(path, &cmdline_).ok()) {
+      cmdline_.clear();
+      return;
+    }
+    while (!cmdline_.empty() && cmdline_.back() == '\0') cmdline_.pop_back();
+    std::replace(cmdline_.begin(), cmdline_.end(), '\0', ' ');
+  }
+
+  const HostEnv env_;
+  const ProcessOptions options_;
+  bool needs_scan_ = false;
+  bool needs_cmdline_ = false;
+  std::string buf_;
+  std::string cmdline_;
+  std::string statm_;
+  std::unordered_map<int64_t, std::pair<uint64_t, uint64_t>> previous_;
+  int64_t previous_mono_ms_ = 0;
+};
+
+}  // namespace
+
+void ProcessOptions::Describe(config::YamlWriter* w) const {
+  // YamlWriter has no list-of-maps form yet, so matchers print as a map keyed by name: readable,
+  // but not loadable as is. Nothing is printed for the default (no matchers).
+  if (matchers.empty()) return;
+  w->BeginMap("matchers");
+  for (const ProcessMatcher& m : matchers) {
+    w->BeginMap(m.name);
+    if (!m.comm.empty()) w->Value("comm", m.comm);
+    if (!m.cmdline.empty()) w->Value("cmdline", m.cmdline);
+    if (!m.pidfile.empty()) w->Value("pidfile", m.pidfile);
+    w->EndMap();
+  }
+  w->EndMap();
+}
+
+std::shared_ptr<const PluginOptions> ReadProcessOptions(config::Section& section) {
+  auto o = std::make_shared<ProcessOptions>();
+  std::set<std::string> names;
+  for (config::Section& ms : section.List("matchers")) {
+    ProcessMatcher m;
+    ms.Read("name", &m.name);
+    if (Status s = naming::ValidateTagValue(m.name); !s.ok()) {
+      ms.Error("name", "must be a valid tag value: " + s.message());
+    } else if (!names.insert(m.name).second) {
+      ms.Error("name", "\"" + m.name + "\" is used by another matcher");
+    }
+    config::Section match = ms.Child("match");
+    match.Read("comm", &m.comm);
+    match.Read("cmdline", &m.cmdline);
+    match.Read("pidfile", &m.pidfile);
+    const int kinds = !m.comm.empty() + !m.cmdline.empty() + !m.pidfile.empty();
+    if (kinds != 1) {
+      ms.Error("match", "needs exactly one of comm, cmdline or pidfile");
+    }
+    if (!m.cmdline.empty()) {
+      RE2::Options re_opts;
+      re_opts.set_log_errors(false);
+      // `python -c` scripts and the like put newlines into argv: `.` must cross them, since the
+      // command line is one string to the operator.
+      re_opts.set_dot_nl(true);
+      auto re = std::make_shared<const RE2>(m.cmdline, re_opts);
+      if (!re->ok()) {
+        match.Error("cmdline", "is not a valid RE2 regex: " + re->error());
+      } else {
+        m.cmdline_re = std::move(re);
+      }
+    }
+    o->matchers.push_back(std::move(m));
+  }
+  return o;
+}
+
+Result<std::unique_ptr<Plugin>> CreateProcessPlugin(const PluginSetup& setup) {
+  static const ProcessOptions kDefaults;
+  const auto* o = setup.options ? static_cast<const ProcessOptions*>(setup.options) : &kDefaults;
+  return std::unique_ptr<Plugin>(std::make_unique<ProcessPlugin>(*setup.env, *o));
+}
+
+}  // namespace hw::collector
