@@ -499,6 +499,44 @@ struct Spool::Impl {
     return Status::Ok();
   }
 
+  Result<Spool::SyncBatch> TakeSyncBatch() {
+    Spool::SyncBatch batch;
+    auto add = [&](int fd, std::string path, bool data_only) -> Status {
+      // A duplicate: the segment may be sealed (its fd closed) before the batch runs.
+      UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+      if (!dup.valid()) return Status::IoError("dup " + path, errno);
+      batch.files_.push_back({std::move(dup), std::move(path), data_only});
+      return Status::Ok();
+    };
+    for (Segment& s : segments) {
+      if (s.synced) continue;
+      SegmentName name(s.first);
+      if (&s == &segments.back()) {
+        HW_RETURN_IF_ERROR(add(active_fd.get(), PathOf(name.str), true));
+      } else {
+        UniqueFd fd(::openat(dir_fd.get(), name.str, O_RDONLY | O_CLOEXEC));
+        if (!fd.valid()) return Status::IoError("open " + PathOf(name.str), errno);
+        batch.files_.push_back({std::move(fd), PathOf(name.str), true});
+      }
+      s.synced = true;
+    }
+    if (released_dirty) {
+      HW_RETURN_IF_ERROR(add(released_fd.get(), PathOf(kReleasedName), true));
+      released_dirty = false;
+    }
+    if (dir_dirty) {
+      HW_RETURN_IF_ERROR(add(dir_fd.get(), options.dir.string(), false));
+      dir_dirty = false;
+    }
+    return batch;
+  }
+
+  void MarkUnsynced() {
+    for (Segment& s : segments) s.synced = false;
+    released_dirty = true;
+    dir_dirty = true;
+  }
+
   Result<std::string> ReadMeta() const {
     Result<std::string> meta = ReadWholeFile(options.dir / kMetaName);
     if (!meta.ok() && meta.status().code() == StatusCode::kNotFound) return std::string();
@@ -551,6 +589,17 @@ uint64_t Spool::first_index() const { return impl_->FirstIndex(); }
 uint64_t Spool::next_index() const { return impl_->next_index; }
 SpoolStats Spool::stats() const { return impl_->stats; }
 Status Spool::Sync() { return impl_->Sync(); }
+Result<Spool::SyncBatch> Spool::TakeSyncBatch() { return impl_->TakeSyncBatch(); }
+void Spool::MarkUnsynced() { impl_->MarkUnsynced(); }
+
+Status Spool::SyncBatch::Run() {
+  for (const File& f : files_) {
+    if ((f.data_only ? ::fdatasync(f.fd.get()) : ::fsync(f.fd.get())) != 0) {
+      return Status::IoError((f.data_only ? "fdatasync " : "fsync ") + f.path, errno);
+    }
+  }
+  return Status::Ok();
+}
 Result<std::string> Spool::ReadMeta() const { return impl_->ReadMeta(); }
 Status Spool::WriteMeta(std::string_view bytes) { return impl_->WriteMeta(bytes); }
 

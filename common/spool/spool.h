@@ -16,7 +16,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/spool/file_io.h"
 #include "common/status/status.h"
 
 namespace hw::spool {
@@ -68,6 +70,27 @@ class Spool {
 
   // fsync of the active segment (and the directory after segment changes).
   Status Sync();
+
+  // Sync in two steps, for an owner that guards the spool with a lock that other threads need
+  // (the producer link's Publish): TakeSyncBatch, under that lock, opens everything Sync would
+  // flush and counts it as synced; SyncBatch::Run does the flushes without the lock. When Run
+  // fails, call MarkUnsynced (under the lock again) so that the next Sync flushes everything.
+  class SyncBatch {
+   public:
+    Status Run();
+    bool empty() const { return files_.empty(); }
+
+   private:
+    friend class Spool;
+    struct File {
+      UniqueFd fd;
+      std::string path;  // for the error message
+      bool data_only;    // fdatasync; false: fsync (the directory)
+    };
+    std::vector<File> files_;
+  };
+  Result<SyncBatch> TakeSyncBatch();
+  void MarkUnsynced();
 
   // Owner's metadata, replaced atomically (write temp, fsync, rename). Empty when never written.
   Result<std::string> ReadMeta() const;

@@ -138,6 +138,37 @@ TEST_F(SpoolTest, IndexesSurviveReopen) {
   EXPECT_EQ(Indexes(ReadAll(*s, 9)), Iota(9, 12));
 }
 
+// The two-step sync: the batch covers every segment written since the last sync (sealed ones
+// too), the released watermark and the directory; the next batch is empty until more is written;
+// MarkUnsynced makes everything due again; and the batch still runs after the spool rolled on.
+TEST_F(SpoolTest, SyncBatchCoversWhatSyncWouldAndRunsWithoutTheSpool) {
+  SpoolOptions o = Options();
+  o.segment_bytes = 3 * (kHeader + 100);
+  auto s = MustOpen(o);
+  AppendRange(*s, 1, 7);  // three segments, two of them sealed
+  ASSERT_TRUE(s->Release(3).ok());
+  Result<Spool::SyncBatch> first = s->TakeSyncBatch();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_FALSE(first->empty());
+  AppendRange(*s, 8, 12);  // rolls to new segments while the batch is pending
+  EXPECT_TRUE(first->Run().ok());
+
+  Result<Spool::SyncBatch> second = s->TakeSyncBatch();
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->empty());  // the appends after the first batch
+  EXPECT_TRUE(second->Run().ok());
+  Result<Spool::SyncBatch> third = s->TakeSyncBatch();
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(third->empty());  // nothing written since
+
+  s->MarkUnsynced();
+  Result<Spool::SyncBatch> again = s->TakeSyncBatch();
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->empty());
+  EXPECT_TRUE(again->Run().ok());
+  EXPECT_EQ(Indexes(ReadAll(*s)), Iota(4, 12));
+}
+
 TEST_F(SpoolTest, ReleaseDeletesWholeSegmentsAndSurvivesReopen) {
   SpoolOptions o = Options();
   o.segment_bytes = 4 * (kHeader + 100);  // [1..4] [5..8] [9..12] ...

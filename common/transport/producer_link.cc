@@ -54,6 +54,7 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxEnvelopeBytes = 4u << 20;
 constexpr int kHighWaterMark = 100000;
 constexpr milliseconds kPollInterval{50};            // timers are checked at least this often
+constexpr milliseconds kIdlePollInterval{1000};      // ... while nothing is in flight or unsynced
 constexpr milliseconds kSyncInterval{1000};          // spool fsync while records are being appended
 constexpr milliseconds kLogPeriod{10000};            // RepeatLimiter period for repeated problems
 constexpr std::chrono::minutes kFailbackAfter{5};    // try the preferred broker again after this
@@ -475,12 +476,18 @@ void ProducerLink::Impl::Run() {
   zmq_msg_t msg;
   zmq_msg_init(&msg);
   last_sync = Clock::now();
+  spool::Spool::SyncBatch sync_batch;
   for (;;) {
     bool want_out = false;
+    bool idle = false;
     {
       std::lock_guard lock(mu);
       if (stopping) break;
       want_out = CanSend(&caught_up);
+      // Nothing unacked and nothing to fsync: no timer can fall due soon (resend and failover
+      // need unacked records), and Publish, acks and Stop wake the thread. A collector that
+      // publishes once every 10 s should not wake 20 times a second for nothing.
+      idle = SettledIndex() + 1 >= spool->next_index() && !appended_since_sync;
     }
     if (caught_up) {
       // Everything spooled is sent and the window has room: from now on a Publish must wake us.
@@ -497,8 +504,8 @@ void ProducerLink::Impl::Run() {
         {nullptr, wake_fd, ZMQ_POLLIN, 0},
         {monitor ? monitor->get() : nullptr, 0, ZMQ_POLLIN, 0}};
     const int nitems = monitor ? 3 : 2;
-    if (zmq_poll(items, nitems, static_cast<long>(kPollInterval.count())) < 0 &&
-        zmq_errno() != EINTR) {
+    const milliseconds timeout = idle ? kIdlePollInterval : kPollInterval;
+    if (zmq_poll(items, nitems, static_cast<long>(timeout.count())) < 0 && zmq_errno() != EINTR) {
       spdlog::error("{}: {}", source, ZmqError("zmq_poll"));
       std::this_thread::sleep_for(kPollInterval);  // never spin on a persistent error
     }
@@ -570,15 +577,31 @@ void ProducerLink::Impl::Run() {
       if (appended_since_sync && now - last_sync >= kSyncInterval) {
         appended_since_sync = false;
         last_sync = now;
-        if (Status st = spool->Sync(); !st.ok()) {
-          if (auto n = error_log.Allow(now)) {
-            spdlog::error("{}: syncing the spool: {} ({} more since)", source, st.ToString(), *n);
-          }
+        // Flushed below, outside the lock: an fdatasync takes milliseconds, and Publish must
+        // not wait for it (it showed in the p99 latency of bench/broker.sh).
+        Result<spool::Spool::SyncBatch> batch = spool->TakeSyncBatch();
+        if (batch.ok()) {
+          sync_batch = std::move(batch).value();
+        } else if (auto n = error_log.Allow(now)) {
+          spdlog::error("{}: syncing the spool: {} ({} more since)", source,
+                        batch.status().ToString(), *n);
         }
       }
       // Frames are built only when the socket takes them (ZMQ_IMMEDIATE: a broker is connected).
       if (!failover && (items[0].revents & ZMQ_POLLOUT)) BuildFrames(&frames, &first_seq);
       frames_epoch = epoch;
+    }
+
+    if (!sync_batch.empty()) {
+      if (Status st = sync_batch.Run(); !st.ok()) {
+        if (auto n = error_log.Allow(now)) {
+          spdlog::error("{}: syncing the spool: {} ({} more since)", source, st.ToString(), *n);
+        }
+        std::lock_guard lock(mu);
+        spool->MarkUnsynced();  // the next sync flushes everything again
+        appended_since_sync = true;
+      }
+      sync_batch = spool::Spool::SyncBatch();
     }
 
     if (failover) {
