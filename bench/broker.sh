@@ -3,13 +3,16 @@
 # loopback, in one run. Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
 #
 #   bench/broker.sh [--runs 3] [--samples 2048000] [--rate 100000] [--seconds 10]
-#                   [--hosts 100] [--metrics 128] [--no-build] [--keep]
+#                   [--hosts 10] [--metrics 1280] [--no-build] [--keep]
 #
 # Throughput, per system, the same number of items (N = --samples):
 #   ours   hostwatch-broker (fsync: interval, 100 ms; 4 partitions), `hostwatch loadgen --rate 0
 #          --batch 64` (H hosts x M metrics x N/(H*M) ticks, every sample acked after it is
 #          journaled), one `hostwatch consume --group bench` draining it.
 #          samples/s = N / (loadgen start -> the consumer has received all N).
+#          10 producers by default: loadgen runs one producer link (a thread, a socket and a spool)
+#          per simulated host in one process, and with --hosts 100 on 2 cores the generator's own
+#          100 threads, not the broker, set the pace (docs/benchmarks.md shows both).
 #   nats   nats-server (Debian), hw_bench_nats: one publisher pipelining N 100-byte PUBs, one
 #          subscriber; msgs/s = N / (first write -> last MSG received).
 #   proxy  hw_bench_zmq_proxy: zmq_proxy(XSUB, XPUB), PUB -> proxy -> SUB, N 100-byte messages.
@@ -25,8 +28,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNS=3 SAMPLES=2048000 RATE=100000 SECONDS_LAT=10 HOSTS=100 METRICS=128 BUILD=1 KEEP=0
-usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+RUNS=3 SAMPLES=2048000 RATE=100000 SECONDS_LAT=10 HOSTS=10 METRICS=1280 BUILD=1 KEEP=0
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;

@@ -10,7 +10,7 @@ LINES=500000
 RUNS=3
 BUILD=1
 KEEP=0
-BUILD_DIR=${HW_BENCH_BUILD_DIR:-build/h-logwatch-rel}
+BUILD_DIR=${HW_BENCH_BUILD_DIR:-build/release}
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --lines) LINES=$2; shift 2 ;;
@@ -22,7 +22,7 @@ while [[ $# -gt 0 ]]; do
 done
 command -v mtail > /dev/null || { echo "mtail is missing: scripts/install-deps.sh --bench" >&2; exit 1; }
 if [[ $BUILD == 1 ]]; then
-  cmake --preset release -B "$BUILD_DIR" > /dev/null
+  cmake --preset release -B "$BUILD_DIR" > /dev/null  # build/release unless HW_BENCH_BUILD_DIR
   cmake --build "$BUILD_DIR" -j "$(nproc)" --target hostwatch > /dev/null
 fi
 HW="$BUILD_DIR/cli/hostwatch"
