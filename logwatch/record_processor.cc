@@ -1,6 +1,7 @@
 #include "logwatch/record_processor.h"
 
 #include <limits>
+#include <optional>
 
 namespace hw::logwatch {
 
@@ -57,7 +58,9 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
   const bool replaying = offset < f->replay_until;
   const std::vector<uint8_t>& hits = scanner_.Scan(line);
   bool matched = false;
-  const auto now = std::chrono::steady_clock::now();
+  // Read the clock only for multiline rules (the idle flush needs it): per line it was ~5% of a
+  // single-line workload's CPU.
+  std::optional<std::chrono::steady_clock::time_point> now;
   for (size_t rule : f->rules) {
     const RuleConfig& rc = rs.rule(rule);
     const uint8_t h = hits[rule];
@@ -84,7 +87,8 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
     } else {
       p.truncated = true;
     }
-    p.last_line = now;
+    if (!now) now = std::chrono::steady_clock::now();
+    p.last_line = *now;
   }
   if (matched) ++lines_matched_;
 }

@@ -20,7 +20,14 @@ for preset in $PRESETS; do
   start=$(date +%s)
   mkdir -p build
   cmake --preset "$preset" > "build/$preset.configure.log" 2>&1 || { cat "build/$preset.configure.log"; exit 1; }
-  cmake --build --preset "$preset" -j "$JOBS"
+  if [[ $preset == ci ]]; then
+    cmake --build --preset "$preset" -j "$JOBS"
+  else
+    # These presets run the unit tests only: build just those (and what they depend on), not the
+    # daemons, integration tests and bench tools, which keeps a cold CI run well under 30 minutes.
+    mapfile -t targets < <(ctest --preset "$preset" -N | sed -n 's/^ *Test *#[0-9]*: *//p')
+    cmake --build --preset "$preset" -j "$JOBS" --target "${targets[@]}"
+  fi
   echo "=== [$preset] built in $(( $(date +%s) - start ))s; running tests"
   ctest --preset "$preset" -j 2
 done
