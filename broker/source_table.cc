@@ -1,18 +1,14 @@
 #include "broker/source_table.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include <algorithm>
 #include <cstring>
 
+#include "common/naming/envelope_wire.h"
 #include "common/spool/crc32c.h"
 #include "common/spool/file_io.h"
 
 namespace hw::broker {
 namespace {
-
-using google::protobuf::internal::WireFormatLite;
 
 constexpr uint32_t kSnapshotMagic = 0x48574454;  // "HWDT"
 constexpr uint32_t kSnapshotVersion = 1;
@@ -146,37 +142,12 @@ Result<std::vector<uint64_t>> SourceTable::Load(std::string_view snapshot) {
 }
 
 Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes) {
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  EnvelopeHeader h;
-  bool have_source = false, have_seq = false;
   // Fields may come in any order and repeat (a producer prepends the header to a stored body; the
-  // last value wins, as in a full parse). Everything else is skipped without decoding.
-  while (uint32_t tag = in.ReadTag()) {
-    const int field = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
-    const auto type = WireFormatLite::GetTagWireType(tag);
-    if (field == 1 && type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::ReadString(&in, &h.source))
-        return Status::InvalidArgument("bad source field");
-      have_source = true;
-    } else if (field == 2 && type == WireFormatLite::WIRETYPE_FIXED64) {
-      if (!in.ReadLittleEndian64(&h.epoch)) return Status::InvalidArgument("bad epoch field");
-    } else if (field == 3 && type == WireFormatLite::WIRETYPE_VARINT) {
-      if (!in.ReadVarint64(&h.seq)) return Status::InvalidArgument("bad seq field");
-      have_seq = true;
-    } else if (field >= 10 && field <= 12) {
-      h.body_field = field;  // the last body set wins, as in a full parse of a oneof
-      if (!WireFormatLite::SkipField(&in, tag))
-        return Status::InvalidArgument("malformed envelope");
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return Status::InvalidArgument("malformed envelope");
-    }
-  }
-  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(bytes.size())) {
-    return Status::InvalidArgument("malformed envelope");
-  }
-  if (!have_source || !have_seq) return Status::InvalidArgument("envelope without source or seq");
-  return h;
+  // last value wins, as in a full parse). The body is skipped without decoding.
+  naming::EnvelopeWire w;
+  if (!naming::ScanEnvelopeHeader(bytes, &w)) return Status::InvalidArgument("malformed envelope");
+  if (!w.has_source || !w.has_seq) return Status::InvalidArgument("envelope without source or seq");
+  return EnvelopeHeader{std::string(w.source), w.epoch, w.seq, w.body_field};
 }
 
 }  // namespace hw::broker

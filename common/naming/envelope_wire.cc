@@ -339,7 +339,9 @@ bool SampleBatchValid(std::string_view bytes, std::string_view source) {
 
 }  // namespace
 
-bool ScanEnvelope(std::string_view bytes, EnvelopeWire* out) {
+namespace {
+
+bool Scan(std::string_view bytes, bool count_items, EnvelopeWire* out) {
   Reader r(bytes);
   EnvelopeWire e;
   while (!r.done()) {
@@ -350,16 +352,19 @@ bool ScanEnvelope(std::string_view bytes, EnvelopeWire* out) {
     std::string_view v;
     if (field == kEnvSource && type == kLen) {
       if (!r.Len(&e.source)) return false;
+      e.has_source = true;
     } else if (field == kEnvEpoch && type == kFixed64) {
       if (!r.Fixed64(&e.epoch)) return false;
     } else if (field == kEnvSeq && type == kVarint) {
       if (!r.Varint(&e.seq)) return false;
+      e.has_seq = true;
     } else if (field == kEnvSentMs && type == kVarint) {
       if (!r.Varint(&u)) return false;
       e.sent_ms = static_cast<int64_t>(u);
     } else if (field >= kEnvSamples && field <= kEnvAlerts && type == kLen) {
-      uint64_t n;
-      if (!r.Len(&v) || !CountItems(v, field == kEnvAlerts ? kAlertBatchItems : kBatchItems, &n)) {
+      uint64_t n = 0;
+      if (!r.Len(&v)) return false;
+      if (count_items && !CountItems(v, field == kEnvAlerts ? kAlertBatchItems : kBatchItems, &n)) {
         return false;
       }
       // A oneof: the same member again merges (its items add up); another member replaces it.
@@ -372,6 +377,14 @@ bool ScanEnvelope(std::string_view bytes, EnvelopeWire* out) {
   }
   *out = e;
   return true;
+}
+
+}  // namespace
+
+bool ScanEnvelope(std::string_view bytes, EnvelopeWire* out) { return Scan(bytes, true, out); }
+
+bool ScanEnvelopeHeader(std::string_view bytes, EnvelopeWire* out) {
+  return Scan(bytes, false, out);
 }
 
 bool SamplesEnvelopeProvablyValid(std::string_view bytes) {

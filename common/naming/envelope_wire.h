@@ -25,12 +25,16 @@ struct EnvelopeWire {
   uint64_t seq = 0;
   int64_t sent_ms = 0;
   int body_field = 0;  // 10 samples, 11 events, 12 alerts; 0 none (the last one set wins)
-  uint64_t items = 0;  // samples, events or alerts in the body that wins
+  uint64_t items = 0;  // samples, events or alerts in the body that wins (ScanEnvelope only)
+  bool has_source = false, has_seq = false;  // present on the wire (even if empty or 0)
 };
 
 // Reads the header fields and counts the items of the body, as a full parse would see them (the
 // last occurrence of a field wins). False when the bytes are not a well-formed message.
 bool ScanEnvelope(std::string_view bytes, EnvelopeWire* out);
+// The same without walking the body to count its items (`items` stays 0): what the broker needs
+// to dedup, route and ack an envelope.
+bool ScanEnvelopeHeader(std::string_view bytes, EnvelopeWire* out);
 
 // True only when `bytes` is an Envelope with a samples body that ParseFromArray accepts and
 // ValidateEnvelope passes. False means "not proven", not "invalid".
