@@ -1,12 +1,7 @@
 #include "common/naming/envelope_wire.h"
 
-#include <array>
 #include <cmath>
 #include <cstring>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "common/naming/naming.h"
 
@@ -131,99 +126,6 @@ class Reader {
   const uint8_t* end_;
 };
 
-// Fast forms of the name rules for the common case. Each accepts a subset of what its naming.h
-// validator accepts (envelope_wire_test checks that on random strings); whatever they turn down
-// is asked of the validator itself.
-constexpr uint8_t kMetricByte = 1, kTagKeyByte = 2, kPlainValueByte = 4;
-constexpr auto kByteClass = [] {
-  std::array<uint8_t, 256> t{};
-  for (int c = 0; c < 256; ++c) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (alnum || c == '_') t[c] |= kMetricByte | kTagKeyByte;
-    if (c == '.' || c == '-') t[c] |= kMetricByte;
-    if (c >= 0x20 && c < 0x7F) t[c] |= kPlainValueByte;  // printable ASCII
-  }
-  return t;
-}();
-
-// An early exit on the first stranger: it also keeps compilers from "vectorizing" the table
-// lookups into byte shuffles that cost more than the plain loop (seen with g++ 12 -O3).
-bool AllOfScalar(std::string_view v, uint8_t cls) {
-  for (char c : v) {
-    if ((kByteClass[static_cast<unsigned char>(c)] & cls) == 0) return false;
-  }
-  return true;
-}
-
-#if defined(__SSE2__)
-// 0xFF in every byte of x within [lo, hi]. Signed compares: bytes >= 0x80 are negative and so
-// below every range used here (all ASCII).
-__m128i InRange(__m128i x, char lo, char hi) {
-  return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
-                       _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
-}
-
-bool BlockOf(const char* p, uint8_t cls) {
-  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  __m128i ok;
-  if (cls == kPlainValueByte) {
-    ok = InRange(x, 0x20, 0x7E);
-  } else {
-    // x | 0x20 folds A-Z onto a-z and maps nothing else into a-z.
-    ok =
-        _mm_or_si128(InRange(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z'), InRange(x, '0', '9'));
-    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-    if (cls == kMetricByte) {
-      ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
-      ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
-    }
-  }
-  return _mm_movemask_epi8(ok) == 0xFFFF;
-}
-#endif
-
-// Whether every byte of v is in one class. Names are checked 16 bytes at a time where SSE2 is
-// (every x86-64): it was the broker's largest cost per sample after the wire scan itself.
-bool AllOf(std::string_view v, uint8_t cls) {
-#if defined(__SSE2__)
-  if (v.size() >= 16) {
-    size_t i = 0;
-    for (; i + 16 <= v.size(); i += 16) {
-      if (!BlockOf(v.data() + i, cls)) return false;
-    }
-    // The rest as one more block that overlaps the last one: no byte past the end is read.
-    return i == v.size() || BlockOf(v.data() + v.size() - 16, cls);
-  }
-#endif
-  return AllOfScalar(v, cls);
-}
-
-}  // namespace
-
-namespace wire_internal {
-
-bool FastMetric(std::string_view v) {
-  if (v.empty() || v.size() > kMaxMetricBytes || !AllOf(v, kMetricByte)) return false;
-  // Segments must not be empty: no leading, trailing or doubled dot.
-  return v.front() != '.' && v.back() != '.' && v.find("..") == std::string_view::npos;
-}
-
-bool FastTagKey(std::string_view v) {
-  return !v.empty() && v.size() <= kMaxTagKeyBytes && AllOf(v, kTagKeyByte);
-}
-
-bool FastTagValue(std::string_view v) {
-  return !v.empty() && v.size() <= kMaxTagValueBytes && AllOf(v, kPlainValueByte);
-}
-
-}  // namespace wire_internal
-
-namespace {
-
-using wire_internal::FastMetric;
-using wire_internal::FastTagKey;
-using wire_internal::FastTagValue;
-
 // Counts the occurrences of `item_field` in a batch message.
 bool CountItems(std::string_view body, uint32_t item_field, uint64_t* count) {
   Reader r(body);
@@ -261,8 +163,7 @@ bool TagEntryValid(std::string_view entry) {
   }
   // A missing key or value parses as ""; the validators decide about that.
   if (keys > 1 || values > 1) return false;
-  return (FastTagKey(key) || ValidateTagKey(key).ok()) &&
-         (FastTagValue(value) || ValidateTagValue(value).ok());
+  return IsValidTagKey(key) && IsValidTagValue(value);
 }
 
 bool SampleValid(std::string_view bytes) {
@@ -279,7 +180,7 @@ bool SampleValid(std::string_view bytes) {
     switch (field) {
       case kSampleMetric:
         // Every occurrence must pass (the last wins, and protobuf checks the UTF-8 of each).
-        if (type != kLen || !r.Len(&v) || !(FastMetric(v) || ValidateMetric(v).ok())) return false;
+        if (type != kLen || !r.Len(&v) || !IsValidMetric(v)) return false;
         have_metric = true;
         break;
       case kSampleTags:

@@ -40,12 +40,4 @@ bool ScanEnvelopeHeader(std::string_view bytes, EnvelopeWire* out);
 // ValidateEnvelope passes. False means "not proven", not "invalid".
 bool SamplesEnvelopeProvablyValid(std::string_view bytes);
 
-// Exposed for tests: fast checks that accept a subset of what ValidateMetric, ValidateTagKey and
-// ValidateTagValue accept.
-namespace wire_internal {
-bool FastMetric(std::string_view v);
-bool FastTagKey(std::string_view v);
-bool FastTagValue(std::string_view v);
-}  // namespace wire_internal
-
 }  // namespace hw::naming

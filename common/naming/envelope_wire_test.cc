@@ -222,55 +222,5 @@ TEST(EnvelopeWireTest, RandomMutationsNeverProveAnInvalidEnvelope) {
   EXPECT_GT(proven, fully_valid / 2);
 }
 
-// The fast name checks never accept what the validators refuse, and accept the usual names.
-TEST(EnvelopeWireTest, FastNameChecksAreSubsetsOfTheValidators) {
-  EXPECT_TRUE(wire_internal::FastMetric("cpu.busy"));
-  EXPECT_TRUE(wire_internal::FastMetric("log.nginx_5xx.status.p99"));
-  EXPECT_TRUE(wire_internal::FastTagKey("host_index"));
-  EXPECT_TRUE(wire_internal::FastTagValue("/var/log/nginx/access.log"));
-  std::mt19937_64 rng(7);
-  const std::string alphabet = "ab.Z9_-. \x01\x7f/\xc3\xa9:";
-  int metrics = 0, keys = 0, values = 0;
-  for (int i = 0; i < 200000; ++i) {
-    std::string v(rng() % 40, ' ');  // past 16: the SSE2 blocks and the overlapping tail
-    for (char& c : v) c = alphabet[rng() % alphabet.size()];
-    if (rng() % 50 == 0) v.assign(190 + rng() % 80, 'a');  // around the length limits
-    if (wire_internal::FastMetric(v)) {
-      ++metrics;
-      ASSERT_TRUE(ValidateMetric(v).ok()) << v;
-    }
-    if (wire_internal::FastTagKey(v)) {
-      ++keys;
-      ASSERT_TRUE(ValidateTagKey(v).ok()) << v;
-    }
-    if (wire_internal::FastTagValue(v)) {
-      ++values;
-      ASSERT_TRUE(ValidateTagValue(v).ok()) << v;
-    }
-  }
-  // Every length around the 16-byte blocks, with one bad byte at every position.
-  for (size_t n = 1; n <= 48; ++n) {
-    const std::string good(n, 'a');
-    EXPECT_TRUE(wire_internal::FastMetric(good)) << n;
-    EXPECT_TRUE(wire_internal::FastTagKey(good)) << n;
-    EXPECT_TRUE(wire_internal::FastTagValue(good)) << n;
-    for (size_t at = 0; at < n; ++at) {
-      std::string bad = good;
-      bad[at] = '\x80';
-      EXPECT_FALSE(wire_internal::FastMetric(bad)) << n << " " << at;
-      EXPECT_FALSE(wire_internal::FastTagKey(bad)) << n << " " << at;
-      EXPECT_FALSE(wire_internal::FastTagValue(bad)) << n << " " << at;
-      bad[at] = '-';  // a metric byte, not a tag key byte
-      EXPECT_TRUE(wire_internal::FastMetric(bad)) << n << " " << at;
-      EXPECT_FALSE(wire_internal::FastTagKey(bad)) << n << " " << at;
-      bad[at] = '\x7f';
-      EXPECT_FALSE(wire_internal::FastTagValue(bad)) << n << " " << at;
-    }
-  }
-  EXPECT_GT(metrics, 1000);
-  EXPECT_GT(keys, 1000);
-  EXPECT_GT(values, 1000);
-}
-
 }  // namespace
 }  // namespace hw::naming

@@ -9,6 +9,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace hw::naming {
 namespace {
 
@@ -28,6 +32,7 @@ enum : uint8_t {
   kTagKeyChar = 1 << 0,     // A-Za-z0-9_
   kNameChar = 1 << 1,       // A-Za-z0-9_.-   metrics, endpoints, rule names
   kComponentChar = 1 << 2,  // a-z0-9_-
+  kPlainChar = 1 << 3,      // printable ASCII: the usual tag value
 };
 
 constexpr std::array<uint8_t, 256> kCharClass = [] {
@@ -40,6 +45,7 @@ constexpr std::array<uint8_t, 256> kCharClass = [] {
     if (upper || lower || digit || c == '_') bits |= kTagKeyChar | kNameChar;
     if (c == '.' || c == '-') bits |= kNameChar;
     if (lower || digit || c == '_' || c == '-') bits |= kComponentChar;
+    if (c >= 0x20 && c < 0x7F) bits |= kPlainChar;
     t[c] = bits;
   }
   return t;
@@ -47,6 +53,61 @@ constexpr std::array<uint8_t, 256> kCharClass = [] {
 
 bool HasClass(char c, uint8_t cls) {
   return (kCharClass[static_cast<unsigned char>(c)] & cls) != 0;
+}
+
+// Whether every byte of v is in class cls. The validators run this first on every name of every
+// sample (at the producer and at the broker) and word a problem only when it says no.
+// An early exit on the first stranger: it also keeps compilers from "vectorizing" the table
+// lookups into byte shuffles that cost more than the plain loop (seen with g++ 12 -O3).
+bool AllOfScalar(std::string_view v, uint8_t cls) {
+  for (char c : v) {
+    if (!HasClass(c, cls)) return false;
+  }
+  return true;
+}
+
+#if defined(__SSE2__)
+// 0xFF in every byte of x within [lo, hi]. Signed compares: bytes >= 0x80 are negative and so
+// below every range used here (all ASCII).
+__m128i InRange(__m128i x, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                       _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
+}
+
+// The 16 bytes at p are all in cls (kTagKeyChar, kNameChar or kPlainChar).
+bool BlockOf(const char* p, uint8_t cls) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m128i ok;
+  if (cls == kPlainChar) {
+    ok = InRange(x, 0x20, 0x7E);
+  } else {
+    // x | 0x20 folds A-Z onto a-z and maps nothing else into a-z.
+    ok =
+        _mm_or_si128(InRange(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z'), InRange(x, '0', '9'));
+    ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+    if (cls == kNameChar) {
+      ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+      ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+    }
+  }
+  return _mm_movemask_epi8(ok) == 0xFFFF;
+}
+#endif
+
+// 16 bytes at a time where SSE2 is (every x86-64): name checks were the broker's largest cost per
+// sample after the wire scan itself.
+bool AllOf(std::string_view v, uint8_t cls) {
+#if defined(__SSE2__)
+  if (v.size() >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= v.size(); i += 16) {
+      if (!BlockOf(v.data() + i, cls)) return false;
+    }
+    // The rest as one more block that overlaps the last one: no byte past the end is read.
+    return i == v.size() || BlockOf(v.data() + v.size() - 16, cls);
+  }
+#endif
+  return AllOfScalar(v, cls);
 }
 
 // Showing values safely. An error message travels into logs, Ack.error and e-mails, so the
@@ -235,6 +296,7 @@ std::string CharProblem(std::string_view v, uint8_t cls, std::string_view allowe
 }
 
 std::string MetricProblem(std::string_view name) {
+  if (internal::FastMetric(name)) return {};
   if (auto why = LengthProblem(name, kMaxMetricBytes); !why.empty()) return why;
   char prev = '.';  // so that a leading dot counts as an empty first segment
   for (size_t i = 0; i < name.size(); ++i) {
@@ -250,11 +312,13 @@ std::string MetricProblem(std::string_view name) {
 }
 
 std::string TagKeyProblem(std::string_view key) {
+  if (internal::FastTagKey(key)) return {};
   if (auto why = LengthProblem(key, kMaxTagKeyBytes); !why.empty()) return why;
   return CharProblem(key, kTagKeyChar, "A-Za-z0-9_");
 }
 
 std::string TagValueProblem(std::string_view value) {
+  if (internal::FastTagValue(value)) return {};
   if (auto why = LengthProblem(value, kMaxTagValueBytes); !why.empty()) return why;
   size_t i = 0;
   while (i < value.size()) {
@@ -361,6 +425,34 @@ Status CheckBatchEndpoint(std::string_view body, std::string_view batch_endpoint
 }
 
 }  // namespace
+
+namespace internal {
+
+bool FastMetric(std::string_view v) {
+  if (v.empty() || v.size() > kMaxMetricBytes || !AllOf(v, kNameChar)) return false;
+  // Segments must not be empty: no leading, trailing or doubled dot.
+  return v.front() != '.' && v.back() != '.' && v.find("..") == std::string_view::npos;
+}
+
+bool FastTagKey(std::string_view v) {
+  return !v.empty() && v.size() <= kMaxTagKeyBytes && AllOf(v, kTagKeyChar);
+}
+
+bool FastTagValue(std::string_view v) {
+  return !v.empty() && v.size() <= kMaxTagValueBytes && AllOf(v, kPlainChar);
+}
+
+}  // namespace internal
+
+bool IsValidMetric(std::string_view name) {
+  return internal::FastMetric(name) || MetricProblem(name).empty();
+}
+bool IsValidTagKey(std::string_view key) {
+  return internal::FastTagKey(key) || TagKeyProblem(key).empty();
+}
+bool IsValidTagValue(std::string_view value) {
+  return internal::FastTagValue(value) || TagValueProblem(value).empty();
+}
 
 Status ValidateMetric(std::string_view name) {
   if (auto why = MetricProblem(name); !why.empty()) return Invalid("metric", name, why);

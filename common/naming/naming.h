@@ -43,6 +43,21 @@ inline constexpr size_t kMaxFieldValueBytes = 64 * 1024;  // the default max_lin
 // graphite paths, where an empty segment is an empty directory.
 Status ValidateMetric(std::string_view name);
 
+// The same verdicts as ValidateMetric, ValidateTagKey and ValidateTagValue without building a
+// Status, for callers that need only yes or no on every sample (the broker's wire check).
+bool IsValidMetric(std::string_view name);
+bool IsValidTagKey(std::string_view key);
+bool IsValidTagValue(std::string_view value);
+
+// The validators' fast paths, exposed for tests: each accepts the common case (ASCII names within
+// their limits, printable-ASCII tag values) and a subset of what its validator accepts; what they
+// turn down is judged, and worded, by the full rules.
+namespace internal {
+bool FastMetric(std::string_view v);
+bool FastTagKey(std::string_view v);
+bool FastTagValue(std::string_view v);
+}  // namespace internal
+
 // [A-Za-z0-9_]{1,64}. Narrower than a metric so that "k=v" and "metric;k=v" stay unambiguous.
 Status ValidateTagKey(std::string_view key);
 

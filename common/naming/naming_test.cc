@@ -6,6 +6,7 @@
 #include <cfloat>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -688,6 +689,56 @@ TEST(LocalEndpointTest, IsAValidEndpoint) {
   const std::string e = LocalEndpoint();
   EXPECT_TRUE(ValidateEndpoint(e).ok()) << e;
   EXPECT_TRUE(IsSafeName(LocalEndpoint("broker"), kMaxEndpointBytes));
+}
+
+// The fast name checks never accept what the validators refuse, and accept the usual names.
+TEST(EnvelopeWireTest, FastNameChecksAreSubsetsOfTheValidators) {
+  EXPECT_TRUE(internal::FastMetric("cpu.busy"));
+  EXPECT_TRUE(internal::FastMetric("log.nginx_5xx.status.p99"));
+  EXPECT_TRUE(internal::FastTagKey("host_index"));
+  EXPECT_TRUE(internal::FastTagValue("/var/log/nginx/access.log"));
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "ab.Z9_-. \x01\x7f/\xc3\xa9:";
+  int metrics = 0, keys = 0, values = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string v(rng() % 40, ' ');  // past 16: the SSE2 blocks and the overlapping tail
+    for (char& c : v) c = alphabet[rng() % alphabet.size()];
+    if (rng() % 50 == 0) v.assign(190 + rng() % 80, 'a');  // around the length limits
+    if (internal::FastMetric(v)) {
+      ++metrics;
+      ASSERT_TRUE(ValidateMetric(v).ok()) << v;
+    }
+    if (internal::FastTagKey(v)) {
+      ++keys;
+      ASSERT_TRUE(ValidateTagKey(v).ok()) << v;
+    }
+    if (internal::FastTagValue(v)) {
+      ++values;
+      ASSERT_TRUE(ValidateTagValue(v).ok()) << v;
+    }
+  }
+  // Every length around the 16-byte blocks, with one bad byte at every position.
+  for (size_t n = 1; n <= 48; ++n) {
+    const std::string good(n, 'a');
+    EXPECT_TRUE(internal::FastMetric(good)) << n;
+    EXPECT_TRUE(internal::FastTagKey(good)) << n;
+    EXPECT_TRUE(internal::FastTagValue(good)) << n;
+    for (size_t at = 0; at < n; ++at) {
+      std::string bad = good;
+      bad[at] = '\x80';
+      EXPECT_FALSE(internal::FastMetric(bad)) << n << " " << at;
+      EXPECT_FALSE(internal::FastTagKey(bad)) << n << " " << at;
+      EXPECT_FALSE(internal::FastTagValue(bad)) << n << " " << at;
+      bad[at] = '-';  // a metric byte, not a tag key byte
+      EXPECT_TRUE(internal::FastMetric(bad)) << n << " " << at;
+      EXPECT_FALSE(internal::FastTagKey(bad)) << n << " " << at;
+      bad[at] = '\x7f';
+      EXPECT_FALSE(internal::FastTagValue(bad)) << n << " " << at;
+    }
+  }
+  EXPECT_GT(metrics, 1000);
+  EXPECT_GT(keys, 1000);
+  EXPECT_GT(values, 1000);
 }
 
 }  // namespace
