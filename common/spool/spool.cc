@@ -466,39 +466,6 @@ struct Spool::Impl {
     return next_index;
   }
 
-  Status Sync() {
-    for (Segment& s : segments) {
-      if (s.synced) continue;
-      SegmentName name(s.first);
-      if (&s == &segments.back()) {
-        if (::fdatasync(active_fd.get()) != 0) {
-          return Status::IoError("fdatasync " + PathOf(name.str), errno);
-        }
-      } else {
-        // A segment sealed since the last Sync: its fd is closed, so sync through a new one.
-        UniqueFd fd(::openat(dir_fd.get(), name.str, O_RDONLY | O_CLOEXEC));
-        if (!fd.valid()) return Status::IoError("open " + PathOf(name.str), errno);
-        if (::fdatasync(fd.get()) != 0) {
-          return Status::IoError("fdatasync " + PathOf(name.str), errno);
-        }
-      }
-      s.synced = true;
-    }
-    if (released_dirty) {
-      if (::fdatasync(released_fd.get()) != 0) {
-        return Status::IoError("fdatasync " + PathOf(kReleasedName), errno);
-      }
-      released_dirty = false;
-    }
-    if (dir_dirty) {
-      if (::fsync(dir_fd.get()) != 0) {
-        return Status::IoError("fsync " + options.dir.string(), errno);
-      }
-      dir_dirty = false;
-    }
-    return Status::Ok();
-  }
-
   Result<Spool::SyncBatch> TakeSyncBatch() {
     Spool::SyncBatch batch;
     auto add = [&](int fd, std::string path, bool data_only) -> Status {
@@ -588,7 +555,13 @@ Status Spool::Release(uint64_t upto) { return impl_->Release(upto); }
 uint64_t Spool::first_index() const { return impl_->FirstIndex(); }
 uint64_t Spool::next_index() const { return impl_->next_index; }
 SpoolStats Spool::stats() const { return impl_->stats; }
-Status Spool::Sync() { return impl_->Sync(); }
+Status Spool::Sync() {
+  Result<SyncBatch> batch = impl_->TakeSyncBatch();
+  if (!batch.ok()) return batch.status();
+  Status st = batch->Run();
+  if (!st.ok()) impl_->MarkUnsynced();  // not known to be on disk: the next Sync tries again
+  return st;
+}
 Result<Spool::SyncBatch> Spool::TakeSyncBatch() { return impl_->TakeSyncBatch(); }
 void Spool::MarkUnsynced() { impl_->MarkUnsynced(); }
 

@@ -750,15 +750,15 @@ Status ProducerLink::Publish(const hostwatch::v1::Envelope& body) {
     serialized = env.SerializeToString(&bytes);
   }
   if (!serialized) return Status::InvalidArgument("envelope: cannot be serialized");
-  return Spool(bytes);
+  return SpoolAndWake(bytes);
 }
 
 Status ProducerLink::PublishSerialized(std::string bytes) {
   AppendSentMs(NowMs(), &bytes);
-  return Spool(bytes);
+  return SpoolAndWake(bytes);
 }
 
-Status ProducerLink::Spool(const std::string& bytes) {
+Status ProducerLink::SpoolAndWake(const std::string& bytes) {
   Impl& d = *impl_;
   if (d.options.validate) {
     // Judged as the broker will see it: with a source and a seq in front. A samples envelope is

@@ -76,7 +76,7 @@ class ProducerLink {
  private:
   struct Impl;
   explicit ProducerLink(std::unique_ptr<Impl> impl);
-  Status Spool(const std::string& bytes);  // validate, size check, append, wake the thread
+  Status SpoolAndWake(const std::string& bytes);  // validate, size check, append, wake the thread
   std::unique_ptr<Impl> impl_;
 };
 
