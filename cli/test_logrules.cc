@@ -43,6 +43,7 @@ class Collector : public logwatch::LineHandler, public logwatch::RecordSink {
               bool truncated) override {
     p_->OnLine(f.state.path, line, offset, truncated, &f.records, this);
   }
+  void OnChunk(logwatch::TailedFile& /*f*/, std::string_view chunk) override { p_->OnChunk(chunk); }
   void OnOpen(logwatch::TailedFile& f) override { p_->Attach(rules_, &f.records); }
   void OnClose(logwatch::TailedFile& f) override {
     p_->FlushIdle(f.state.path, {}, std::chrono::milliseconds(0), &f.records, this);

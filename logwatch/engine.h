@@ -64,6 +64,7 @@ class Engine : public LineHandler, public RecordSink {
 
   // LineHandler / RecordSink (engine thread only).
   void OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) override;
+  void OnChunk(TailedFile& /*f*/, std::string_view chunk) override { processor_->OnChunk(chunk); }
   void OnOpen(TailedFile& f) override;
   void OnClose(TailedFile& f) override;
   void OnRecord(const Record& r) override;

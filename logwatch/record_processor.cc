@@ -56,7 +56,7 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
                              bool truncated, FileRecords* f, RecordSink* sink) {
   const RuleSet& rs = scanner_.rules();
   const bool replaying = offset < f->replay_until;
-  const std::vector<uint8_t>& hits = scanner_.Scan(line);
+  const std::vector<uint8_t>& hits = scanner_.HitsFor(line);
   bool matched = false;
   // Read the clock only for multiline rules (the idle flush needs it): per line it was ~5% of a
   // single-line workload's CPU.
@@ -66,7 +66,8 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
     const uint8_t h = hits[rule];
     if (rc.multiline_start.empty()) {
       if (replaying || !(h & RuleSet::kMatchHit)) continue;
-      if (Evaluate(rule, path, line, offset, truncated, rs.HitIsExact(rule), sink)) matched = true;
+      if (Evaluate(rule, path, line, offset, truncated, scanner_.HitIsExact(rule), sink))
+        matched = true;
       continue;
     }
     // A multiline rule matches whole records: a start line begins one, other lines extend it.

@@ -63,6 +63,9 @@ class RecordProcessor {
   // Sets up f for the named rules (unknown names are skipped: the config loader rejects them).
   void Attach(const std::vector<std::string>& rule_names, FileRecords* f) const;
 
+  // A read buffer whose lines follow as OnLine calls (they are then prefiltered from one scan of
+  // the whole buffer); an empty chunk ends it. Optional: a line outside a chunk is scanned alone.
+  void OnChunk(std::string_view chunk) { scanner_.ScanChunk(chunk); }
   // One line (without its newline). truncated: the line was longer than max_line_bytes.
   void OnLine(std::string_view path, std::string_view line, uint64_t offset, bool truncated,
               FileRecords* f, RecordSink* sink);

@@ -97,5 +97,137 @@ TEST(RecordProcessorTest, ExcludeVetoesAndMultilineJoins) {
                       "trace", "2024-01-01 boom\nTraceback (most recent call last):\n  File x")));
 }
 
+// Rules meant to find where chunk answers could differ from line answers: anchors (^ $ \A \z),
+// a required literal under (?i), classes that cross newlines, captures, a plain literal (exact in
+// both modes), and a multiline start.
+std::vector<RuleConfig> ChunkRules() {
+  RuleConfig ml = Rule("ml", "Trace");
+  ml.multiline_start = R"(^\d{4}-)";
+  return {Rule("start", "^foo"),
+          Rule("end", "bar$"),
+          Rule("text_start", R"(\Afoo)"),
+          Rule("text_end", R"(bar\z)"),
+          Rule("caseless", R"((?i)failed PASSWORD for (?P<user>\S+))", {"user"}),
+          Rule("paren", R"(\(([^)]+)\))"),
+          Rule("literal", "level=error"),
+          Rule("cap", R"(took (?P<ms>\d+)ms)", {"ms"}),
+          Rule("no_literal", R"(^[a-z]+\s?\(?$)"),  // no string to require: the whole pattern
+          Rule("text_start_class", R"(\A[fb]oo)"),  // the same, and anchored to the text
+          ml};
+}
+
+// Lines from pieces that the rules above care about, joined by newlines.
+std::vector<std::string> RandomLines(uint32_t seed, size_t n) {
+  static const char* const kPieces[] = {"foo",     "bar",         "Failed password for ",
+                                        "root",    "(",           ")",
+                                        " ",       "level=error", "took 12ms",
+                                        "took ms", "2024-",       "Trace",
+                                        "x",       "\xff",        "LEVEL=ERROR"};
+  uint32_t s = seed;
+  auto next = [&s] {
+    s = s * 1664525u + 1013904223u;
+    return s >> 8;
+  };
+  std::vector<std::string> lines(n);
+  for (std::string& line : lines) {
+    const uint32_t k = next() % 7;
+    for (uint32_t i = 0; i < k; ++i) line += kPieces[next() % std::size(kPieces)];
+  }
+  return lines;
+}
+
+TEST(RuleSetTest, ChunkHitsContainLineHitsAndPlainLiteralsStayExact) {
+  auto rs = RuleSet::Compile(ChunkRules());
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  RuleSet::Scanner chunked(*rs), alone(*rs);
+  uint64_t compared = 0, line_hits = 0;
+  for (uint32_t seed = 1; seed <= 200; ++seed) {
+    const std::vector<std::string> lines = RandomLines(seed, 40);
+    std::string chunk;
+    for (const std::string& l : lines) chunk += l + "\n";
+    if (seed % 2 == 0) chunk.pop_back();  // the last line may end the chunk without a newline
+    chunked.ScanChunk(chunk);
+    size_t at = 0;
+    for (const std::string& l : lines) {
+      const std::string_view in_chunk(chunk.data() + at, l.size());
+      at += l.size() + 1;
+      const std::vector<uint8_t> by_line = alone.Scan(l);
+      const std::vector<uint8_t>& by_chunk = chunked.HitsFor(in_chunk);
+      for (size_t r = 0; r < (*rs)->size(); ++r) {
+        const uint8_t missing =
+            by_line[r] & ~by_chunk[r] & (RuleSet::kMatchHit | RuleSet::kStartHit);
+        EXPECT_EQ(missing, 0) << (*rs)->rule(r).name << " on \"" << l << "\"";
+        if ((by_chunk[r] & RuleSet::kMatchHit) && chunked.HitIsExact(r)) {
+          EXPECT_TRUE((*rs)->Match(r, l, nullptr)) << (*rs)->rule(r).name << " on \"" << l << "\"";
+        }
+        if ((by_line[r] & RuleSet::kMatchHit) != 0) ++line_hits;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(chunked.lines_from_chunks(), 200u * 40u);  // every line answered from its chunk
+  EXPECT_GT(line_hits, compared / 20);                 // the pieces do hit the rules
+  EXPECT_TRUE(chunked.HitIsExact(6));                  // "literal" is exact in chunks too
+}
+
+TEST(RuleSetTest, LinesThatAreNotWholeLinesOfTheChunkAreScannedAlone) {
+  auto rs = RuleSet::Compile({Rule("start", "^foo")});
+  ASSERT_TRUE(rs.ok());
+  RuleSet::Scanner scanner(*rs);
+  const std::string chunk = std::string("\0\0foo\nxfoo\n", 10);
+  scanner.ScanChunk(chunk);
+  // The tailer strips leading NULs: "^foo" matches the stripped line, though not in the chunk.
+  EXPECT_TRUE(scanner.HitsFor(std::string_view(chunk).substr(2, 3))[0] & RuleSet::kMatchHit);
+  EXPECT_EQ(scanner.lines_from_chunks(), 0u);
+  // A head cut from a longer line is not a whole line either.
+  EXPECT_FALSE(scanner.HitsFor(std::string_view(chunk).substr(6, 2))[0] & RuleSet::kMatchHit);
+  EXPECT_EQ(scanner.lines_from_chunks(), 0u);
+  // A whole line is answered from the chunk (with the literal "foo" the pattern requires, a
+  // candidate that RE2 then rejects).
+  scanner.HitsFor(std::string_view(chunk).substr(6, 4));
+  EXPECT_EQ(scanner.lines_from_chunks(), 1u);
+  scanner.ScanChunk({});  // forgotten: a view into it is scanned alone
+  EXPECT_FALSE(scanner.HitsFor(std::string_view(chunk).substr(6, 4))[0] & RuleSet::kMatchHit);
+  EXPECT_EQ(scanner.lines_from_chunks(), 1u);
+}
+
+TEST(RecordProcessorTest, ChunkedAndLineByLineGiveTheSameRecords) {
+  std::vector<RuleConfig> rules = ChunkRules();
+  rules.push_back(Rule("every_word", R"(\w+)"));  // hits at almost every byte: chunks give up
+  for (const bool with_greedy : {false, true}) {
+    std::vector<RuleConfig> use(rules.begin(), rules.end() - (with_greedy ? 0 : 1));
+    auto rs = RuleSet::Compile(use);
+    ASSERT_TRUE(rs.ok());
+    std::vector<std::string> names;
+    for (const RuleConfig& r : use) names.push_back(r.name);
+    RecordProcessor chunked(*rs, 1024), alone(*rs, 1024);
+    FileRecords fc, fa;
+    chunked.Attach(names, &fc);
+    alone.Attach(names, &fa);
+    Collect got_chunked, got_alone;
+    got_chunked.rs = got_alone.rs = rs->get();
+    uint64_t off = 0;
+    for (uint32_t seed = 1; seed <= 50; ++seed) {
+      const std::vector<std::string> lines = RandomLines(seed * 7919, 60);
+      std::string chunk;
+      for (const std::string& l : lines) chunk += l + "\n";
+      chunked.OnChunk(chunk);
+      size_t at = 0;
+      for (const std::string& l : lines) {
+        chunked.OnLine("/l", std::string_view(chunk.data() + at, l.size()), off, false, &fc,
+                       &got_chunked);
+        alone.OnLine("/l", l, off, false, &fa, &got_alone);
+        at += l.size() + 1;
+        off += l.size() + 1;
+      }
+      chunked.OnChunk({});
+    }
+    chunked.FlushIdle("/l", {}, std::chrono::milliseconds(0), &fc, &got_chunked);
+    alone.FlushIdle("/l", {}, std::chrono::milliseconds(0), &fa, &got_alone);
+    EXPECT_GT(got_alone.got.size(), 100u);
+    EXPECT_EQ(got_chunked.got, got_alone.got) << "with_greedy=" << with_greedy;
+  }
+}
+
 }  // namespace
 }  // namespace hw::logwatch

@@ -300,6 +300,12 @@ bool Tailer::CheckFingerprint(TailedFile& f) {
 bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, uint64_t end,
                        uint64_t budget, uint64_t* consumed) {
   if (buf_.size() < kChunkBytes) buf_.resize(kChunkBytes);
+  // buf_ is refilled after this: the handler must not answer from the last chunk any more.
+  struct ChunkEnd {
+    LineHandler* handler;
+    TailedFile& file;
+    ~ChunkEnd() { handler->OnChunk(file, {}); }
+  } chunk_end{handler_, f};
   while (*offset < end && *consumed < budget) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, end - *offset));
     const ssize_t got = PreadAll(fd, buf_.data(), want, *offset);
@@ -322,6 +328,7 @@ bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, 
       pos = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
       *skipping = false;
     }
+    handler_->OnChunk(f, std::string_view(data + pos, n - pos));
     for (;;) {
       const char* nl = static_cast<const char*>(std::memchr(data + pos, '\n', n - pos));
       size_t len;

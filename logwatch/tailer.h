@@ -59,6 +59,10 @@ class LineHandler {
   virtual ~LineHandler() = default;
   // A line of f starting at offset (without its newline; cut to max_line_bytes when truncated).
   virtual void OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) = 0;
+  // The buffer just read from f: the OnLine calls that follow, until the next OnChunk, are lines
+  // inside it (an empty chunk: the buffer is about to be reused). Lets a handler scan once per
+  // buffer rather than once per line.
+  virtual void OnChunk(TailedFile& /*f*/, std::string_view /*chunk*/) {}
   // f is followed from now on (attach its rules); and f is about to be closed (finish records).
   virtual void OnOpen(TailedFile& f) = 0;
   virtual void OnClose(TailedFile& f) = 0;
