@@ -3,6 +3,7 @@
 # Run by hand (not in CI); the figures and what they mean: docs/collector.md "Benchmark".
 #
 #   bench/collector.sh [--seconds 60] [--no-build] [--keep]
+#   HW_BENCH_BUILD_DIR=build/other bench/collector.sh ...   (default build/release)
 #
 # Both agents run at the same time for --seconds at a 1 s interval with equivalent plugins:
 #   ours      hostwatch-collector (the release preset, build/release): cpu (per core), memory,
@@ -30,10 +31,12 @@ while [[ $# -gt 0 ]]; do
 done
 
 command -v collectd >/dev/null || { echo "collector.sh: collectd is not installed (collectd-core)" >&2; exit 2; }
-BIN=$ROOT/build/release
+BUILD_DIR=${HW_BENCH_BUILD_DIR:-build/release}  # relative to the repo root unless absolute
+[[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+BIN=$BUILD_DIR
 if [[ $BUILD -eq 1 ]]; then
-  (cd "$ROOT" && cmake --preset release >/dev/null &&
-    cmake --build --preset release -j2 --target hostwatch-collector hostwatch-broker >/dev/null) || {
+  (cd "$ROOT" && cmake --preset release -B "$BUILD_DIR" >/dev/null &&
+    cmake --build "$BUILD_DIR" -j2 --target hostwatch-collector hostwatch-broker >/dev/null) || {
     echo "collector.sh: the release build failed" >&2; exit 1; }
 fi
 COLLECTOR=$BIN/collector/hostwatch-collector BROKER=$BIN/broker/hostwatch-broker

@@ -1,6 +1,8 @@
 # One helper per kind of target, so that each folder's CMakeLists.txt is a few lines:
 #   hw_library(NAME SOURCES ... DEPS ...)          a static library with the project's warnings
-#   hw_executable(NAME SOURCES ... DEPS ...)       a daemon or tool binary (thin main.cc)
+#   hw_executable(NAME SOURCES ... DEPS ... [STATIC_DEPS])
+#                                                   a daemon or tool binary (thin main.cc);
+#                                                   STATIC_DEPS: see HostwatchDependencies.cmake
 #   hw_test(NAME SOURCES ... DEPS ... [LABELS ...]) a GoogleTest binary registered with ctest
 #                                                   (label "unit" unless told otherwise)
 
@@ -32,10 +34,16 @@ function(hw_library name)
 endfunction()
 
 function(hw_executable name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "STATIC_DEPS" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   _hw_apply_common(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  if(ARG_STATIC_DEPS)
+    set_target_properties(${name} PROPERTIES HW_STATIC_DEPS ON)
+    # Only the archive members (and, where they were compiled with one section per function, the
+    # functions) that are reached get linked; --as-needed drops shared libraries nothing calls.
+    target_link_options(${name} PRIVATE LINKER:--gc-sections LINKER:--as-needed)
+  endif()
 endfunction()
 
 function(hw_test name)

@@ -11,6 +11,9 @@ PACKAGES=(
   # libraries
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libhiredis-dev
   libyaml-cpp-dev libre2-dev libvectorscan-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  # the static archives hostwatch-collector links (libzmq.a's own dependencies; see
+  # cmake/HostwatchDependencies.cmake): libzmq3-dev pulls them in today, named here on purpose
+  libsodium-dev libpgm-dev libnorm-dev libbsd-dev libmd-dev libkrb5-dev
   # real servers and tools the integration tests start
   redis-server redis-tools graphite-carbon python3-whisper python3-aiosmtpd logrotate openssl curl
   procps iproute2 valgrind
