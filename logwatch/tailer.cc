@@ -142,6 +142,7 @@ TailedFile* Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t 
   f->state.ino = sb.st_ino;
   f->size = static_cast<uint64_t>(sb.st_size);
   f->state.offset = std::min(offset, f->size);
+  f->unchecked_offset = f->state.offset;
   f->state.draining = draining;
   f->last_growth = Clock::now();
   if (!Fingerprint(fd, f->size, &f->state.fp_len, &f->state.fp_hash)) {
@@ -195,6 +196,7 @@ void Tailer::Restore(const std::vector<FileState>& saved,
       continue;
     }
     f->state.offset = start;
+    f->unchecked_offset = start;
     f->state.skipping = st.pending.empty() ? st.skipping : false;
     if (start < st.offset) {
       // Lines in [start, st.offset) were seen by every rule except the multiline ones whose
@@ -358,6 +360,8 @@ bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, 
       while (nuls < line.size() && line[nuls] == '\0') ++nuls;
       line.remove_prefix(nuls);
       ++stats_.lines_read;
+      ++f.lines_read;
+      f.bytes_in_lines += next;
       if (truncated) ++stats_.lines_truncated;
       handler_->OnLine(f, line, *offset + pos + nuls, truncated);
       pos += next;
@@ -370,6 +374,54 @@ bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, 
     if (static_cast<size_t>(got) < want) break;
   }
   return true;
+}
+
+void Tailer::CountLost(const TailedFile& f, uint64_t bytes) {
+  stats_.lost_bytes += bytes;
+  // Lines estimated from this file's average line (100 bytes before any).
+  const uint64_t avg =
+      f.lines_read ? std::max<uint64_t>(1, (f.bytes_in_lines + f.lines_read / 2) / f.lines_read)
+                   : 100;
+  stats_.lost_lines += (bytes + avg / 2) / avg;
+}
+
+void Tailer::SkipTruncationHole(TailedFile& f) {
+  // SEEK_DATA finds the end of a hole to the block; the NULs up to the writer's offset are read.
+  // A hole shorter than a block reads as NULs in a data block, hence the scan from there.
+  off_t data = ::lseek(f.fd.get(), 0, SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) return;  // nothing but hole yet: look again on the next read
+    data = 0;                    // no SEEK_DATA here: scan from the start
+  }
+  uint64_t end = static_cast<uint64_t>(data);
+  char buf[4096];
+  for (;;) {
+    const ssize_t got = PreadAll(f.fd.get(), buf, sizeof buf, end);
+    if (got <= 0) return;  // the hole is all there is so far: look again on the next read
+    size_t zeros = 0;
+    while (zeros < static_cast<size_t>(got) && buf[zeros] == '\0') ++zeros;
+    end += zeros;
+    if (zeros < static_cast<size_t>(got)) break;
+  }
+  f.after_truncation = false;
+  if (end == 0) return;  // new content from 0: an O_APPEND writer, nothing to learn here
+  // end is where the writer was when the file was truncated: the old file's size.
+  const uint64_t counted = f.truncated_read_to + f.truncated_lost;
+  if (end > counted) {
+    CountLost(f, end - counted);
+    spdlog::warn("{}: {} bytes written before the truncation were never read (lost)", f.state.path,
+                 end - counted);
+  }
+  stats_.bytes_read += end - f.state.offset;
+  f.state.offset = end;
+  f.unchecked_offset = end;
+}
+
+bool Tailer::LineEndStillThere(const TailedFile& f) {
+  const uint64_t off = f.state.offset;
+  if (off == 0 || off == f.unchecked_offset || f.state.skipping) return true;
+  char c = 0;
+  return PreadAll(f.fd.get(), &c, 1, off - 1) == 1 && c == '\n';
 }
 
 void Tailer::HandleTruncation(TailedFile& f) {
@@ -431,12 +483,12 @@ void Tailer::HandleTruncation(TailedFile& f) {
     }
   }
   // Bytes a size showed us that neither we nor the copy have: lost with the truncate.
+  f.after_truncation = true;
+  f.truncated_read_to = recovered_to;
+  f.truncated_lost = 0;
   if (f.size > recovered_to && f.size != std::numeric_limits<uint64_t>::max()) {
-    const uint64_t lost = f.size - recovered_to;
-    stats_.lost_bytes += lost;
-    const uint64_t avg =
-        stats_.lines_read ? std::max<uint64_t>(1, stats_.bytes_read / stats_.lines_read) : 100;
-    stats_.lost_lines += (lost + avg - 1) / avg;
+    f.truncated_lost = f.size - recovered_to;
+    CountLost(f, f.truncated_lost);
   }
   spdlog::info(
       "{}: truncated (copytruncate?) at offset {}; {} bytes taken from the copy; reading "
@@ -453,13 +505,15 @@ bool Tailer::ReadFile(TailedFile& f, uint64_t budget) {
   struct stat sb;
   if (::fstat(f.fd.get(), &sb) != 0) return false;
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
-  if (size < f.state.offset || (size != f.size && !CheckFingerprint(f))) {
+  if (size < f.state.offset ||
+      (size != f.size && (!CheckFingerprint(f) || !LineEndStillThere(f)))) {
     HandleTruncation(f);
     f.size = size;
     CheckFingerprint(f);
   }
   if (size > f.size) f.last_growth = Clock::now();
   f.size = size;
+  if (f.after_truncation && f.state.offset == 0 && size > 0) SkipTruncationHole(f);
   uint64_t consumed = 0;
   ReadRange(f, f.fd.get(), &f.state.offset, &f.state.skipping, size, budget, &consumed);
   if (f.state.fp_len < kFingerprintBytes && f.size > f.state.fp_len) CheckFingerprint(f);

@@ -10,7 +10,10 @@
 //  - copytruncate: the size drops below our offset, or the first bytes change. What we had not read
 //    yet is taken from the copy when one is found beside the file (same first bytes, name starting
 //    with the file's name); then reading restarts at 0. Lines that neither we nor the copy saw
-//    (written between the copy and the truncate) are lost; what can be detected is counted.
+//    (written between the copy and the truncate) are lost; what can be detected is counted: a
+//    writer without O_APPEND keeps writing at its old offset, so the new content starts after a
+//    hole exactly as long as the old file was, and the hole's end tells how much was lost. An
+//    O_APPEND writer starts again at 0 and leaves no trace of the lost bytes anywhere.
 //  - from: end|beginning applies to a file seen for the first time at start-up; files that appear
 //    later (a rotation, a new glob match) are read from their beginning.
 //
@@ -49,7 +52,15 @@ struct TailedFile {
   FileState state;  // path, identity, offset, skipping, draining (pending is filled by Snapshot)
   size_t spec = 0;
   spool::UniqueFd fd;
-  uint64_t size = 0;  // at the last fstat
+  uint64_t size = 0;                            // at the last fstat
+  uint64_t lines_read = 0, bytes_in_lines = 0;  // this file's average line, for lost estimates
+  // Set by a copytruncate: the offset up to which the old content was read (from the file or the
+  // copy) and the bytes already counted lost; the next read from 0 looks for a writer's hole.
+  bool after_truncation = false;
+  // Reading resumes after a newline, except where it started (from: end, a restore) or after a
+  // writer's hole: the check that the byte before the offset is still a newline skips this one.
+  uint64_t unchecked_offset = 0;
+  uint64_t truncated_read_to = 0, truncated_lost = 0;
   std::chrono::steady_clock::time_point last_growth;
   FileRecords records;
 };
@@ -121,6 +132,13 @@ class Tailer {
                  uint64_t budget, uint64_t* consumed);
   bool CheckFingerprint(TailedFile& f);
   void HandleTruncation(TailedFile& f);
+  // After a copytruncate: skips a writer's hole at the start of f and counts what it stands for.
+  void SkipTruncationHole(TailedFile& f);
+  void CountLost(const TailedFile& f, uint64_t bytes);
+  // False when the byte before f's offset is no longer the newline we read there: the file was
+  // truncated and has grown past the offset again (the fingerprint cannot tell when both the old
+  // and the new first bytes are a writer's hole).
+  bool LineEndStillThere(const TailedFile& f);
   void Watch(const std::string& dir);
 
   std::vector<WatchSpec> specs_;

@@ -109,6 +109,44 @@ TEST_F(TailerTest, CopytruncateTakesTheUnreadTailFromTheCopy) {
   EXPECT_EQ(t->stats().truncations, 1u);
 }
 
+// A writer without O_APPEND goes on at its old offset after the truncate: the hole it leaves is as
+// long as the old file, so the bytes between our last read and the truncate can be counted.
+TEST_F(TailerTest, CopytruncateCountsWhatAWriterWithoutAppendLost) {
+  for (const size_t width : {8u, 200u}) {  // a hole inside the first block, and one past it
+    SCOPED_TRACE(width);
+    const fs::path p = dir_.path() / ("w" + std::to_string(width) + ".log");
+    lines_ = Lines();
+    auto line = [width](int i) {
+      std::string s = "line-" + std::to_string(100 + i);
+      s.resize(width - 1, '.');
+      return s;
+    };
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);  // no O_APPEND
+    ASSERT_GE(fd, 0);
+    auto write_line = [&](int i) {
+      const std::string s = line(i) + "\n";
+      ASSERT_EQ(::write(fd, s.data(), s.size()), static_cast<ssize_t>(s.size()));
+    };
+    for (int i = 0; i < 10; ++i) write_line(i);
+    auto t = Make(p.string());
+    t->Discover(true);
+    t->ReadAll(1 << 20);
+    fs::copy_file(p, dir_.path() / (p.filename().string() + ".1"));  // logrotate's copy
+    for (int i = 10; i < 60; ++i) write_line(i);  // between the copy and the truncate
+    fs::resize_file(p, 0);
+    write_line(60);  // at the old offset, after a hole
+    Pass(*t);
+    ASSERT_EQ(lines_.got.size(), 11u);
+    EXPECT_EQ(lines_.got[9], line(9));
+    EXPECT_EQ(lines_.got[10], line(60));  // whole: not swallowed by the hole before it
+    EXPECT_FALSE(lines_.truncated[10]);
+    EXPECT_EQ(t->stats().lost_bytes, 50u * width);
+    EXPECT_EQ(t->stats().lost_lines, 50u);
+    ::close(fd);
+    t.reset();
+  }
+}
+
 TEST_F(TailerTest, TruncateAndRegrowPastTheOffsetIsSeenByTheFingerprint) {
   const fs::path p = dir_.path() / "a.log";
   Append(p, "aaaa\n");
