@@ -200,7 +200,8 @@ pb::Envelope SampleEnvelope(const std::string& endpoint, double value,
   pb::Sample* s = b->add_samples();
   s->set_metric(metric);
   s->set_value(value);
-  s->set_time_ms(1700000000000 + static_cast<int64_t>(value));
+  // Distinct times for distinct values; a NaN (the validator's case) has no integer to add.
+  s->set_time_ms(1700000000000 + (std::isfinite(value) ? static_cast<int64_t>(value) : 0));
   if (padding > 0) (*s->mutable_tags())["pad"] = std::string(padding, 'x');
   return env;
 }
