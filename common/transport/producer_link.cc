@@ -53,9 +53,8 @@ using std::chrono::milliseconds;
 // an Ack, so such a record would be resent forever: refuse it in Publish instead.
 constexpr size_t kMaxEnvelopeBytes = 4u << 20;
 constexpr int kHighWaterMark = 100000;
-constexpr milliseconds kPollInterval{50};            // timers are checked at least this often
-constexpr milliseconds kIdlePollInterval{1000};      // ... while nothing is in flight or unsynced
-constexpr milliseconds kSyncInterval{1000};          // spool fsync while records are being appended
+constexpr milliseconds kErrorPause{50};              // after a failed zmq_poll: never spin
+constexpr milliseconds kMaxPollTimeout{1000};        // the longest sleep, even with no timer due
 constexpr milliseconds kLogPeriod{10000};            // RepeatLimiter period for repeated problems
 constexpr std::chrono::minutes kFailbackAfter{5};    // try the preferred broker again after this
 constexpr std::chrono::seconds kAuthRetryAfter{10};  // reopen a socket whose CURVE key was refused
@@ -236,6 +235,13 @@ struct ProducerLink::Impl {
   }
 
   uint64_t SettledIndex() const { return base + acked_seq; }  // requires mu
+
+  // How long the link thread may sleep in zmq_poll: until the earliest timer that can fall due
+  // (resend, failover, CURVE retry, failback, spool sync), at most kMaxPollTimeout. Publish, acks,
+  // POLLOUT, connection events and Stop wake the thread by themselves, so a producer that
+  // publishes once a second wakes a few times a second, not every 50 ms. Requires mu; link
+  // thread only (it reads the thread's own timers).
+  milliseconds PollTimeout(Clock::time_point now, size_t brokers, size_t preferred) const;
 
   Status OpenSocket(size_t index);
   void CloseSocket();
@@ -467,6 +473,24 @@ void ProducerLink::Impl::LogConnectionEvents() {
   }
 }
 
+milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now, size_t brokers,
+                                             size_t preferred) const {
+  Clock::time_point due = now + kMaxPollTimeout;
+  auto consider = [&due](Clock::time_point t) { due = std::min(due, t); };
+  const bool unacked = SettledIndex() + 1 < spool->next_index();
+  // The same conditions as the checks in Run(); a timer that cannot fire is not waited for.
+  if (next_seq > acked_seq + 1 || stuck_index != 0)
+    consider(last_progress + options.resend_timeout);
+  if (brokers > 1 && unacked) consider(waiting_since + options.failover_after);
+  if (auth_refused_at) consider(*auth_refused_at + kAuthRetryAfter);
+  if (broker_index != preferred && !unacked) consider(connected_since + kFailbackAfter);
+  if (appended_since_sync) consider(last_sync + options.spool_sync_interval);
+  if (due <= now) return milliseconds(0);
+  // Rounded up, plus 1 ms: the checks compare with '>', and waking a hair before a timer would
+  // only cost another zero-timeout round.
+  return std::chrono::ceil<milliseconds>(due - now) + milliseconds(1);
+}
+
 void ProducerLink::Impl::Run() {
   const size_t brokers = options.link.brokers.size();
   const size_t preferred = PreferredBroker(options.endpoint, brokers);
@@ -479,15 +503,12 @@ void ProducerLink::Impl::Run() {
   spool::Spool::SyncBatch sync_batch;
   for (;;) {
     bool want_out = false;
-    bool idle = false;
+    milliseconds timeout{0};
     {
       std::lock_guard lock(mu);
       if (stopping) break;
       want_out = CanSend(&caught_up);
-      // Nothing unacked and nothing to fsync: no timer can fall due soon (resend and failover
-      // need unacked records), and Publish, acks and Stop wake the thread. A collector that
-      // publishes once every 10 s should not wake 20 times a second for nothing.
-      idle = SettledIndex() + 1 >= spool->next_index() && !appended_since_sync;
+      timeout = PollTimeout(Clock::now(), brokers, preferred);
     }
     if (caught_up) {
       // Everything spooled is sent and the window has room: from now on a Publish must wake us.
@@ -504,10 +525,9 @@ void ProducerLink::Impl::Run() {
         {nullptr, wake_fd, ZMQ_POLLIN, 0},
         {monitor ? monitor->get() : nullptr, 0, ZMQ_POLLIN, 0}};
     const int nitems = monitor ? 3 : 2;
-    const milliseconds timeout = idle ? kIdlePollInterval : kPollInterval;
     if (zmq_poll(items, nitems, static_cast<long>(timeout.count())) < 0 && zmq_errno() != EINTR) {
       spdlog::error("{}: {}", source, ZmqError("zmq_poll"));
-      std::this_thread::sleep_for(kPollInterval);  // never spin on a persistent error
+      std::this_thread::sleep_for(kErrorPause);  // never spin on a persistent error
     }
     if (items[1].revents & ZMQ_POLLIN) {
       uint64_t count;
@@ -574,7 +594,7 @@ void ProducerLink::Impl::Run() {
         spdlog::info("{}: trying the preferred broker {} again", source,
                      options.link.brokers[preferred]);
       }
-      if (appended_since_sync && now - last_sync >= kSyncInterval) {
+      if (appended_since_sync && now - last_sync >= options.spool_sync_interval) {
         appended_since_sync = false;
         last_sync = now;
         // Flushed below, outside the lock: an fdatasync takes milliseconds, and Publish must

@@ -28,6 +28,11 @@ struct ProducerOptions {
   LinkConfig link;
   std::chrono::milliseconds resend_timeout{2000};
   std::chrono::milliseconds failover_after{5000};
+  // While records are being appended, the spool is fdatasynced this often: a power loss (not a
+  // process crash: every append is in the kernel before Publish returns) can cost the spool up to
+  // this interval's appends. A producer that publishes a few times a minute (the collector) may
+  // lengthen it: each sync is a journal commit on the host's disk and most of an idle agent's CPU.
+  std::chrono::milliseconds spool_sync_interval{1000};
   uint64_t spool_segment_bytes = 8ull << 20;
   bool validate =
       true;  // run the naming validator before spooling (a bad envelope is refused here)
