@@ -1,8 +1,13 @@
 #include "collector/plugins/process/process_plugin.h"
 
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <re2/re2.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -14,6 +19,33 @@ namespace hw::collector {
 namespace {
 
 constexpr size_t kCommMax = 15;  // TASK_COMM_LEN - 1
+// Open /proc/<pid>/comm files kept between scans at most (see ProcessPlugin::ReadComm).
+constexpr size_t kMaxCommFds = 512;
+
+bool IsProcfs(const std::string& path) {
+  struct statfs st;
+  return ::statfs(path.c_str(), &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
+}
+
+// One pread from offset 0. procfs hands out a seq_file's whole text in one read when the buffer
+// holds it; a full buffer is read on to the end.
+bool PreadWhole(int fd, std::string* buf) {
+  buf->clear();
+  size_t used = 0;
+  for (;;) {
+    buf->resize(used + 256);
+    const ssize_t n = ::pread(fd, buf->data() + used, buf->size() - used, static_cast<off_t>(used));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      buf->clear();
+      return false;
+    }
+    used += static_cast<size_t>(n);
+    if (used < buf->size()) break;
+  }
+  buf->resize(used);
+  return true;
+}
 
 // The fields of /proc/<pid>/stat this plugin needs (proc(5) numbering in the comments).
 struct ProcStat {
@@ -45,12 +77,18 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
 
 class ProcessPlugin : public Plugin {
  public:
-  ProcessPlugin(const HostEnv& env, const ProcessOptions& options) : env_(env), options_(options) {
+  ProcessPlugin(const HostEnv& env, const ProcessOptions& options)
+      : env_(env), options_(options), cache_comm_fds_(IsProcfs(env.proc_root)) {
     for (const ProcessMatcher& m : options_.matchers) {
       needs_scan_ = needs_scan_ || !m.comm.empty() || m.cmdline_re != nullptr;
       needs_cmdline_ = needs_cmdline_ || m.cmdline_re != nullptr;
     }
   }
+  ~ProcessPlugin() override {
+    for (const auto& [pid, c] : comm_fds_) ::close(c.fd);
+  }
+  ProcessPlugin(const ProcessPlugin&) = delete;
+  ProcessPlugin& operator=(const ProcessPlugin&) = delete;
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     struct Group {
@@ -103,6 +141,7 @@ class ProcessPlugin : public Plugin {
     }
     if (needs_scan_) {
       HW_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(env_.proc_root));
+      scan_generation_++;
       for (const std::string& e : entries) {
         std::optional<int64_t> pid = ParseI64(e);
         if (!pid) continue;
@@ -110,7 +149,7 @@ class ProcessPlugin : public Plugin {
         // With only comm matchers, most processes are rejected on /proc/<pid>/comm, which the
         // kernel produces far more cheaply than stat (the larger part of a scan's cost).
         if (!needs_cmdline_) {
-          if (!ReadTextFileInto(dir + "/comm", &buf_).ok()) continue;
+          if (!ReadComm(*pid, dir)) continue;
           const std::string_view comm = Trim(buf_);
           const bool any = std::any_of(
               options_.matchers.begin(), options_.matchers.end(), [&](const ProcessMatcher& m) {
@@ -137,6 +176,15 @@ class ProcessPlugin : public Plugin {
             match = !cmdline_.empty() && RE2::PartialMatch(cmdline_, *m.cmdline_re);
           }
           if (match) account(*pid, *st, g);
+        }
+      }
+      // Descriptors of pids that are no longer listed: their processes are gone.
+      for (auto it = comm_fds_.begin(); it != comm_fds_.end();) {
+        if (it->second.seen == scan_generation_) {
+          ++it;
+        } else {
+          ::close(it->second.fd);
+          it = comm_fds_.erase(it);
         }
       }
     }
@@ -175,6 +223,35 @@ class ProcessPlugin : public Plugin {
   }
 
  private:
+  // /proc/<pid>/comm into buf_; false when the process is gone. On a real procfs the file stays
+  // open for the next scan: re-reading an open procfs file costs about a third of
+  // open + read + close, which is most of a scan's CPU on a host with a few hundred processes. It
+  // is safe because a procfs file belongs to the process it was opened for: once that process
+  // has exited its reads fail (ESRCH), also when the pid has been reused, and the comm is then
+  // opened afresh. A recorded tree (tests) is plain files, so there every scan opens them.
+  // Bounded by kMaxCommFds; past it, files are opened and closed as before.
+  bool ReadComm(int64_t pid, const std::string& dir) {
+    if (auto it = comm_fds_.find(pid); it != comm_fds_.end()) {
+      if (PreadWhole(it->second.fd, &buf_)) {
+        it->second.seen = scan_generation_;
+        return true;
+      }
+      ::close(it->second.fd);
+      comm_fds_.erase(it);
+    }
+    if (!cache_comm_fds_ || comm_fds_.size() >= kMaxCommFds) {
+      return ReadTextFileInto(dir + "/comm", &buf_).ok();
+    }
+    const int fd = ::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    if (!PreadWhole(fd, &buf_)) {
+      ::close(fd);
+      return false;
+    }
+    comm_fds_.emplace(pid, CommFd{fd, scan_generation_});
+    return true;
+  }
+
   // The command line with its NUL separators turned into spaces; empty when unreadable.
   void LoadCmdline(const std::string& path) {
     cmdline_.clear();
@@ -195,6 +272,13 @@ class ProcessPlugin : public Plugin {
   std::string statm_;
   std::unordered_map<int64_t, std::pair<uint64_t, uint64_t>> previous_;
   int64_t previous_mono_ms_ = 0;
+  const bool cache_comm_fds_;  // proc_root is a real procfs
+  struct CommFd {
+    int fd;         // /proc/<pid>/comm, open
+    uint64_t seen;  // the last scan that listed the pid
+  };
+  std::unordered_map<int64_t, CommFd> comm_fds_;
+  uint64_t scan_generation_ = 0;
 };
 
 }  // namespace

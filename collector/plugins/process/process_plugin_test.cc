@@ -1,5 +1,12 @@
-#include <gtest/gtest.h>
+#include "collector/plugins/process/process_plugin.h"
 
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collector/host_env.h"
 #include "collector/plugin_fixture.h"
 
 namespace hw::collector {
@@ -45,6 +52,87 @@ TEST(ProcessPluginTest, CpuPercentSkipsARestartedPid) {
   EXPECT_NEAR(*ValueOf(p, "proc.uptime_s", {{"process", "sleepers"}}), 2.21, 1e-6);
   // RSS comes from statm (exact), not stat's cached rss field (2262 pages there).
   EXPECT_EQ(*ValueOf(p, "proc.rss_bytes", {{"process", "worker"}}), 2500.0 * 4096);
+}
+
+// A child that names itself, then renames itself once told to (through pipes, so no timing).
+class NamedChild {
+ public:
+  NamedChild(const char* first, const char* second) {
+    int to_child[2], from_child[2];
+    EXPECT_EQ(::pipe(to_child), 0);
+    EXPECT_EQ(::pipe(from_child), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      char c;
+      ::prctl(PR_SET_NAME, first);
+      (void)!::write(from_child[1], "1", 1);
+      if (::read(to_child[0], &c, 1) == 1) ::prctl(PR_SET_NAME, second);
+      (void)!::write(from_child[1], "2", 1);
+      for (;;) ::pause();
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    to_child_ = to_child[1];
+    from_child_ = from_child[0];
+    char c;
+    EXPECT_EQ(::read(from_child_, &c, 1), 1);
+  }
+  ~NamedChild() {
+    Kill();
+    ::close(to_child_);
+    ::close(from_child_);
+  }
+  void Rename() {
+    char c = 'r';
+    EXPECT_EQ(::write(to_child_, &c, 1), 1);
+    EXPECT_EQ(::read(from_child_, &c, 1), 1);
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);  // reaped: its /proc entry is gone
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_child_ = -1, from_child_ = -1;
+};
+
+// On the real /proc the plugin keeps comm files open between scans: a renamed process, an exited
+// one and a new one must all be seen as a fresh scan would see them.
+TEST(ProcessPluginTest, RealProcfsScansSeeRenamesExitsAndNewProcesses) {
+  ProcessOptions options;
+  for (const char* name : {"hwtest-first", "hwtest-second"}) {
+    ProcessMatcher m;
+    m.name = name;
+    m.comm = name;
+    options.matchers.push_back(m);
+  }
+  const HostEnv env = HostEnv::Real();
+  PluginSetup setup;
+  setup.env = &env;
+  setup.options = &options;
+  auto plugin = CreateProcessPlugin(setup);
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  int64_t tick = 0;
+  auto count = [&](std::string_view matcher) {
+    std::vector<Point> out;
+    tick += 1000;
+    EXPECT_TRUE((*plugin)->Collect({tick, tick}, &out).ok());
+    return *ValueOf(out, "proc.count", {{"process", std::string(matcher)}});
+  };
+
+  NamedChild child("hwtest-first", "hwtest-second");
+  EXPECT_EQ(count("hwtest-first"), 1);
+  EXPECT_EQ(count("hwtest-first"), 1);  // through the kept descriptor
+  child.Rename();
+  EXPECT_EQ(count("hwtest-first"), 0);
+  EXPECT_EQ(count("hwtest-second"), 1);
+  child.Kill();
+  EXPECT_EQ(count("hwtest-second"), 0);
+  NamedChild again("hwtest-first", "hwtest-second");
+  EXPECT_EQ(count("hwtest-first"), 1);
 }
 
 }  // namespace
