@@ -104,8 +104,9 @@ class CollectorService : public daemon::Service<CollectorConfig> {
     transport::ProducerLink* link = link_.get();
     r.scheduler = std::make_unique<Scheduler>(
         std::move(plugins), c.interval.count(),
-        [publisher, link](const CollectTime&, Scheduler& s, std::vector<Point>* out) {
-          SelfMetrics(s, *publisher, *link, out);
+        [publisher, link, statm = std::make_shared<ProcFile>("/proc/self/statm", true)](
+            const CollectTime&, Scheduler& s, std::vector<Point>* out) {
+          SelfMetrics(s, *publisher, *link, statm.get(), out);
         },
         publisher);
     HW_RETURN_IF_ERROR(r.scheduler->Start());
@@ -113,7 +114,8 @@ class CollectorService : public daemon::Service<CollectorConfig> {
   }
 
   static void SelfMetrics(Scheduler& s, const Publisher& publisher,
-                          const transport::ProducerLink& link, std::vector<Point>* out) {
+                          const transport::ProducerLink& link, ProcFile* statm,
+                          std::vector<Point>* out) {
     Emit(out, "agent.alive", 1);
     auto counter = [out](std::string metric, uint64_t v, Tags tags = {}) {
       Emit(out, std::move(metric), static_cast<double>(v), std::move(tags));
@@ -137,8 +139,9 @@ class CollectorService : public daemon::Service<CollectorConfig> {
     counter("hostwatch.collector.drops", ls.spool_dropped);
     counter("hostwatch.collector.rejected", ls.rejected);
     // Our own footprint, so a fleet-wide chart shows an agent that grows.
-    if (Result<std::string> statm = ReadTextFile("/proc/self/statm"); statm.ok()) {
-      std::vector<std::string_view> f = SplitFields(*statm);
+    std::string text;
+    if (statm->Read(&text).ok()) {
+      std::vector<std::string_view> f = SplitFields(text);
       if (f.size() >= 2) {
         if (auto pages = ParseU64(f[1])) {
           Emit(out, "hostwatch.collector.rss_bytes", static_cast<double>(*pages * 4096));

@@ -1,6 +1,8 @@
 #include "collector/host_env.h"
 
+#include <linux/magic.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +30,8 @@ HostEnv HostEnv::Real(std::string proc_root, std::string sys_root) {
   env.statfs = StatVfs;
   if (long t = ::sysconf(_SC_CLK_TCK); t > 0) env.clock_ticks = t;
   if (long p = ::sysconf(_SC_PAGESIZE); p > 0) env.page_size = p;
+  struct statfs st {};
+  env.live_procfs = ::statfs(env.proc_root.c_str(), &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
   return env;
 }
 

@@ -34,6 +34,9 @@ struct HostEnv {
   StatFsFunction statfs;
   int64_t clock_ticks = 100;  // sysconf(_SC_CLK_TCK)
   int64_t page_size = 4096;   // sysconf(_SC_PAGESIZE)
+  // proc_root is a mounted procfs (not a recorded tree): files read every tick may stay open
+  // (ProcFile), and a procfs file of a process that has exited fails to read.
+  bool live_procfs = false;
 
   // The real host: /proc, /sys, statvfs and sysconf.
   static HostEnv Real(std::string proc_root = "/proc", std::string sys_root = "/sys");

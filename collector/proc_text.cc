@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <memory>
@@ -31,6 +33,53 @@ Status ReadTextFileInto(const std::string& path, std::string* buf) {
   ::close(fd);
   buf->resize(used);
   return Status::Ok();
+}
+
+bool PreadWhole(int fd, std::string* buf) {
+  // Start with what the last read needed: one pread for a file that has not grown.
+  size_t want = std::max<size_t>(buf->capacity(), 256);
+  buf->clear();
+  size_t used = 0;
+  for (;;) {
+    buf->resize(want);
+    const ssize_t n = ::pread(fd, buf->data() + used, want - used, static_cast<off_t>(used));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      buf->clear();
+      errno = err;
+      return false;
+    }
+    used += static_cast<size_t>(n);
+    if (used < want) break;
+    want *= 2;
+  }
+  buf->resize(used);
+  return true;
+}
+
+Status ProcFile::Read(std::string* buf) {
+  if (!keep_open_) return ReadTextFileInto(path_, buf);
+  for (int attempt = 0;; ++attempt) {
+    if (!fd_.valid()) {
+      const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return Status::IoError("open " + path_, errno);
+      fd_.Reset(fd);
+    }
+    if (PreadWhole(fd_.get(), buf)) return Status::Ok();
+    const int err = errno;
+    fd_.Reset();
+    if (attempt > 0) return Status::IoError("read " + path_, err);
+  }
+}
+
+bool ProcFile::Changed() {
+  // Read opens the file and reads it after the open, and the poll state starts at the open: a
+  // change after that read is reported here. The kernel clears the event as it reports it.
+  if (!keep_open_ || !fd_.valid()) return true;
+  pollfd p{fd_.get(), POLLPRI, 0};
+  const int n = ::poll(&p, 1, 0);
+  return n != 0 && (n < 0 || (p.revents & (POLLPRI | POLLERR | POLLNVAL)) != 0);
 }
 
 Result<std::string> ReadTextFile(const std::string& path) {

@@ -1,5 +1,5 @@
 // Reading and splitting procfs text without iostreams: the collector runs these on every tick, so
-// they read with one open/read/close and hand out string_views into one buffer.
+// they read into reused buffers (a kept-open file: one pread) and hand out string_views into them.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/spool/file_io.h"
 #include "common/status/status.h"
 
 namespace hw::collector {
@@ -16,6 +17,33 @@ namespace hw::collector {
 Result<std::string> ReadTextFile(const std::string& path);
 // Like ReadTextFile into *buf, reusing its capacity (the process scan reads thousands of files).
 Status ReadTextFileInto(const std::string& path, std::string* buf);
+
+// One procfs file read on every tick (/proc/stat, /proc/meminfo, ...). On a live procfs
+// (HostEnv::live_procfs) it is opened once and every Read is a pread from offset 0: procfs
+// generates the text afresh for a read that starts at 0, and the open and close it saves are
+// most of the syscall cost of a small file. A short read is the end: a seq_file fills a read
+// until the text runs out. On a recorded tree (tests re-point it between snapshots) each Read
+// opens the file anew, and so does the first Read after an error on a kept file (the file may
+// have come back, like /proc/net/snmp in a new network namespace).
+class ProcFile {
+ public:
+  ProcFile(std::string path, bool keep_open) : path_(std::move(path)), keep_open_(keep_open) {}
+  // The file's whole text into *buf (its capacity reused); IoError names the path.
+  Status Read(std::string* buf);
+  // For a file that signals changes with POLLPRI (/proc/<pid>/mounts: a mount or an unmount):
+  // false only when the file is kept open and nothing changed since the last call, so the text
+  // last read still holds. The first call, and every call on a file not kept open, say true.
+  bool Changed();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool keep_open_;
+  spool::UniqueFd fd_;
+};
+
+// Reads at offset 0 until a short read; false on an error (errno kept).
+bool PreadWhole(int fd, std::string* buf);
 
 // Fields separated by runs of spaces or tabs.
 std::vector<std::string_view> SplitFields(std::string_view line);

@@ -16,10 +16,11 @@ using Jiffies = std::array<uint64_t, kColumns>;
 
 class CpuPlugin : public Plugin {
  public:
-  CpuPlugin(const HostEnv& env, const CpuOptions& options) : env_(env), options_(options) {}
+  CpuPlugin(const HostEnv& env, const CpuOptions& options)
+      : env_(env), options_(options), stat_(env.Proc("stat"), env.live_procfs) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
-    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("stat"), &buf_));
+    HW_RETURN_IF_ERROR(stat_.Read(&buf_));
     std::map<std::string, Jiffies> current;
     ForEachLine(buf_, [&](std::string_view line) {
       if (line.starts_with("cpu")) {
@@ -71,6 +72,7 @@ class CpuPlugin : public Plugin {
 
   const HostEnv env_;  // a copy: plugins outlive nothing they do not own
   const CpuOptions options_;
+  ProcFile stat_;
   std::string buf_;
   std::map<std::string, Jiffies> previous_;
   CounterRates switches_;

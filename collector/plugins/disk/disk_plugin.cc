@@ -10,27 +10,21 @@ namespace {
 
 class DiskPlugin : public Plugin {
  public:
-  DiskPlugin(const HostEnv& env, const DiskOptions& options) : env_(env), options_(options) {}
+  DiskPlugin(const HostEnv& env, const DiskOptions& options)
+      : env_(env), options_(options), mounts_(env.Proc("mounts"), env.live_procfs) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
-    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("mounts"), &buf_));
-    struct Mount {
-      std::string device, point, fstype;
-    };
-    std::vector<Mount> mounts;
-    ForEachLine(buf_, [&](std::string_view line) {
-      std::vector<std::string_view> f = SplitFields(line);
-      if (f.size() < 3) return;
-      Mount m{UnescapeMountField(f[0]), UnescapeMountField(f[1]), std::string(f[2])};
-      if (Contains(options_.ignore_fstypes, m.fstype) || Contains(options_.ignore_mounts, m.point))
-        return;
-      // A later mount on the same point hides the earlier one; report what is visible.
-      std::erase_if(mounts, [&](const Mount& o) { return o.point == m.point; });
-      mounts.push_back(std::move(m));
-    });
+    // The mount table is read again only when it has changed (a live procfs says so with POLLPRI):
+    // generating it is most of this plugin's cost, the more so on a host with many mounts.
+    if (!have_mounts_ || mounts_.Changed()) {
+      have_mounts_ = false;
+      HW_RETURN_IF_ERROR(mounts_.Read(&buf_));
+      ParseMounts();
+      have_mounts_ = true;
+    }
     std::set<std::string> devices;
     Status first_error;
-    for (const Mount& m : mounts) {
+    for (const Mount& m : mounts_list_) {
       // A device mounted twice (bind mounts, containers) is one filesystem: count it once, at its
       // first mount point.
       if (m.device.starts_with('/') && !devices.insert(m.device).second) continue;
@@ -60,13 +54,34 @@ class DiskPlugin : public Plugin {
   }
 
  private:
+  struct Mount {
+    std::string device, point, fstype;
+  };
+
+  void ParseMounts() {
+    mounts_list_.clear();
+    ForEachLine(buf_, [&](std::string_view line) {
+      std::vector<std::string_view> f = SplitFields(line);
+      if (f.size() < 3) return;
+      Mount m{UnescapeMountField(f[0]), UnescapeMountField(f[1]), std::string(f[2])};
+      if (Contains(options_.ignore_fstypes, m.fstype) || Contains(options_.ignore_mounts, m.point))
+        return;
+      // A later mount on the same point hides the earlier one; report what is visible.
+      std::erase_if(mounts_list_, [&](const Mount& o) { return o.point == m.point; });
+      mounts_list_.push_back(std::move(m));
+    });
+  }
+
   static bool Contains(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
   }
 
   const HostEnv env_;
   const DiskOptions options_;
+  ProcFile mounts_;
   std::string buf_;
+  bool have_mounts_ = false;
+  std::vector<Mount> mounts_list_;  // what the last read of the mount table showed
 };
 
 }  // namespace

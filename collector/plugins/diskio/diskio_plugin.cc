@@ -18,22 +18,23 @@ constexpr double kSectorBytes = 512;
 
 class DiskioPlugin : public Plugin {
  public:
-  DiskioPlugin(const HostEnv& env, const DiskioOptions& options) : env_(env), options_(options) {}
+  DiskioPlugin(const HostEnv& env, const DiskioOptions& options)
+      : env_(env), options_(options), diskstats_(env.Proc("diskstats"), env.live_procfs) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
-    // Whole disks are the entries of /sys/block; partitions appear only in diskstats.
-    HW_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(env_.Sys("block")));
-    std::set<std::string, std::less<>> disks;
-    for (std::string& n : names) {
-      const bool ignored =
-          std::any_of(options_.ignore_prefixes.begin(), options_.ignore_prefixes.end(),
-                      [&](const std::string& p) { return n.starts_with(p); });
-      if (!ignored) disks.insert(std::move(n));
-    }
-    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("diskstats"), &buf_));
+    HW_RETURN_IF_ERROR(diskstats_.Read(&buf_));
+    // Whole disks are the entries of /sys/block; partitions appear only in diskstats. The listing
+    // changes only when a device comes or goes, and a new device shows in diskstats too: /sys/block
+    // is listed again only when diskstats names a device it did not name at the last listing.
+    bool relist = !listed_;
     ForEachLine(buf_, [&](std::string_view line) {
       std::vector<std::string_view> f = SplitFields(line);
-      if (f.size() <= kMsDoingIo || !disks.contains(f[2])) return;
+      if (f.size() > 2 && !known_.contains(f[2])) relist = true;
+    });
+    if (relist) HW_RETURN_IF_ERROR(ListDisks());
+    ForEachLine(buf_, [&](std::string_view line) {
+      std::vector<std::string_view> f = SplitFields(line);
+      if (f.size() <= kMsDoingIo || !disks_.contains(f[2])) return;
       const std::string dev(f[2]);
       auto v = [&](size_t col) { return ParseU64(f[col]).value_or(0); };
       auto rate = [&](const char* what, size_t col) {
@@ -67,8 +68,30 @@ class DiskioPlugin : public Plugin {
   }
 
  private:
+  Status ListDisks() {
+    HW_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(env_.Sys("block")));
+    disks_.clear();
+    for (std::string& n : names) {
+      const bool ignored =
+          std::any_of(options_.ignore_prefixes.begin(), options_.ignore_prefixes.end(),
+                      [&](const std::string& p) { return n.starts_with(p); });
+      if (!ignored) disks_.insert(std::move(n));
+    }
+    known_.clear();
+    ForEachLine(buf_, [&](std::string_view line) {
+      std::vector<std::string_view> f = SplitFields(line);
+      if (f.size() > 2) known_.emplace(f[2]);
+    });
+    listed_ = true;
+    return Status::Ok();
+  }
+
   const HostEnv env_;
   const DiskioOptions options_;
+  bool listed_ = false;
+  std::set<std::string, std::less<>> disks_;  // whole disks, not ignored, at the last listing
+  std::set<std::string, std::less<>> known_;  // every device diskstats named at the last listing
+  ProcFile diskstats_;
   std::string buf_;
   CounterRates rates_;
   CounterRates deltas_;

@@ -35,5 +35,19 @@ TEST(DiskioPluginTest, ThirtyTwoBitWrapAndVanishedDevice) {
   EXPECT_FALSE(ValueOf(p, "diskio.read_ops", {{"device", "sdc"}}));   // gone
 }
 
+// /sys/block is listed again only when diskstats names a new device: a disk added between two
+// ticks must still be told from its partitions.
+TEST(DiskioPluginTest, HotAddedDiskIsListedAndItsPartitionsAreNot) {
+  auto runs = testing::RunFixture("diskio", testing::FixtureCase("diskio", "device_appears"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  ASSERT_EQ(runs->size(), 3u);
+  const Tags sdb = {{"device", "sdb"}};
+  EXPECT_TRUE(ValueOf((*runs)[1], "diskio.read_ops", {{"device", "vda"}}).has_value());
+  EXPECT_FALSE(ValueOf((*runs)[1], "diskio.read_ops", sdb));        // first seen: no rate yet
+  EXPECT_EQ(*ValueOf((*runs)[2], "diskio.read_ops", sdb), 20);      // 200 reads in 10 s
+  EXPECT_EQ(*ValueOf((*runs)[2], "diskio.util_percent", sdb), 10);  // 1000 ms busy in 10 s
+  EXPECT_FALSE(ValueOf((*runs)[2], "diskio.read_ops", {{"device", "sdb1"}}));
+}
+
 }  // namespace
 }  // namespace hw::collector

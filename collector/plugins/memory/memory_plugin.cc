@@ -10,10 +10,13 @@ namespace {
 
 class MemoryPlugin : public Plugin {
  public:
-  explicit MemoryPlugin(const HostEnv& env) : env_(env) {}
+  explicit MemoryPlugin(const HostEnv& env)
+      : env_(env),
+        meminfo_(env.Proc("meminfo"), env.live_procfs),
+        vmstat_(env.Proc("vmstat"), env.live_procfs) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
-    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("meminfo"), &buf_));
+    HW_RETURN_IF_ERROR(meminfo_.Read(&buf_));
     std::map<std::string_view, uint64_t> kb;
     ForEachLine(buf_, [&](std::string_view line) {
       const size_t colon = line.find(':');
@@ -51,7 +54,7 @@ class MemoryPlugin : public Plugin {
     // A host without swap is 0% used, not "no data" (which an alert would read as a dead host).
     Emit(out, "swap.used_percent", swap_total > 0 ? 100.0 * swap_used / swap_total : 0.0);
 
-    if (ReadTextFileInto(env_.Proc("vmstat"), &buf_).ok()) {
+    if (vmstat_.Read(&buf_).ok()) {
       ForEachLine(buf_, [&](std::string_view line) {
         std::vector<std::string_view> f = SplitFields(line);
         if (f.size() != 2 || (f[0] != "pswpin" && f[0] != "pswpout")) return;
@@ -68,6 +71,7 @@ class MemoryPlugin : public Plugin {
 
  private:
   const HostEnv env_;
+  ProcFile meminfo_, vmstat_;
   std::string buf_;
   CounterRates rates_;
 };

@@ -20,10 +20,11 @@ constexpr Column kColumns[] = {
 
 class NetPlugin : public Plugin {
  public:
-  NetPlugin(const HostEnv& env, const NetOptions& options) : env_(env), options_(options) {}
+  NetPlugin(const HostEnv& env, const NetOptions& options)
+      : env_(env), options_(options), dev_(env.Proc("net/dev"), env.live_procfs) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
-    HW_RETURN_IF_ERROR(ReadTextFileInto(env_.Proc("net/dev"), &buf_));
+    HW_RETURN_IF_ERROR(dev_.Read(&buf_));
     ForEachLine(buf_, [&](std::string_view line) {
       // The two header lines have a '|' and no ':' before it; data lines are "  eth0: 123 ...".
       // Old kernels print "eth0:123" without a space when the number is wide: split on ':'.
@@ -51,6 +52,7 @@ class NetPlugin : public Plugin {
  private:
   const HostEnv env_;
   const NetOptions options_;
+  ProcFile dev_;
   std::string buf_;
   CounterRates rates_;
 };

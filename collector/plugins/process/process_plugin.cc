@@ -1,9 +1,7 @@
 #include "collector/plugins/process/process_plugin.h"
 
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <re2/re2.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,31 +19,6 @@ namespace {
 constexpr size_t kCommMax = 15;  // TASK_COMM_LEN - 1
 // Open /proc/<pid>/comm files kept between scans at most (see ProcessPlugin::ReadComm).
 constexpr size_t kMaxCommFds = 512;
-
-bool IsProcfs(const std::string& path) {
-  struct statfs st;
-  return ::statfs(path.c_str(), &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
-}
-
-// One pread from offset 0. procfs hands out a seq_file's whole text in one read when the buffer
-// holds it; a full buffer is read on to the end.
-bool PreadWhole(int fd, std::string* buf) {
-  buf->clear();
-  size_t used = 0;
-  for (;;) {
-    buf->resize(used + 256);
-    const ssize_t n = ::pread(fd, buf->data() + used, buf->size() - used, static_cast<off_t>(used));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      buf->clear();
-      return false;
-    }
-    used += static_cast<size_t>(n);
-    if (used < buf->size()) break;
-  }
-  buf->resize(used);
-  return true;
-}
 
 // The fields of /proc/<pid>/stat this plugin needs (proc(5) numbering in the comments).
 struct ProcStat {
@@ -78,7 +51,10 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
 class ProcessPlugin : public Plugin {
  public:
   ProcessPlugin(const HostEnv& env, const ProcessOptions& options)
-      : env_(env), options_(options), cache_comm_fds_(IsProcfs(env.proc_root)) {
+      : env_(env),
+        options_(options),
+        uptime_(env.Proc("uptime"), env.live_procfs),
+        cache_comm_fds_(env.live_procfs) {
     for (const ProcessMatcher& m : options_.matchers) {
       needs_scan_ = needs_scan_ || !m.comm.empty() || m.cmdline_re != nullptr;
       needs_cmdline_ = needs_cmdline_ || m.cmdline_re != nullptr;
@@ -190,7 +166,7 @@ class ProcessPlugin : public Plugin {
     }
 
     std::optional<double> uptime_s;
-    if (ReadTextFileInto(env_.Proc("uptime"), &buf_).ok()) {
+    if (uptime_.Read(&buf_).ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (!f.empty()) uptime_s = ParseDouble(f[0]);
     }
@@ -267,6 +243,7 @@ class ProcessPlugin : public Plugin {
   const ProcessOptions options_;
   bool needs_scan_ = false;
   bool needs_cmdline_ = false;
+  ProcFile uptime_;
   std::string buf_;
   std::string cmdline_;
   std::string statm_;

@@ -7,7 +7,11 @@ namespace {
 
 class SystemPlugin : public Plugin {
  public:
-  explicit SystemPlugin(const HostEnv& env) : env_(env) {}
+  explicit SystemPlugin(const HostEnv& env)
+      : env_(env),
+        uptime_(env.Proc("uptime"), env.live_procfs),
+        loadavg_(env.Proc("loadavg"), env.live_procfs),
+        file_nr_(env.Proc("sys/fs/file-nr"), env.live_procfs) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
     Status first_error;
@@ -15,27 +19,22 @@ class SystemPlugin : public Plugin {
       if (!s.ok() && first_error.ok()) first_error = s;
     };
     // Each source is independent: one unreadable file must not hide the others.
-    if (Status s = ReadTextFileInto(env_.Proc("uptime"), &buf_); s.ok()) {
+    if (Status s = uptime_.Read(&buf_); s.ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (auto up = f.empty() ? std::nullopt : ParseDouble(f[0])) Emit(out, "system.uptime_s", *up);
     } else {
       note(s);
     }
-    if (Status s = ReadTextFileInto(env_.Proc("stat"), &buf_); s.ok()) {
-      ForEachLine(buf_, [&](std::string_view line) {
-        if (!line.starts_with("procs_running ")) return;
-        if (auto v = ParseU64(Trim(line.substr(14)))) {
-          Emit(out, "system.procs_running", static_cast<double>(*v));
-        }
-      });
-    } else {
-      note(s);
-    }
-    if (Status s = ReadTextFileInto(env_.Proc("loadavg"), &buf_); s.ok()) {
+    // The fourth field of loadavg is "running/total": the kernel's nr_running() (the same count
+    // as procs_running in /proc/stat, without generating that much larger file) and nr_threads.
+    if (Status s = loadavg_.Read(&buf_); s.ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (f.size() >= 4) {
         const size_t slash = f[3].find('/');
         if (slash != std::string_view::npos) {
+          if (auto running = ParseU64(f[3].substr(0, slash))) {
+            Emit(out, "system.procs_running", static_cast<double>(*running));
+          }
           if (auto total = ParseU64(f[3].substr(slash + 1))) {
             Emit(out, "system.procs_total", static_cast<double>(*total));
           }
@@ -44,7 +43,7 @@ class SystemPlugin : public Plugin {
     } else {
       note(s);
     }
-    if (Status s = ReadTextFileInto(env_.Proc("sys/fs/file-nr"), &buf_); s.ok()) {
+    if (Status s = file_nr_.Read(&buf_); s.ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (f.size() >= 2) {
         auto allocated = ParseU64(f[0]);
@@ -61,6 +60,7 @@ class SystemPlugin : public Plugin {
 
  private:
   const HostEnv env_;
+  ProcFile uptime_, loadavg_, file_nr_;
   std::string buf_;
 };
 

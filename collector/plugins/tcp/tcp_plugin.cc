@@ -17,17 +17,21 @@ constexpr std::array<const char*, 12> kStateMetric = {
 
 class TcpPlugin : public Plugin {
  public:
-  explicit TcpPlugin(const HostEnv& env) : env_(env) {}
+  explicit TcpPlugin(const HostEnv& env)
+      : env_(env),
+        tcp_(env.Proc("net/tcp"), env.live_procfs),
+        tcp6_(env.Proc("net/tcp6"), env.live_procfs),
+        snmp_(env.Proc("net/snmp"), env.live_procfs) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     std::array<uint64_t, 12> counts{};
     // net/tcp must exist (procfs without it is not a Linux we support); tcp6 is optional.
-    HW_RETURN_IF_ERROR(CountStates(env_.Proc("net/tcp"), &counts));
-    (void)CountStates(env_.Proc("net/tcp6"), &counts);
+    HW_RETURN_IF_ERROR(CountStates(tcp_, &counts));
+    (void)CountStates(tcp6_, &counts);
     for (size_t s = 0; s < kStateMetric.size(); ++s) {
       if (kStateMetric[s] != nullptr) Emit(out, kStateMetric[s], static_cast<double>(counts[s]));
     }
-    if (ReadTextFileInto(env_.Proc("net/snmp"), &buf_).ok()) {
+    if (snmp_.Read(&buf_).ok()) {
       // Two "Tcp:" lines: the first names the columns, the second holds the values.
       std::vector<std::string_view> names;
       ForEachLine(buf_, [&](std::string_view line) {
@@ -51,8 +55,8 @@ class TcpPlugin : public Plugin {
   }
 
  private:
-  Status CountStates(const std::string& path, std::array<uint64_t, 12>* counts) {
-    HW_RETURN_IF_ERROR(ReadTextFileInto(path, &buf_));
+  Status CountStates(ProcFile& file, std::array<uint64_t, 12>* counts) {
+    HW_RETURN_IF_ERROR(file.Read(&buf_));
     bool header = true;
     ForEachLine(buf_, [&](std::string_view line) {
       if (header) {
@@ -76,6 +80,7 @@ class TcpPlugin : public Plugin {
   }
 
   const HostEnv env_;
+  ProcFile tcp_, tcp6_, snmp_;
   std::string buf_;
   CounterRates rates_;
 };
