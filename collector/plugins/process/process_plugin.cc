@@ -1,7 +1,9 @@
 #include "collector/plugins/process/process_plugin.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <re2/re2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "collector/proc_text.h"
 #include "common/naming/naming.h"
@@ -118,6 +121,7 @@ class ProcessPlugin : public Plugin {
     if (needs_scan_) {
       HW_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(env_.proc_root));
       scan_generation_++;
+      ForgetExitedKernelThreads();
       for (const std::string& e : entries) {
         std::optional<int64_t> pid = ParseI64(e);
         if (!pid) continue;
@@ -206,8 +210,20 @@ class ProcessPlugin : public Plugin {
   // has exited its reads fail (ESRCH), also when the pid has been reused, and the comm is then
   // opened afresh. A recorded tree (tests) is plain files, so there every scan opens them.
   // Bounded by kMaxCommFds; past it, files are opened and closed as before.
+  //
+  // A kernel thread never execs, so its comm is read once, when it is first seen, and kept with a
+  // pidfd instead of its comm file: one poll() over all those pidfds per scan tells which have
+  // exited (ForgetExitedKernelThreads), so a reused pid is never taken for the old thread. Most
+  // pids of a server are kernel threads (per-CPU workers), and a kworker's comm is among the
+  // costliest procfs texts to produce. A matcher on a kernel thread's comm sees the name it had
+  // when first seen (a kworker's "-<workqueue>" suffix changes as it works).
   bool ReadComm(int64_t pid, const std::string& dir) {
     if (auto it = comm_fds_.find(pid); it != comm_fds_.end()) {
+      if (it->second.kthread) {
+        buf_ = it->second.comm;
+        it->second.seen = scan_generation_;
+        return true;
+      }
       if (PreadWhole(it->second.fd, &buf_)) {
         it->second.seen = scan_generation_;
         return true;
@@ -224,8 +240,61 @@ class ProcessPlugin : public Plugin {
       ::close(fd);
       return false;
     }
-    comm_fds_.emplace(pid, CommFd{fd, scan_generation_});
+    CommFd entry{fd, scan_generation_};
+    if (int pidfd = KernelThreadPidfd(pid, dir, fd); pidfd >= 0) {
+      ::close(fd);
+      entry.fd = pidfd;
+      entry.kthread = true;
+      entry.comm = buf_;
+    }
+    comm_fds_.emplace(pid, std::move(entry));
     return true;
+  }
+
+  // A pidfd for pid when it is a kernel thread (PF_KTHREAD in /proc/<pid>/stat), else -1.
+  // comm_fd is the pid's open comm file: it reads only while the thread it was opened for lives,
+  // so a read after the pidfd and the stat proves both were that thread's and not a successor's.
+  int KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
+    if (!pidfd_works_) return -1;
+    if (!ReadTextFileInto(dir + "/stat", &stat_).ok()) return -1;
+    const size_t close = stat_.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::vector<std::string_view> f = SplitFields(std::string_view(stat_).substr(close + 1));
+    constexpr uint64_t kPfKthread = 0x00200000;  // include/linux/sched.h
+    // f[0] is field (3) state, so the flags, field (9), are f[6].
+    if (f.size() < 7 || (ParseU64(f[9 - 3]).value_or(0) & kPfKthread) == 0) return -1;
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+    if (pidfd < 0) {
+      if (errno == ENOSYS) pidfd_works_ = false;  // before Linux 5.3: read comm every scan
+      return -1;
+    }
+    std::string check;
+    if (!PreadWhole(comm_fd, &check)) {
+      ::close(pidfd);
+      return -1;
+    }
+    return pidfd;  // pidfds are close-on-exec
+  }
+
+  // Drops the kernel threads whose pidfd says they have exited (readable), with one poll().
+  void ForgetExitedKernelThreads() {
+    polls_.clear();
+    for (const auto& [pid, c] : comm_fds_) {
+      if (c.kthread) polls_.push_back({c.fd, POLLIN, 0});
+    }
+    if (polls_.empty() || ::poll(polls_.data(), polls_.size(), 0) <= 0) return;
+    std::unordered_set<int> exited;
+    for (const pollfd& p : polls_) {
+      if (p.revents != 0) exited.insert(p.fd);
+    }
+    for (auto it = comm_fds_.begin(); it != comm_fds_.end();) {
+      if (it->second.kthread && exited.contains(it->second.fd)) {
+        ::close(it->second.fd);
+        it = comm_fds_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   // The command line with its NUL separators turned into spaces; empty when unreadable.
@@ -251,9 +320,14 @@ class ProcessPlugin : public Plugin {
   int64_t previous_mono_ms_ = 0;
   const bool cache_comm_fds_;  // proc_root is a real procfs
   struct CommFd {
-    int fd;         // /proc/<pid>/comm, open
-    uint64_t seen;  // the last scan that listed the pid
+    int fd;                // /proc/<pid>/comm, open; a kernel thread's pidfd
+    uint64_t seen;         // the last scan that listed the pid
+    bool kthread = false;  // a kernel thread, whose comm is kept here
+    std::string comm;
   };
+  bool pidfd_works_ = true;
+  std::string stat_;
+  std::vector<pollfd> polls_;
   std::unordered_map<int64_t, CommFd> comm_fds_;
   uint64_t scan_generation_ = 0;
 };

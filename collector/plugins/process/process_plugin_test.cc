@@ -8,6 +8,7 @@
 
 #include "collector/host_env.h"
 #include "collector/plugin_fixture.h"
+#include "collector/proc_text.h"
 
 namespace hw::collector {
 namespace {
@@ -133,6 +134,32 @@ TEST(ProcessPluginTest, RealProcfsScansSeeRenamesExitsAndNewProcesses) {
   EXPECT_EQ(count("hwtest-second"), 0);
   NamedChild again("hwtest-first", "hwtest-second");
   EXPECT_EQ(count("hwtest-first"), 1);
+}
+
+// A kernel thread's comm is read once and its life watched through a pidfd: it stays counted
+// on every scan. kthreadd is pid 2 wherever the host's kernel threads are visible.
+TEST(ProcessPluginTest, KernelThreadStaysMatchedThroughItsPidfd) {
+  Result<std::string> comm = ReadTextFile("/proc/2/comm");
+  if (!comm.ok() || Trim(*comm) != "kthreadd") {
+    GTEST_SKIP() << "no kthreadd in this pid namespace";
+  }
+  ProcessOptions options;
+  ProcessMatcher m;
+  m.name = "kthreadd";
+  m.comm = "kthreadd";
+  options.matchers.push_back(m);
+  const HostEnv env = HostEnv::Real();
+  PluginSetup setup;
+  setup.env = &env;
+  setup.options = &options;
+  auto plugin = CreateProcessPlugin(setup);
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  for (int64_t tick = 1000; tick <= 4000; tick += 1000) {
+    std::vector<Point> out;
+    ASSERT_TRUE((*plugin)->Collect({tick, tick}, &out).ok());
+    EXPECT_EQ(ValueOf(out, "proc.up", {{"process", "kthreadd"}}), 1) << tick;
+    EXPECT_EQ(ValueOf(out, "proc.count", {{"process", "kthreadd"}}), 1) << tick;
+  }
 }
 
 }  // namespace
