@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # hostwatch logwatch vs mtail --one_shot on the same generated mixed log and the same 5 rules.
-# Ours is `hostwatch test-logrules --json`: the daemon's tailer, prefilter and rule code, reading
-# the file from its beginning to its end, without publishing. Prints lines/s, CPU seconds and peak
-# RSS of each and the ratios; exits 1 when the match counts differ.
+# Ours, two ways, both reading the file from its beginning to its end:
+#   - hostwatch-logwatch, the daemon, `from: beginning`, publishing its per-interval counts through
+#     its spool to a real hostwatch-broker on loopback. It has no one-shot mode, so its end is when
+#     it has read the whole file (rchar in /proc/<pid>/io, polled every 5 ms); its CPU and RSS are
+#     read at that moment. After a SIGTERM the counts it published are read back from the broker
+#     and must equal mtail's.
+#   - `hostwatch test-logrules --json`: the same tailer, prefilter and rule code, without the
+#     spool, the link and the per-interval state: the engine alone.
+# Prints lines/s, CPU seconds and peak RSS of each and the ratios (the goal is judged on the
+# daemon); exits 1 when any match count differs.
 #   bench/logwatch.sh [--lines N] [--runs R] [--no-build] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,12 +30,77 @@ done
 command -v mtail > /dev/null || { echo "mtail is missing: scripts/install-deps.sh --bench" >&2; exit 1; }
 if [[ $BUILD == 1 ]]; then
   cmake --preset release -B "$BUILD_DIR" > /dev/null  # build/release unless HW_BENCH_BUILD_DIR
-  cmake --build "$BUILD_DIR" -j "$(nproc)" --target hostwatch > /dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)" --target hostwatch hostwatch-logwatch hostwatch-broker > /dev/null
 fi
 HW="$BUILD_DIR/cli/hostwatch"
+LOGWATCH="$BUILD_DIR/logwatch/hostwatch-logwatch"
+BROKER="$BUILD_DIR/broker/hostwatch-broker"
 W=$(mktemp -d)
-[[ $KEEP == 1 ]] && echo "keeping $W" >&2 || trap 'rm -rf "$W"' EXIT
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
+  if [[ $KEEP == 1 ]]; then echo "keeping $W" >&2; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
 /usr/bin/python3 bench/logwatch/gen_log.py "$LINES" > "$W/mixed.log"
+SIZE=$(stat -c %s "$W/mixed.log")
+RULES=(nginx_5xx sshd_failed_password kernel_oom app_error app_latency)
+freeport() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+waitport() { for _ in $(seq 1 200); do (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0; sleep 0.05; done; return 1; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+
+# One daemon round: a fresh broker and logwatch; prints "wall_s cpu_s rss_kb" and leaves the counts
+# it published in $W/daemon.counts ("rule count" lines).
+daemon_round() {
+  local d=$W/daemon fp bp tp
+  rm -rf "$d"; mkdir -p "$d"
+  fp=$(freeport); bp=$(freeport); tp=$(freeport)
+  cat > "$d/broker.yaml" <<YAML
+broker: {frontend: "tcp://127.0.0.1:$fp", backend: "tcp://127.0.0.1:$bp", tap: "tcp://127.0.0.1:$tp", data_dir: "$d/broker"}
+log: {level: warn}
+YAML
+  sed -e "s|path: /dev/null|path: $W/mixed.log, from: beginning|" bench/logwatch/rules.yaml > "$d/logwatch.yaml"
+  cat >> "$d/logwatch.yaml" <<YAML
+  endpoint: bench-host
+  interval: 1s
+  state_dir: $d/state
+link: {brokers: ["tcp://127.0.0.1:$fp"], spool_dir: "$d/spool"}
+log: {level: warn}
+YAML
+  "$BROKER" --config "$d/broker.yaml" 2> "$d/broker.log" & local broker=$!
+  PIDS+=("$broker")
+  waitport "$fp" || { echo "the broker did not start: $d/broker.log" >&2; exit 1; }
+  local t0 t1 pid rchar=0
+  t0=$(date +%s.%N)
+  "$LOGWATCH" --config "$d/logwatch.yaml" 2> "$d/logwatch.log" & pid=$!
+  PIDS+=("$pid")
+  while ((rchar < SIZE)); do
+    kill -0 "$pid" 2> /dev/null || { echo "hostwatch-logwatch exited: $d/logwatch.log" >&2; exit 1; }
+    rchar=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io")
+    ((rchar >= SIZE)) || sleep 0.005
+  done
+  t1=$(date +%s.%N)
+  local ns kb
+  ns=$(cpu_ns "$pid"); kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+  sleep 1.5  # the last interval's counts, then a clean stop publishes what is left
+  kill -TERM "$pid"; wait "$pid" || { echo "hostwatch-logwatch failed: $d/logwatch.log" >&2; exit 1; }
+  "$HW" consume --broker "tcp://127.0.0.1:$fp" --backend "tcp://127.0.0.1:$bp" --group bench \
+    --topics samples --start earliest --format json --idle 2 --timeout 60 > "$d/consumed.json" 2> "$d/consume.err" || true
+  kill "$broker"; wait "$broker" 2> /dev/null || true
+  python3 - "$d/consumed.json" > "$W/daemon.counts" <<'PY'
+import json, sys
+sums = {}
+for line in open(sys.argv[1]):
+    env = json.loads(line)
+    for s in env.get("samples", {}).get("samples", []):
+        m = s.get("metric", "")
+        if m.startswith("log.") and m.endswith(".count") and m.count(".") == 2:
+            sums[m[4:-6]] = sums.get(m[4:-6], 0) + s.get("value", 0)
+for rule, n in sorted(sums.items()):
+    print(rule, int(n))
+PY
+  echo "$(echo "$t1 - $t0" | bc -l) $(echo "$ns / 1000000000" | bc -l) $kb"
+}
 
 # /usr/bin/time -f: wall seconds, user + system seconds, peak RSS (KiB).
 measure() {  # name, command...
@@ -39,8 +111,11 @@ measure() {  # name, command...
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -a ours_wall ours_cpu ours_rss mtail_wall mtail_cpu mtail_rss
+declare -a ours_wall ours_cpu ours_rss mtail_wall mtail_cpu mtail_rss dmn_wall dmn_cpu dmn_rss
 for ((r = 1; r <= RUNS; r++)); do
+  read -r w c m < <(daemon_round)
+  [[ -n "$m" ]] || exit 1
+  dmn_wall+=("$w"); dmn_cpu+=("$c"); dmn_rss+=("$m")
   read -r w c m < <(measure ours "$HW" test-logrules --config bench/logwatch/rules.yaml --examples 0 --json "$W/mixed.log")
   ours_wall+=("$w"); ours_cpu+=("$c"); ours_rss+=("$m")
   read -r w c m < <(measure mtail mtail --one_shot --one_shot_format=prometheus --progs bench/logwatch/progs \
@@ -50,29 +125,35 @@ done
 
 # Match counts, rule by rule.
 fail=0
-printf '\n| rule | hostwatch | mtail |\n|---|---|---|\n'
-for rule in nginx_5xx sshd_failed_password kernel_oom app_error app_latency; do
+printf '\n| rule | hostwatch-logwatch (published) | hostwatch test-logrules | mtail |\n|---|---|---|---|\n'
+for rule in "${RULES[@]}"; do
+  dmn=$(awk -v r="$rule" '$1 == r { print $2 }' "$W/daemon.counts")
   ours=$(grep -o "\"$rule\": {\"matches\": [0-9]*" "$W/ours.out" | grep -o '[0-9]*$')
   theirs=$(grep -E "^$rule\{" "$W/mtail.out" | awk '{print $2}')
-  printf '| %s | %s | %s |\n' "$rule" "$ours" "$theirs"
-  [[ "$ours" == "$theirs" ]] || fail=1
+  printf '| %s | %s | %s | %s |\n' "$rule" "$dmn" "$ours" "$theirs"
+  [[ "$ours" == "$theirs" && "$dmn" == "$theirs" ]] || fail=1
 done
 
 ow=$(printf '%s\n' "${ours_wall[@]}" | median); oc=$(printf '%s\n' "${ours_cpu[@]}" | median)
 orss=$(printf '%s\n' "${ours_rss[@]}" | median)
 mw=$(printf '%s\n' "${mtail_wall[@]}" | median); mc=$(printf '%s\n' "${mtail_cpu[@]}" | median)
 mrss=$(printf '%s\n' "${mtail_rss[@]}" | median)
+dw=$(printf '%s\n' "${dmn_wall[@]}" | median); dc=$(printf '%s\n' "${dmn_cpu[@]}" | median)
+drss=$(printf '%s\n' "${dmn_rss[@]}" | median)
 # /usr/bin/time has 10 ms resolution: never divide by zero.
 ow=$(echo "if ($ow < 0.01) 0.01 else $ow" | bc -l); oc=$(echo "if ($oc < 0.01) 0.01 else $oc" | bc -l)
 printf '\n%s lines, %s MiB, median of %s runs\n\n' "$LINES" "$(( $(stat -c %s "$W/mixed.log") >> 20 ))" "$RUNS"
 printf '| system | lines/s | CPU s | CPU µs/line | peak RSS MiB |\n|---|---|---|---|---|\n'
 row() { printf '| %s | %.0f | %.2f | %.3f | %.1f |\n' "$1" "$(echo "$LINES / $2" | bc -l)" "$3" \
           "$(echo "$3 * 1000000 / $LINES" | bc -l)" "$(echo "$4 / 1024" | bc -l)"; }
-row "hostwatch test-logrules" "$ow" "$oc" "$orss"
+row "hostwatch-logwatch (daemon, publishing)" "$dw" "$dc" "$drss"
+row "hostwatch test-logrules (engine only)" "$ow" "$oc" "$orss"
 row "mtail --one_shot" "$mw" "$mc" "$mrss"
-printf '\nratios: lines/s %.1fx mtail (goal >= 10x); CPU per line %.3fx mtail (goal <= 0.1x); RSS %.2fx mtail (goal <= 1x)\n' \
+printf '\ndaemon ratios: lines/s %.1fx mtail (goal >= 10x); CPU per line %.3fx mtail (goal <= 0.1x); RSS %.2fx mtail (goal <= 1x)\n' \
+  "$(echo "$mw / $dw" | bc -l)" "$(echo "$dc / $mc" | bc -l)" "$(echo "$drss / $mrss" | bc -l)"
+printf 'engine ratios: lines/s %.1fx mtail; CPU per line %.3fx mtail; RSS %.2fx mtail\n' \
   "$(echo "$mw / $ow" | bc -l)" "$(echo "$oc / $mc" | bc -l)" "$(echo "$orss / $mrss" | bc -l)"
-printf 'rounds (wall s): ours %s; mtail %s\n' "${ours_wall[*]}" "${mtail_wall[*]}"
+printf 'rounds (wall s): daemon %s; engine %s; mtail %s\n' "${dmn_wall[*]}" "${ours_wall[*]}" "${mtail_wall[*]}"
 if [[ $fail == 1 ]]; then
   echo "MATCH COUNTS DIFFER" >&2
   exit 1

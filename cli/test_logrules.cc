@@ -136,7 +136,9 @@ int RunTestLogrules(int argc, const char* const* argv) {
 
   std::vector<std::string> names;
   for (const auto& r : config->rules) names.push_back(r.name);
-  logwatch::RecordProcessor processor(*rules, config->max_line_bytes);
+  // The examples show captures; without examples none are extracted that no rule emits.
+  logwatch::RecordProcessor processor(*rules, config->max_line_bytes,
+                                      /*capture_all=*/*examples > 0);
   Collector collector(&processor, names, static_cast<size_t>(*examples));
   std::vector<logwatch::WatchSpec> specs;
   for (const std::string& f : files) specs.push_back({f, names, true});

@@ -11,14 +11,14 @@ pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 # Vectorscan (Debian) and Hyperscan share the libhs name and API.
-pkg_check_modules(HS IMPORTED_TARGET libhs)
+pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)
 
 if(HW_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
 
-# Static or shared. An executable made with hw_executable(... STATIC_DEPS) (the collector, which runs
-# on every host and has a peak-RSS goal) links protobuf, yaml-cpp, re2 and libzmq with its own
+# Static or shared. An executable made with hw_executable(... STATIC_DEPS) (the agents, which run on
+# every host and have RSS goals) links protobuf, yaml-cpp, re2, Vectorscan and libzmq with its own
 # dependencies from Debian's static archives, so that only the code it calls is mapped (most of
 # a process's start-up RSS is pages of shared libraries touched by relocation and static init:
 # docs/collector.md "Benchmark"). Everything else links the shared libraries as before. The
@@ -53,6 +53,7 @@ endfunction()
 _hw_dep(hw_protobuf protobuf::libprotobuf STATIC protobuf)
 _hw_dep(hw_yaml_cpp yaml-cpp STATIC yaml-cpp)
 _hw_dep(hw_re2 PkgConfig::RE2 STATIC re2)
+_hw_dep(hw_hs PkgConfig::HS STATIC hs)
 # libzmq.a needs what `pkg-config --static --libs libzmq` lists; of those, only GSSAPI (MIT krb5,
 # no static archive in Debian) stays shared. norm's libxml2 and ICU are not referenced by the
 # parts libzmq uses, so they are left out (Debian has no static ICU either).

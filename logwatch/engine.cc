@@ -379,8 +379,12 @@ Status Engine::ApplyReload() {
 }
 
 Status Engine::Loop(const std::atomic<bool>& stop) {
+  // The first pass reads what is there at once (a backlog at start-up, `from: beginning`) rather
+  // than after the first wait; later passes follow each wake-up.
+  bool discover = false;
   while (!stop.load()) {
     HW_RETURN_IF_ERROR(ApplyReload());
+    HW_RETURN_IF_ERROR(Pass(discover, false));
     milliseconds timeout = kStatInterval;
     if (events_.events().events_size() > 0) timeout = kEventFlushDelay;
     const int64_t to_interval = interval_end_ms_ - NowMs();
@@ -389,8 +393,7 @@ Status Engine::Loop(const std::atomic<bool>& stop) {
     uint64_t drained;
     ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
     (void)n;
-    const bool discover = structural || Clock::now() - last_discover_ >= kDiscoverInterval;
-    HW_RETURN_IF_ERROR(Pass(discover, false));
+    discover = structural || Clock::now() - last_discover_ >= kDiscoverInterval;
   }
   return Status::Ok();
 }

@@ -5,8 +5,9 @@
 
 namespace hw::logwatch {
 
-RecordProcessor::RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes)
-    : scanner_(std::move(rules)), max_record_bytes_(max_record_bytes) {}
+RecordProcessor::RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes,
+                                 bool capture_all)
+    : scanner_(std::move(rules)), max_record_bytes_(max_record_bytes), capture_all_(capture_all) {}
 
 void RecordProcessor::Attach(const std::vector<std::string>& rule_names, FileRecords* f) const {
   const RuleSet& rs = scanner_.rules();
@@ -26,9 +27,12 @@ bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_v
                                uint64_t offset, bool truncated, bool prefilter_exact,
                                RecordSink* sink) {
   const RuleSet& rs = scanner_.rules();
-  if (prefilter_exact) {
-    groups_.clear();
-  } else if (!rs.Match(rule, text, &groups_)) {
+  // Captures only for whom reads them: without, RE2 runs its DFA alone (no submatch engine).
+  const bool want_groups =
+      rs.UsesCaptures(rule) || (capture_all_ && !rs.rule(rule).captures.empty());
+  groups_.clear();
+  if (!(prefilter_exact && !want_groups) &&
+      !rs.Match(rule, text, want_groups ? &groups_ : nullptr)) {
     return false;
   }
   if (rs.Excluded(rule, text)) return false;

@@ -57,7 +57,10 @@ struct FileRecords {
 
 class RecordProcessor {
  public:
-  RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes);
+  // capture_all: extract every rule's captures (test-logrules shows them), not only those of the
+  // rules that emit events or values (RuleSet::UsesCaptures).
+  RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes,
+                  bool capture_all = false);
 
   const RuleSet& rules() const { return scanner_.rules(); }
   // Sets up f for the named rules (unknown names are skipped: the config loader rejects them).
@@ -82,6 +85,7 @@ class RecordProcessor {
 
   RuleSet::Scanner scanner_;
   uint64_t max_record_bytes_;
+  bool capture_all_;
   std::vector<std::string_view> groups_;
   uint64_t lines_matched_ = 0;
 };

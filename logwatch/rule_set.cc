@@ -266,9 +266,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
     set->match_.push_back(std::move(m));
     set->start_.push_back(std::move(s));
     set->exclude_.push_back(std::move(x));
-    // A hit is the final answer only when there is nothing left for RE2 to do.
-    const bool re2_has_work =
-        !r.captures.empty() || !r.exclude.empty() || !r.multiline_start.empty();
+    // A hit answers whether the rule matches when no exclude or record joining is left for RE2
+    // to do; captures are RE2's work only when someone reads them (RecordProcessor decides).
+    const bool re2_has_work = !r.exclude.empty() || !r.multiline_start.empty();
     set->exact_[i] = set->exact_[i] && !re2_has_work;
     set->chunk_exact_[i] = set->chunk_exact_[i] && !re2_has_work;
   }

@@ -97,6 +97,52 @@ TEST(RecordProcessorTest, ExcludeVetoesAndMultilineJoins) {
                       "trace", "2024-01-01 boom\nTraceback (most recent call last):\n  File x")));
 }
 
+// Captures are extracted for the rules whose records carry them (events, values), and for every
+// rule when asked (test-logrules); a count-only rule's records arrive without them, matched the
+// same.
+TEST(RecordProcessorTest, CapturesOnlyWhereTheyAreRead) {
+  RuleConfig count = Rule("count", R"(took (?P<ms>\d+)ms)", {"ms"});
+  count.emit_event = false;
+  count.emit_count = true;
+  RuleConfig value = count;
+  value.name = "value";
+  value.emit_value = true;
+  RuleConfig event = Rule("event", R"(user=(?P<user>\w+))", {"user"});
+  auto rs = RuleSet::Compile({count, value, event});
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  EXPECT_FALSE((*rs)->UsesCaptures(0));
+  EXPECT_TRUE((*rs)->UsesCaptures(1));
+  EXPECT_TRUE((*rs)->UsesCaptures(2));
+  struct Groups : RecordSink {
+    std::vector<std::pair<size_t, std::vector<std::string>>> got;
+    void OnRecord(const Record& r) override {
+      got.emplace_back(r.rule, std::vector<std::string>(r.groups->begin(), r.groups->end()));
+    }
+  };
+  using G = std::vector<std::string>;
+  for (const bool all : {false, true}) {
+    SCOPED_TRACE(all);
+    RecordProcessor p(*rs, 1024, /*capture_all=*/all);
+    FileRecords f;
+    p.Attach({"count", "value", "event"}, &f);
+    Groups sink;
+    const std::string chunk = "a took 12ms user=bob\nno match here\nb took 7ms\n";
+    p.OnChunk(chunk);  // chunk hits, as the tailer delivers them
+    uint64_t off = 0;
+    for (const char* line : {"a took 12ms user=bob", "no match here", "b took 7ms"}) {
+      p.OnLine("/l", line, off, false, &f, &sink);
+      off += 100;
+    }
+    p.OnChunk({});
+    p.OnLine("/l", "c took 3ms", off, false, &f, &sink);  // alone: line hits
+    using E = std::pair<size_t, G>;
+    EXPECT_THAT(sink.got,
+                ::testing::ElementsAre(E{0, all ? G{"12"} : G{}}, E{1, G{"12"}}, E{2, G{"bob"}},
+                                       E{0, all ? G{"7"} : G{}}, E{1, G{"7"}},
+                                       E{0, all ? G{"3"} : G{}}, E{1, G{"3"}}));
+  }
+}
+
 // Rules meant to find where chunk answers could differ from line answers: anchors (^ $ \A \z),
 // a required literal under (?i), classes that cross newlines, captures, a plain literal (exact in
 // both modes), and a multiline start.
