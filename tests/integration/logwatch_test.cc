@@ -459,6 +459,76 @@ TEST_F(LogwatchTest, Kill9MidStreamNeitherLosesNorRepeats) {
   EXPECT_EQ(SampleSum("log.seq.count"), static_cast<double>(total));
 }
 
+// SIGHUP reloads the rules without losing or repeating a line: a rule added by the reload matches
+// every line after it takes effect, the old rule goes on counting each line exactly once, and a
+// broken config is logged while the running one is kept.
+TEST_F(LogwatchTest, SighupReloadsRulesWithoutLosingOrRepeatingLines) {
+  const fs::path f = logs_ / "f.log";
+  std::ofstream(f).flush();
+  const std::string files = "    - {path: " + f.string() + ", rules: [seq], from: beginning}\n";
+  WriteConfig(files, kSeqRule);
+  ASSERT_NO_FATAL_FAILURE(StartLogwatch());
+  ASSERT_NO_FATAL_FAILURE(Connect());
+  Writer writer({{"f", f}}, 5000);
+  writer.Start();
+  ASSERT_TRUE(WaitEvents("seq", 2000, 20s)) << LogwatchLog();
+
+  // Numbers ending in 7 from the rule the reload adds.
+  auto sevens = [&] {
+    std::map<uint64_t, int> seen;
+    for (const pb::LogEvent& e : events_) {
+      if (e.rule() == "seven") ++seen[std::strtoull(e.fields().at("n").c_str(), nullptr, 10)];
+    }
+    return seen;
+  };
+  const std::string seven = "    - {name: seven, match: 'seq=f-(?P<n>\\d*7) ', emit: event}\n";
+  WriteConfig("    - {path: " + f.string() + ", rules: [seq, seven], from: beginning}\n",
+              std::string(kSeqRule) + seven);
+  logwatch_->Signal(SIGHUP);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        return sevens().size() >= 100;
+      },
+      20s))
+      << LogwatchLog();
+
+  // A broken config on SIGHUP: logged, and the running rules keep matching.
+  std::ofstream(config_) << "logwatch:\n  interval: 10x\n";
+  logwatch_->Signal(SIGHUP);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return LogwatchLog().find("keeping the running config") != std::string::npos; }, 10s))
+      << LogwatchLog();
+  const size_t before = sevens().size();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        Drain(100ms);
+        return sevens().size() >= before + 100;
+      },
+      20s))
+      << LogwatchLog();
+  ASSERT_TRUE(logwatch_->Running()) << LogwatchLog();
+
+  writer.Stop();
+  const uint64_t total = writer.written().at("f");
+  ASSERT_TRUE(WaitEvents("seq", total, 60s)) << EventsOf("seq") << " of " << total;
+  Drain(300ms);
+  EXPECT_EQ(ExactlyOnce(Seen("seq"), writer.written()), "");
+  EXPECT_EQ(EventsOf("seq"), total);
+  // From the first line the new rule saw to the last written, every number ending in 7, once.
+  const std::map<uint64_t, int> got = sevens();
+  ASSERT_FALSE(got.empty());
+  uint64_t missing = 0, dups = 0;
+  for (uint64_t n = got.begin()->first; n <= total; n += 10) {
+    const auto it = got.find(n);
+    if (it == got.end()) ++missing;
+    if (it != got.end() && it->second > 1) dups += static_cast<uint64_t>(it->second - 1);
+  }
+  EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(dups, 0u);
+  for (const auto& [n, c] : got) EXPECT_EQ(n % 10, 7u) << n;
+}
+
 uint64_t PeakRssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
