@@ -240,7 +240,7 @@ class ProcessPlugin : public Plugin {
       ::close(fd);
       return false;
     }
-    CommFd entry{fd, scan_generation_};
+    CommFd entry{fd, scan_generation_, false, {}};
     if (int pidfd = KernelThreadPidfd(pid, dir, fd); pidfd >= 0) {
       ::close(fd);
       entry.fd = pidfd;

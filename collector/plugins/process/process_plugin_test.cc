@@ -100,21 +100,27 @@ class NamedChild {
   int to_child_ = -1, from_child_ = -1;
 };
 
-// On the real /proc the plugin keeps comm files open between scans: a renamed process, an exited
-// one and a new one must all be seen as a fresh scan would see them.
-TEST(ProcessPluginTest, RealProcfsScansSeeRenamesExitsAndNewProcesses) {
-  ProcessOptions options;
-  for (const char* name : {"hwtest-first", "hwtest-second"}) {
+// A process plugin on the real /proc with one comm matcher per name (the matcher named so too).
+Result<std::unique_ptr<Plugin>> LiveByComm(const HostEnv& env,
+                                           std::initializer_list<const char*> names) {
+  ProcessOptions options;  // the plugin keeps its own copy
+  for (const char* name : names) {
     ProcessMatcher m;
     m.name = name;
     m.comm = name;
     options.matchers.push_back(m);
   }
-  const HostEnv env = HostEnv::Real();
   PluginSetup setup;
   setup.env = &env;
   setup.options = &options;
-  auto plugin = CreateProcessPlugin(setup);
+  return CreateProcessPlugin(setup);
+}
+
+// On the real /proc the plugin keeps comm files open between scans: a renamed process, an exited
+// one and a new one must all be seen as a fresh scan would see them.
+TEST(ProcessPluginTest, RealProcfsScansSeeRenamesExitsAndNewProcesses) {
+  const HostEnv env = HostEnv::Real();
+  auto plugin = LiveByComm(env, {"hwtest-first", "hwtest-second"});
   ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
   int64_t tick = 0;
   auto count = [&](std::string_view matcher) {
@@ -143,16 +149,8 @@ TEST(ProcessPluginTest, KernelThreadStaysMatchedThroughItsPidfd) {
   if (!comm.ok() || Trim(*comm) != "kthreadd") {
     GTEST_SKIP() << "no kthreadd in this pid namespace";
   }
-  ProcessOptions options;
-  ProcessMatcher m;
-  m.name = "kthreadd";
-  m.comm = "kthreadd";
-  options.matchers.push_back(m);
   const HostEnv env = HostEnv::Real();
-  PluginSetup setup;
-  setup.env = &env;
-  setup.options = &options;
-  auto plugin = CreateProcessPlugin(setup);
+  auto plugin = LiveByComm(env, {"kthreadd"});
   ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
   for (int64_t tick = 1000; tick <= 4000; tick += 1000) {
     std::vector<Point> out;
