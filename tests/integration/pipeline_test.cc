@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -65,22 +66,8 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return std::move(p).value();
   }
-  // Envelopes the broker has journaled (from `hostwatch status --json`, protobuf's JSON: uint64
-  // values are strings); -1 when it does not answer.
-  int64_t Appended() {
-    std::string out;
-    Result<int> rc = testing::RunCommand({kCli, "status", "--json", "--broker", broker_->frontend(),
-                                          "--backend", broker_->backend()},
-                                         &out, 10s);
-    const std::string key = "\"appended\":\"";
-    const size_t at = out.find(key);
-    if (!rc.ok() || *rc != 0 || at == std::string::npos) return -1;
-    return std::strtoll(out.c_str() + at + key.size(), nullptr, 10);
-  }
-
-  // Records the broker holds as committed for `group`, summed over its partitions; -1 when the
-  // broker does not answer.
-  int64_t Committed(const std::string& group) {
+  // The broker's stats, from `hostwatch status --json`; nullopt when it does not answer.
+  std::optional<hostwatch::v1::BrokerStats> Stats() {
     std::string out;
     Result<int> rc = testing::RunCommand({kCli, "status", "--json", "--broker", broker_->frontend(),
                                           "--backend", broker_->backend()},
@@ -90,9 +77,21 @@ class PipelineTest : public ::testing::Test {
     opts.ignore_unknown_fields = true;
     if (!rc.ok() || *rc != 0 ||
         !google::protobuf::util::JsonStringToMessage(out, &stats, opts).ok())
-      return -1;
+      return std::nullopt;
+    return stats;
+  }
+  // Envelopes the broker has journaled; -1 when it does not answer.
+  int64_t Appended() {
+    std::optional<hostwatch::v1::BrokerStats> stats = Stats();
+    return stats ? static_cast<int64_t>(stats->appended()) : -1;
+  }
+  // Records the broker holds as committed for `group`, summed over its partitions; -1 when the
+  // broker does not answer.
+  int64_t Committed(const std::string& group) {
+    std::optional<hostwatch::v1::BrokerStats> stats = Stats();
+    if (!stats) return -1;
     int64_t sum = 0;
-    for (const auto& g : stats.groups()) {
+    for (const auto& g : stats->groups()) {
       if (g.group() != group) continue;
       for (const auto& p : g.partitions()) sum += static_cast<int64_t>(p.committed());
     }
