@@ -11,7 +11,6 @@
 #include <map>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "collector/proc_text.h"
 #include "common/naming/naming.h"
@@ -26,6 +25,7 @@ constexpr size_t kMaxCommFds = 512;
 // The fields of /proc/<pid>/stat this plugin needs (proc(5) numbering in the comments).
 struct ProcStat {
   std::string comm;          // (2)
+  uint64_t flags = 0;        // (9), PF_* of include/linux/sched.h
   uint64_t cpu_ticks = 0;    // utime (14) + stime (15)
   uint64_t threads = 0;      // num_threads (20)
   uint64_t start_ticks = 0;  // starttime (22), clock ticks after boot
@@ -44,6 +44,7 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
   // f[0] is field (3) state, so field (n) is f[n - 3].
   if (f.size() < 22) return std::nullopt;
   auto u = [&](size_t field) { return ParseU64(f[field - 3]).value_or(0); };
+  s.flags = u(9);
   s.cpu_ticks = u(14) + u(15);
   s.threads = u(20);
   s.start_ticks = u(22);
@@ -63,11 +64,6 @@ class ProcessPlugin : public Plugin {
       needs_cmdline_ = needs_cmdline_ || m.cmdline_re != nullptr;
     }
   }
-  ~ProcessPlugin() override {
-    for (const auto& [pid, c] : comm_fds_) ::close(c.fd);
-  }
-  ProcessPlugin(const ProcessPlugin&) = delete;
-  ProcessPlugin& operator=(const ProcessPlugin&) = delete;
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     struct Group {
@@ -163,7 +159,6 @@ class ProcessPlugin : public Plugin {
         if (it->second.seen == scan_generation_) {
           ++it;
         } else {
-          ::close(it->second.fd);
           it = comm_fds_.erase(it);
         }
       }
@@ -224,26 +219,22 @@ class ProcessPlugin : public Plugin {
         it->second.seen = scan_generation_;
         return true;
       }
-      if (PreadWhole(it->second.fd, &buf_)) {
+      if (PreadWhole(it->second.fd.get(), &buf_)) {
         it->second.seen = scan_generation_;
         return true;
       }
-      ::close(it->second.fd);
       comm_fds_.erase(it);
     }
     if (!cache_comm_fds_ || comm_fds_.size() >= kMaxCommFds) {
       return ReadTextFileInto(dir + "/comm", &buf_).ok();
     }
-    const int fd = ::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    if (!PreadWhole(fd, &buf_)) {
-      ::close(fd);
-      return false;
-    }
-    CommFd entry{fd, scan_generation_, false, {}};
-    if (int pidfd = KernelThreadPidfd(pid, dir, fd); pidfd >= 0) {
-      ::close(fd);
-      entry.fd = pidfd;
+    CommFd entry{spool::UniqueFd(::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC)),
+                 scan_generation_,
+                 false,
+                 {}};
+    if (!entry.fd.valid() || !PreadWhole(entry.fd.get(), &buf_)) return false;
+    if (spool::UniqueFd pidfd = KernelThreadPidfd(pid, dir, entry.fd.get()); pidfd.valid()) {
+      entry.fd = std::move(pidfd);  // closes the comm file
       entry.kthread = true;
       entry.comm = buf_;
     }
@@ -251,49 +242,35 @@ class ProcessPlugin : public Plugin {
     return true;
   }
 
-  // A pidfd for pid when it is a kernel thread (PF_KTHREAD in /proc/<pid>/stat), else -1.
+  // A pidfd (close-on-exec) for pid when it is a kernel thread (PF_KTHREAD), else none.
   // comm_fd is the pid's open comm file: it reads only while the thread it was opened for lives,
   // so a read after the pidfd and the stat proves both were that thread's and not a successor's.
-  int KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
-    if (!pidfd_works_) return -1;
-    if (!ReadTextFileInto(dir + "/stat", &stat_).ok()) return -1;
-    const size_t close = stat_.rfind(')');
-    if (close == std::string::npos) return -1;
-    std::vector<std::string_view> f = SplitFields(std::string_view(stat_).substr(close + 1));
+  spool::UniqueFd KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
     constexpr uint64_t kPfKthread = 0x00200000;  // include/linux/sched.h
-    // f[0] is field (3) state, so the flags, field (9), are f[6].
-    if (f.size() < 7 || (ParseU64(f[9 - 3]).value_or(0) & kPfKthread) == 0) return -1;
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-    if (pidfd < 0) {
+    if (!pidfd_works_ || !ReadTextFileInto(dir + "/stat", &stat_).ok()) return {};
+    std::optional<ProcStat> st = ParseProcStat(stat_);
+    if (!st || (st->flags & kPfKthread) == 0) return {};
+    spool::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+    if (!pidfd.valid()) {
       if (errno == ENOSYS) pidfd_works_ = false;  // before Linux 5.3: read comm every scan
-      return -1;
+      return {};
     }
-    std::string check;
-    if (!PreadWhole(comm_fd, &check)) {
-      ::close(pidfd);
-      return -1;
-    }
-    return pidfd;  // pidfds are close-on-exec
+    if (!PreadWhole(comm_fd, &stat_)) return {};
+    return pidfd;
   }
 
   // Drops the kernel threads whose pidfd says they have exited (readable), with one poll().
   void ForgetExitedKernelThreads() {
     polls_.clear();
+    poll_pids_.clear();
     for (const auto& [pid, c] : comm_fds_) {
-      if (c.kthread) polls_.push_back({c.fd, POLLIN, 0});
+      if (!c.kthread) continue;
+      polls_.push_back({c.fd.get(), POLLIN, 0});
+      poll_pids_.push_back(pid);
     }
     if (polls_.empty() || ::poll(polls_.data(), polls_.size(), 0) <= 0) return;
-    std::unordered_set<int> exited;
-    for (const pollfd& p : polls_) {
-      if (p.revents != 0) exited.insert(p.fd);
-    }
-    for (auto it = comm_fds_.begin(); it != comm_fds_.end();) {
-      if (it->second.kthread && exited.contains(it->second.fd)) {
-        ::close(it->second.fd);
-        it = comm_fds_.erase(it);
-      } else {
-        ++it;
-      }
+    for (size_t i = 0; i < polls_.size(); ++i) {
+      if (polls_[i].revents != 0) comm_fds_.erase(poll_pids_[i]);
     }
   }
 
@@ -320,14 +297,15 @@ class ProcessPlugin : public Plugin {
   int64_t previous_mono_ms_ = 0;
   const bool cache_comm_fds_;  // proc_root is a real procfs
   struct CommFd {
-    int fd;                // /proc/<pid>/comm, open; a kernel thread's pidfd
+    spool::UniqueFd fd;    // /proc/<pid>/comm, open; a kernel thread's pidfd
     uint64_t seen;         // the last scan that listed the pid
     bool kthread = false;  // a kernel thread, whose comm is kept here
     std::string comm;
   };
   bool pidfd_works_ = true;
   std::string stat_;
-  std::vector<pollfd> polls_;
+  std::vector<pollfd> polls_;  // ForgetExitedKernelThreads' buffers, kept between scans
+  std::vector<int64_t> poll_pids_;
   std::unordered_map<int64_t, CommFd> comm_fds_;
   uint64_t scan_generation_ = 0;
 };
