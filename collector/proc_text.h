@@ -32,7 +32,8 @@ class ProcFile {
   Status Read(std::string* buf);
   // For a file that signals changes with POLLPRI (/proc/<pid>/mounts: a mount or an unmount):
   // false only when the file is kept open and nothing changed since the last call, so the text
-  // last read still holds. The first call, and every call on a file not kept open, say true.
+  // last read still holds. Before the first successful Read, after a failed one (it closes the
+  // file) and on a file not kept open it says true.
   bool Changed();
   const std::string& path() const { return path_; }
 

@@ -14,13 +14,12 @@ class DiskPlugin : public Plugin {
       : env_(env), options_(options), mounts_(env.Proc("mounts"), env.live_procfs) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
-    // The mount table is read again only when it has changed (a live procfs says so with POLLPRI):
-    // generating it is most of this plugin's cost, the more so on a host with many mounts.
-    if (!have_mounts_ || mounts_.Changed()) {
-      have_mounts_ = false;
+    // The mount table is read again only when it has changed (a live procfs says so with POLLPRI;
+    // Changed() is true until a Read has succeeded): generating it is most of this plugin's cost,
+    // the more so on a host with many mounts.
+    if (mounts_.Changed()) {
       HW_RETURN_IF_ERROR(mounts_.Read(&buf_));
       ParseMounts();
-      have_mounts_ = true;
     }
     std::set<std::string> devices;
     Status first_error;
@@ -80,7 +79,6 @@ class DiskPlugin : public Plugin {
   const DiskOptions options_;
   ProcFile mounts_;
   std::string buf_;
-  bool have_mounts_ = false;
   std::vector<Mount> mounts_list_;  // what the last read of the mount table showed
 };
 

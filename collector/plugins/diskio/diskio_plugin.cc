@@ -26,14 +26,10 @@ class DiskioPlugin : public Plugin {
     // Whole disks are the entries of /sys/block; partitions appear only in diskstats. The listing
     // changes only when a device comes or goes, and a new device shows in diskstats too: /sys/block
     // is listed again only when diskstats names a device it did not name at the last listing.
-    bool relist = !listed_;
+    Status listed;
     ForEachLine(buf_, [&](std::string_view line) {
       std::vector<std::string_view> f = SplitFields(line);
-      if (f.size() > 2 && !known_.contains(f[2])) relist = true;
-    });
-    if (relist) HW_RETURN_IF_ERROR(ListDisks());
-    ForEachLine(buf_, [&](std::string_view line) {
-      std::vector<std::string_view> f = SplitFields(line);
+      if (f.size() > 2 && !known_.contains(f[2]) && listed.ok()) listed = ListDisks();
       if (f.size() <= kMsDoingIo || !disks_.contains(f[2])) return;
       const std::string dev(f[2]);
       auto v = [&](size_t col) { return ParseU64(f[col]).value_or(0); };
@@ -64,10 +60,11 @@ class DiskioPlugin : public Plugin {
     });
     rates_.Sweep();
     deltas_.Sweep();
-    return Status::Ok();
+    return listed;
   }
 
  private:
+  // Lists /sys/block into disks_ and takes every device in buf_ (this tick's diskstats) as known.
   Status ListDisks() {
     HW_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(env_.Sys("block")));
     disks_.clear();
@@ -82,13 +79,11 @@ class DiskioPlugin : public Plugin {
       std::vector<std::string_view> f = SplitFields(line);
       if (f.size() > 2) known_.emplace(f[2]);
     });
-    listed_ = true;
     return Status::Ok();
   }
 
   const HostEnv env_;
   const DiskioOptions options_;
-  bool listed_ = false;
   std::set<std::string, std::less<>> disks_;  // whole disks, not ignored, at the last listing
   std::set<std::string, std::less<>> known_;  // every device diskstats named at the last listing
   ProcFile diskstats_;
