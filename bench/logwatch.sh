@@ -82,7 +82,9 @@ YAML
   t1=$(date +%s.%N)
   local ns kb
   ns=$(cpu_ns "$pid"); kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
-  sleep 1.5  # the last interval's counts, then a clean stop publishes what is left
+  # The interval (1 s) the file ended in must close and be published: a stop keeps an unfinished
+  # interval's counts in the offsets file for the next start instead of publishing them.
+  sleep 1.5
   kill -TERM "$pid"; wait "$pid" || { echo "hostwatch-logwatch failed: $d/logwatch.log" >&2; exit 1; }
   "$HW" consume --broker "tcp://127.0.0.1:$fp" --backend "tcp://127.0.0.1:$bp" --group bench \
     --topics samples --start earliest --format json --idle 2 --timeout 60 > "$d/consumed.json" 2> "$d/consume.err" || true

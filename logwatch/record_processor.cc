@@ -27,14 +27,13 @@ bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_v
                                uint64_t offset, bool truncated, bool prefilter_exact,
                                RecordSink* sink) {
   const RuleSet& rs = scanner_.rules();
-  // Captures only for whom reads them: without, RE2 runs its DFA alone (no submatch engine).
+  // Captures only for whom reads them: without, RE2 runs its DFA alone (no submatch engine), and
+  // not at all when the prefilter's hit already answers.
   const bool want_groups =
       rs.UsesCaptures(rule) || (capture_all_ && !rs.rule(rule).captures.empty());
   groups_.clear();
-  if (!(prefilter_exact && !want_groups) &&
-      !rs.Match(rule, text, want_groups ? &groups_ : nullptr)) {
-    return false;
-  }
+  const bool needs_re2 = want_groups || !prefilter_exact;
+  if (needs_re2 && !rs.Match(rule, text, want_groups ? &groups_ : nullptr)) return false;
   if (rs.Excluded(rule, text)) return false;
   Record r;
   r.rule = rule;
