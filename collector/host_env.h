@@ -37,6 +37,11 @@ struct HostEnv {
   // proc_root is a mounted procfs (not a recorded tree): files read every tick may stay open
   // (ProcFile), and a procfs file of a process that has exited fails to read.
   bool live_procfs = false;
+  // Test seam: the most one read(2) of a procfs or sysfs file may return (0: no cap). Fixture
+  // tests set a few hundred bytes so recorded files come back in pieces, as a busy host's procfs
+  // seq_files do (about a page per read): a reader that took a short read for the end would lose
+  // the rest of the text there too.
+  size_t max_read_bytes = 0;
 
   // The real host: /proc, /sys, statvfs and sysconf.
   static HostEnv Real(std::string proc_root = "/proc", std::string sys_root = "/sys");

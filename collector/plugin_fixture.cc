@@ -64,7 +64,7 @@ std::vector<fs::path> FixtureCases(std::string_view plugin) {
 }
 
 Result<std::vector<std::vector<Point>>> RunFixture(std::string_view plugin,
-                                                   const fs::path& case_dir) {
+                                                   const fs::path& case_dir, ReadMode mode) {
   const PluginDescriptor* d = FindBuiltinPlugin(plugin);
   if (d == nullptr) return Status::NotFound("no plugin " + std::string(plugin));
 
@@ -87,6 +87,7 @@ Result<std::vector<std::vector<Point>>> RunFixture(std::string_view plugin,
   env.statfs = [current](const std::string& m) { return FixtureStatFs(current, m); };
   env.clock_ticks = 100;
   env.page_size = 4096;
+  env.max_read_bytes = mode == ReadMode::kPieces ? kPieceBytes : 0;
 
   PluginSetup setup;
   setup.env = &env;
@@ -112,19 +113,22 @@ Result<std::vector<std::vector<Point>>> RunFixture(std::string_view plugin,
 }
 
 void ExpectFixtureMatches(std::string_view plugin, const fs::path& case_dir) {
-  SCOPED_TRACE(case_dir.string());
-  Result<std::vector<std::vector<Point>>> runs = RunFixture(plugin, case_dir);
-  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
   const bool update = std::getenv("HW_UPDATE_FIXTURES") != nullptr;
-  for (size_t n = 0; n < runs->size(); ++n) {
-    const fs::path expected = case_dir / ("expected." + std::to_string(n) + ".out");
-    const std::string got = FormatPoints((*runs)[n]);
-    if (update) {
-      std::ofstream(expected) << got;
-      continue;
+  for (ReadMode mode : {ReadMode::kWhole, ReadMode::kPieces}) {
+    const bool pieces = mode == ReadMode::kPieces;
+    SCOPED_TRACE(case_dir.string() + (pieces ? " (read in pieces)" : " (read whole)"));
+    Result<std::vector<std::vector<Point>>> runs = RunFixture(plugin, case_dir, mode);
+    ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+    for (size_t n = 0; n < runs->size(); ++n) {
+      const fs::path expected = case_dir / ("expected." + std::to_string(n) + ".out");
+      const std::string got = FormatPoints((*runs)[n]);
+      if (update && !pieces) {
+        std::ofstream(expected) << got;
+        continue;
+      }
+      ASSERT_TRUE(fs::exists(expected)) << expected << " is missing; got:\n" << got;
+      EXPECT_EQ(got, Slurp(expected)) << "snapshot " << n;
     }
-    ASSERT_TRUE(fs::exists(expected)) << expected << " is missing; got:\n" << got;
-    EXPECT_EQ(got, Slurp(expected)) << "snapshot " << n;
   }
 }
 

@@ -8,26 +8,39 @@
 #include <string_view>
 #include <vector>
 
+#include "collector/host_env.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
 
 namespace hw::collector {
 
+// Every reader here reads until a read returns 0 bytes, never stopping at a short read: a procfs
+// seq_file (/proc/net/tcp, /proc/self/mounts, /proc/net/dev, /proc/diskstats, ...) returns about
+// one page per read however much is asked for, so a short read is not the end of the text.
+//
+// max_read caps what one read(2) may return (0: no cap). It is a test seam: fixture tests set it
+// (HostEnv::max_read_bytes) so recorded files, which a read returns whole, come back a few hundred
+// bytes at a time as a busy host's procfs files do.
+
 // The whole file (procfs files report size 0, so this reads until EOF). IoError names the path.
 Result<std::string> ReadTextFile(const std::string& path);
 // Like ReadTextFile into *buf, reusing its capacity (the process scan reads thousands of files).
-Status ReadTextFileInto(const std::string& path, std::string* buf);
+Status ReadTextFileInto(const std::string& path, std::string* buf, size_t max_read = 0);
 
 // One procfs file read on every tick (/proc/stat, /proc/meminfo, ...). On a live procfs
 // (HostEnv::live_procfs) it is opened once and every Read is a pread from offset 0: procfs
 // generates the text afresh for a read that starts at 0, and the open and close it saves are
-// most of the syscall cost of a small file. A short read is the end: a seq_file fills a read
-// until the text runs out. On a recorded tree (tests re-point it between snapshots) each Read
+// most of the syscall cost of a small file. A Read is as many preads as the text has pages, plus
+// the one that returns 0. On a recorded tree (tests re-point it between snapshots) each Read
 // opens the file anew, and so does the first Read after an error on a kept file (the file may
 // have come back, like /proc/net/snmp in a new network namespace).
 class ProcFile {
  public:
-  ProcFile(std::string path, bool keep_open) : path_(std::move(path)), keep_open_(keep_open) {}
+  ProcFile(std::string path, bool keep_open, size_t max_read = 0)
+      : path_(std::move(path)), keep_open_(keep_open), max_read_(max_read) {}
+  // A plugin's file: kept open on a live procfs, read with the env's max_read_bytes.
+  ProcFile(const HostEnv& env, std::string path)
+      : ProcFile(std::move(path), env.live_procfs, env.max_read_bytes) {}
   // The file's whole text into *buf (its capacity reused); IoError names the path.
   Status Read(std::string* buf);
   // For a file that signals changes with POLLPRI (/proc/<pid>/mounts: a mount or an unmount):
@@ -40,11 +53,12 @@ class ProcFile {
  private:
   std::string path_;
   bool keep_open_;
+  size_t max_read_;
   spool::UniqueFd fd_;
 };
 
-// Reads at offset 0 until a short read; false on an error (errno kept).
-bool PreadWhole(int fd, std::string* buf);
+// Reads from offset 0 until a pread returns 0; false on an error (errno kept).
+bool PreadWhole(int fd, std::string* buf, size_t max_read = 0);
 
 // Fields separated by runs of spaces or tabs.
 std::vector<std::string_view> SplitFields(std::string_view line);

@@ -81,6 +81,44 @@ TEST(ProcFileTest, MountTableReportsChanges) {
   EXPECT_TRUE(plain.Changed());
 }
 
+// procfs seq_files return about a page per read however much is asked for: a short read is not
+// the end. max_read makes a regular file behave the same way, and every reader must still get the
+// whole text (the first version stopped at the first short read and lost the rest of
+// /proc/net/tcp on a host with a hundred sockets).
+TEST(ProcFileTest, ShortReadsAreNotTheEnd) {
+  testing::TempDir dir;
+  const std::filesystem::path p = dir.path() / "tcp";
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "  " + std::to_string(i) + ": 0100007F:1F90 01\n";
+  std::ofstream(p) << text;
+  ASSERT_GT(text.size(), 3 * 4096u);
+  for (size_t max_read : {size_t{1}, size_t{301}, size_t{4096}, size_t{0}}) {
+    SCOPED_TRACE(max_read);
+    std::string buf = "left over from an earlier read";
+    ASSERT_TRUE(ReadTextFileInto(p.string(), &buf, max_read).ok());
+    EXPECT_EQ(buf, text);
+    for (bool keep : {true, false}) {
+      ProcFile f(p.string(), keep, max_read);
+      for (int round = 0; round < 2; ++round) {  // the second read reuses the buffer and the fd
+        ASSERT_TRUE(f.Read(&buf).ok());
+        EXPECT_EQ(buf, text);
+      }
+    }
+  }
+}
+
+// A live procfs file of many pages (a seq_file gives one page per read) reads whole.
+TEST(ProcFileTest, LiveSeqFileLongerThanAPageReadsWhole) {
+  ProcFile kept("/proc/self/smaps", /*keep_open=*/true);
+  std::string buf;
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(kept.Read(&buf).ok());
+    ASSERT_GT(buf.size(), 3 * 4096u) << "smaps of a test binary is several pages";
+    // The stack is among the last mappings: only a read to the end sees it.
+    EXPECT_NE(buf.find("[stack]"), std::string::npos);
+  }
+}
+
 TEST(ProcFileTest, MissingFileNamesThePath) {
   for (bool keep : {true, false}) {
     ProcFile f("/proc/hostwatch-no-such-file", keep);

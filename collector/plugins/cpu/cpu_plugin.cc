@@ -17,7 +17,7 @@ using Jiffies = std::array<uint64_t, kColumns>;
 class CpuPlugin : public Plugin {
  public:
   CpuPlugin(const HostEnv& env, const CpuOptions& options)
-      : env_(env), options_(options), stat_(env.Proc("stat"), env.live_procfs) {}
+      : env_(env), options_(options), stat_(env, env.Proc("stat")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     HW_RETURN_IF_ERROR(stat_.Read(&buf_));

@@ -11,7 +11,7 @@ namespace {
 class DiskPlugin : public Plugin {
  public:
   DiskPlugin(const HostEnv& env, const DiskOptions& options)
-      : env_(env), options_(options), mounts_(env.Proc("mounts"), env.live_procfs) {}
+      : env_(env), options_(options), mounts_(env, env.Proc("mounts")) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
     // The mount table is read again only when it has changed (a live procfs says so with POLLPRI;

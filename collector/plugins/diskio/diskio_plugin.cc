@@ -19,7 +19,7 @@ constexpr double kSectorBytes = 512;
 class DiskioPlugin : public Plugin {
  public:
   DiskioPlugin(const HostEnv& env, const DiskioOptions& options)
-      : env_(env), options_(options), diskstats_(env.Proc("diskstats"), env.live_procfs) {}
+      : env_(env), options_(options), diskstats_(env, env.Proc("diskstats")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     HW_RETURN_IF_ERROR(diskstats_.Read(&buf_));

@@ -8,9 +8,7 @@ namespace {
 class LoadPlugin : public Plugin {
  public:
   explicit LoadPlugin(const HostEnv& env)
-      : env_(env),
-        loadavg_(env.Proc("loadavg"), env.live_procfs),
-        stat_(env.Proc("stat"), env.live_procfs) {}
+      : env_(env), loadavg_(env, env.Proc("loadavg")), stat_(env, env.Proc("stat")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     HW_RETURN_IF_ERROR(loadavg_.Read(&buf_));

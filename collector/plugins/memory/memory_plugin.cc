@@ -11,9 +11,7 @@ namespace {
 class MemoryPlugin : public Plugin {
  public:
   explicit MemoryPlugin(const HostEnv& env)
-      : env_(env),
-        meminfo_(env.Proc("meminfo"), env.live_procfs),
-        vmstat_(env.Proc("vmstat"), env.live_procfs) {}
+      : env_(env), meminfo_(env, env.Proc("meminfo")), vmstat_(env, env.Proc("vmstat")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     HW_RETURN_IF_ERROR(meminfo_.Read(&buf_));

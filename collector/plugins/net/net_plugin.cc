@@ -21,7 +21,7 @@ constexpr Column kColumns[] = {
 class NetPlugin : public Plugin {
  public:
   NetPlugin(const HostEnv& env, const NetOptions& options)
-      : env_(env), options_(options), dev_(env.Proc("net/dev"), env.live_procfs) {}
+      : env_(env), options_(options), dev_(env, env.Proc("net/dev")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     HW_RETURN_IF_ERROR(dev_.Read(&buf_));

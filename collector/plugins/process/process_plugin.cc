@@ -25,6 +25,7 @@ constexpr size_t kMaxCommFds = 512;
 // The fields of /proc/<pid>/stat this plugin needs (proc(5) numbering in the comments).
 struct ProcStat {
   std::string comm;          // (2)
+  char state = '?';          // (3): R, S, D, ..., Z a zombie, X dead
   uint64_t flags = 0;        // (9), PF_* of include/linux/sched.h
   uint64_t cpu_ticks = 0;    // utime (14) + stime (15)
   uint64_t threads = 0;      // num_threads (20)
@@ -44,6 +45,7 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
   // f[0] is field (3) state, so field (n) is f[n - 3].
   if (f.size() < 22) return std::nullopt;
   auto u = [&](size_t field) { return ParseU64(f[field - 3]).value_or(0); };
+  if (f[0].size() == 1) s.state = f[0][0];
   s.flags = u(9);
   s.cpu_ticks = u(14) + u(15);
   s.threads = u(20);
@@ -57,7 +59,7 @@ class ProcessPlugin : public Plugin {
   ProcessPlugin(const HostEnv& env, const ProcessOptions& options)
       : env_(env),
         options_(options),
-        uptime_(env.Proc("uptime"), env.live_procfs),
+        uptime_(env, env.Proc("uptime")),
         cache_comm_fds_(env.live_procfs) {
     for (const ProcessMatcher& m : options_.matchers) {
       needs_scan_ = needs_scan_ || !m.comm.empty() || m.cmdline_re != nullptr;
@@ -67,7 +69,7 @@ class ProcessPlugin : public Plugin {
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     struct Group {
-      uint64_t count = 0, rss_bytes = 0, threads = 0, fds = 0, cpu_ticks = 0;
+      uint64_t count = 0, zombies = 0, rss_bytes = 0, threads = 0, fds = 0, cpu_ticks = 0;
       bool fds_known = true, cpu_known = true;
       std::optional<uint64_t> oldest_start;
     };
@@ -76,11 +78,18 @@ class ProcessPlugin : public Plugin {
 
     auto account = [&](int64_t pid, const ProcStat& st, size_t g) {
       Group& grp = groups[g];
+      // A process that has exited but is not yet reaped (its parent hangs, or never waits) does
+      // no work: counting it as running would hide a dead server from every alert.
+      if (st.state == 'Z' || st.state == 'X') {
+        ++grp.zombies;
+        return;
+      }
       ++grp.count;
       // statm's resident count is exact; stat's rss is the kernel's per-CPU-cached approximation,
       // which can lag by hundreds of KiB (and `ps` reads the exact one).
       uint64_t rss_pages = st.rss_pages;
-      if (ReadTextFileInto(env_.Proc(std::to_string(pid) + "/statm"), &statm_).ok()) {
+      if (ReadTextFileInto(env_.Proc(std::to_string(pid) + "/statm"), &statm_, env_.max_read_bytes)
+              .ok()) {
         std::vector<std::string_view> f = SplitFields(statm_);
         if (f.size() >= 2) rss_pages = ParseU64(f[1]).value_or(rss_pages);
       }
@@ -110,7 +119,8 @@ class ProcessPlugin : public Plugin {
       Result<std::string> text = ReadTextFile(m.pidfile);
       std::optional<int64_t> pid = text.ok() ? ParseI64(Trim(*text)) : std::nullopt;
       if (!pid || *pid <= 0) continue;  // no pidfile, or garbage in it: not running
-      if (ReadTextFileInto(env_.Proc(std::to_string(*pid) + "/stat"), &buf_).ok()) {
+      if (ReadTextFileInto(env_.Proc(std::to_string(*pid) + "/stat"), &buf_, env_.max_read_bytes)
+              .ok()) {
         if (auto st = ParseProcStat(buf_)) account(*pid, *st, g);
       }
     }
@@ -134,7 +144,7 @@ class ProcessPlugin : public Plugin {
           if (!any) continue;
         }
         // A process may exit between the listing and the read: skip it quietly.
-        if (!ReadTextFileInto(dir + "/stat", &buf_).ok()) continue;
+        if (!ReadTextFileInto(dir + "/stat", &buf_, env_.max_read_bytes).ok()) continue;
         std::optional<ProcStat> st = ParseProcStat(buf_);
         if (!st) continue;
         bool have_cmdline = false;
@@ -176,6 +186,7 @@ class ProcessPlugin : public Plugin {
       const Tags tags = {{"process", options_.matchers[g].name}};
       Emit(out, "proc.up", grp.count > 0 ? 1 : 0, tags);
       Emit(out, "proc.count", static_cast<double>(grp.count), tags);
+      Emit(out, "proc.zombies", static_cast<double>(grp.zombies), tags);
       if (grp.count == 0) continue;
       Emit(out, "proc.rss_bytes", static_cast<double>(grp.rss_bytes), tags);
       Emit(out, "proc.threads", static_cast<double>(grp.threads), tags);
@@ -219,20 +230,20 @@ class ProcessPlugin : public Plugin {
         it->second.seen = scan_generation_;
         return true;
       }
-      if (PreadWhole(it->second.fd.get(), &buf_)) {
+      if (PreadWhole(it->second.fd.get(), &buf_, env_.max_read_bytes)) {
         it->second.seen = scan_generation_;
         return true;
       }
       comm_fds_.erase(it);
     }
     if (!cache_comm_fds_ || comm_fds_.size() >= kMaxCommFds) {
-      return ReadTextFileInto(dir + "/comm", &buf_).ok();
+      return ReadTextFileInto(dir + "/comm", &buf_, env_.max_read_bytes).ok();
     }
     CommFd entry{spool::UniqueFd(::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC)),
                  scan_generation_,
                  false,
                  {}};
-    if (!entry.fd.valid() || !PreadWhole(entry.fd.get(), &buf_)) return false;
+    if (!entry.fd.valid() || !PreadWhole(entry.fd.get(), &buf_, env_.max_read_bytes)) return false;
     if (spool::UniqueFd pidfd = KernelThreadPidfd(pid, dir, entry.fd.get()); pidfd.valid()) {
       entry.fd = std::move(pidfd);  // closes the comm file
       entry.kthread = true;
@@ -247,7 +258,8 @@ class ProcessPlugin : public Plugin {
   // so a read after the pidfd and the stat proves both were that thread's and not a successor's.
   spool::UniqueFd KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
     constexpr uint64_t kPfKthread = 0x00200000;  // include/linux/sched.h
-    if (!pidfd_works_ || !ReadTextFileInto(dir + "/stat", &stat_).ok()) return {};
+    if (!pidfd_works_ || !ReadTextFileInto(dir + "/stat", &stat_, env_.max_read_bytes).ok())
+      return {};
     std::optional<ProcStat> st = ParseProcStat(stat_);
     if (!st || (st->flags & kPfKthread) == 0) return {};
     spool::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
@@ -255,7 +267,7 @@ class ProcessPlugin : public Plugin {
       if (errno == ENOSYS) pidfd_works_ = false;  // before Linux 5.3: read comm every scan
       return {};
     }
-    if (!PreadWhole(comm_fd, &stat_)) return {};
+    if (!PreadWhole(comm_fd, &stat_, env_.max_read_bytes)) return {};
     return pidfd;
   }
 
@@ -277,7 +289,7 @@ class ProcessPlugin : public Plugin {
   // The command line with its NUL separators turned into spaces; empty when unreadable.
   void LoadCmdline(const std::string& path) {
     cmdline_.clear();
-    if (!ReadTextFileInto(path, &cmdline_).ok()) {
+    if (!ReadTextFileInto(path, &cmdline_, env_.max_read_bytes).ok()) {
       cmdline_.clear();
       return;
     }

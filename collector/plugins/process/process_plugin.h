@@ -4,9 +4,11 @@
 //            by their first 15),
 //   cmdline  an RE2 regex searched (not anchored) in the command line, arguments joined by spaces,
 //   pidfile  a file holding the pid (daemons that write one).
-// One scan of <proc_root> per interval serves every matcher. proc.up is 1 when anything matched
-// and 0 otherwise (with proc.count 0 and nothing else), so "the game server died" is a value an
-// alert can test, not a gap. proc.cpu_percent is the matched processes' CPU time over the interval
+// One scan of <proc_root> per interval serves every matcher. proc.up is 1 when a live process
+// matched and 0 otherwise (with proc.count 0 and nothing else but proc.zombies), so "the game
+// server died" is a value an alert can test, not a gap. A zombie (exited, not yet reaped: state Z
+// or X) is not live: it counts only in proc.zombies, so a server whose supervisor hangs before
+// reaping it is down. proc.cpu_percent is the matched processes' CPU time over the interval
 // (100 = one CPU), from the second scan on; proc.rss_bytes is from /proc/<pid>/statm (exact, as
 // ps shows it); proc.uptime_s is the age of the oldest match;
 // proc.fds is omitted when another user's /proc/<pid>/fd cannot be read.

@@ -9,6 +9,7 @@
 #include "collector/host_env.h"
 #include "collector/plugin_fixture.h"
 #include "collector/proc_text.h"
+#include "common/testing/wait.h"
 
 namespace hw::collector {
 namespace {
@@ -53,6 +54,28 @@ TEST(ProcessPluginTest, CpuPercentSkipsARestartedPid) {
   EXPECT_NEAR(*ValueOf(p, "proc.uptime_s", {{"process", "sleepers"}}), 2.21, 1e-6);
   // RSS comes from statm (exact), not stat's cached rss field (2262 pages there).
   EXPECT_EQ(*ValueOf(p, "proc.rss_bytes", {{"process", "worker"}}), 2500.0 * 4096);
+}
+
+// A zombie is not a running process: a server killed but not reaped (its supervisor hangs) is
+// down, and the zombie shows in proc.zombies instead.
+TEST(ProcessPluginTest, ZombiesAreNotUp) {
+  auto runs = RunFixture("process", FixtureCase("process", "zombie"));
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  const Tags world = {{"process", "worldserver"}}, sleepers = {{"process", "sleepers"}};
+  // Snapshot 0: the worldserver runs; one sleeper of two is a zombie.
+  EXPECT_EQ(ValueOf((*runs)[0], "proc.up", world), 1);
+  EXPECT_EQ(ValueOf((*runs)[0], "proc.zombies", world), 0);
+  EXPECT_EQ(ValueOf((*runs)[0], "proc.count", sleepers), 1);
+  EXPECT_EQ(ValueOf((*runs)[0], "proc.zombies", sleepers), 1);
+  EXPECT_EQ(ValueOf((*runs)[0], "proc.up", sleepers), 1);
+  // Snapshot 1: the worldserver is a zombie: down, counted only as a zombie.
+  EXPECT_EQ(ValueOf((*runs)[1], "proc.up", world), 0);
+  EXPECT_EQ(ValueOf((*runs)[1], "proc.count", world), 0);
+  EXPECT_EQ(ValueOf((*runs)[1], "proc.zombies", world), 1);
+  EXPECT_FALSE(ValueOf((*runs)[1], "proc.rss_bytes", world));
+  // Snapshot 2: reaped.
+  EXPECT_EQ(ValueOf((*runs)[2], "proc.up", world), 0);
+  EXPECT_EQ(ValueOf((*runs)[2], "proc.zombies", world), 0);
 }
 
 // A child that names itself, then renames itself once told to (through pipes, so no timing).
@@ -140,6 +163,40 @@ TEST(ProcessPluginTest, RealProcfsScansSeeRenamesExitsAndNewProcesses) {
   EXPECT_EQ(count("hwtest-second"), 0);
   NamedChild again("hwtest-first", "hwtest-second");
   EXPECT_EQ(count("hwtest-first"), 1);
+}
+
+// The same on the live kernel: a named child killed and not yet waited for is a zombie.
+TEST(ProcessPluginTest, RealZombieIsNotUp) {
+  const HostEnv env = HostEnv::Real();
+  auto plugin = LiveByComm(env, {"hwtest-zombie"});
+  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  int64_t tick = 0;
+  auto collect = [&] {
+    std::vector<Point> out;
+    tick += 1000;
+    EXPECT_TRUE((*plugin)->Collect({tick, tick}, &out).ok());
+    return out;
+  };
+  const Tags tags = {{"process", "hwtest-zombie"}};
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::prctl(PR_SET_NAME, "hwtest-zombie");
+    for (;;) ::pause();
+  }
+  ASSERT_TRUE(hw::testing::WaitFor([&] { return ValueOf(collect(), "proc.up", tags) == 1; },
+                                   std::chrono::seconds(5)));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // Not reaped yet: the kernel keeps it as a zombie until waitpid.
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT), 0);
+  std::vector<Point> out = collect();
+  EXPECT_EQ(ValueOf(out, "proc.up", tags), 0);
+  EXPECT_EQ(ValueOf(out, "proc.count", tags), 0);
+  EXPECT_EQ(ValueOf(out, "proc.zombies", tags), 1);
+  ASSERT_EQ(::waitpid(pid, nullptr, 0), pid);
+  out = collect();
+  EXPECT_EQ(ValueOf(out, "proc.zombies", tags), 0);
 }
 
 // A kernel thread's comm is read once and its life watched through a pidfd: it stays counted

@@ -9,9 +9,9 @@ class SystemPlugin : public Plugin {
  public:
   explicit SystemPlugin(const HostEnv& env)
       : env_(env),
-        uptime_(env.Proc("uptime"), env.live_procfs),
-        loadavg_(env.Proc("loadavg"), env.live_procfs),
-        file_nr_(env.Proc("sys/fs/file-nr"), env.live_procfs) {}
+        uptime_(env, env.Proc("uptime")),
+        loadavg_(env, env.Proc("loadavg")),
+        file_nr_(env, env.Proc("sys/fs/file-nr")) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
     Status first_error;

@@ -19,9 +19,9 @@ class TcpPlugin : public Plugin {
  public:
   explicit TcpPlugin(const HostEnv& env)
       : env_(env),
-        tcp_(env.Proc("net/tcp"), env.live_procfs),
-        tcp6_(env.Proc("net/tcp6"), env.live_procfs),
-        snmp_(env.Proc("net/snmp"), env.live_procfs) {}
+        tcp_(env, env.Proc("net/tcp")),
+        tcp6_(env, env.Proc("net/tcp6")),
+        snmp_(env, env.Proc("net/snmp")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     std::array<uint64_t, 12> counts{};
