@@ -33,7 +33,7 @@ class DiskPlugin : public Plugin {
         continue;
       }
       if (u->total_bytes == 0) continue;  // nothing to report (autofs placeholders and the like)
-      const Tags tags = {{"mount", m.point}, {"fstype", m.fstype}};
+      const Tags tags = {{"mount", m.point}, {"fstype", m.fstype}, {"device", m.device}};
       const uint64_t used = u->total_bytes - std::min(u->free_bytes, u->total_bytes);
       Emit(out, "disk.total", static_cast<double>(u->total_bytes), tags);
       Emit(out, "disk.used", static_cast<double>(used), tags);
@@ -42,12 +42,16 @@ class DiskPlugin : public Plugin {
       Emit(out, "disk.used_percent",
            usable > 0 ? 100.0 * static_cast<double>(used) / static_cast<double>(usable) : 0.0,
            tags);
-      // Filesystems without a fixed inode table (btrfs reports 0) have no inode percentage.
+      // Filesystems without a fixed inode table (btrfs reports 0) have no inode figures: a made-up
+      // 0 free would fire every "out of inodes" alert.
       if (u->inodes > 0) {
-        const uint64_t iused = u->inodes - std::min(u->inodes_free, u->inodes);
+        const uint64_t ifree = std::min(u->inodes_free, u->inodes);
+        Emit(out, "disk.inodes_total", static_cast<double>(u->inodes), tags);
+        Emit(out, "disk.inodes_free", static_cast<double>(ifree), tags);
         Emit(out, "disk.inodes_used_percent",
-             100.0 * static_cast<double>(iused) / static_cast<double>(u->inodes), tags);
+             100.0 * static_cast<double>(u->inodes - ifree) / static_cast<double>(u->inodes), tags);
       }
+      Emit(out, "disk.readonly", m.readonly ? 1 : 0, tags);
     }
     return first_error;
   }
@@ -55,6 +59,7 @@ class DiskPlugin : public Plugin {
  private:
   struct Mount {
     std::string device, point, fstype;
+    bool readonly = false;
   };
 
   void ParseMounts() {
@@ -62,13 +67,25 @@ class DiskPlugin : public Plugin {
     ForEachLine(buf_, [&](std::string_view line) {
       std::vector<std::string_view> f = SplitFields(line);
       if (f.size() < 3) return;
-      Mount m{UnescapeMountField(f[0]), UnescapeMountField(f[1]), std::string(f[2])};
+      Mount m{UnescapeMountField(f[0]), UnescapeMountField(f[1]), std::string(f[2]),
+              f.size() > 3 && HasOption(f[3], "ro")};
       if (Contains(options_.ignore_fstypes, m.fstype) || Contains(options_.ignore_mounts, m.point))
         return;
       // A later mount on the same point hides the earlier one; report what is visible.
       std::erase_if(mounts_list_, [&](const Mount& o) { return o.point == m.point; });
       mounts_list_.push_back(std::move(m));
     });
+  }
+
+  // Whether the comma-separated options name option exactly ("errors=remount-ro" is not "ro").
+  static bool HasOption(std::string_view options, std::string_view option) {
+    while (!options.empty()) {
+      const size_t comma = options.find(',');
+      if (options.substr(0, comma) == option) return true;
+      if (comma == std::string_view::npos) break;
+      options.remove_prefix(comma + 1);
+    }
+    return false;
   }
 
   static bool Contains(const std::vector<std::string>& v, const std::string& s) {

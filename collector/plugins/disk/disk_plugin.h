@@ -1,7 +1,10 @@
 // disk: usage of every mounted filesystem listed in <proc_root>/mounts, through HostEnv::statfs
 // (statvfs(2) on the real host). Pseudo and in-memory filesystems are skipped (ignore_fstypes), as
 // are bind mounts of a device already reported. Figures match `df -B1`: used = blocks - bfree,
-// free = bavail, used_percent = used / (used + bavail), rounded as a double, not up.
+// free = bavail, used_percent = used / (used + bavail), rounded as a double, not up. Inode figures
+// (total, free, used percent) only where the filesystem has an inode table. disk.readonly is 1
+// when the mount options say "ro" (a filesystem that errors=remount-ro switched says so too).
+// Tags: mount, fstype and device (as /proc/mounts spells the source).
 #pragma once
 
 #include <string>

@@ -14,7 +14,7 @@ TEST(DiskPluginTest, FixturesMatchExpectedOutput) { testing::ExpectAllFixturesMa
 TEST(DiskPluginTest, MatchesDfOnTheRecordedRoot) {
   auto runs = testing::RunFixture("disk", testing::FixtureCase("disk", "real"));
   ASSERT_TRUE(runs.ok()) << runs.status().ToString();
-  const Tags root = {{"mount", "/"}, {"fstype", "ext4"}};
+  const Tags root = {{"mount", "/"}, {"fstype", "ext4"}, {"device", "/dev/vda"}};
   const auto& p = (*runs)[0];
   // statfs.txt: blocks 270553174016, bfree 250278359040, bavail 82470465536 (reserved blocks make
   // used + avail < total, as df shows).
@@ -30,17 +30,28 @@ TEST(DiskPluginTest, BindMountsOverMountsEscapesAndIgnoredMounts) {
   auto runs = testing::RunFixture("disk", testing::FixtureCase("disk", "bind_space_overmount"));
   ASSERT_TRUE(runs.ok()) << runs.status().ToString();
   const auto& p = (*runs)[0];
-  EXPECT_TRUE(ValueOf(p, "disk.total", {{"mount", "/data"}, {"fstype", "xfs"}}).has_value());
-  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/srv/data-bind"}, {"fstype", "xfs"}}));
-  EXPECT_TRUE(ValueOf(p, "disk.total", {{"mount", "/mnt/game logs"}, {"fstype", "ext4"}}));
-  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/boot/efi"}, {"fstype", "vfat"}}));
-  EXPECT_FALSE(ValueOf(p, "disk.total", {{"mount", "/run"}, {"fstype", "tmpfs"}}));
+  auto tags = [](const char* mount, const char* fstype, const char* device) {
+    return Tags{{"mount", mount}, {"fstype", fstype}, {"device", device}};
+  };
+  EXPECT_TRUE(ValueOf(p, "disk.total", tags("/data", "xfs", "/dev/sdb1")).has_value());
+  EXPECT_FALSE(ValueOf(p, "disk.total", tags("/srv/data-bind", "xfs", "/dev/sdb1")));
+  const Tags logs = tags("/mnt/game logs", "ext4", "/dev/sdc1");
+  EXPECT_TRUE(ValueOf(p, "disk.total", logs));
+  EXPECT_FALSE(ValueOf(p, "disk.total", tags("/boot/efi", "vfat", "/dev/sda15")));
+  EXPECT_FALSE(ValueOf(p, "disk.total", tags("/run", "tmpfs", "tmpfs")));
   // /backup: only the later (visible) mount is reported, once; 75 of 100 inodes used.
-  EXPECT_EQ(*ValueOf(p, "disk.inodes_used_percent", {{"mount", "/backup"}, {"fstype", "ext4"}}),
-            75);
-  // btrfs reports no inode table: no inode percentage rather than a made-up 0.
-  EXPECT_FALSE(
-      ValueOf(p, "disk.inodes_used_percent", {{"mount", "/var/lib/btrfs"}, {"fstype", "btrfs"}}));
+  const Tags backup = tags("/backup", "ext4", "/dev/sde1");
+  EXPECT_EQ(*ValueOf(p, "disk.inodes_used_percent", backup), 75);
+  EXPECT_EQ(*ValueOf(p, "disk.inodes_total", backup), 100);
+  EXPECT_EQ(*ValueOf(p, "disk.inodes_free", backup), 25);
+  // btrfs reports no inode table: no inode figures rather than a made-up 0 free.
+  const Tags btrfs = tags("/var/lib/btrfs", "btrfs", "/dev/sdf1");
+  EXPECT_FALSE(ValueOf(p, "disk.inodes_used_percent", btrfs));
+  EXPECT_FALSE(ValueOf(p, "disk.inodes_free", btrfs));
+  // Read-only from the mount options; errors=remount-ro on / is not "ro".
+  EXPECT_EQ(*ValueOf(p, "disk.readonly", logs), 1);
+  EXPECT_EQ(*ValueOf(p, "disk.readonly", tags("/", "ext4", "/dev/sda1")), 0);
+  EXPECT_EQ(*ValueOf(p, "disk.readonly", btrfs), 0);
 }
 
 TEST(DiskPluginTest, UnescapesMountFields) {

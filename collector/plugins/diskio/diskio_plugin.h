@@ -1,7 +1,8 @@
-// diskio: per whole disk (the entries of <sys_root>/block, without loop and ram devices), from
-// <proc_root>/diskstats: bytes and operations per second, the share of wall time the device was
-// busy (util_percent, as iostat's %util) and the mean time an I/O took (await_ms, iostat's await;
-// 0 when there was no I/O).
+// diskio: per whole disk (the entries of <sys_root>/block, without loop, ram and zram devices
+// unless named in `devices`), from <proc_root>/diskstats: bytes and operations per second, the
+// share of wall time the device was busy (util_percent, as iostat's %util), the mean time an I/O
+// took (await_ms, and read_await_ms / write_await_ms apart, iostat's r_await and w_await; 0 when
+// there was no I/O of that kind) and the I/Os in flight at the tick (in_flight, a gauge).
 #pragma once
 
 #include <string>
@@ -12,7 +13,9 @@
 namespace hw::collector {
 
 struct DiskioOptions : PluginOptions {
-  std::vector<std::string> ignore_prefixes = {"loop", "ram"};
+  // Memory-backed and loop devices: their "I/O" is the page cache's or another disk's.
+  std::vector<std::string> ignore_prefixes = {"loop", "ram", "zram"};
+  std::vector<std::string> devices;  // exact names reported even when a prefix matches (zram0)
   void Describe(config::YamlWriter* w) const override;
 };
 

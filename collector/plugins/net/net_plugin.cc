@@ -1,6 +1,7 @@
 #include "collector/plugins/net/net_plugin.h"
 
 #include <algorithm>
+#include <map>
 
 #include "collector/counter_rates.h"
 #include "collector/proc_text.h"
@@ -44,17 +45,53 @@ class NetPlugin : public Plugin {
         if (auto r = rates_.Rate(iface + '/' + c.metric, *v, now.mono_ms))
           Emit(out, c.metric, *r, tags);
       }
+      EmitLink(iface, tags, out);
     });
     rates_.Sweep();
+    // Interfaces that are gone: their kept sysfs files belong to a device that no longer exists.
+    std::erase_if(links_, [this](const auto& l) { return l.second.generation != generation_; });
+    ++generation_;
     return Status::Ok();
   }
 
  private:
+  // <sys_root>/class/net/<iface>: operstate and speed, kept open on a live host (sysfs, like
+  // procfs, produces the text afresh for a read from offset 0).
+  struct Link {
+    Link(const HostEnv& env, const std::string& dir)
+        : operstate(env, dir + "/operstate"),
+          carrier(env, dir + "/carrier"),
+          speed(env, dir + "/speed") {}
+    ProcFile operstate, carrier, speed;
+    uint64_t generation = 0;
+  };
+
+  // net.up from operstate (RFC 2863): "up" is up. Interfaces whose driver does not track the
+  // state (lo, tun, ifb) say "unknown": they are up when they have a carrier (the carrier file
+  // fails to read while the interface is administratively down). net.speed_mbps only while up
+  // and where the driver knows it (virtual devices say -1 or fail).
+  void EmitLink(const std::string& iface, const Tags& tags, std::vector<Point>* out) {
+    auto [it, added] = links_.try_emplace(iface, env_, env_.Sys("class/net/" + iface));
+    Link& link = it->second;
+    link.generation = generation_;
+    if (!link.operstate.Read(&sys_buf_).ok()) return;  // no sysfs entry: nothing to say
+    const std::string_view state = Trim(sys_buf_);
+    bool up = state == "up";
+    if (state == "unknown") up = link.carrier.Read(&sys_buf_).ok() && Trim(sys_buf_) == "1";
+    Emit(out, "net.up", up ? 1 : 0, tags);
+    if (!up || !link.speed.Read(&sys_buf_).ok()) return;
+    if (auto mbps = ParseI64(Trim(sys_buf_)); mbps && *mbps > 0) {
+      Emit(out, "net.speed_mbps", static_cast<double>(*mbps), tags);
+    }
+  }
+
   const HostEnv env_;
   const NetOptions options_;
   ProcFile dev_;
-  std::string buf_;
+  std::string buf_, sys_buf_;
   CounterRates rates_;
+  std::map<std::string, Link> links_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace

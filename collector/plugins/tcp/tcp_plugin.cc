@@ -15,13 +15,56 @@ constexpr std::array<const char*, 12> kStateMetric = {
     "tcp.fin_wait1",  "tcp.fin_wait2",   "tcp.time_wait", nullptr,
     "tcp.close_wait", "tcp.last_ack",    "tcp.listen",    "tcp.closing"};
 
+// Counters of /proc/net/snmp and /proc/net/netstat that become rates: {line prefix, column name,
+// metric}.
+struct Counter {
+  std::string_view prefix, name;
+  const char* metric;
+};
+constexpr Counter kSnmpCounters[] = {
+    {"Tcp:", "RetransSegs", "tcp.retrans_segs"},
+    {"Udp:", "InErrors", "udp.in_errors"},
+    {"Udp:", "RcvbufErrors", "udp.rcvbuf_errors"},
+};
+// A full accept queue: SYNs or final ACKs the kernel threw away because the application did not
+// accept() fast enough (ListenOverflows), and every drop on a listener (ListenDrops, a superset).
+constexpr Counter kNetstatCounters[] = {
+    {"TcpExt:", "ListenOverflows", "tcp.listen_overflows"},
+    {"TcpExt:", "ListenDrops", "tcp.listen_drops"},
+};
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The state column of one /proc/net/tcp line ("  12: 0100007F:1F90 00000000:0000 0A ..."), or
+// -1. A busy host has tens of thousands of these lines a tick, so this scans in place rather than
+// splitting every field.
+int StateOfLine(std::string_view line) {
+  size_t i = 0;
+  for (int field = 0; field < 3; ++field) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    while (i < line.size() && line[i] != ' ') ++i;
+  }
+  while (i < line.size() && line[i] == ' ') ++i;
+  if (i + 2 > line.size() || (i + 2 < line.size() && line[i + 2] != ' ')) return -1;
+  const int hi = HexDigit(line[i]), lo = HexDigit(line[i + 1]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 class TcpPlugin : public Plugin {
  public:
   explicit TcpPlugin(const HostEnv& env)
       : env_(env),
         tcp_(env, env.Proc("net/tcp")),
         tcp6_(env, env.Proc("net/tcp6")),
-        snmp_(env, env.Proc("net/snmp")) {}
+        snmp_(env, env.Proc("net/snmp")),
+        netstat_(env, env.Proc("net/netstat")),
+        conntrack_count_(env, env.Proc("sys/net/netfilter/nf_conntrack_count")),
+        conntrack_max_(env, env.Proc("sys/net/netfilter/nf_conntrack_max")) {}
 
   Status Collect(const CollectTime& now, std::vector<Point>* out) override {
     std::array<uint64_t, 12> counts{};
@@ -31,25 +74,16 @@ class TcpPlugin : public Plugin {
     for (size_t s = 0; s < kStateMetric.size(); ++s) {
       if (kStateMetric[s] != nullptr) Emit(out, kStateMetric[s], static_cast<double>(counts[s]));
     }
-    if (snmp_.Read(&buf_).ok()) {
-      // Two "Tcp:" lines: the first names the columns, the second holds the values.
-      std::vector<std::string_view> names;
-      ForEachLine(buf_, [&](std::string_view line) {
-        if (!line.starts_with("Tcp:")) return;
-        std::vector<std::string_view> f = SplitFields(line);
-        if (names.empty()) {
-          names = std::move(f);
-          return;
-        }
-        for (size_t i = 1; i < f.size() && i < names.size(); ++i) {
-          if (names[i] != "RetransSegs") continue;
-          if (auto v = ParseU64(f[i])) {
-            if (auto r = rates_.Rate("RetransSegs", *v, now.mono_ms))
-              Emit(out, "tcp.retrans_segs", *r);
-          }
-        }
-      });
-      rates_.Sweep();
+    if (snmp_.Read(&buf_).ok()) EmitCounterRates(kSnmpCounters, now, out);
+    if (netstat_.Read(&buf_).ok()) EmitCounterRates(kNetstatCounters, now, out);
+    rates_.Sweep();
+    // The connection-tracking table exists only where nf_conntrack is loaded (NAT, LVS, stateful
+    // firewalls); when it is full, new connections are dropped ("nf_conntrack: table full").
+    if (conntrack_count_.Read(&buf_).ok()) {
+      if (auto v = ParseU64(Trim(buf_))) Emit(out, "conntrack.count", static_cast<double>(*v));
+      if (conntrack_max_.Read(&buf_).ok()) {
+        if (auto v = ParseU64(Trim(buf_))) Emit(out, "conntrack.max", static_cast<double>(*v));
+      }
     }
     return Status::Ok();
   }
@@ -63,24 +97,44 @@ class TcpPlugin : public Plugin {
         header = false;
         return;
       }
-      std::vector<std::string_view> f = SplitFields(line);
-      if (f.size() < 4 || f[3].size() != 2) return;
-      const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-      };
-      const int hi = hex(f[3][0]), lo = hex(f[3][1]);
-      if (hi < 0 || lo < 0) return;
-      const size_t state = static_cast<size_t>(hi * 16 + lo);
-      if (state < counts->size()) ++(*counts)[state];
+      const int state = StateOfLine(line);
+      if (state >= 0 && static_cast<size_t>(state) < counts->size()) ++(*counts)[state];
     });
     return Status::Ok();
   }
 
+  // buf_ holds snmp or netstat text: pairs of lines, "Prefix: Name1 Name2 ..." then
+  // "Prefix: value1 value2 ...".
+  template <size_t N>
+  void EmitCounterRates(const Counter (&wanted)[N], const CollectTime& now,
+                        std::vector<Point>* out) {
+    std::string_view names_prefix;
+    std::vector<std::string_view> names;
+    ForEachLine(buf_, [&](std::string_view line) {
+      const size_t colon = line.find(':');
+      if (colon == std::string_view::npos) return;
+      const std::string_view prefix = line.substr(0, colon + 1);
+      std::vector<std::string_view> f = SplitFields(line.substr(colon + 1));
+      if (prefix != names_prefix) {  // a names line
+        names_prefix = prefix;
+        names = std::move(f);
+        return;
+      }
+      names_prefix = {};
+      for (const Counter& c : wanted) {
+        if (c.prefix != prefix) continue;
+        for (size_t i = 0; i < f.size() && i < names.size(); ++i) {
+          if (names[i] != c.name) continue;
+          if (auto v = ParseU64(f[i])) {
+            if (auto r = rates_.Rate(c.metric, *v, now.mono_ms)) Emit(out, c.metric, *r);
+          }
+        }
+      }
+    });
+  }
+
   const HostEnv env_;
-  ProcFile tcp_, tcp6_, snmp_;
+  ProcFile tcp_, tcp6_, snmp_, netstat_, conntrack_count_, conntrack_max_;
   std::string buf_;
   CounterRates rates_;
 };
