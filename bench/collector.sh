@@ -6,12 +6,17 @@
 #   HW_BENCH_BUILD_DIR=build/other bench/collector.sh ...   (default build/release)
 #
 # Both agents run at the same time for --seconds at a 1 s interval with equivalent plugins:
-#   ours      hostwatch-collector (the release preset, build/release): cpu (per core), memory,
-#             load, net, diskio, disk, system, and process with one matcher (a full /proc scan
-#             every second, like collectd's processes plugin); publishing to a real
-#             hostwatch-broker on free loopback ports (spool and journal in the temp folder).
-#   collectd  collectd 5.12 (Debian collectd-core): cpu memory load interface disk df processes,
-#             writing CSV (StoreRates) into the temp folder.
+#   ours      hostwatch-collector (the release preset, build/release): every built-in plugin but
+#             exec: cpu (per core, with switches and forks), memory (with vmstat), load, net
+#             (with link state), diskio, disk, tcp (states of every socket, netstat/snmp counters,
+#             conntrack), pressure, system, and process with one matcher (a full /proc scan every
+#             second); publishing to a real hostwatch-broker on free loopback ports (spool and
+#             journal in the temp folder).
+#   collectd  collectd 5.12 (Debian collectd-core) with the plugins that read the same things:
+#             cpu contextswitch memory swap vmem load interface disk df tcpconns (all ports
+#             summed, as our states are) protocols (snmp/netstat counters) conntrack uptime fhcount
+#             processes (with a ProcessMatch for our collector, as our matcher for collectd),
+#             writing CSV (StoreRates) into the temp folder. It has no PSI plugin.
 # Measured from /proc: CPU seconds over the window, after a 3 s warm-up that leaves start-up out,
 # by schedstat (ns, all threads; the ratio the goal is judged on) and by utime + stime of
 # /proc/<pid>/stat (10 ms ticks); peak RSS (VmHWM of /proc/<pid>/status) at the end.
@@ -82,7 +87,6 @@ collector:
   endpoint: bench-host
   interval: 1s
   plugins:
-    tcp: {enabled: false}            # collectd's set has no TCP states
     exec: {enabled: false}
     process: {matchers: [{name: collectd, match: {comm: collectd}}]}
 link: {brokers: ["tcp://127.0.0.1:$FP"], spool_dir: "$W/spool"}
@@ -103,12 +107,34 @@ LoadPlugin logfile
   File "$W/collectd/collectd.log"
 </Plugin>
 LoadPlugin cpu
+LoadPlugin contextswitch
 LoadPlugin memory
+LoadPlugin swap
+LoadPlugin vmem
 LoadPlugin load
 LoadPlugin interface
 LoadPlugin disk
 LoadPlugin df
+LoadPlugin tcpconns
+<Plugin tcpconns>
+  ListeningPorts false
+  AllPortsSummary true
+</Plugin>
+LoadPlugin protocols
+<Plugin protocols>
+  Value "Tcp:RetransSegs"
+  Value "Udp:InErrors"
+  Value "Udp:RcvbufErrors"
+  Value "TcpExt:ListenOverflows"
+  Value "TcpExt:ListenDrops"
+</Plugin>
+LoadPlugin conntrack
+LoadPlugin uptime
+LoadPlugin fhcount
 LoadPlugin processes
+<Plugin processes>
+  Process "hostwatch-colle"
+</Plugin>
 LoadPlugin csv
 <Plugin csv>
   DataDir "$W/collectd/csv"

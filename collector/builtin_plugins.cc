@@ -7,6 +7,7 @@
 #include "collector/plugins/load/load_plugin.h"
 #include "collector/plugins/memory/memory_plugin.h"
 #include "collector/plugins/net/net_plugin.h"
+#include "collector/plugins/pressure/pressure_plugin.h"
 #include "collector/plugins/process/process_plugin.h"
 #include "collector/plugins/system/system_plugin.h"
 #include "collector/plugins/tcp/tcp_plugin.h"
@@ -23,6 +24,7 @@ constexpr PluginDescriptor kBuiltins[] = {
     {"diskio", true, ReadDiskioOptions, CreateDiskioPlugin},
     {"net", true, ReadNetOptions, CreateNetPlugin},
     {"tcp", true, nullptr, CreateTcpPlugin},
+    {"pressure", true, nullptr, CreatePressurePlugin},
     {"process", true, ReadProcessOptions, CreateProcessPlugin},
     {"system", true, nullptr, CreateSystemPlugin},
     {"exec", true, ReadExecOptions, CreateExecPlugin},

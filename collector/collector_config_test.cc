@@ -23,7 +23,7 @@ TEST(CollectorConfigTest, DefaultsMatchTheDesign) {
   EXPECT_EQ(c->sys_root, "/sys");
   EXPECT_EQ(c->link.brokers, std::vector<std::string>{"tcp://127.0.0.1:7400"});
   EXPECT_EQ(c->link.spool_dir, "./hostwatch-data/spool/collector");
-  ASSERT_EQ(c->plugins.size(), 10u);
+  ASSERT_EQ(c->plugins.size(), 11u);
   for (const PluginConfig& p : c->plugins) {
     EXPECT_TRUE(p.enabled) << p.name;
     EXPECT_EQ(p.interval, std::chrono::seconds(10)) << p.name;
@@ -43,7 +43,7 @@ TEST(CollectorConfigTest, ShippedExampleLoadsAndItsPluginsCanBeCreated) {
   EXPECT_EQ(exec->commands[0].timeout, std::chrono::seconds(5));
   auto plugins = CreatePlugins(*c, HostEnv::Real());
   ASSERT_TRUE(plugins.ok()) << plugins.status().ToString();
-  EXPECT_EQ(plugins->size(), 10u);
+  EXPECT_EQ(plugins->size(), 11u);
 }
 
 TEST(CollectorConfigTest, PluginIntervalsAndHostTags) {

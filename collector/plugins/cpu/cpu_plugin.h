@@ -1,5 +1,8 @@
 // cpu: utilisation in percent of the time since the previous tick, from /proc/stat, for the whole
-// host (cpu=total) and, with per_core, each CPU (cpu=<n>); plus context switches per second.
+// host (cpu=total) and, with per_core, each CPU (cpu=<n>); plus context switches and forks
+// (processes) per second. Each column is its own figure: user without guest, nice without
+// guest_nice, guest = guest + guest_nice (0 on kernels whose lines lack them), and busy = user +
+// nice + system + irq + softirq + steal + guest = 100 - idle - iowait.
 #pragma once
 
 #include "collector/plugin.h"

@@ -1,12 +1,34 @@
 #include "collector/plugins/memory/memory_plugin.h"
 
 #include <map>
+#include <string_view>
+#include <utility>
 
 #include "collector/counter_rates.h"
 #include "collector/proc_text.h"
 
 namespace hw::collector {
 namespace {
+
+using KeyMetric = std::pair<std::string_view, std::string_view>;
+
+// /proc/meminfo lines sent as they are, in bytes.
+constexpr KeyMetric kMeminfoGauges[] = {
+    {"Shmem", "mem.shmem"},
+    {"SReclaimable", "mem.slab_reclaimable"},
+    {"Dirty", "mem.dirty"},
+    {"Writeback", "mem.writeback"},
+    {"Committed_AS", "mem.committed"},
+};
+
+// /proc/vmstat counters sent as per-second rates. oom_kill exists since Linux 4.13: before that
+// there is no line and no point.
+constexpr KeyMetric kVmstatRates[] = {
+    {"pswpin", "swap.in"},
+    {"pswpout", "swap.out"},
+    {"pgmajfault", "mem.major_faults"},
+    {"oom_kill", "mem.oom_kills"},
+};
 
 class MemoryPlugin : public Plugin {
  public:
@@ -51,15 +73,22 @@ class MemoryPlugin : public Plugin {
     Emit(out, "swap.used", swap_used);
     // A host without swap is 0% used, not "no data" (which an alert would read as a dead host).
     Emit(out, "swap.used_percent", swap_total > 0 ? 100.0 * swap_used / swap_total : 0.0);
+    // Lines a kernel may lack (Shmem before 2.6.32, SReclaimable before 2.6.19) are not sent
+    // rather than sent as 0: the kernel did not say.
+    for (const auto& [key, metric] : kMeminfoGauges) {
+      if (auto v = bytes(key)) Emit(out, std::string(metric), *v);
+    }
 
     if (vmstat_.Read(&buf_).ok()) {
       ForEachLine(buf_, [&](std::string_view line) {
         std::vector<std::string_view> f = SplitFields(line);
-        if (f.size() != 2 || (f[0] != "pswpin" && f[0] != "pswpout")) return;
-        if (auto v = ParseU64(f[1])) {
-          if (auto r = rates_.Rate(f[0], *v, now.mono_ms)) {
-            Emit(out, f[0] == "pswpin" ? "swap.in" : "swap.out", *r);
+        if (f.size() != 2) return;
+        for (const auto& [key, metric] : kVmstatRates) {
+          if (f[0] != key) continue;
+          if (auto v = ParseU64(f[1])) {
+            if (auto r = rates_.Rate(key, *v, now.mono_ms)) Emit(out, std::string(metric), *r);
           }
+          return;
         }
       });
       rates_.Sweep();

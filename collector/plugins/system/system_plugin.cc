@@ -11,6 +11,7 @@ class SystemPlugin : public Plugin {
       : env_(env),
         uptime_(env, env.Proc("uptime")),
         loadavg_(env, env.Proc("loadavg")),
+        stat_(env, env.Proc("stat")),
         file_nr_(env, env.Proc("sys/fs/file-nr")) {}
 
   Status Collect(const CollectTime&, std::vector<Point>* out) override {
@@ -26,7 +27,7 @@ class SystemPlugin : public Plugin {
       note(s);
     }
     // The fourth field of loadavg is "running/total": the kernel's nr_running() (the same count
-    // as procs_running in /proc/stat, without generating that much larger file) and nr_threads.
+    // as procs_running in /proc/stat) and nr_threads, which /proc/stat lacks.
     if (Status s = loadavg_.Read(&buf_); s.ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (f.size() >= 4) {
@@ -43,6 +44,18 @@ class SystemPlugin : public Plugin {
     } else {
       note(s);
     }
+    // Tasks in uninterruptible sleep on I/O (the kernel's nr_iowait()) are only in /proc/stat.
+    if (Status s = stat_.Read(&buf_); s.ok()) {
+      ForEachLine(buf_, [out](std::string_view line) {
+        if (!line.starts_with("procs_blocked ")) return;
+        if (auto blocked = ParseU64(Trim(line.substr(14)))) {
+          Emit(out, "system.procs_blocked", static_cast<double>(*blocked));
+        }
+      });
+    } else {
+      note(s);
+    }
+    // "allocated unused max": max is fs.file-max, the host-wide limit fds_used runs into.
     if (Status s = file_nr_.Read(&buf_); s.ok()) {
       std::vector<std::string_view> f = SplitFields(Trim(buf_));
       if (f.size() >= 2) {
@@ -52,6 +65,9 @@ class SystemPlugin : public Plugin {
           Emit(out, "system.fds_used", static_cast<double>(*allocated - *unused));
         }
       }
+      if (auto max = f.size() >= 3 ? ParseU64(f[2]) : std::nullopt) {
+        Emit(out, "system.fds_max", static_cast<double>(*max));
+      }
     } else {
       note(s);
     }
@@ -60,7 +76,7 @@ class SystemPlugin : public Plugin {
 
  private:
   const HostEnv env_;
-  ProcFile uptime_, loadavg_, file_nr_;
+  ProcFile uptime_, loadavg_, stat_, file_nr_;
   std::string buf_;
 };
 
