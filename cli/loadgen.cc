@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "cli/cli_options.h"
-#include "cli/sample_encoder.h"
 #include "common/config/units.h"
 #include "common/daemon/flags.h"
 #include "common/daemon/logging.h"
+#include "common/naming/sample_batch_encoder.h"
 #include "common/transport/producer_link.h"
 
 namespace hw::cli {
@@ -201,8 +201,8 @@ class Loadgen {
       if (a_.window > 0) o.link.window = static_cast<uint32_t>(a_.window);
       // Every envelope holds the same kinds of names: the endpoint (checked by Start, as part of
       // the source), "load.mNNNN" metrics and a numeric tag, in the encoder's format, which
-      // sample_encoder_test proves valid. Re-checking every sample would make the generator, not
-      // the broker, the bottleneck of a benchmark; the broker still checks them all.
+      // sample_batch_encoder_test proves valid. Re-checking every sample would make the generator,
+      // not the broker, the bottleneck of a benchmark; the broker still checks them all.
       o.validate = false;
       HW_ASSIGN_OR_RETURN(host.link, transport::ProducerLink::Start(o));
       hosts_.push_back(std::move(host));
@@ -282,7 +282,8 @@ class Loadgen {
   uint64_t envelopes() const { return envelopes_; }
 
  private:
-  // The envelope bytes for batch first/n of host h at tick t, encoded directly (sample_encoder.h).
+  // The envelope bytes for batch first/n of host h at tick t, encoded directly
+  // (sample_batch_encoder.h).
   std::string Batch(uint64_t h, uint64_t t, uint64_t first, uint64_t n, int64_t time_ms) {
     encoder_.Begin(hosts_[h].endpoint);
     const std::string host_index = std::to_string(a_.first_host + h);
@@ -302,7 +303,7 @@ class Loadgen {
   uint32_t step_s_ = 1;
   std::vector<std::string> metric_names_;
   std::vector<Host> hosts_;
-  SampleBatchEncoder encoder_;
+  naming::SampleBatchEncoder encoder_;
   std::array<double, 64> sine_{};  // one period of the curve every series follows
   uint64_t sent_ = 0;
   uint64_t envelopes_ = 0;

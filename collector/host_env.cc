@@ -32,6 +32,7 @@ HostEnv HostEnv::Real(std::string proc_root, std::string sys_root) {
   if (long p = ::sysconf(_SC_PAGESIZE); p > 0) env.page_size = p;
   struct statfs st {};
   env.live_procfs = ::statfs(env.proc_root.c_str(), &st) == 0 && st.f_type == PROC_SUPER_MAGIC;
+  env.sock_diag = env.live_procfs;
   return env;
 }
 

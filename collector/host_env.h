@@ -42,6 +42,10 @@ struct HostEnv {
   // seq_files do (about a page per read): a reader that took a short read for the end would lose
   // the rest of the text there too.
   size_t max_read_bytes = 0;
+  // Count TCP states over NETLINK_SOCK_DIAG (this process's network namespace) instead of reading
+  // proc_root/net/tcp. Real() sets it where proc_root is a live procfs: what its net/tcp shows is
+  // the reader's network namespace too.
+  bool sock_diag = false;
 
   // The real host: /proc, /sys, statvfs and sysconf.
   static HostEnv Real(std::string proc_root = "/proc", std::string sys_root = "/sys");

@@ -14,19 +14,11 @@ namespace hw::collector {
 
 namespace {
 
-// Room for one more read: procfs hands out about a page per read, so a read into less than a page
-// would only split that page over two syscalls.
-constexpr size_t kMinReadRoom = 4096;
-
-void MakeRoom(std::string* buf, size_t used) {
-  if (buf->size() - used >= kMinReadRoom) return;
-  buf->resize(std::max(used + kMinReadRoom, buf->size() * 2));
-}
-
-size_t ReadSize(const std::string& buf, size_t used, size_t max_read) {
-  const size_t room = buf.size() - used;
-  return max_read > 0 ? std::min(room, max_read) : room;
-}
+// What each read asks for: procfs hands out about a page per read, so a smaller request would
+// split that page over two syscalls. Reads go to a buffer on the stack and are appended: growing
+// the string first would zero-fill every byte it adds (std::string::resize), which cost more than
+// the copy.
+constexpr size_t kReadChunk = 4096;
 
 }  // namespace
 
@@ -43,12 +35,13 @@ Status ReadTextFileInto(const std::string& path, std::string* buf, size_t max_re
 }
 
 bool PreadWhole(int fd, std::string* buf, size_t max_read) {
-  buf->resize(buf->capacity());
-  size_t used = 0;
+  // clear() keeps the capacity: after the first tick a file of the same size reads without an
+  // allocation.
+  buf->clear();
+  char chunk[kReadChunk];
+  const size_t want = max_read > 0 ? std::min(kReadChunk, max_read) : kReadChunk;
   for (;;) {
-    MakeRoom(buf, used);
-    const ssize_t n =
-        ::pread(fd, buf->data() + used, ReadSize(*buf, used, max_read), static_cast<off_t>(used));
+    const ssize_t n = ::pread(fd, chunk, want, static_cast<off_t>(buf->size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
@@ -56,11 +49,9 @@ bool PreadWhole(int fd, std::string* buf, size_t max_read) {
       errno = err;
       return false;
     }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
+    if (n == 0) return true;
+    buf->append(chunk, static_cast<size_t>(n));
   }
-  buf->resize(used);
-  return true;
 }
 
 Status ProcFile::Read(std::string* buf) {
@@ -103,6 +94,15 @@ std::vector<std::string_view> SplitFields(std::string_view line) {
     if (i > start) out.push_back(line.substr(start, i - start));
   }
   return out;
+}
+
+std::string_view FirstField(std::string_view line, std::string_view* rest) {
+  size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  const size_t start = i;
+  while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+  if (rest != nullptr) *rest = line.substr(i);
+  return line.substr(start, i - start);
 }
 
 std::optional<uint64_t> ParseU64(std::string_view s) {

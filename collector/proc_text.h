@@ -62,6 +62,9 @@ bool PreadWhole(int fd, std::string* buf, size_t max_read = 0);
 
 // Fields separated by runs of spaces or tabs.
 std::vector<std::string_view> SplitFields(std::string_view line);
+// The first field of line and, in *rest (when given), what follows it; without allocating, for
+// files read every tick whose lines are "name value" (vmstat, meminfo).
+std::string_view FirstField(std::string_view line, std::string_view* rest = nullptr);
 // Calls fn(line) for each line (without '\n'); the last line may lack a newline.
 template <typename Fn>
 void ForEachLine(std::string_view text, Fn&& fn) {

@@ -43,7 +43,4 @@ class Publisher : public PointSink {
   daemon::RepeatLimiter error_log_{std::chrono::minutes(1)};    // guarded by log_mu_
 };
 
-// A Point as a hostwatch.v1.Sample.
-void ToSample(const Point& p, hostwatch::v1::Sample* s);
-
 }  // namespace hw::collector

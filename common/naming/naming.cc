@@ -529,6 +529,27 @@ Status ValidateSample(const Sample& s) {
   return Status::Ok();
 }
 
+Status ValidateSampleParts(std::string_view metric, std::span<const TagView> tags, double value,
+                           int64_t time_ms) {
+  HW_RETURN_IF_ERROR(ValidateMetric(metric));
+  if (tags.size() > kMaxTags) {
+    return Status::InvalidArgument("tags: " + std::to_string(tags.size()) + " tags, at most " +
+                                   std::to_string(kMaxTags));
+  }
+  for (size_t i = 0; i < tags.size(); ++i) {
+    const auto& [key, v] = tags[i];
+    if (auto why = TagKeyProblem(key); !why.empty()) return Invalid("tags key", key, why);
+    if (auto why = TagValueProblem(v); !why.empty()) {
+      return Invalid("tags[" + Quote(key) + "]", v, why);
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (tags[j].first == key) return Invalid("tags key", key, "given twice");
+    }
+  }
+  HW_RETURN_IF_ERROR(CheckFinite("value", value));
+  return CheckTimeMs(time_ms);
+}
+
 Status ValidateSampleBatch(const SampleBatch& b) {
   HW_RETURN_IF_ERROR(ValidateEndpoint(b.endpoint()));
   HW_RETURN_IF_ERROR(CheckTagMap("host_tags", b.host_tags()));

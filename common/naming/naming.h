@@ -18,8 +18,11 @@
 #include <google/protobuf/map.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/status/status.h"
 #include "hostwatch/v1/hostwatch.pb.h"
@@ -84,6 +87,13 @@ std::string_view SourceEndpoint(std::string_view source);
 
 // metric, tags, value finite, time_ms > 0, kind a known value.
 Status ValidateSample(const hostwatch::v1::Sample& s);
+
+// ValidateSample for a sample still in pieces, with the same rules and messages: for a producer
+// that encodes straight to wire bytes (the collector, SampleBatchEncoder). A tag key given twice
+// is an error: a map on the wire would keep only the last.
+using TagView = std::pair<std::string_view, std::string_view>;
+Status ValidateSampleParts(std::string_view metric, std::span<const TagView> tags, double value,
+                           int64_t time_ms);
 
 // endpoint, host_tags (as tags) and every sample; an error names the sample: samples[3].metric ...
 Status ValidateSampleBatch(const hostwatch::v1::SampleBatch& b);

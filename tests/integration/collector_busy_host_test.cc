@@ -451,29 +451,44 @@ TEST_F(BusyHostTest, TcpStatesAgreeWithSsAndProcNetTcp) {
                        << ::testing::PrintToString(last_ss)
                        << "\nintended: " << ::testing::PrintToString(intended);
 
-  Result<std::unique_ptr<Plugin>> plugin = Create("tcp", nullptr);
-  ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
+  // Both ways the plugin counts: over NETLINK_SOCK_DIAG (the live default) and from the text of
+  // /proc/net/tcp and tcp6 (recorded trees, or where sock_diag fails), which must be read to the
+  // end.
+  for (const bool sock_diag : {true, false}) {
+    SCOPED_TRACE(sock_diag ? "states over sock_diag" : "states from /proc/net/tcp{,6}");
+    env_.sock_diag = sock_diag;
+    Result<std::unique_ptr<Plugin>> plugin = Create("tcp", nullptr);
+    ASSERT_TRUE(plugin.ok()) << plugin.status().ToString();
 
-  // Every state is stable now except that TIME_WAITs of an earlier repetition may expire between
-  // two of the three listings: look again until one tick has all three agree.
-  TcpTick tick;
-  const bool agreed = testing::WaitFor(
-      [&] {
-        tick = TakeTcpTick(**plugin);
-        return tick.Agree();
-      },
-      20s, 10ms);
-  EXPECT_TRUE(agreed) << "no tick where the plugin, ss and /proc/net/tcp agreed; the last one:";
-  ASSERT_TRUE(tick.collect.ok()) << tick.collect.ToString();
-  ASSERT_TRUE(tick.problems.empty()) << tick.problems;
-  EXPECT_EQ(tick.plugin, tick.ss) << "tcp.* (left) against ss -tan (right)";
-  EXPECT_EQ(tick.plugin, tick.proc) << "tcp.* (left) against /proc/net/tcp{,6} (right)";
-  EXPECT_TRUE(Settled(tick.plugin, intended)) << ::testing::PrintToString(tick.plugin);
-  EXPECT_GT(Total(tick.plugin), 200u);
-  EXPECT_GT(tick.tcp_bytes, 4096u) << "/proc/net/tcp fits in a page: the test proves nothing";
-  std::cout << "[   INFO   ] tcp: " << Total(tick.plugin)
-            << " sockets: " << ::testing::PrintToString(tick.plugin) << "; /proc/net/tcp "
-            << tick.tcp_bytes << " bytes in " << tick.tcp_reads << " reads\n";
+    // Every state is stable now except that TIME_WAITs of an earlier repetition may expire between
+    // two of the three listings: look again until one tick has all three agree.
+    TcpTick tick;
+    const bool agreed = testing::WaitFor(
+        [&] {
+          tick = TakeTcpTick(**plugin);
+          return tick.Agree();
+        },
+        20s, 10ms);
+    EXPECT_TRUE(agreed) << "no tick where the plugin, ss and /proc/net/tcp agreed; the last one:";
+    ASSERT_TRUE(tick.collect.ok()) << tick.collect.ToString();
+    ASSERT_TRUE(tick.problems.empty()) << tick.problems;
+    EXPECT_EQ(tick.plugin, tick.ss) << "tcp.* (left) against ss -tan (right)";
+    EXPECT_EQ(tick.plugin, tick.proc) << "tcp.* (left) against /proc/net/tcp{,6} (right)";
+    EXPECT_TRUE(Settled(tick.plugin, intended)) << ::testing::PrintToString(tick.plugin);
+    EXPECT_GT(Total(tick.plugin), 200u);
+    if (sock_diag) {  // the counts came from the dump, not from a fallback to the text
+      std::vector<Point> self;
+      (*plugin)->SelfMetrics(&self);
+      ASSERT_EQ(self.size(), 1u);
+      EXPECT_EQ(self[0].metric, "hostwatch.collector.sock_diag_errors");
+      EXPECT_EQ(self[0].value, 0);
+    }
+    EXPECT_GT(tick.tcp_bytes, 4096u) << "/proc/net/tcp fits in a page: the test proves nothing";
+    std::cout << "[   INFO   ] tcp (" << (sock_diag ? "sock_diag" : "text")
+              << "): " << Total(tick.plugin)
+              << " sockets: " << ::testing::PrintToString(tick.plugin) << "; /proc/net/tcp "
+              << tick.tcp_bytes << " bytes in " << tick.tcp_reads << " reads\n";
+  }
 }
 
 // --- disk ---------------------------------------------------------------------------------------

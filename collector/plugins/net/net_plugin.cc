@@ -64,6 +64,11 @@ class NetPlugin : public Plugin {
           speed(env, dir + "/speed") {}
     ProcFile operstate, carrier, speed;
     uint64_t generation = 0;
+    // Whether the link was up at the last tick, and whether its speed failed to read then: a
+    // virtual device (lo, veth on some kernels) never has one, so the speed is not asked again
+    // (an open and two failed reads a tick) until the link goes down and comes back.
+    bool was_up = false;
+    bool no_speed = false;
   };
 
   // net.up from operstate (RFC 2863): "up" is up. Interfaces whose driver does not track the
@@ -79,7 +84,13 @@ class NetPlugin : public Plugin {
     bool up = state == "up";
     if (state == "unknown") up = link.carrier.Read(&sys_buf_).ok() && Trim(sys_buf_) == "1";
     Emit(out, "net.up", up ? 1 : 0, tags);
-    if (!up || !link.speed.Read(&sys_buf_).ok()) return;
+    if (up != link.was_up) link.no_speed = false;
+    link.was_up = up;
+    if (!up || link.no_speed) return;
+    if (!link.speed.Read(&sys_buf_).ok()) {
+      link.no_speed = true;
+      return;
+    }
     if (auto mbps = ParseI64(Trim(sys_buf_)); mbps && *mbps > 0) {
       Emit(out, "net.speed_mbps", static_cast<double>(*mbps), tags);
     }
