@@ -406,8 +406,8 @@ Status Tailer::SkipTruncationHole(TailedFile& f) {
     if (zeros < static_cast<size_t>(got)) break;
   }
   f.after_truncation = false;
-  if (end == 0)
-    return Status::Ok();  // new content from 0: an O_APPEND writer, nothing to learn here
+  // New content from 0: an O_APPEND writer, nothing to learn here.
+  if (end == 0) return Status::Ok();
   // end is where the writer was when the file was truncated: the old file's size.
   const uint64_t counted = f.truncated_read_to + f.truncated_lost;
   if (end > counted) {
@@ -517,7 +517,8 @@ Result<bool> Tailer::ReadFile(TailedFile& f, uint64_t budget) {
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
   bool truncated = size < f.state.offset;
   if (!truncated && size != f.size) {
-    // Checked before anything is read or changed: an error here leaves f as it was.
+    // An error here returns before anything is read: f's offset and size stay as they were, so
+    // the next call checks again.
     HW_ASSIGN_OR_RETURN(const bool same_start, CheckFingerprint(f));
     bool line_end = true;
     if (same_start) {
