@@ -99,7 +99,7 @@ for line in open(sys.argv[1]):
         if m.startswith("log.") and m.endswith(".count") and m.count(".") == 2:
             sums[m[4:-6]] = sums.get(m[4:-6], 0) + s.get("value", 0)
 for rule, n in sorted(sums.items()):
-    print(rule, int(n))
+    print(rule, int(n) if float(n).is_integer() else repr(n))
 PY
   echo "$(echo "$t1 - $t0" | bc -l) $(echo "$ns / 1000000000" | bc -l) $kb"
 }
@@ -120,21 +120,51 @@ for ((r = 1; r <= RUNS; r++)); do
   dmn_wall+=("$w"); dmn_cpu+=("$c"); dmn_rss+=("$m")
   read -r w c m < <(measure ours "$HW" test-logrules --config bench/logwatch/rules.yaml --examples 0 --json "$W/mixed.log")
   ours_wall+=("$w"); ours_cpu+=("$c"); ours_rss+=("$m")
-  read -r w c m < <(measure mtail mtail --one_shot --one_shot_format=prometheus --progs bench/logwatch/progs \
+  # JSON, not the Prometheus text: that prints a value over 999999 as %g (1.048235e+06), 7
+  # significant digits, where the JSON has the counter's exact integer.
+  read -r w c m < <(measure mtail mtail --one_shot --one_shot_format=json --progs bench/logwatch/progs \
                      --logs "$W/mixed.log" --logtostderr)
   mtail_wall+=("$w"); mtail_cpu+=("$c"); mtail_rss+=("$m")
 done
 
-# Match counts, rule by rule.
+# Match counts, rule by rule, compared as numbers: equal when both are the same integer. Every
+# count is an integer; mtail's JSON gives its counters as integers, and a float that one may hold
+# is exact up to 2^53, so no tolerance is needed (a value that is not a whole number differs).
 fail=0
-printf '\n| rule | hostwatch-logwatch (published) | hostwatch test-logrules | mtail |\n|---|---|---|---|\n'
-for rule in "${RULES[@]}"; do
-  dmn=$(awk -v r="$rule" '$1 == r { print $2 }' "$W/daemon.counts")
-  ours=$(grep -o "\"$rule\": {\"matches\": [0-9]*" "$W/ours.out" | grep -o '[0-9]*$')
-  theirs=$(grep -E "^$rule\{" "$W/mtail.out" | awk '{print $2}')
-  printf '| %s | %s | %s | %s |\n' "$rule" "$dmn" "$ours" "$theirs"
-  [[ "$ours" == "$theirs" && "$dmn" == "$theirs" ]] || fail=1
-done
+python3 - "$W/daemon.counts" "$W/ours.out" "$W/mtail.out" "${RULES[@]}" <<'PY' || fail=1
+import json, sys
+daemon_path, ours_path, mtail_path, *rules = sys.argv[1:]
+daemon = dict(line.split() for line in open(daemon_path) if line.strip())
+ours = {r: v["matches"] for r, v in json.load(open(ours_path))["rules"].items()}
+mtail = {}
+for name, metrics in json.load(open(mtail_path)).items():
+    for m in metrics:
+        for lv in m.get("LabelValues", []):
+            mtail[name] = mtail.get(name, 0) + lv["Value"]["Value"]
+
+def number(v):
+    """An int when v is a whole number (exactly), else a float; None when missing."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        try:
+            return int(v)
+        except ValueError:
+            v = float(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) <= 2**53:
+        return int(v)
+    return v
+
+print("\n| rule | hostwatch-logwatch (published) | hostwatch test-logrules | mtail |")
+print("|---|---|---|---|")
+fail = False
+for rule in rules:
+    d, o, t = number(daemon.get(rule)), number(ours.get(rule)), number(mtail.get(rule))
+    print(f"| {rule} | {d} | {o} | {t} |")
+    if t is None or d != t or o != t:
+        fail = True
+sys.exit(1 if fail else 0)
+PY
 
 ow=$(printf '%s\n' "${ours_wall[@]}" | median); oc=$(printf '%s\n' "${ours_cpu[@]}" | median)
 orss=$(printf '%s\n' "${ours_rss[@]}" | median)

@@ -31,7 +31,7 @@ constexpr milliseconds kStatInterval{250};         // the stat fallback when ino
 // may triple invalid input (one U+FFFD per bad byte).
 constexpr size_t kMaxCaptureBytes = naming::kMaxFieldValueBytes / 3;
 
-int64_t NowMs() {
+int64_t SystemNowMs() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -60,6 +60,7 @@ Engine::Engine(LogwatchConfig config, EngineOptions options)
     : config_(std::move(config)), options_(std::move(options)) {
   state_path_ = std::filesystem::path(config_.state_dir) / "offsets";
   next_index_ = options_.spool_next_index;
+  if (!options_.now_ms) options_.now_ms = SystemNowMs;
   wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
@@ -94,7 +95,8 @@ Status Engine::Start() {
                    &s == &state->after ? "is" : "is not");
       stats_ = s.stats;
       interval_end_ms_ = s.interval_end_ms;
-      tailer_->Restore(s.files, [this](std::string_view name) { return rules_->Find(name); });
+      tailer_->Restore(s.files,
+                       [this](TailedFile& f, const FileState& saved) { OnRestored(f, saved); });
     }
   } else if (text.status().code() != StatusCode::kNotFound) {
     return text.status();
@@ -107,6 +109,8 @@ Status Engine::Start() {
   return WriteState(committed_, committed_, next_index_);
 }
 
+int64_t Engine::NowMs() const { return options_.now_ms(); }
+
 int64_t Engine::NextIntervalEnd(int64_t now_ms) const {
   const int64_t step = config_.interval.count();
   return (now_ms / step + 1) * step;  // aligned to the wall clock, like the collector
@@ -114,7 +118,18 @@ int64_t Engine::NextIntervalEnd(int64_t now_ms) const {
 
 Snapshot Engine::Take() const {
   Snapshot s;
-  s.files = tailer_->Snapshot([this](size_t r) { return rules_->rule(r).name; });
+  s.files = tailer_->Snapshot();
+  // Multiline records in progress, so a restart can replay their lines (OnRestored).
+  const auto& files = tailer_->files();
+  for (size_t i = 0; i < files.size(); ++i) {
+    const auto it = files_.find(files[i]->id);
+    if (it == files_.end()) continue;
+    const FileRecords& records = it->second.records;
+    for (size_t r : records.rules) {
+      const FileRecords::Pending& p = records.pending[r];
+      if (p.active) s.files[i].pending.emplace_back(rules_->rule(r).name, p.offset);
+    }
+  }
   s.interval_end_ms = interval_end_ms_;
   s.stats = stats_;
   return s;
@@ -152,21 +167,57 @@ Status Engine::PublishWithState(const pb::Envelope& env, const Snapshot& before,
   return s.WithContext("publish");
 }
 
+Engine::PerFile& Engine::Of(const TailedFile& f) {
+  if (last_file_ == nullptr || last_file_id_ != f.id) {
+    last_file_ = &files_[f.id];  // std::map: the address holds until the entry is erased
+    last_file_id_ = f.id;
+  }
+  return *last_file_;
+}
+
 void Engine::OnOpen(TailedFile& f) {
   const std::vector<std::string>& names = config_.files[f.spec].rules;
-  processor_->Attach(names, &f.records);
-  for (size_t r : f.records.rules) {
+  FileRecords& records = Of(f).records;
+  processor_->Attach(names, &records);
+  for (size_t r : records.rules) {
     if (rules_->rule(r).emit_count) stats_.Track(rules_->rule(r).name, f.state.path);
   }
 }
 
+void Engine::OnRestored(const TailedFile& f, const FileState& saved) {
+  if (f.state.offset >= saved.offset) return;
+  // Lines in [offset, saved.offset) were seen by every rule except the multiline ones whose
+  // record was still open: replay them to those only (RecordProcessor).
+  FileRecords& records = Of(f).records;
+  records.replay_until = saved.offset;
+  for (const auto& [rule, off] : saved.pending) {
+    const size_t r = rules_->Find(rule);
+    if (r < records.replay_from.size() && records.applies[r]) records.replay_from[r] = off;
+  }
+}
+
 void Engine::OnClose(TailedFile& f) {
-  processor_->FlushIdle(f.state.path, Clock::now(), milliseconds(0), &f.records, this);
+  OnTruncated(f);
+  files_.erase(f.id);
+  last_file_ = nullptr;
+}
+
+void Engine::OnTruncated(TailedFile& f) {
+  processor_->FlushIdle(f.state.path, Clock::now(), milliseconds(0), &Of(f).records, this);
 }
 
 void Engine::OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) {
   dirty_ = true;
-  processor_->OnLine(f.state.path, line, offset, truncated, &f.records, this);
+  processor_->OnLine(f.state.path, line, offset, truncated, &Of(f).records, this);
+}
+
+void Engine::ReadFailed(const TailedFile& f, const Status& error) {
+  ++read_errors_;
+  last_read_error_ = error;
+  if (auto n = Of(f).read_log.Allow()) {
+    spdlog::warn("{}; reading it again from offset {} ({} more since)", error.ToString(),
+                 f.state.offset, *n);
+  }
 }
 
 void Engine::OnRecord(const Record& r) {
@@ -288,13 +339,20 @@ Status Engine::Pass(bool discover, bool force) {
   while (more) {
     more = false;
     for (auto& f : tailer_->files()) {
-      more |= tailer_->ReadFile(*f, kReadBudget);
+      // A read error is not the end of f: it is not read further in this pass, and the next
+      // pass starts again where the last good read ended.
+      Result<bool> read = tailer_->ReadFile(*f, kReadBudget);
+      if (read.ok()) {
+        more |= *read;
+      } else {
+        ReadFailed(*f, read.status());
+      }
       if (events_bytes_ >= kMaxBatchBytes) HW_RETURN_IF_ERROR(FlushEvents());
     }
   }
   const auto now = Clock::now();
   for (auto& f : tailer_->files()) {
-    processor_->FlushIdle(f->state.path, now, options_.multiline_idle, &f->records, this);
+    processor_->FlushIdle(f->state.path, now, options_.multiline_idle, &Of(*f).records, this);
   }
   tailer_->CloseQuiet();
   if (events_.events().events_size() > 0 &&

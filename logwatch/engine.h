@@ -2,7 +2,13 @@
 // -> publish, with the offsets file written in two phases around every publish (state_file.h).
 //
 // The engine knows nothing about threads or sockets: the service runs Loop() on its worker thread
-// and hands it a publish function (ProducerLink::Publish); tests hand it a fake.
+// and hands it a publish function (ProducerLink::Publish); tests hand it a fake, and a wall clock
+// (engine_test.cc).
+//
+// The tailer follows files; what their lines mean is kept here, per file (TailedFile::id): the
+// records in progress of its rules (multiline), and its read-error log. A file that cannot be read
+// is not fatal: the error is logged (at most once a minute per file, with a count), counted in
+// read_errors(), and the file is read again from the same offset on the next pass.
 #pragma once
 
 #include <atomic>
@@ -10,12 +16,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/daemon/logging.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
 #include "hostwatch/v1/hostwatch.pb.h"
@@ -36,6 +44,10 @@ struct EngineOptions {
   std::function<void(int64_t time_ms, hostwatch::v1::SampleBatch*)> extra_samples;
   std::chrono::milliseconds rotate_wait{5000};
   std::chrono::milliseconds multiline_idle{1000};
+  // The wall clock, unix epoch ms: interval boundaries and event times. Empty: the system's.
+  // Elapsed times (flush delays, multiline idle, rate limits) use steady_clock. A seam local to
+  // logwatch until common/ has a clock (collector/clock.h is the collector's own).
+  std::function<int64_t()> now_ms;
 };
 
 class Engine : public LineHandler, public RecordSink {
@@ -61,15 +73,29 @@ class Engine : public LineHandler, public RecordSink {
 
   const TailerStats& tailer_stats() const { return tailer_->stats(); }
   const Tailer& tailer() const { return *tailer_; }
+  // Failed reads or stats of followed files since Start, and the last one's error.
+  uint64_t read_errors() const { return read_errors_; }
+  const Status& last_read_error() const { return last_read_error_; }
 
   // LineHandler / RecordSink (engine thread only).
   void OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) override;
   void OnChunk(TailedFile& /*f*/, std::string_view chunk) override { processor_->OnChunk(chunk); }
   void OnOpen(TailedFile& f) override;
   void OnClose(TailedFile& f) override;
+  void OnTruncated(TailedFile& f) override;
   void OnRecord(const Record& r) override;
 
  private:
+  struct PerFile {
+    FileRecords records;
+    daemon::RepeatLimiter read_log{std::chrono::minutes(1)};
+  };
+  PerFile& Of(const TailedFile& f);
+  // After a restart: f's lines in [f.state.offset, saved.offset) go to the rules of its pending
+  // multiline records only.
+  void OnRestored(const TailedFile& f, const FileState& saved);
+  void ReadFailed(const TailedFile& f, const Status& error);
+  int64_t NowMs() const;
   Snapshot Take() const;
   Status WriteState(const Snapshot& before, const Snapshot& after, uint64_t mark);
   // Publishes env with the two-phase offsets write around it.
@@ -81,6 +107,9 @@ class Engine : public LineHandler, public RecordSink {
   int64_t NextIntervalEnd(int64_t now_ms) const;
 
   LogwatchConfig config_;
+  std::map<uint64_t, PerFile> files_;  // by TailedFile::id, from OnOpen to OnClose
+  uint64_t last_file_id_ = 0;          // the last Of(): lines come in runs of one file
+  PerFile* last_file_ = nullptr;
   EngineOptions options_;
   std::filesystem::path state_path_;
   std::shared_ptr<const RuleSet> rules_;
@@ -102,6 +131,8 @@ class Engine : public LineHandler, public RecordSink {
   std::chrono::steady_clock::time_point last_event_flush_{}, last_state_write_{}, last_discover_{};
   bool dirty_ = false;  // lines read since the offsets file was written
   uint64_t events_published_ = 0, events_suppressed_ = 0, value_errors_ = 0;
+  uint64_t read_errors_ = 0;
+  Status last_read_error_;
 
   spool::UniqueFd wake_fd_;
   std::mutex reload_mu_;

@@ -12,6 +12,4 @@ namespace hw::logwatch {
 Result<std::unique_ptr<daemon::Service<LogwatchConfig>>> MakeLogwatchService(
     const LogwatchConfig& config);
 
-daemon::DaemonSpec<LogwatchConfig> LogwatchDaemonSpec();
-
 }  // namespace hw::logwatch

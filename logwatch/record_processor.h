@@ -2,11 +2,12 @@
 // confirms the candidates, `exclude` vetoes, and rules with `multiline_start` join continuation
 // lines into one record before matching.
 //
-// Multiline state is per (file, rule) and lives in FileRecords, which the tailer keeps with each
-// file. A record is finished by the next start line, by FlushIdle (no new line for a while: the
-// end of a stack trace), or by FlushAll (the file is closed). Its offset is the offset of its first
-// line, which is what the offsets file keeps for a pending record: after a restart the lines from
-// there are replayed to that rule only (ReplayFilter), so other rules never see them twice.
+// Multiline state is per (file, rule) and lives in FileRecords, which the engine keeps per
+// followed file (the tailer knows nothing of rules). A record is finished by the next start line,
+// by FlushIdle (no new line for a while: the end of a stack trace; with idle zero, every record:
+// the file is closed or truncated). Its offset is the offset of its first line, which is what the
+// offsets file keeps for a pending record: after a restart the lines from there are replayed to
+// that rule only (ReplayFilter), so other rules never see them twice.
 //
 // Threads: one thread per RecordProcessor (it owns a Scanner).
 #pragma once

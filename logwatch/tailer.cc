@@ -47,6 +47,12 @@ ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t off) {
   return static_cast<ssize_t>(got);
 }
 
+// "<path>: <call>: <strerror>"; errno is read first, before building the message can change it.
+Status IoErrorOf(const std::string& path, const char* call) {
+  const int err = errno;
+  return Status::IoError(path + ": " + call, err);
+}
+
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 std::vector<std::string> Expand(const std::string& pattern) {
@@ -77,7 +83,7 @@ int FindByIdentity(const FileState& st) {
     if (fd < 0) continue;
     uint32_t len = 0;
     uint64_t hash = 0;
-    if (Fingerprint(fd, static_cast<uint64_t>(sb.st_size), &len, &hash) && len >= st.fp_len) {
+    if (Fingerprint(fd, static_cast<uint64_t>(sb.st_size), &len, &hash).ok() && len >= st.fp_len) {
       // Compare on the stored length: the file may have grown since.
       std::string head(st.fp_len, '\0');
       if (PreadAll(fd, head.data(), st.fp_len, 0) == static_cast<ssize_t>(st.fp_len) &&
@@ -92,14 +98,14 @@ int FindByIdentity(const FileState& st) {
 
 }  // namespace
 
-bool Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash) {
+Status Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash) {
   char buf[kFingerprintBytes];
   const size_t want = static_cast<size_t>(std::min<uint64_t>(size, kFingerprintBytes));
   const ssize_t got = PreadAll(fd, buf, want, 0);
-  if (got < 0) return false;
+  if (got < 0) return Status::IoError("read the first bytes", errno);
   *len = static_cast<uint32_t>(got);
   *hash = Fnv1a(buf, static_cast<size_t>(got));
-  return true;
+  return Status::Ok();
 }
 
 Tailer::Tailer(std::vector<WatchSpec> specs, uint64_t max_line_bytes,
@@ -127,15 +133,14 @@ void Tailer::Watch(const std::string& dir) {
   if (wd >= 0) watches_[dir] = wd;
 }
 
-TailedFile* Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t offset,
-                         bool draining) {
+Result<TailedFile*> Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t offset,
+                                 bool draining) {
+  spool::UniqueFd owned(fd);
   struct stat sb;
-  if (::fstat(fd, &sb) != 0) {
-    ::close(fd);
-    return nullptr;
-  }
+  if (::fstat(fd, &sb) != 0) return IoErrorOf(path, "fstat");
   auto f = std::make_unique<TailedFile>();
-  f->fd.Reset(fd);
+  f->id = next_id_++;
+  f->fd = std::move(owned);
   f->spec = spec;
   f->state.path = path;
   f->state.dev = sb.st_dev;
@@ -145,7 +150,8 @@ TailedFile* Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t 
   f->unchecked_offset = f->state.offset;
   f->state.draining = draining;
   f->last_growth = Clock::now();
-  if (!Fingerprint(fd, f->size, &f->state.fp_len, &f->state.fp_hash)) {
+  // Unreadable now: the first read reports it; meanwhile an empty fingerprint matches any content.
+  if (!Fingerprint(fd, f->size, &f->state.fp_len, &f->state.fp_hash).ok()) {
     f->state.fp_len = 0;
     f->state.fp_hash = Fnv1a(nullptr, 0);
   }
@@ -158,7 +164,7 @@ TailedFile* Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t 
 }
 
 void Tailer::Restore(const std::vector<FileState>& saved,
-                     const std::function<size_t(std::string_view)>& rule_index) {
+                     const std::function<void(TailedFile&, const FileState&)>& restored) {
   for (const FileState& st : saved) {
     size_t spec = specs_.size();
     for (size_t i = 0; i < specs_.size() && spec == specs_.size(); ++i) {
@@ -186,8 +192,13 @@ void Tailer::Restore(const std::vector<FileState>& saved,
     struct stat sb;
     const bool at_path =
         ::stat(st.path.c_str(), &sb) == 0 && sb.st_dev == st.dev && sb.st_ino == st.ino;
-    TailedFile* f = Open(st.path, spec, fd, 0, st.draining || !at_path);
-    if (f == nullptr) continue;
+    Result<TailedFile*> opened = Open(st.path, spec, fd, 0, st.draining || !at_path);
+    if (!opened.ok()) {
+      spdlog::warn("{}; what it held after offset {} is lost", opened.status().ToString(),
+                   st.offset);
+      continue;
+    }
+    TailedFile* f = *opened;
     uint64_t start = st.offset;
     for (const auto& [rule, off] : st.pending) start = std::min(start, off);
     if (f->size < start) {
@@ -198,16 +209,7 @@ void Tailer::Restore(const std::vector<FileState>& saved,
     f->state.offset = start;
     f->unchecked_offset = start;
     f->state.skipping = st.pending.empty() ? st.skipping : false;
-    if (start < st.offset) {
-      // Lines in [start, st.offset) were seen by every rule except the multiline ones whose
-      // record was still open: replay them to those only (RecordProcessor).
-      f->records.replay_until = st.offset;
-      for (const auto& [rule, off] : st.pending) {
-        const size_t r = rule_index(rule);
-        if (r < f->records.replay_from.size() && f->records.applies[r])
-          f->records.replay_from[r] = off;
-      }
-    }
+    restored(*f, st);
   }
 }
 
@@ -237,10 +239,12 @@ void Tailer::Discover(bool startup) {
       uint64_t offset = 0;
       if (startup && !seen_before && !w.from_beginning)
         offset = std::numeric_limits<uint64_t>::max();
-      TailedFile* f = Open(path, spec, fd, offset, false);
-      if (f != nullptr) {
-        spdlog::info("{}: following (inode {}, from offset {}){}", path, f->state.ino,
-                     f->state.offset, active != nullptr ? " after a rotation" : "");
+      Result<TailedFile*> f = Open(path, spec, fd, offset, false);
+      if (f.ok()) {
+        spdlog::info("{}: following (inode {}, from offset {}){}", path, (*f)->state.ino,
+                     (*f)->state.offset, active != nullptr ? " after a rotation" : "");
+      } else if (auto n = open_log_.Allow()) {
+        spdlog::warn("{}; trying again ({} more since)", f.status().ToString(), *n);
       }
     }
   }
@@ -282,12 +286,12 @@ bool Tailer::Wait(std::chrono::milliseconds timeout, int wake_fd) {
   return structural;
 }
 
-bool Tailer::CheckFingerprint(TailedFile& f) {
+Result<bool> Tailer::CheckFingerprint(TailedFile& f) {
   if (f.state.fp_len == 0 && f.size == 0) return true;
   char buf[kFingerprintBytes];
   const size_t want = static_cast<size_t>(std::min<uint64_t>(f.size, kFingerprintBytes));
   const ssize_t got = PreadAll(f.fd.get(), buf, want, 0);
-  if (got < 0) return true;  // a read error is reported by the read itself
+  if (got < 0) return IoErrorOf(f.state.path, "read");
   if (static_cast<uint64_t>(got) < f.state.fp_len ||
       Fnv1a(buf, f.state.fp_len) != f.state.fp_hash) {
     return false;
@@ -299,8 +303,8 @@ bool Tailer::CheckFingerprint(TailedFile& f) {
   return true;
 }
 
-bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, uint64_t end,
-                       uint64_t budget, uint64_t* consumed) {
+Status Tailer::ReadRange(TailedFile& f, int fd, const std::string& path, uint64_t* offset,
+                         bool* skipping, uint64_t end, uint64_t budget, uint64_t* consumed) {
   if (buf_.size() < kChunkBytes) buf_.resize(kChunkBytes);
   // buf_ is refilled after this: the handler must not answer from the last chunk any more.
   struct ChunkEnd {
@@ -311,10 +315,7 @@ bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, 
   while (*offset < end && *consumed < budget) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, end - *offset));
     const ssize_t got = PreadAll(fd, buf_.data(), want, *offset);
-    if (got < 0) {
-      spdlog::warn("{}: read: {}", f.state.path, std::strerror(errno));
-      return false;
-    }
+    if (got < 0) return IoErrorOf(path, "read");
     if (got == 0) break;  // shrank under us: the next pass sees the truncation
     const char* data = buf_.data();
     const size_t n = static_cast<size_t>(got);
@@ -373,7 +374,7 @@ bool Tailer::ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, 
     stats_.bytes_read += pos;
     if (static_cast<size_t>(got) < want) break;
   }
-  return true;
+  return Status::Ok();
 }
 
 void Tailer::CountLost(const TailedFile& f, uint64_t bytes) {
@@ -385,26 +386,28 @@ void Tailer::CountLost(const TailedFile& f, uint64_t bytes) {
   stats_.lost_lines += (bytes + avg / 2) / avg;
 }
 
-void Tailer::SkipTruncationHole(TailedFile& f) {
+Status Tailer::SkipTruncationHole(TailedFile& f) {
   // SEEK_DATA finds the end of a hole to the block; the NULs up to the writer's offset are read.
   // A hole shorter than a block reads as NULs in a data block, hence the scan from there.
   off_t data = ::lseek(f.fd.get(), 0, SEEK_DATA);
   if (data < 0) {
-    if (errno == ENXIO) return;  // nothing but hole yet: look again on the next read
-    data = 0;                    // no SEEK_DATA here: scan from the start
+    if (errno == ENXIO) return Status::Ok();  // nothing but hole yet: look again on the next read
+    data = 0;                                 // no SEEK_DATA here: scan from the start
   }
   uint64_t end = static_cast<uint64_t>(data);
   char buf[4096];
   for (;;) {
     const ssize_t got = PreadAll(f.fd.get(), buf, sizeof buf, end);
-    if (got <= 0) return;  // the hole is all there is so far: look again on the next read
+    if (got < 0) return IoErrorOf(f.state.path, "read");
+    if (got == 0) return Status::Ok();  // the hole is all there is so far: look again next read
     size_t zeros = 0;
     while (zeros < static_cast<size_t>(got) && buf[zeros] == '\0') ++zeros;
     end += zeros;
     if (zeros < static_cast<size_t>(got)) break;
   }
   f.after_truncation = false;
-  if (end == 0) return;  // new content from 0: an O_APPEND writer, nothing to learn here
+  // New content from 0: an O_APPEND writer, nothing to learn here.
+  if (end == 0) return Status::Ok();
   // end is where the writer was when the file was truncated: the old file's size.
   const uint64_t counted = f.truncated_read_to + f.truncated_lost;
   if (end > counted) {
@@ -415,13 +418,16 @@ void Tailer::SkipTruncationHole(TailedFile& f) {
   stats_.bytes_read += end - f.state.offset;
   f.state.offset = end;
   f.unchecked_offset = end;
+  return Status::Ok();
 }
 
-bool Tailer::LineEndStillThere(const TailedFile& f) {
+Result<bool> Tailer::LineEndStillThere(const TailedFile& f) {
   const uint64_t off = f.state.offset;
   if (off == 0 || off == f.unchecked_offset || f.state.skipping) return true;
   char c = 0;
-  return PreadAll(f.fd.get(), &c, 1, off - 1) == 1 && c == '\n';
+  const ssize_t got = PreadAll(f.fd.get(), &c, 1, off - 1);
+  if (got < 0) return IoErrorOf(f.state.path, "read");
+  return got == 1 && c == '\n';
 }
 
 void Tailer::HandleTruncation(TailedFile& f) {
@@ -464,10 +470,14 @@ void Tailer::HandleTruncation(TailedFile& f) {
       uint64_t off = had;
       bool skipping = f.state.skipping;
       uint64_t consumed = 0;
-      ReadRange(f, copy.get(), &off, &skipping, static_cast<uint64_t>(sb.st_size),
-                std::numeric_limits<uint64_t>::max(), &consumed);
+      // The copy is a bonus: what could not be read from it is counted lost below, and the
+      // truncated file is followed on from 0 all the same (once per truncation: no repeats).
+      const Status read = ReadRange(f, copy.get(), f.state.path + " (its copy)", &off, &skipping,
+                                    static_cast<uint64_t>(sb.st_size),
+                                    std::numeric_limits<uint64_t>::max(), &consumed);
+      if (!read.ok()) spdlog::warn("{}", read.ToString());
       // A last line without its newline in the copy is complete: the truncate ended it.
-      if (off < static_cast<uint64_t>(sb.st_size) && !skipping) {
+      if (read.ok() && off < static_cast<uint64_t>(sb.st_size) && !skipping) {
         std::string rest(static_cast<size_t>(std::min<uint64_t>(sb.st_size - off, max_line_bytes_)),
                          '\0');
         const ssize_t got = PreadAll(copy.get(), rest.data(), rest.size(), off);
@@ -494,35 +504,60 @@ void Tailer::HandleTruncation(TailedFile& f) {
       "{}: truncated (copytruncate?) at offset {}; {} bytes taken from the copy; reading "
       "again from 0",
       f.state.path, had, recovered_to - had);
-  handler_->OnClose(f);  // multiline records end with the old content
+  handler_->OnTruncated(f);  // multiline records end with the old content
   f.state.offset = 0;
   f.state.skipping = false;
   f.state.fp_len = 0;
   f.state.fp_hash = Fnv1a(nullptr, 0);
 }
 
-bool Tailer::ReadFile(TailedFile& f, uint64_t budget) {
+Result<bool> Tailer::ReadFile(TailedFile& f, uint64_t budget) {
   struct stat sb;
-  if (::fstat(f.fd.get(), &sb) != 0) return false;
+  if (::fstat(f.fd.get(), &sb) != 0) return IoErrorOf(f.state.path, "fstat");
   const uint64_t size = static_cast<uint64_t>(sb.st_size);
-  if (size < f.state.offset ||
-      (size != f.size && (!CheckFingerprint(f) || !LineEndStillThere(f)))) {
+  bool truncated = size < f.state.offset;
+  if (!truncated && size != f.size) {
+    // An error here returns before anything is read: f's offset and size stay as they were, so
+    // the next call checks again.
+    HW_ASSIGN_OR_RETURN(const bool same_start, CheckFingerprint(f));
+    bool line_end = true;
+    if (same_start) {
+      HW_ASSIGN_OR_RETURN(line_end, LineEndStillThere(f));
+    }
+    truncated = !same_start || !line_end;
+  }
+  if (truncated) {
     HandleTruncation(f);
     f.size = size;
-    CheckFingerprint(f);
+    // The new content's first bytes; an error is the next read's to report.
+    (void)CheckFingerprint(f);
   }
   if (size > f.size) f.last_growth = Clock::now();
   f.size = size;
-  if (f.after_truncation && f.state.offset == 0 && size > 0) SkipTruncationHole(f);
+  if (f.after_truncation && f.state.offset == 0 && size > 0) {
+    HW_RETURN_IF_ERROR(SkipTruncationHole(f));
+  }
   uint64_t consumed = 0;
-  ReadRange(f, f.fd.get(), &f.state.offset, &f.state.skipping, size, budget, &consumed);
-  if (f.state.fp_len < kFingerprintBytes && f.size > f.state.fp_len) CheckFingerprint(f);
+  HW_RETURN_IF_ERROR(ReadRange(f, f.fd.get(), f.state.path, &f.state.offset, &f.state.skipping,
+                               size, budget, &consumed));
+  if (f.state.fp_len < kFingerprintBytes && f.size > f.state.fp_len) {
+    HW_RETURN_IF_ERROR(CheckFingerprint(f).status());
+  }
   return f.state.offset < size && consumed >= budget;
 }
 
-bool Tailer::ReadAll(uint64_t budget) {
+Result<bool> Tailer::ReadAll(uint64_t budget) {
   bool more = false;
-  for (auto& f : files_) more |= ReadFile(*f, budget);
+  Status first;
+  for (auto& f : files_) {
+    Result<bool> r = ReadFile(*f, budget);
+    if (r.ok()) {
+      more |= *r;
+    } else if (first.ok()) {
+      first = r.status();
+    }
+  }
+  if (!first.ok()) return first;
   return more;
 }
 
@@ -541,16 +576,12 @@ void Tailer::CloseQuiet() {
   }
 }
 
-std::vector<FileState> Tailer::Snapshot(const std::function<std::string(size_t)>& rule_name) const {
+std::vector<FileState> Tailer::Snapshot() const {
   std::vector<FileState> out;
+  out.reserve(files_.size());
   for (const auto& f : files_) {
-    FileState s = f->state;
-    s.pending.clear();
-    for (size_t r : f->records.rules) {
-      const FileRecords::Pending& p = f->records.pending[r];
-      if (p.active) s.pending.emplace_back(rule_name(r), p.offset);
-    }
-    out.push_back(std::move(s));
+    out.push_back(f->state);
+    out.back().pending.clear();
   }
   return out;
 }

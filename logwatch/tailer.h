@@ -20,6 +20,13 @@
 // Lines are cut at max_line_bytes: the head is delivered flagged `truncated` and the rest of the
 // line is skipped without being buffered, so a 10 MB line costs no more memory than a short one.
 //
+// The tailer knows files, not rules: what lines mean (records, multiline state) is the
+// LineHandler's, kept per file under TailedFile::id.
+//
+// Errors: a failed read or stat of a followed file is returned as a Status (IoError naming the
+// path), never taken for "nothing new": the file's offset stays where the last good read left it,
+// so the caller may try again later without losing or repeating a line.
+//
 // Threads: one thread owns a Tailer (the service's worker, or test-logrules).
 #pragma once
 
@@ -33,9 +40,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/daemon/logging.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
-#include "logwatch/record_processor.h"
 #include "logwatch/state_file.h"
 
 namespace hw::logwatch {
@@ -49,7 +56,10 @@ struct WatchSpec {
 };
 
 struct TailedFile {
-  FileState state;  // path, identity, offset, skipping, draining (pending is filled by Snapshot)
+  // This open file's serial within its Tailer: what a handler keys its per-file state by. Not
+  // (dev, ino): a glob may follow a rotated file under its new name while it drains under the old.
+  uint64_t id = 0;
+  FileState state;  // path, identity, offset, skipping, draining (pending: the handler's)
   size_t spec = 0;
   spool::UniqueFd fd;
   uint64_t size = 0;                            // at the last fstat
@@ -62,7 +72,6 @@ struct TailedFile {
   uint64_t unchecked_offset = 0;
   uint64_t truncated_read_to = 0, truncated_lost = 0;
   std::chrono::steady_clock::time_point last_growth;
-  FileRecords records;
 };
 
 class LineHandler {
@@ -74,9 +83,13 @@ class LineHandler {
   // inside it (an empty chunk: the buffer is about to be reused). Lets a handler scan once per
   // buffer rather than once per line.
   virtual void OnChunk(TailedFile& /*f*/, std::string_view /*chunk*/) {}
-  // f is followed from now on (attach its rules); and f is about to be closed (finish records).
+  // f is followed from now on (attach its rules); and f is about to be closed (finish records and
+  // forget it).
   virtual void OnOpen(TailedFile& f) = 0;
   virtual void OnClose(TailedFile& f) = 0;
+  // f's content starts over (a copytruncate): records in progress end with the old content; f is
+  // still followed, from offset 0.
+  virtual void OnTruncated(TailedFile& f) = 0;
 };
 
 struct TailerStats {
@@ -98,26 +111,31 @@ class Tailer {
   // Sets up inotify (without it, the stat fallback alone still works; that is logged).
   void Init();
   // Before the first Discover: files from the offsets file. Each is found again by its path or,
-  // when it was rotated meanwhile, by its (device, inode) among the files beside it.
-  // rule_index maps a multiline rule's name to its RuleSet index (size() when unknown).
+  // when it was rotated meanwhile, by its (device, inode) among the files beside it. Its offset
+  // goes back to the earliest of its saved.pending records; restored(f, saved) is then called for
+  // each file found, so the handler can replay [f.state.offset, saved.offset) to those records'
+  // rules only.
   void Restore(const std::vector<FileState>& files,
-               const std::function<size_t(std::string_view)>& rule_index);
+               const std::function<void(TailedFile&, const FileState&)>& restored);
   // Expands the globs and opens new files; startup: apply `from` to files never seen before.
   void Discover(bool startup);
   // Waits until inotify reports a change, wake_fd is readable, or timeout. True when a file was
   // created, moved or deleted in a watched directory (Discover should run).
   bool Wait(std::chrono::milliseconds timeout, int wake_fd);
-  // Reads what is new in every file, at most about budget bytes per file. True when a file has
-  // more. ReadFile is the same for one file: between two calls every offset is consistent with
-  // the lines delivered, so the caller may publish and save state there.
-  bool ReadAll(uint64_t budget);
-  bool ReadFile(TailedFile& f, uint64_t budget);
+  // Reads what is new in f, at most about budget bytes: true when f has more, false when it is
+  // read to its end. An error (IoError with the path) when f could not be stat'ed or read: f keeps
+  // the offset of its last good read and is tried again by the next call. Between two calls every
+  // offset is consistent with the lines delivered, so the caller may publish and save state there.
+  Result<bool> ReadFile(TailedFile& f, uint64_t budget);
+  // ReadFile for every file: true when one has more. A file's error does not stop the others; the
+  // first error is returned (whether more is left is then unknown: call again).
+  Result<bool> ReadAll(uint64_t budget);
   // Draining files that were quiet for rotate_wait are closed.
   void CloseQuiet();
 
-  // The state of every followed file; multiline records in progress come from the handler's
-  // FileRecords (via pending_rules) so a restart can replay them.
-  std::vector<FileState> Snapshot(const std::function<std::string(size_t)>& rule_name) const;
+  // The state of every followed file, in files() order, with pending empty: records in progress
+  // are the handler's to add.
+  std::vector<FileState> Snapshot() const;
   const std::vector<std::unique_ptr<TailedFile>>& files() const { return files_; }
   std::vector<std::unique_ptr<TailedFile>>& files() { return files_; }
   const TailerStats& stats() const { return stats_; }
@@ -126,19 +144,24 @@ class Tailer {
   void set_max_line_bytes(uint64_t n) { max_line_bytes_ = n; }
 
  private:
-  TailedFile* Open(const std::string& path, size_t spec, int fd, uint64_t offset, bool draining);
-  // Reads [*offset, end) of fd as lines of f; returns false on a read error.
-  bool ReadRange(TailedFile& f, int fd, uint64_t* offset, bool* skipping, uint64_t end,
-                 uint64_t budget, uint64_t* consumed);
-  bool CheckFingerprint(TailedFile& f);
+  // Takes fd (closed on an error, which names path).
+  Result<TailedFile*> Open(const std::string& path, size_t spec, int fd, uint64_t offset,
+                           bool draining);
+  // Reads [*offset, end) of fd (named path in errors) as lines of f; *offset stays at the end of
+  // the last whole line delivered.
+  Status ReadRange(TailedFile& f, int fd, const std::string& path, uint64_t* offset, bool* skipping,
+                   uint64_t end, uint64_t budget, uint64_t* consumed);
+  // False when f's first bytes are no longer the ones we fingerprinted (the file was replaced in
+  // place); grows the fingerprint up to kFingerprintBytes as the file grows.
+  Result<bool> CheckFingerprint(TailedFile& f);
   void HandleTruncation(TailedFile& f);
   // After a copytruncate: skips a writer's hole at the start of f and counts what it stands for.
-  void SkipTruncationHole(TailedFile& f);
+  Status SkipTruncationHole(TailedFile& f);
   void CountLost(const TailedFile& f, uint64_t bytes);
   // False when the byte before f's offset is no longer the newline we read there: the file was
   // truncated and has grown past the offset again (the fingerprint cannot tell when both the old
   // and the new first bytes are a writer's hole).
-  bool LineEndStillThere(const TailedFile& f);
+  Result<bool> LineEndStillThere(const TailedFile& f);
   void Watch(const std::string& dir);
 
   std::vector<WatchSpec> specs_;
@@ -151,9 +174,12 @@ class Tailer {
   std::map<std::string, int> watches_;  // dir -> wd
   std::string buf_;
   TailerStats stats_;
+  uint64_t next_id_ = 1;
+  daemon::RepeatLimiter open_log_{std::chrono::minutes(1)};  // Discover runs every second
 };
 
-// FNV-1a over the first min(size, kFingerprintBytes) bytes of fd; false on a read error.
-bool Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash);
+// FNV-1a over the first min(size, kFingerprintBytes) bytes of fd; an IoError when it cannot be
+// read.
+Status Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash);
 
 }  // namespace hw::logwatch

@@ -25,6 +25,7 @@ struct Lines : LineHandler {
   }
   void OnOpen(TailedFile&) override {}
   void OnClose(TailedFile&) override {}
+  void OnTruncated(TailedFile&) override {}
 };
 
 void Append(const fs::path& p, const std::string& s) {
@@ -39,9 +40,15 @@ class TailerTest : public ::testing::Test {
     t->Init();
     return t;
   }
+  // True when a file has more; a read error fails the test.
+  static bool ReadAll(Tailer& t) {
+    Result<bool> more = t.ReadAll(1 << 20);
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    return more.ok() && *more;
+  }
   void Pass(Tailer& t) {
     t.Discover(false);
-    while (t.ReadAll(1 << 20)) {
+    while (ReadAll(t)) {
     }
   }
   testing::TempDir dir_;
@@ -53,7 +60,7 @@ TEST_F(TailerTest, FromEndSkipsOldContentAndPartialLinesWait) {
   Append(p, "old1\nold2\n");
   auto t = Make(p.string(), /*from_beginning=*/false);
   t->Discover(true);
-  t->ReadAll(1 << 20);
+  ReadAll(*t);
   Append(p, "new1\npart");
   Pass(*t);
   Append(p, "ial\n");
@@ -66,7 +73,7 @@ TEST_F(TailerTest, RenameAndCreateFinishesTheOldFileFirst) {
   Append(p, "1\n");
   auto t = Make(p.string());
   t->Discover(true);
-  t->ReadAll(1 << 20);
+  ReadAll(*t);
   Append(p, "2\n");
   fs::rename(p, dir_.path() / "a.log.1");
   Append(dir_.path() / "a.log.1", "3\n");  // the writer has not reopened yet
@@ -82,7 +89,7 @@ TEST_F(TailerTest, DeleteAndRecreate) {
   Append(p, "1\n");
   auto t = Make(p.string());
   t->Discover(true);
-  t->ReadAll(1 << 20);
+  ReadAll(*t);
   {
     // The writer still holds the old file when it is deleted.
     std::ofstream old(p, std::ios::app);
@@ -99,7 +106,7 @@ TEST_F(TailerTest, CopytruncateTakesTheUnreadTailFromTheCopy) {
   Append(p, "1\n2\n");
   auto t = Make(p.string());
   t->Discover(true);
-  t->ReadAll(1 << 20);
+  ReadAll(*t);
   Append(p, "3\n4\n");
   fs::copy_file(p, dir_.path() / "a.log.1");
   fs::resize_file(p, 0);
@@ -130,7 +137,7 @@ TEST_F(TailerTest, CopytruncateCountsWhatAWriterWithoutAppendLost) {
     for (int i = 0; i < 10; ++i) write_line(i);
     auto t = Make(p.string());
     t->Discover(true);
-    t->ReadAll(1 << 20);
+    ReadAll(*t);
     fs::copy_file(p, dir_.path() / (p.filename().string() + ".1"));  // logrotate's copy
     for (int i = 10; i < 60; ++i) write_line(i);  // between the copy and the truncate
     fs::resize_file(p, 0);
@@ -152,7 +159,7 @@ TEST_F(TailerTest, TruncateAndRegrowPastTheOffsetIsSeenByTheFingerprint) {
   Append(p, "aaaa\n");
   auto t = Make(p.string());
   t->Discover(true);
-  t->ReadAll(1 << 20);
+  ReadAll(*t);
   fs::resize_file(p, 0);
   Append(p, "bbbbbbbbbb\n");  // longer than before: the size alone does not show the truncate
   Pass(*t);
@@ -191,19 +198,51 @@ TEST_F(TailerTest, RestoreFindsARotatedFileByInode) {
   {
     auto t = Make(p.string());
     t->Discover(true);
-    t->ReadAll(1 << 20);
-    saved = t->Snapshot([](size_t) { return std::string(); });
+    ReadAll(*t);
+    saved = t->Snapshot();
   }
   Append(p, "3\n");
   fs::rename(p, dir_.path() / "a.log.1");
   Append(p, "4\n");
   lines_.got.clear();
   auto t = Make(p.string());
-  t->Restore(saved, [](std::string_view) { return size_t{0}; });
+  int restored = 0;
+  t->Restore(saved, [&](TailedFile&, const FileState&) { ++restored; });
+  EXPECT_EQ(restored, 1);
   t->Discover(true);
-  while (t->ReadAll(1 << 20)) {
+  while (ReadAll(*t)) {
   }
   EXPECT_THAT(lines_.got, ElementsAre("3", "4"));
+}
+
+// A read that fails is an error, not "nothing new": the offset stays at the last whole line read,
+// and once the file can be read again the lines arrive, none lost and none twice.
+TEST_F(TailerTest, ReadErrorIsAnErrorAndTheOffsetStays) {
+  const fs::path p = dir_.path() / "a.log";
+  Append(p, "1\n");
+  auto t = Make(p.string());
+  t->Discover(true);
+  ASSERT_FALSE(ReadAll(*t));
+  TailedFile& f = *t->files().at(0);
+  const uint64_t offset = f.state.offset;
+  // The followed descriptor becomes a write-only one on the same file: fstat works, pread fails.
+  const int saved = ::dup(f.fd.get());
+  const int wr = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(wr, 0);
+  ASSERT_GE(::dup2(wr, f.fd.get()), 0);
+  ::close(wr);
+  Append(p, "2\n3\n");
+  Result<bool> r = t->ReadFile(f, 1 << 20);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_THAT(r.status().message(), ::testing::HasSubstr(p.string() + ": read"));
+  EXPECT_EQ(f.state.offset, offset);
+  EXPECT_FALSE(t->ReadAll(1 << 20).ok());
+  ASSERT_GE(::dup2(saved, f.fd.get()), 0);
+  ::close(saved);
+  Pass(*t);
+  EXPECT_THAT(lines_.got, ElementsAre("1", "2", "3"));
+  EXPECT_EQ(t->stats().truncations, 0u);
 }
 
 }  // namespace

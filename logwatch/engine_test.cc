@@ -1,0 +1,220 @@
+// The Engine through its seams: real files in a TempDir, a fake publish that keeps the envelopes,
+// and a wall clock the test steps (EngineOptions::now_ms), so an interval closes when the test
+// says and not after a real 10 s.
+#include "logwatch/engine.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "common/testing/temp_dir.h"
+
+namespace hw::logwatch {
+namespace {
+
+namespace fs = std::filesystem;
+namespace pb = hostwatch::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr int64_t kStart = 1'000'000'003'000;  // 3 s into an interval of 10 s
+constexpr int64_t kFirstEnd = 1'000'000'010'000;
+
+void Append(const fs::path& p, const std::string& s) {
+  std::ofstream(p, std::ios::app | std::ios::binary) << s;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  LogwatchConfig Config() {
+    std::string yaml = R"(logwatch:
+  endpoint: test-host
+  state_dir: DIR/state
+  interval: 10s
+  files:
+    - {path: DIR/app.log, rules: [error, latency, crash], from: beginning}
+  rules:
+    - {name: error, match: 'level=error code=(?P<code>\d+)', severity: error, emit: [event, count]}
+    - {name: latency, match: 'latency_ms=\d+', emit: count}
+    - name: crash
+      match: FATAL
+      multiline_start: '^\d{4}-\d\d-\d\d '
+      severity: critical
+      emit: event
+)";
+    const std::string dir = dir_.path().string();
+    for (size_t at = 0; (at = yaml.find("DIR", at)) != std::string::npos; at += dir.size()) {
+      yaml.replace(at, 3, dir);
+    }
+    Result<LogwatchConfig> c = ParseLogwatchConfig(yaml, "engine_test.yaml");
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? *c : LogwatchConfig();
+  }
+
+  std::unique_ptr<Engine> Start() {
+    EngineOptions o;
+    o.endpoint = "test-host";
+    o.publish = [this](const pb::Envelope& env) {
+      published_.push_back(env);
+      return Status::Ok();
+    };
+    o.spool_next_index = published_.size() + 1;  // as a spool holding every publish would say
+    o.rotate_wait = std::chrono::milliseconds(0);
+    o.multiline_idle = std::chrono::hours(1);  // a record ends at the next start line only
+    o.now_ms = [this] { return now_ms_; };
+    auto e = std::make_unique<Engine>(Config(), std::move(o));
+    Status s = e->Start();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return e;
+  }
+
+  void Pass(Engine& e, bool discover = false) {
+    Status s = e.Pass(discover, /*force=*/true);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // "rule code-or-line" for every event published since the last call.
+  std::vector<std::string> NewEvents() {
+    std::vector<std::string> out;
+    for (; seen_ < published_.size(); ++seen_) {
+      for (const pb::LogEvent& e : published_[seen_].events().events()) {
+        EXPECT_EQ(e.path(), log_.string());
+        auto code = e.fields().find("code");
+        out.push_back(e.rule() + " " + (code != e.fields().end() ? code->second : e.line()));
+      }
+    }
+    return out;
+  }
+
+  // The log.* samples (metric -> value) of the sample batches published for interval end_ms.
+  std::map<std::string, double> Counts(int64_t end_ms) {
+    std::map<std::string, double> out;
+    for (const pb::Envelope& env : published_) {
+      for (const pb::Sample& s : env.samples().samples()) {
+        if (s.time_ms() != end_ms || !s.metric().starts_with("log.")) continue;
+        EXPECT_EQ(s.tags().at("path"), log_.string());
+        EXPECT_EQ(s.step_s(), 10u);
+        out[s.metric()] += s.value();
+      }
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  fs::path log_ = dir_.path() / "app.log";
+  int64_t now_ms_ = kStart;
+  std::vector<pb::Envelope> published_;
+  size_t seen_ = 0;
+};
+
+TEST_F(EngineTest, MatchingLinesEmitEventsAndCounts) {
+  Append(log_, "a level=error code=500\nb latency_ms=12\nc nothing\nd level=error code=503\n");
+  auto e = Start();
+  Pass(*e, /*discover=*/true);
+  EXPECT_THAT(NewEvents(), ElementsAre("error 500", "error 503"));
+  const pb::LogEvent& first = published_.at(0).events().events(0);
+  EXPECT_EQ(published_.at(0).events().endpoint(), "test-host");
+  EXPECT_EQ(first.line(), "a level=error code=500");
+  EXPECT_EQ(first.offset(), 0u);
+  EXPECT_EQ(first.severity(), pb::ERROR);
+  EXPECT_EQ(first.time_ms(), kStart);
+  EXPECT_EQ(published_.at(0).events().events(1).offset(), 49u);
+  EXPECT_TRUE(Counts(kFirstEnd).empty()) << "the interval has not ended";
+  EXPECT_EQ(e->tailer_stats().lines_read, 4u);
+}
+
+TEST_F(EngineTest, IntervalClosesOnTheBoundaryAndTheNextStartsAtZero) {
+  Append(log_, "level=error code=1\nlatency_ms=5\nlatency_ms=6\n");
+  auto e = Start();
+  Pass(*e, true);
+  now_ms_ = kFirstEnd - 1;
+  Pass(*e);
+  EXPECT_TRUE(Counts(kFirstEnd).empty());
+  now_ms_ = kFirstEnd;
+  Pass(*e);
+  EXPECT_THAT(Counts(kFirstEnd),
+              ElementsAre(std::pair{"log.error.count", 1.0}, std::pair{"log.latency.count", 2.0}));
+  // Lines after the boundary belong to the next interval; a rule that matched nothing reports 0.
+  Append(log_, "latency_ms=7\n");
+  now_ms_ = kFirstEnd + 9'999;
+  Pass(*e);
+  EXPECT_TRUE(Counts(kFirstEnd + 10'000).empty());
+  now_ms_ = kFirstEnd + 10'000;
+  Pass(*e);
+  EXPECT_THAT(Counts(kFirstEnd + 10'000),
+              ElementsAre(std::pair{"log.error.count", 0.0}, std::pair{"log.latency.count", 1.0}));
+}
+
+TEST_F(EngineTest, RotationFinishesTheOldFileThenFollowsTheNewOne) {
+  Append(log_, "level=error code=1\n");
+  auto e = Start();
+  Pass(*e, true);
+  Append(log_, "level=error code=2\n");
+  fs::rename(log_, dir_.path() / "app.log.1");
+  Append(dir_.path() / "app.log.1", "level=error code=3\n");  // the writer has not reopened yet
+  Append(log_, "level=error code=4\n");
+  Pass(*e, true);
+  EXPECT_THAT(NewEvents(), ElementsAre("error 1", "error 2", "error 3", "error 4"));
+  EXPECT_EQ(e->tailer().files().size(), 1u) << "the drained file is closed (rotate_wait 0)";
+  now_ms_ = kFirstEnd;
+  Pass(*e);
+  EXPECT_EQ(Counts(kFirstEnd)["log.error.count"], 4.0);
+}
+
+// A file that cannot be read is an error the engine reports (and survives), not the end of the
+// file: nothing is skipped, and the lines arrive once it can be read again.
+TEST_F(EngineTest, ReadErrorSurfacesAsAnErrorNotAsEndOfData) {
+  Append(log_, "level=error code=1\n");
+  auto e = Start();
+  Pass(*e, true);
+  ASSERT_EQ(e->tailer().files().size(), 1u);
+  const TailedFile& f = *e->tailer().files()[0];
+  const uint64_t offset = f.state.offset;
+  // The followed descriptor becomes a write-only one on the same file: fstat works, pread fails.
+  const int saved = ::dup(f.fd.get());
+  const int wr = ::open(log_.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(wr, 0);
+  ASSERT_GE(::dup2(wr, f.fd.get()), 0);
+  ::close(wr);
+  Append(log_, "level=error code=2\n");
+  Pass(*e);
+  Pass(*e);
+  EXPECT_EQ(e->read_errors(), 2u);
+  EXPECT_EQ(e->last_read_error().code(), StatusCode::kIoError);
+  EXPECT_THAT(e->last_read_error().message(), HasSubstr(log_.string() + ": read"));
+  EXPECT_EQ(f.state.offset, offset);
+  EXPECT_EQ(e->tailer_stats().truncations, 0u) << "a failed read is not a truncation";
+  EXPECT_THAT(NewEvents(), ElementsAre("error 1"));
+
+  ASSERT_GE(::dup2(saved, f.fd.get()), 0);
+  ::close(saved);
+  Pass(*e);
+  EXPECT_THAT(NewEvents(), ElementsAre("error 2"));
+  EXPECT_EQ(e->read_errors(), 2u);
+}
+
+// The engine keeps each file's multiline records: one in progress at a stop is saved in the
+// offsets file and its lines are replayed after a restart to its rule only, so the crash arrives
+// whole and the error line inside it is not sent again.
+TEST_F(EngineTest, MultilineRecordInProgressSurvivesARestart) {
+  Append(log_, "2024-01-01 10:00:00 FATAL crash\nlevel=error code=1\n");
+  {
+    auto e = Start();
+    Pass(*e, true);
+    EXPECT_THAT(NewEvents(), ElementsAre("error 1"));
+    ASSERT_TRUE(e->Finish().ok());
+  }
+  Append(log_, "  at bar\n2024-01-01 10:00:01 ok\n");
+  auto e = Start();
+  Pass(*e, true);
+  EXPECT_THAT(NewEvents(),
+              ElementsAre("crash 2024-01-01 10:00:00 FATAL crash\nlevel=error code=1\n  at bar"));
+}
+
+}  // namespace
+}  // namespace hw::logwatch
