@@ -29,7 +29,7 @@ void Publisher::Submit(std::vector<Point> points) {
     if (Status st = naming::ValidateSample(*s); !st.ok()) {
       batch->mutable_samples()->RemoveLast();
       samples_invalid_.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard<std::mutex> lock(log_mu_);
+      MutexLock lock(&log_mu_);
       if (auto n = invalid_log_.Allow()) {
         spdlog::warn("dropping invalid sample: {} ({} more since)", st.message(), *n);
       }
@@ -39,7 +39,7 @@ void Publisher::Submit(std::vector<Point> points) {
   const auto count = static_cast<uint64_t>(batch->samples_size());
   if (Status st = link_->Publish(env); !st.ok()) {
     publish_errors_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(log_mu_);
+    MutexLock lock(&log_mu_);
     if (auto n = error_log_.Allow()) {
       spdlog::error("cannot publish {} samples: {} ({} more since)", count, st.ToString(), *n);
     }
