@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "broker/consumer_groups.h"
 #include "broker/journal/partition.h"
+#include "common/base/mutex.h"
 #include "hostwatch/v1/link.pb.h"
 
 namespace hw::broker {
@@ -52,36 +52,36 @@ struct BrokerCounters {
   uint64_t recovered_corrupt_records = 0;
   int64_t started_ms = 0;
 
-  void Reject(const std::string& reason) {
+  void Reject(const std::string& reason) EXCLUDES(reasons_mu) {
     rejected.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(reasons_mu);
+    MutexLock lock(&reasons_mu);
     ++rejected_by_reason[reason];
   }
-  std::map<std::string, uint64_t> Reasons() const {
-    std::lock_guard<std::mutex> lock(reasons_mu);
+  std::map<std::string, uint64_t> Reasons() const EXCLUDES(reasons_mu) {
+    MutexLock lock(&reasons_mu);
     return rejected_by_reason;
   }
 
  private:
-  mutable std::mutex reasons_mu;
-  std::map<std::string, uint64_t> rejected_by_reason;  // guarded by reasons_mu
+  mutable Mutex reasons_mu;
+  std::map<std::string, uint64_t> rejected_by_reason GUARDED_BY(reasons_mu);
 };
 
 // The frontend's view of producers, copied out about once a second for Stats.
 class ProducerBoard {
  public:
-  void Publish(std::vector<hostwatch::v1::ProducerStats> producers) {
-    std::lock_guard<std::mutex> lock(mu_);
+  void Publish(std::vector<hostwatch::v1::ProducerStats> producers) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     producers_ = std::move(producers);
   }
-  std::vector<hostwatch::v1::ProducerStats> Get() const {
-    std::lock_guard<std::mutex> lock(mu_);
+  std::vector<hostwatch::v1::ProducerStats> Get() const EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     return producers_;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<hostwatch::v1::ProducerStats> producers_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<hostwatch::v1::ProducerStats> producers_ GUARDED_BY(mu_);
 };
 
 int64_t NowMs();

@@ -171,7 +171,7 @@ void ZapHandler::Reload(std::map<std::string, std::string> keys) {
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     index_.swap(*index);
   }
   spdlog::info("CURVE: {} authorized key(s) after reload (existing connections are kept)",
@@ -225,7 +225,7 @@ void ZapHandler::AnswerOne() {
   } else if (request.size() != 7 || frame(6).size() != kCurveKeyBytes) {
     refusal = "malformed CURVE credentials";
   } else {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = index_.find(std::string(frame(6)));
     if (it != index_.end()) {
       user_id = it->second;

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -26,6 +25,7 @@
 #include <zmq.hpp>
 
 #include "broker/broker_config.h"
+#include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/status/status.h"
 #include "common/transport/link_config.h"
@@ -63,7 +63,7 @@ class ZapHandler {
 
   // Replaces the authorized set (SIGHUP). A set that Start would refuse is logged and the old set
   // kept, as with any invalid reloaded config.
-  void Reload(std::map<std::string, std::string> keys);
+  void Reload(std::map<std::string, std::string> keys) EXCLUDES(mu_);
 
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   uint64_t denied() const { return denied_.load(std::memory_order_relaxed); }
@@ -75,12 +75,12 @@ class ZapHandler {
   ZapHandler(zmq::socket_t socket, int wake_fd, KeyIndex index);
   static Result<KeyIndex> IndexKeys(const std::map<std::string, std::string>& keys);
   void Run();
-  void AnswerOne();
+  void AnswerOne() EXCLUDES(mu_);
 
   zmq::socket_t socket_;  // the REP; used only by thread_ once Start returns
   int wake_fd_;           // eventfd; the destructor writes it so that thread_ leaves its poll
-  mutable std::mutex mu_;
-  KeyIndex index_;  // guarded by mu_
+  mutable Mutex mu_;
+  KeyIndex index_ GUARDED_BY(mu_);
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> denied_{0};
   daemon::RepeatLimiter deny_log_;  // thread_ only

@@ -20,7 +20,7 @@ void Publisher::Submit(std::vector<Point> points) {
     tags.assign(p.tags.begin(), p.tags.end());
     if (Status st = naming::ValidateSampleParts(p.metric, tags, p.value, p.time_ms); !st.ok()) {
       samples_invalid_.fetch_add(1, std::memory_order_relaxed);
-      std::lock_guard<std::mutex> lock(log_mu_);
+      MutexLock lock(&log_mu_);
       if (auto n = invalid_log_.Allow()) {
         spdlog::warn("dropping invalid sample {}: {} ({} more since)", p.metric, st.message(), *n);
       }
@@ -32,7 +32,7 @@ void Publisher::Submit(std::vector<Point> points) {
   if (count == 0) return;
   if (Status st = link_->PublishSerialized(batch.Finish()); !st.ok()) {
     publish_errors_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(log_mu_);
+    MutexLock lock(&log_mu_);
     if (auto n = error_log_.Allow()) {
       spdlog::error("cannot publish {} samples: {} ({} more since)", count, st.ToString(), *n);
     }

@@ -10,10 +10,10 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "collector/plugin.h"
+#include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/transport/producer_link.h"
 
@@ -30,7 +30,7 @@ class Publisher : public PointSink {
   // link must outlive the Publisher.
   Publisher(std::string endpoint, std::map<std::string, std::string> host_tags,
             transport::ProducerLink* link);
-  void Submit(std::vector<Point> points) override;
+  void Submit(std::vector<Point> points) override EXCLUDES(log_mu_);
   PublisherStats stats() const;
 
  private:
@@ -38,9 +38,9 @@ class Publisher : public PointSink {
   const std::map<std::string, std::string> host_tags_;
   transport::ProducerLink* const link_;
   std::atomic<uint64_t> samples_sent_{0}, samples_invalid_{0}, publish_errors_{0};
-  std::mutex log_mu_;
-  daemon::RepeatLimiter invalid_log_{std::chrono::minutes(1)};  // guarded by log_mu_
-  daemon::RepeatLimiter error_log_{std::chrono::minutes(1)};    // guarded by log_mu_
+  Mutex log_mu_;
+  daemon::RepeatLimiter invalid_log_ GUARDED_BY(log_mu_){std::chrono::minutes(1)};
+  daemon::RepeatLimiter error_log_ GUARDED_BY(log_mu_){std::chrono::minutes(1)};
 };
 
 }  // namespace hw::collector

@@ -11,18 +11,22 @@ Scheduler::Scheduler(std::vector<ScheduledPlugin> plugins, int64_t heartbeat_int
                      Heartbeat heartbeat, PointSink* sink, const Clock* clock)
     : heartbeat_(std::move(heartbeat)), sink_(sink), clock_(clock) {
   for (ScheduledPlugin& p : plugins) {
+    PluginRunStats s;
+    s.name = p.name;
+    s.interval_ms = p.interval_ms;
+    stats_.push_back(std::move(s));
     Entry e;
-    e.stats.name = p.name;
-    e.stats.interval_ms = p.interval_ms;
     e.p = std::move(p);
     entries_.push_back(std::move(e));
   }
   Entry hb;
   hb.p.name = "agent";
   hb.p.interval_ms = heartbeat_interval_ms;
-  hb.stats.name = "agent";
-  hb.stats.interval_ms = heartbeat_interval_ms;
   entries_.push_back(std::move(hb));
+  PluginRunStats hb_stats;
+  hb_stats.name = "agent";
+  hb_stats.interval_ms = heartbeat_interval_ms;
+  stats_.push_back(std::move(hb_stats));
 }
 
 Scheduler::~Scheduler() { Stop(); }
@@ -52,10 +56,10 @@ void Scheduler::Stop() {
   if (!started_) return;
   started_ = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
   for (Entry& e : entries_) {
     if (e.p.plugin) e.p.plugin->Stop();
@@ -65,7 +69,8 @@ void Scheduler::Stop() {
 int64_t Scheduler::RunDue(const CollectTime& now) {
   std::vector<Point> batch;
   int64_t next = INT64_MAX;
-  for (Entry& e : entries_) {
+  for (size_t ei = 0; ei < entries_.size(); ++ei) {
+    Entry& e = entries_[ei];
     const int64_t interval = e.p.interval_ms;
     if (now.wall_ms >= e.next_ms) {
       // Ticks that passed entirely while we were busy are skipped, not run back to back: a late
@@ -90,21 +95,24 @@ int64_t Scheduler::RunDue(const CollectTime& now) {
         if (batch[i].time_ms == 0) batch[i].time_ms = tick;
         if (batch[i].step_s == 0) batch[i].step_s = step_s;
       }
-      if (!st.ok()) {
-        // One line per failing plugin per tick would flood the log on a broken host; the error
-        // count is a self-metric, and the first failure of a run is enough in the log.
-        if (e.stats.errors == 0 || e.stats.errors % 100 == 0) {
-          spdlog::warn("plugin {}: {} ({} errors so far)", e.p.name, st.ToString(),
-                       e.stats.errors + 1);
+      uint64_t errors = 0;  // including this one
+      {
+        MutexLock lock(&stats_mu_);
+        PluginRunStats& s = stats_[ei];
+        if (ran) {
+          ++s.runs;
+          s.last_collect_ms = static_cast<double>(took_ms);
         }
+        s.overruns += static_cast<uint64_t>(missed);
+        if (!st.ok()) ++s.errors;
+        errors = s.errors;
       }
-      std::lock_guard<std::mutex> lock(stats_mu_);
-      if (ran) {
-        ++e.stats.runs;
-        e.stats.last_collect_ms = static_cast<double>(took_ms);
+      // One line per failing plugin per tick would flood the log on a broken host; the error
+      // count is a self-metric, and the first failure of a run (then every 100th) is enough in
+      // the log.
+      if (!st.ok() && (errors - 1) % 100 == 0) {
+        spdlog::warn("plugin {}: {} ({} errors so far)", e.p.name, st.ToString(), errors);
       }
-      e.stats.overruns += static_cast<uint64_t>(missed);
-      if (!st.ok()) ++e.stats.errors;
     }
     next = std::min(next, e.next_ms);
   }
@@ -123,19 +131,19 @@ void Scheduler::Loop() {
       ScheduleFrom(wall);
       continue;
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, next - wall)),
-                     [this] { return stop_; })) {
-      return;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(std::max<int64_t>(0, next - wall));
+    MutexLock lock(&mu_);
+    while (!stop_) {
+      if (!cv_.WaitUntil(&mu_, deadline)) break;
     }
+    if (stop_) return;
   }
 }
 
 std::vector<PluginRunStats> Scheduler::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mu_);
-  std::vector<PluginRunStats> out;
-  for (const Entry& e : entries_) out.push_back(e.stats);
-  return out;
+  MutexLock lock(&stats_mu_);
+  return stats_;
 }
 
 void Scheduler::PluginSelfMetrics(std::vector<Point>* out) {

@@ -14,16 +14,15 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "collector/clock.h"
 #include "collector/plugin.h"
+#include "common/base/mutex.h"
 
 namespace hw::collector {
 
@@ -54,16 +53,16 @@ class Scheduler {
   // Starts every plugin (Plugin::Start), then the thread. An error stops what was started.
   Status Start();
   // Stops the thread, then every plugin.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   // One step of the loop, public for tests: runs every plugin due at or before now.wall_ms (whose
   // next tick has come), publishes their points, and advances their next tick. Returns the wall
   // time of the next tick due.
-  int64_t RunDue(const CollectTime& now);
+  int64_t RunDue(const CollectTime& now) EXCLUDES(stats_mu_);
   // Sets every plugin's first tick to the next aligned instant after wall_ms (Start does this).
   void ScheduleFrom(int64_t wall_ms);
 
-  std::vector<PluginRunStats> stats() const;
+  std::vector<PluginRunStats> stats() const EXCLUDES(stats_mu_);
   // Self-metrics of the plugins that run their own threads (exec); scheduler thread only.
   void PluginSelfMetrics(std::vector<Point>* out);
 
@@ -71,19 +70,21 @@ class Scheduler {
   struct Entry {
     ScheduledPlugin p;
     int64_t next_ms = 0;
-    PluginRunStats stats;  // guarded by stats_mu_
   };
-  void Loop();
+  void Loop() EXCLUDES(mu_, stats_mu_);
 
   std::vector<Entry> entries_;  // the last one is the heartbeat
   Heartbeat heartbeat_;
   PointSink* sink_;
   const Clock* clock_;
-  mutable std::mutex stats_mu_;
+  mutable Mutex stats_mu_;
+  // stats_[i] is entries_[i]'s. Apart from Entry, because GUARDED_BY can name only a mutex of the
+  // object that holds the member.
+  std::vector<PluginRunStats> stats_ GUARDED_BY(stats_mu_);
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;  // signalled when stop_ is set
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
   bool started_ = false;
 };

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <mutex>
+#include "common/base/mutex.h"
 
 namespace hw::collector {
 namespace {
@@ -108,11 +108,11 @@ TEST(SchedulerTest, MissedTicksAreSkippedAndCountedAsOverruns) {
 TEST(SchedulerTest, ThreadRunsOnTheRealClockAndStops) {
   struct Sink : PointSink {
     void Submit(std::vector<Point> points) override {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(&mu);
       n += points.size();
     }
-    std::mutex mu;
-    size_t n = 0;
+    Mutex mu;
+    size_t n GUARDED_BY(mu) = 0;
   } sink;
   std::vector<ScheduledPlugin> none;
   Scheduler s(
@@ -122,13 +122,13 @@ TEST(SchedulerTest, ThreadRunsOnTheRealClockAndStops) {
   ASSERT_TRUE(s.Start().ok());
   for (int i = 0; i < 300; ++i) {
     {
-      std::lock_guard<std::mutex> lock(sink.mu);
+      MutexLock lock(&sink.mu);
       if (sink.n > 0) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   s.Stop();
-  std::lock_guard<std::mutex> lock(sink.mu);
+  MutexLock lock(&sink.mu);
   EXPECT_GE(sink.n, 1u);
 }
 

@@ -384,7 +384,7 @@ void Engine::Wake() {
 Status Engine::Reload(const LogwatchConfig& config) {
   HW_RETURN_IF_ERROR(RuleSet::Compile(config.rules).status());
   {
-    std::lock_guard lock(reload_mu_);
+    MutexLock lock(&reload_mu_);
     reload_ = config;
   }
   Wake();
@@ -394,7 +394,7 @@ Status Engine::Reload(const LogwatchConfig& config) {
 Status Engine::ApplyReload() {
   std::optional<LogwatchConfig> next;
   {
-    std::lock_guard lock(reload_mu_);
+    MutexLock lock(&reload_mu_);
     next.swap(reload_);
   }
   if (!next) return Status::Ok();

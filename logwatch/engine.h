@@ -18,11 +18,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
@@ -67,7 +67,7 @@ class Engine : public LineHandler, public RecordSink {
   // Wakes Loop from another thread (reload, stop).
   void Wake();
   // Applied at the top of the next loop pass; an error keeps the old config.
-  Status Reload(const LogwatchConfig& config);
+  Status Reload(const LogwatchConfig& config) EXCLUDES(reload_mu_);
   // Publishes the interval's samples now (tests; the loop does it on the interval boundary).
   Status FlushInterval(int64_t time_ms);
 
@@ -102,7 +102,7 @@ class Engine : public LineHandler, public RecordSink {
   Status PublishWithState(const hostwatch::v1::Envelope& env, const Snapshot& before,
                           const Snapshot& after);
   Status FlushEvents();
-  Status ApplyReload();
+  Status ApplyReload() EXCLUDES(reload_mu_);
   void SelfMetrics(int64_t time_ms, hostwatch::v1::SampleBatch* out);
   int64_t NextIntervalEnd(int64_t now_ms) const;
 
@@ -135,8 +135,8 @@ class Engine : public LineHandler, public RecordSink {
   Status last_read_error_;
 
   spool::UniqueFd wake_fd_;
-  std::mutex reload_mu_;
-  std::optional<LogwatchConfig> reload_;  // guarded by reload_mu_
+  Mutex reload_mu_;
+  std::optional<LogwatchConfig> reload_ GUARDED_BY(reload_mu_);
 };
 
 }  // namespace hw::logwatch

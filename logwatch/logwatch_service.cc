@@ -1,9 +1,9 @@
 #include "logwatch/logwatch_service.h"
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
+#include "common/base/mutex.h"
 #include "common/naming/naming.h"
 #include "common/spool/spool.h"
 #include "common/transport/producer_link.h"
@@ -64,7 +64,7 @@ class LogwatchService : public daemon::Service<LogwatchConfig> {
     thread_ = std::thread([this] {
       Status s = engine_->Loop(stop_);
       if (!s.ok()) {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         failure_ = s;
       }
     });
@@ -92,8 +92,8 @@ class LogwatchService : public daemon::Service<LogwatchConfig> {
     }
   }
 
-  Status Health() override {
-    std::lock_guard lock(mu_);
+  Status Health() override EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     return failure_;
   }
 
@@ -103,8 +103,8 @@ class LogwatchService : public daemon::Service<LogwatchConfig> {
   std::unique_ptr<Engine> engine_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  std::mutex mu_;
-  Status failure_;  // guarded by mu_
+  Mutex mu_;
+  Status failure_ GUARDED_BY(mu_);
 };
 
 }  // namespace

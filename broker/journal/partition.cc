@@ -44,12 +44,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "common/base/mutex.h"
 #include "common/spool/crc32c.h"
 #include "common/spool/file_io.h"
 
@@ -142,7 +141,8 @@ struct Segment {
   const int fd;  // O_RDWR|O_APPEND if it was ever the active segment, else O_RDONLY
 
   // Guarded by Partition::Impl::mu; changed only by the writer thread, which may read them without
-  // the lock.
+  // the lock. Not checked by the thread-safety analysis: GUARDED_BY can name only a mutex of the
+  // object that holds the member, and a Segment does not know its partition.
   std::vector<uint64_t> positions;  // [offset - base] -> header position, or kMissing
   uint64_t size = 0;     // bytes of the file covered: published records (+ skipped garbage)
   uint64_t records = 0;  // entries of positions that are not kMissing
@@ -155,24 +155,34 @@ struct Partition::Impl {
     if (dir_fd >= 0) ::close(dir_fd);  // also drops the flock
   }
 
-  Status Recover(PartitionRecovery* recovery);
+  // The writer's; they take mu themselves to change segments.
+  Status Recover(PartitionRecovery* recovery) EXCLUDES(mu);
   Status ScanSegment(Segment* seg, uint64_t limit, bool last, PartitionRecovery* recovery);
-  Status CreateSegment(uint64_t base);
-  Result<uint64_t> Append(const std::string_view* records, size_t count);
-  Status WriteChunk(Segment* seg, const std::string_view* records, size_t count);
+  Status CreateSegment(uint64_t base) EXCLUDES(mu);
+  Result<uint64_t> Append(const std::string_view* records, size_t count) EXCLUDES(mu);
+  Status WriteChunk(Segment* seg, const std::string_view* records, size_t count) EXCLUDES(mu);
   Status Sync();
-  Result<uint64_t> ApplyRetention(std::chrono::system_clock::time_point now);
+  Result<uint64_t> ApplyRetention(std::chrono::system_clock::time_point now) EXCLUDES(mu);
+  // Any thread; takes mu shared, and calls fn without it.
   Status Read(uint64_t from, size_t max_records, size_t max_bytes,
-              const std::function<bool(uint64_t, std::string_view)>& fn, uint64_t* resume_at) const;
+              const std::function<bool(uint64_t, std::string_view)>& fn, uint64_t* resume_at) const
+      EXCLUDES(mu);
 
   PartitionOptions options;
   std::string dir;  // options.dir as a string, for messages
   int dir_fd = -1;  // flock-ed so a second Open of the same directory fails; fsync-ed for new files
 
-  mutable std::shared_mutex mu;
-  // Guarded by mu; changed only by the writer thread, which may read it without the lock. Oldest
-  // first; back() is the active segment. Never empty after Open.
-  std::vector<std::shared_ptr<Segment>> segments;
+  mutable SharedMutex mu;
+  // Changed only by the writer thread, under mu; that thread reads it through WriterSegments(),
+  // without the lock. Oldest first; back() is the active segment. Never empty after Open.
+  std::vector<std::shared_ptr<Segment>> segments GUARDED_BY(mu);
+
+  // The writer thread's unlocked read of segments: no other thread changes them, so it cannot race
+  // with a change. The analysis cannot tell threads apart, hence NO_THREAD_SAFETY_ANALYSIS here
+  // (and only here): every other access to segments is checked to hold mu.
+  const std::vector<std::shared_ptr<Segment>>& WriterSegments() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments;
+  }
 
   // Published copies, readable from any thread without mu. next_offset is stored (release) after
   // the index covers the record, so a reader that sees it finds every record below it.
@@ -245,14 +255,15 @@ Status Partition::Impl::Recover(PartitionRecovery* recovery) {
     HW_RETURN_IF_ERROR(ScanSegment(seg.get(), last ? kMissing : bases[i + 1], last, recovery));
     recovery->records += seg->records;
     total_bytes += seg->size;
+    WriterMutexLock lock(&mu);  // no reader exists yet, but changes to segments are made under mu
     segments.push_back(std::move(seg));
   }
-  if (segments.empty()) HW_RETURN_IF_ERROR(CreateSegment(1));
+  if (WriterSegments().empty()) HW_RETURN_IF_ERROR(CreateSegment(1));
   if (::fsync(dir_fd) != 0) return Status::IoError("fsync " + dir, errno);
   dir_dirty = false;
 
-  const Segment& active = *segments.back();
-  first_offset.store(segments.front()->base);
+  const Segment& active = *WriterSegments().back();
+  first_offset.store(WriterSegments().front()->base);
   next_offset.store(active.base + active.positions.size());
   return Status::Ok();
 }
@@ -360,7 +371,7 @@ Status Partition::Impl::CreateSegment(uint64_t base) {
   if (fd < 0) return Status::IoError("create " + path.string(), errno);
   auto seg = std::make_shared<Segment>(base, path, fd);
   {
-    std::unique_lock lock(mu);
+    WriterMutexLock lock(&mu);
     segments.push_back(std::move(seg));
   }
   dir_dirty = true;
@@ -386,14 +397,14 @@ Result<uint64_t> Partition::Impl::Append(const std::string_view* records, size_t
   const uint64_t first = next_offset.load(std::memory_order_relaxed);
   size_t i = 0;
   while (i < count) {
-    Segment* seg = segments.back().get();
+    Segment* seg = WriterSegments().back().get();
     // Roll before a record that would take a non-empty segment past segment_bytes; a record bigger
     // than a segment gets a segment of its own.
     if (seg->size > 0 && seg->size + kHeaderBytes + records[i].size() > options.segment_bytes) {
-      if (active_dirty) unsynced.push_back(segments.back());
+      if (active_dirty) unsynced.push_back(WriterSegments().back());
       active_dirty = false;
       HW_RETURN_IF_ERROR(CreateSegment(next_offset.load(std::memory_order_relaxed)));
-      seg = segments.back().get();
+      seg = WriterSegments().back().get();
     }
     // As many of the following records as fit in this segment (at least one) go in one chunk.
     size_t j = i;
@@ -436,7 +447,7 @@ Status Partition::Impl::WriteChunk(Segment* seg, const std::string_view* records
 
   uint64_t pos = seg->size;
   {
-    std::unique_lock lock(mu);
+    WriterMutexLock lock(&mu);
     for (size_t k = 0; k < count; ++k) {
       seg->positions.push_back(pos);
       pos += kHeaderBytes + records[k].size();
@@ -459,7 +470,7 @@ Status Partition::Impl::Sync() {
     unsynced.pop_back();
   }
   if (active_dirty) {
-    const Segment& seg = *segments.back();
+    const Segment& seg = *WriterSegments().back();
     if (::fdatasync(seg.fd) != 0) return Status::IoError("fdatasync " + seg.path.string(), errno);
     active_dirty = false;
   }
@@ -479,8 +490,8 @@ Result<uint64_t> Partition::ApplyRetention(std::chrono::system_clock::time_point
 Result<uint64_t> Partition::Impl::ApplyRetention(std::chrono::system_clock::time_point now) {
   const auto oldest_kept = now - options.retention_age;
   uint64_t removed = 0;
-  while (segments.size() > 1) {  // the active segment is never removed
-    const std::shared_ptr<Segment> seg = segments.front();
+  while (WriterSegments().size() > 1) {  // the active segment is never removed
+    const std::shared_ptr<Segment> seg = WriterSegments().front();
     bool remove = total_bytes.load(std::memory_order_relaxed) > options.retention_bytes;
     if (!remove) {
       // The mtime is the time of the segment's last write, hence of its newest record.
@@ -496,7 +507,7 @@ Result<uint64_t> Partition::Impl::ApplyRetention(std::chrono::system_clock::time
     {
       // Under the same lock as the segment list, so a reader that saw the new list never sees the
       // old first_offset().
-      std::unique_lock lock(mu);
+      WriterMutexLock lock(&mu);
       segments.erase(segments.begin());
       first_offset.store(segments.front()->base, std::memory_order_release);
     }
@@ -534,7 +545,7 @@ Status Partition::Impl::Read(uint64_t from, size_t max_records, size_t max_bytes
     uint64_t end = 0;
     slice.clear();
     {
-      std::shared_lock lock(mu);
+      ReaderMutexLock lock(&mu);
       // Retention removed what this call was about to read: stop here rather than jump, so the
       // caller sees `next` fall below first_offset() on its next call and counts the skip (a
       // consumer group must never lose records silently). Only the first turn may start above
@@ -623,7 +634,7 @@ uint64_t Partition::next_offset() const {
 }
 uint64_t Partition::bytes() const { return impl_->total_bytes.load(std::memory_order_relaxed); }
 uint32_t Partition::segments() const {
-  std::shared_lock lock(impl_->mu);
+  ReaderMutexLock lock(&impl_->mu);
   return static_cast<uint32_t>(impl_->segments.size());
 }
 

@@ -9,12 +9,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/base/mutex.h"
 #include "common/spool/crc32c.h"
 #include "common/testing/temp_dir.h"
 
@@ -613,12 +613,14 @@ struct ConcurrentRun {
 // retention, the writer applies it after every append, and a reader may jump forward, but only to
 // an offset that retention has made the oldest one kept.
 ConcurrentRun WriteWhileReading(Partition& p, uint64_t records, bool retention) {
-  std::mutex mu;
-  ConcurrentRun run;  // guarded by mu
+  struct {
+    Mutex mu;
+    ConcurrentRun run GUARDED_BY(mu);
+  } shared;
   std::atomic<bool> failed{false};
   auto fail = [&](std::string what) {
-    std::lock_guard lock(mu);
-    if (!failed.exchange(true)) run.failure = std::move(what);
+    MutexLock lock(&shared.mu);
+    if (!failed.exchange(true)) shared.run.failure = std::move(what);
   };
   auto reader = [&] {
     uint64_t expected = 1;
@@ -646,8 +648,8 @@ ConcurrentRun WriteWhileReading(Partition& p, uint64_t records, bool retention) 
       if (!st.ok()) return fail(st.ToString());
       if (expected == before) std::this_thread::yield();  // caught up with the writer
     }
-    std::lock_guard lock(mu);
-    run.skipped += skipped;
+    MutexLock lock(&shared.mu);
+    shared.run.skipped += skipped;
   };
   std::thread reader1(reader);
   std::thread reader2(reader);
@@ -675,8 +677,8 @@ ConcurrentRun WriteWhileReading(Partition& p, uint64_t records, bool retention) 
   }
   reader1.join();
   reader2.join();
-  std::lock_guard lock(mu);
-  return run;
+  MutexLock lock(&shared.mu);
+  return shared.run;
 }
 
 TEST_F(PartitionTest, ConcurrentReaderSeesOnlyWholeRecords) {

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "common/base/mutex.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 
@@ -137,28 +137,28 @@ class FakeBroker {
   }
 
   FakeJournal journal() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return journal_;
   }
   std::map<uint32_t, uint64_t> committed() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return journal_.committed;
   }
   std::vector<Subscribe> subscribes() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return subscribes_;
   }
   void SetStats(const BrokerStats& s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stats_ = s;
   }
   void Append(uint32_t partition, Record r) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     journal_.partitions[partition].push_back(std::move(r));
   }
   // Forgets every member without telling them, as an expiry would.
   void ForgetMembers() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     members_.clear();
     owner_.clear();
   }
@@ -186,7 +186,7 @@ class FakeBroker {
     if (body != nullptr) zmq_send(router_, body->data(), body->size(), 0);
   }
 
-  void Rebalance() {  // mu_ held
+  void Rebalance() REQUIRES(mu_) {
     ++generation_;
     std::vector<std::string> ids;
     for (auto& [id, m] : members_) ids.push_back(id);  // std::map: sorted
@@ -227,7 +227,7 @@ class FakeBroker {
       zmq_msg_close(&body);
       if (!parsed) continue;
       const auto now = Clock::now();
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       auto member = members_.find(id);
       switch (req.request_case()) {
         case ConsumerRequest::kSubscribe: {
@@ -291,7 +291,7 @@ class FakeBroker {
 
   // Returns true when it stopped with credit and records left (call again without waiting).
   bool Deliver() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     const auto now = Clock::now();
     bool expired = false;
     for (auto it = members_.begin(); it != members_.end();) {
@@ -360,17 +360,17 @@ class FakeBroker {
   std::atomic<uint64_t> leaves_{0};
   std::atomic<uint64_t> max_in_flight_{0};
 
-  std::mutex mu_;
-  FakeJournal journal_;                                  // guarded by mu_
-  BrokerStats stats_;                                    // guarded by mu_
-  std::vector<Subscribe> subscribes_;                    // guarded by mu_
-  std::map<std::string, Member> members_;                // guarded by mu_
-  std::map<uint32_t, std::string> owner_;                // guarded by mu_
-  std::map<uint32_t, uint64_t> cursor_;                  // guarded by mu_
-  std::set<std::pair<uint32_t, uint64_t>> redelivered_;  // guarded by mu_
-  std::string group_;                                    // guarded by mu_
-  uint64_t generation_ = 0;                              // guarded by mu_
-  int lost_subscribes_ = 0;                              // guarded by mu_
+  Mutex mu_;
+  FakeJournal journal_ GUARDED_BY(mu_);
+  BrokerStats stats_ GUARDED_BY(mu_);
+  std::vector<Subscribe> subscribes_ GUARDED_BY(mu_);
+  std::map<std::string, Member> members_ GUARDED_BY(mu_);
+  std::map<uint32_t, std::string> owner_ GUARDED_BY(mu_);
+  std::map<uint32_t, uint64_t> cursor_ GUARDED_BY(mu_);
+  std::set<std::pair<uint32_t, uint64_t>> redelivered_ GUARDED_BY(mu_);
+  std::string group_ GUARDED_BY(mu_);
+  uint64_t generation_ GUARDED_BY(mu_) = 0;
+  int lost_subscribes_ GUARDED_BY(mu_) = 0;
 };
 
 uint16_t Port() {

@@ -24,16 +24,15 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/naming/envelope_wire.h"
 #include "common/naming/naming.h"
@@ -121,16 +120,20 @@ std::optional<Meta> DecodeMeta(std::string_view text) {
 
 // One ZeroMQ context for every link in the process (loadgen runs hundreds): created with the first
 // link, terminated with the last.
+struct SharedContextState {
+  Mutex mu;
+  std::weak_ptr<void> weak GUARDED_BY(mu);
+};
+
 std::shared_ptr<void> SharedContext() {
-  static auto* mu = new std::mutex;             // leaked on purpose: no exit-time destructor
-  static auto* weak = new std::weak_ptr<void>;  // guarded by *mu
-  std::lock_guard lock(*mu);
-  std::shared_ptr<void> ctx = weak->lock();
+  static auto* state = new SharedContextState;  // leaked on purpose: no exit-time destructor
+  MutexLock lock(&state->mu);
+  std::shared_ptr<void> ctx = state->weak.lock();
   if (!ctx) {
     void* raw = zmq_ctx_new();
     if (raw == nullptr) return nullptr;
     ctx = std::shared_ptr<void>(raw, [](void* c) { zmq_ctx_term(c); });
-    *weak = ctx;
+    state->weak = ctx;
   }
   return ctx;
 }
@@ -189,29 +192,37 @@ struct ProducerLink::Impl {
   std::thread thread;
   bool thread_started = false;  // Stop() only; not shared
 
-  mutable std::mutex mu;
-  std::condition_variable settled_cv;  // signalled when base + acked_seq grows
-  // --- guarded by mu ---
-  std::unique_ptr<spool::Spool> spool;
-  uint64_t epoch = 0;
-  uint64_t base = 0;                      // seq = spool index - base
-  uint64_t acked_seq = 0;                 // cumulative, in `epoch`
-  uint64_t next_seq = 1;                  // the next seq to send
-  uint64_t max_sent_seq = 0;              // highest seq sent in this epoch (to count resends)
-  std::optional<uint64_t> went_back_for;  // the GAP acked_seq we already went back for
-  bool release_pending = false;
-  uint64_t stuck_index = 0;  // a missing or unreadable record BuildFrames stopped at (0: none)
-  uint64_t seen_spool_dropped = 0;  // spool stats().dropped_records when last checked
-  uint64_t lost = 0;  // unacked records gone from the spool (ProducerStats.spool_dropped)
-  uint64_t published = 0, acked = 0, rejected = 0, resent = 0;
-  size_t broker_index = 0;
-  bool appended_since_sync = false;
-  bool stopping = false;
-  bool stopped = false;
-  pb::Envelope header;              // source set once; epoch and seq per frame
-  Clock::time_point last_progress;  // last ack progress, or the last send of acked_seq + 1
-  daemon::RepeatLimiter reject_log{kLogPeriod};
-  daemon::RepeatLimiter error_log{kLogPeriod};
+  mutable Mutex mu;
+  CondVar settled_cv;  // signalled when base + acked_seq grows
+  // The members from here to the link thread's are guarded by mu.
+  std::unique_ptr<spool::Spool> spool GUARDED_BY(mu);
+  uint64_t epoch GUARDED_BY(mu) = 0;
+  uint64_t base GUARDED_BY(mu) = 0;          // seq = spool index - base
+  uint64_t acked_seq GUARDED_BY(mu) = 0;     // cumulative, in `epoch`
+  uint64_t next_seq GUARDED_BY(mu) = 1;      // the next seq to send
+  uint64_t max_sent_seq GUARDED_BY(mu) = 0;  // highest seq sent in this epoch (to count resends)
+  // The GAP acked_seq we already went back for.
+  std::optional<uint64_t> went_back_for GUARDED_BY(mu);
+  bool release_pending GUARDED_BY(mu) = false;
+  // A missing or unreadable record BuildFrames stopped at (0: none).
+  uint64_t stuck_index GUARDED_BY(mu) = 0;
+  // Spool stats().dropped_records when last checked.
+  uint64_t seen_spool_dropped GUARDED_BY(mu) = 0;
+  // Unacked records gone from the spool (ProducerStats.spool_dropped).
+  uint64_t lost GUARDED_BY(mu) = 0;
+  uint64_t published GUARDED_BY(mu) = 0;
+  uint64_t acked GUARDED_BY(mu) = 0;
+  uint64_t rejected GUARDED_BY(mu) = 0;
+  uint64_t resent GUARDED_BY(mu) = 0;
+  size_t broker_index GUARDED_BY(mu) = 0;
+  bool appended_since_sync GUARDED_BY(mu) = false;
+  bool stopping GUARDED_BY(mu) = false;
+  bool stopped GUARDED_BY(mu) = false;
+  pb::Envelope header GUARDED_BY(mu);  // source set once; epoch and seq per frame
+  // The last ack progress, or the last send of acked_seq + 1.
+  Clock::time_point last_progress GUARDED_BY(mu);
+  daemon::RepeatLimiter reject_log GUARDED_BY(mu){kLogPeriod};
+  daemon::RepeatLimiter error_log GUARDED_BY(mu){kLogPeriod};
   // --- link thread only (and Start, before the thread exists) ---
   ZmqSocket socket;
   std::optional<SocketMonitor> monitor;  // the socket's connection events (none: just not logged)
@@ -234,29 +245,29 @@ struct ProducerLink::Impl {
     (void)n;  // EAGAIN only when the counter is saturated: the thread is awake anyway
   }
 
-  uint64_t SettledIndex() const { return base + acked_seq; }  // requires mu
+  uint64_t SettledIndex() const REQUIRES(mu) { return base + acked_seq; }
 
   // How long the link thread may sleep in zmq_poll: until the earliest timer that can fall due
   // (resend, failover, CURVE retry, failback, spool sync), at most kMaxPollTimeout. Publish, acks,
   // POLLOUT, connection events and Stop wake the thread by themselves, so a producer that
-  // publishes once a second wakes a few times a second, not every 50 ms. Requires mu; link
-  // thread only (it reads the thread's own timers).
-  milliseconds PollTimeout(Clock::time_point now, size_t brokers, size_t preferred) const;
+  // publishes once a second wakes a few times a second, not every 50 ms. Link thread only (it
+  // reads the thread's own timers).
+  milliseconds PollTimeout(Clock::time_point now, size_t brokers, size_t preferred) const
+      REQUIRES(mu);
 
   Status OpenSocket(size_t index);
   void CloseSocket();
   void LogConnectionEvents();
-  void Run();
+  void Run() EXCLUDES(mu);
 
-  // All require mu.
-  void StartEpoch(uint64_t new_base, std::string_view why);
-  void CheckLost();
-  void HandleAck(const pb::Ack& ack, Clock::time_point now);
-  void Advance(uint64_t to, bool rejected_last, Clock::time_point now);
-  void BuildFrames(std::vector<std::string>* frames, uint64_t* first_seq);
+  void StartEpoch(uint64_t new_base, std::string_view why) REQUIRES(mu);
+  void CheckLost() REQUIRES(mu);
+  void HandleAck(const pb::Ack& ack, Clock::time_point now) REQUIRES(mu);
+  void Advance(uint64_t to, bool rejected_last, Clock::time_point now) REQUIRES(mu);
+  void BuildFrames(std::vector<std::string>* frames, uint64_t* first_seq) REQUIRES(mu);
   // True when the window has room and a spooled record is not yet sent; *caught_up when the
   // window has room and every record is sent.
-  bool CanSend(bool* caught_up) const {
+  bool CanSend(bool* caught_up) const REQUIRES(mu) {
     const bool room = next_seq - acked_seq - 1 < std::max<uint32_t>(options.link.window, 1);
     const bool pending = base + next_seq < spool->next_index() && stuck_index != base + next_seq;
     *caught_up = room && !pending;
@@ -320,7 +331,7 @@ void ProducerLink::Impl::StartEpoch(uint64_t new_base, std::string_view why) {
     spdlog::warn("{}: new epoch {:016x} (was {:016x}), seq 1 is spool record {}: {}", source, epoch,
                  old, base + 1, why);
   }
-  settled_cv.notify_all();
+  settled_cv.SignalAll();
 }
 
 void ProducerLink::Impl::CheckLost() {
@@ -345,7 +356,7 @@ void ProducerLink::Impl::Advance(uint64_t to, bool rejected_last, Clock::time_po
   went_back_for.reset();
   last_progress = now;
   release_pending = true;
-  settled_cv.notify_all();
+  settled_cv.SignalAll();
 }
 
 void ProducerLink::Impl::HandleAck(const pb::Ack& ack, Clock::time_point now) {
@@ -404,17 +415,20 @@ void ProducerLink::Impl::BuildFrames(std::vector<std::string>* frames, uint64_t*
   if (in_flight >= window || base + next_seq >= spool->next_index()) return;
   const size_t room = static_cast<size_t>(window - in_flight);
   const size_t before = frames->size();
-  Status st = spool->Read(base + next_seq, room, [&](uint64_t index, std::string_view bytes) {
-    if (index != base + next_seq) return false;  // a hole: see below
-    header.set_seq(next_seq);
-    std::string frame;
-    frame.reserve(header.ByteSizeLong() + bytes.size());
-    header.AppendToString(&frame);
-    frame.append(bytes);
-    frames->push_back(std::move(frame));
-    ++next_seq;
-    return true;
-  });
+  // The callback runs inside Read, so with mu held; REQUIRES says so to the analysis, which sees a
+  // lambda as a function of its own.
+  Status st =
+      spool->Read(base + next_seq, room, [&](uint64_t index, std::string_view bytes) REQUIRES(mu) {
+        if (index != base + next_seq) return false;  // a hole: see below
+        header.set_seq(next_seq);
+        std::string frame;
+        frame.reserve(header.ByteSizeLong() + bytes.size());
+        header.AppendToString(&frame);
+        frame.append(bytes);
+        frames->push_back(std::move(frame));
+        ++next_seq;
+        return true;
+      });
   if (frames->size() - before < room && base + next_seq < spool->next_index()) {
     // Stopped short of the window and of the spool's end: a hole (a record lost to corruption or
     // a failed write) or a read error. Send nothing past it until next_seq moves: the acks reach
@@ -505,7 +519,7 @@ void ProducerLink::Impl::Run() {
     bool want_out = false;
     milliseconds timeout{0};
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(&mu);
       if (stopping) break;
       want_out = CanSend(&caught_up);
       timeout = PollTimeout(Clock::now(), brokers, preferred);
@@ -517,7 +531,7 @@ void ProducerLink::Impl::Run() {
       // Cleared before re-checking the spool, so a record appended in between is seen below or
       // its Publish sees the flag cleared and writes.
       wake_pending.store(false);
-      std::lock_guard lock(mu);
+      MutexLock lock(&mu);
       want_out = CanSend(&caught_up);
     }
     zmq_pollitem_t items[3] = {
@@ -553,7 +567,7 @@ void ProducerLink::Impl::Run() {
     uint64_t first_seq = 0;
     frames.clear();
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(&mu);
       for (const pb::Ack& ack : acks) HandleAck(ack, now);
       if (release_pending) {
         release_pending = false;
@@ -614,10 +628,10 @@ void ProducerLink::Impl::Run() {
 
     if (!sync_batch.empty()) {
       if (Status st = sync_batch.Run(); !st.ok()) {
+        MutexLock lock(&mu);  // error_log is mu's too
         if (auto n = error_log.Allow(now)) {
           spdlog::error("{}: syncing the spool: {} ({} more since)", source, st.ToString(), *n);
         }
-        std::lock_guard lock(mu);
         spool->MarkUnsynced();  // the next sync flushes everything again
         appended_since_sync = true;
       }
@@ -631,7 +645,7 @@ void ProducerLink::Impl::Run() {
         spdlog::error("{}: {}", source, st.ToString());
         continue;
       }
-      std::lock_guard lock(mu);
+      MutexLock lock(&mu);
       broker_index = reopen_index;
       next_seq = acked_seq + 1;  // what was in flight on the old socket is resent
       went_back_for.reset();
@@ -646,7 +660,7 @@ void ProducerLink::Impl::Run() {
         break;  // EAGAIN: not connected
       ++sent;
     }
-    std::lock_guard lock(mu);
+    MutexLock lock(&mu);
     if (epoch != frames_epoch) continue;    // Publish re-epoched meanwhile: those frames are void
     const uint64_t end = first_seq + sent;  // one past the last seq actually sent
     if (sent > 0) {
@@ -689,58 +703,63 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
     impl->curve = std::move(keys);
   }
 
-  spool::SpoolOptions so;
-  so.dir = options.link.spool_dir;
-  so.max_bytes = options.link.spool_max_bytes;
-  // At least four segments fit under max_bytes, so that drop-oldest sheds a quarter at most.
-  so.segment_bytes = std::clamp<uint64_t>(options.link.spool_max_bytes / 4, 1,
-                                          std::max<uint64_t>(options.spool_segment_bytes, 1));
-  Result<std::unique_ptr<spool::Spool>> opened = spool::Spool::Open(so);
-  if (!opened.ok()) return opened.status().WithContext("producer spool");
-  impl->spool = std::move(opened).value();
+  {
+    // No other thread can see impl yet; the lock is taken because these members are mu's, and
+    // costs nothing here.
+    MutexLock lock(&impl->mu);
+    spool::SpoolOptions so;
+    so.dir = options.link.spool_dir;
+    so.max_bytes = options.link.spool_max_bytes;
+    // At least four segments fit under max_bytes, so that drop-oldest sheds a quarter at most.
+    so.segment_bytes = std::clamp<uint64_t>(options.link.spool_max_bytes / 4, 1,
+                                            std::max<uint64_t>(options.spool_segment_bytes, 1));
+    Result<std::unique_ptr<spool::Spool>> opened = spool::Spool::Open(so);
+    if (!opened.ok()) return opened.status().WithContext("producer spool");
+    impl->spool = std::move(opened).value();
 
-  // (epoch, base) from the meta file; a new (or unreadable) meta starts a new epoch at the oldest
-  // record still held, which the broker accepts as a stream it has never seen.
-  Result<std::string> meta_text = impl->spool->ReadMeta();
-  if (!meta_text.ok()) return meta_text.status().WithContext("producer spool meta");
-  std::optional<Meta> meta = DecodeMeta(*meta_text);
-  const uint64_t first = impl->spool->first_index();
-  impl->header.set_source(impl->source);
-  if (meta && meta->base + 1 <= first) {
-    impl->epoch = meta->epoch;
-    impl->base = meta->base;
-    impl->header.set_epoch(impl->epoch);
-    // Everything below the first readable record was released, i.e. acked. (Or it is missing from
-    // a corrupt spool: the broker then answers GAP below our ack, and HandleAck starts a new
-    // epoch.)
-    impl->acked_seq = first - 1 - impl->base;
-    impl->next_seq = impl->acked_seq + 1;
-  } else {
-    if (!meta_text->empty()) {
-      spdlog::warn("{}: spool meta in {} is unreadable or inconsistent; starting a new epoch",
-                   impl->source, options.link.spool_dir);
+    // (epoch, base) from the meta file; a new (or unreadable) meta starts a new epoch at the oldest
+    // record still held, which the broker accepts as a stream it has never seen.
+    Result<std::string> meta_text = impl->spool->ReadMeta();
+    if (!meta_text.ok()) return meta_text.status().WithContext("producer spool meta");
+    std::optional<Meta> meta = DecodeMeta(*meta_text);
+    const uint64_t first = impl->spool->first_index();
+    impl->header.set_source(impl->source);
+    if (meta && meta->base + 1 <= first) {
+      impl->epoch = meta->epoch;
+      impl->base = meta->base;
+      impl->header.set_epoch(impl->epoch);
+      // Everything below the first readable record was released, i.e. acked. (Or it is missing from
+      // a corrupt spool: the broker then answers GAP below our ack, and HandleAck starts a new
+      // epoch.)
+      impl->acked_seq = first - 1 - impl->base;
+      impl->next_seq = impl->acked_seq + 1;
+    } else {
+      if (!meta_text->empty()) {
+        spdlog::warn("{}: spool meta in {} is unreadable or inconsistent; starting a new epoch",
+                     impl->source, options.link.spool_dir);
+      }
+      Meta fresh{RandomEpoch(0), first - 1};
+      HW_RETURN_IF_ERROR(
+          impl->spool->WriteMeta(EncodeMeta(fresh)).WithContext("producer spool meta"));
+      impl->epoch = fresh.epoch;
+      impl->base = fresh.base;
+      impl->header.set_epoch(impl->epoch);
     }
-    Meta fresh{RandomEpoch(0), first - 1};
-    HW_RETURN_IF_ERROR(
-        impl->spool->WriteMeta(EncodeMeta(fresh)).WithContext("producer spool meta"));
-    impl->epoch = fresh.epoch;
-    impl->base = fresh.base;
-    impl->header.set_epoch(impl->epoch);
-  }
-  impl->seen_spool_dropped = impl->spool->stats().dropped_records;
-  const spool::SpoolStats ss = impl->spool->stats();
-  if (ss.corrupt_records > 0 || ss.truncated_bytes > 0) {
-    spdlog::warn("{}: spool recovery skipped {} corrupt records and cut a torn tail of {} bytes",
-                 impl->source, ss.corrupt_records, ss.truncated_bytes);
-  }
+    impl->seen_spool_dropped = impl->spool->stats().dropped_records;
+    const spool::SpoolStats ss = impl->spool->stats();
+    if (ss.corrupt_records > 0 || ss.truncated_bytes > 0) {
+      spdlog::warn("{}: spool recovery skipped {} corrupt records and cut a torn tail of {} bytes",
+                   impl->source, ss.corrupt_records, ss.truncated_bytes);
+    }
 
-  impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->wake_fd < 0) return Status::IoError("producer link: eventfd", errno);
-  impl->ctx = SharedContext();
-  if (!impl->ctx) return Status::Internal(ZmqError("zmq_ctx_new"));
-  impl->broker_index = PreferredBroker(options.endpoint, options.link.brokers.size());
-  HW_RETURN_IF_ERROR(impl->OpenSocket(impl->broker_index).WithContext("producer link"));
-  impl->last_progress = Clock::now();
+    impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (impl->wake_fd < 0) return Status::IoError("producer link: eventfd", errno);
+    impl->ctx = SharedContext();
+    if (!impl->ctx) return Status::Internal(ZmqError("zmq_ctx_new"));
+    impl->broker_index = PreferredBroker(options.endpoint, options.link.brokers.size());
+    HW_RETURN_IF_ERROR(impl->OpenSocket(impl->broker_index).WithContext("producer link"));
+    impl->last_progress = Clock::now();
+  }
 
   Impl* raw = impl.get();
   raw->thread = std::thread([raw] { raw->Run(); });
@@ -797,7 +816,7 @@ Status ProducerLink::SpoolAndWake(const std::string& bytes) {
                                    std::to_string(kMaxEnvelopeBytes) + "): split the batch");
   }
   {
-    std::lock_guard lock(d.mu);
+    MutexLock lock(&d.mu);
     if (d.stopped) return Status::FailedPrecondition(d.source + ": producer link is stopped");
     Result<uint64_t> index = d.spool->Append(bytes);
     if (!index.ok()) return index.status().WithContext(d.source + ": spool append");
@@ -815,9 +834,13 @@ Status ProducerLink::SpoolAndWake(const std::string& bytes) {
 
 bool ProducerLink::WaitAcked(std::chrono::milliseconds deadline) {
   Impl& d = *impl_;
-  std::unique_lock lock(d.mu);
+  const Clock::time_point until = Clock::now() + deadline;
+  MutexLock lock(&d.mu);
   const uint64_t target = d.spool->next_index() - 1;
-  return d.settled_cv.wait_for(lock, deadline, [&] { return d.SettledIndex() >= target; });
+  while (d.SettledIndex() < target) {
+    if (!d.settled_cv.WaitUntil(&d.mu, until)) return d.SettledIndex() >= target;
+  }
+  return true;
 }
 
 void ProducerLink::Stop(std::chrono::milliseconds flush_deadline) {
@@ -825,13 +848,13 @@ void ProducerLink::Stop(std::chrono::milliseconds flush_deadline) {
   if (!d.thread_started) return;
   if (flush_deadline.count() > 0) WaitAcked(flush_deadline);
   {
-    std::lock_guard lock(d.mu);
+    MutexLock lock(&d.mu);
     d.stopping = true;
   }
   d.Wake();
   d.thread.join();
   d.thread_started = false;
-  std::lock_guard lock(d.mu);
+  MutexLock lock(&d.mu);
   d.stopped = true;
   if (Status st = d.spool->Sync(); !st.ok()) {
     spdlog::error("{}: syncing the spool at stop: {}", d.source, st.ToString());
@@ -840,7 +863,7 @@ void ProducerLink::Stop(std::chrono::milliseconds flush_deadline) {
 
 ProducerStats ProducerLink::stats() const {
   const Impl& d = *impl_;
-  std::lock_guard lock(d.mu);
+  MutexLock lock(&d.mu);
   ProducerStats s;
   s.published = d.published;
   s.acked = d.acked;

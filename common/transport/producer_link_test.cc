@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/base/mutex.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 #include "hostwatch/v1/link.pb.h"
@@ -77,22 +77,22 @@ class FakeBroker {
   }
 
   void DropOnce(uint64_t seq) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     drop_once_ = seq;
   }
 
   std::vector<Appended> appended(const std::string& source) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = appended_.find(source);
     return it == appended_.end() ? std::vector<Appended>{} : it->second;
   }
   size_t appended_count(const std::string& source) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = appended_.find(source);
     return it == appended_.end() ? 0 : it->second.size();
   }
   uint64_t gaps() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     return gaps_;
   }
 
@@ -101,7 +101,7 @@ class FakeBroker {
   std::optional<pb::Ack> Handle(const std::string& frame) {
     pb::Envelope env;
     if (!env.ParseFromString(frame)) return std::nullopt;
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (drop_once_ && env.seq() == *drop_once_) {
       drop_once_.reset();
       return std::nullopt;  // as if lost on the way
@@ -179,11 +179,11 @@ class FakeBroker {
   void* ctx_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::map<std::string, std::map<uint64_t, uint64_t>> last_;  // guarded by mu_
-  std::map<std::string, std::vector<Appended>> appended_;     // guarded by mu_
-  std::optional<uint64_t> drop_once_;                         // guarded by mu_
-  uint64_t gaps_ = 0;                                         // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, std::map<uint64_t, uint64_t>> last_ GUARDED_BY(mu_);
+  std::map<std::string, std::vector<Appended>> appended_ GUARDED_BY(mu_);
+  std::optional<uint64_t> drop_once_ GUARDED_BY(mu_);
+  uint64_t gaps_ GUARDED_BY(mu_) = 0;
 };
 
 uint16_t Port() {

@@ -4,12 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <condition_variable>
-#include <mutex>
-
 #include "collector/plugin_fixture.h"
 #include "collector/plugins/exec/exec_output.h"
 #include "collector/proc_text.h"
+#include "common/base/mutex.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 
@@ -49,11 +47,11 @@ TEST(ExecOutputTest, JsonFixture) {
 class CaptureSink : public PointSink {
  public:
   void Submit(std::vector<Point> points) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (Point& p : points) points_.push_back(std::move(p));
   }
   std::vector<Point> points() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return points_;
   }
   size_t Count(const std::string& metric, const Tags& tags) {
@@ -63,8 +61,8 @@ class CaptureSink : public PointSink {
   }
 
  private:
-  std::mutex mu_;
-  std::vector<Point> points_;
+  Mutex mu_;
+  std::vector<Point> points_ GUARDED_BY(mu_);
 };
 
 // Children of this test process that are zombies (exited, not reaped).
