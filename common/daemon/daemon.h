@@ -32,8 +32,14 @@ class Service {
   virtual Status Reload(const Config& config) = 0;
   // SIGTERM/SIGINT: flush, commit, save state, join threads. Must return.
   virtual void Stop() = 0;
-  // Polled about once a second; an error is a fatal runtime failure (exit 1 after Stop()).
+  // Polled every HealthInterval(); an error is a fatal runtime failure (exit 1 after Stop()).
   virtual Status Health() { return Status::Ok(); }
+  // How often the main thread wakes to call Health() (and no less often than the systemd
+  // watchdog needs). A service without a health check of its own says so with a long interval:
+  // on a VM each wake of an otherwise idle thread costs ~0.1 ms of CPU, a tenth of the
+  // collector's own use at a 1 s interval. Signals are waited for in the same call and are
+  // handled at once whatever the interval.
+  virtual std::chrono::milliseconds HealthInterval() const { return std::chrono::seconds(1); }
 };
 
 template <typename Config>
@@ -118,9 +124,8 @@ int RunDaemon(const DaemonSpec<Config>& spec, int argc, const char* const* argv)
                flags.config_path.empty() ? std::string("built-in defaults") : flags.config_path);
 
   const auto watchdog = notifier.WatchdogPingInterval();
-  const auto tick = watchdog
-                        ? std::min<std::chrono::milliseconds>(*watchdog, std::chrono::seconds(1))
-                        : std::chrono::milliseconds(1000);
+  const std::chrono::milliseconds health_interval = service->HealthInterval();
+  const auto tick = watchdog ? std::min(*watchdog, health_interval) : health_interval;
   int exit_code = kExitOk;
   for (;;) {
     SignalEvent ev = signals.Wait(tick);
