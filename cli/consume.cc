@@ -18,6 +18,7 @@
 #include "common/config/units.h"
 #include "common/daemon/flags.h"
 #include "common/daemon/logging.h"
+#include "common/strings/strings.h"
 #include "common/transport/consumer_link.h"
 
 namespace hw::cli {
@@ -84,11 +85,7 @@ class InterruptScope {
 };
 
 Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* out) {
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string_view t = std::string_view(text).substr(start, comma - start);
+  for (std::string_view t : strings::Split(text, ',')) {
     if (t == "samples") {
       out->push_back(hostwatch::v1::SAMPLES);
     } else if (t == "events") {
@@ -99,7 +96,6 @@ Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* o
       return Status::InvalidArgument("--topics: \"" + std::string(t) +
                                      "\" is not samples, events or alerts");
     }
-    start = comma + 1;
   }
   return Status::Ok();
 }
