@@ -5,12 +5,12 @@
 #include <string_view>
 
 #include "cli/consume.h"
-#include "cli/keygen.h"
 #include "cli/loadgen.h"
 #include "cli/send.h"
 #include "cli/status.h"
 #include "cli/test_logrules.h"
 #include "common/daemon/flags.h"
+#include "common/transport/curve_keys.h"
 
 #ifndef HW_VERSION
 #define HW_VERSION "0.1.0"
@@ -42,13 +42,13 @@ int Keygen(int argc, const char* const* argv) {
     std::fprintf(stderr, "usage: hostwatch keygen NAME\n");
     return daemon::kExitUsage;
   }
-  Result<KeyPair> pair = GenerateKeyPair();
+  Result<transport::CurveKeyPair> pair = transport::GenerateCurveKeyPair();
   if (!pair.ok()) {
     std::fprintf(stderr, "hostwatch keygen: %s\n", pair.status().message().c_str());
     return daemon::kExitRuntime;
   }
   const std::string name = argv[0];
-  Status s = WriteKeyPair(".", name, *pair);
+  Status s = transport::WriteCurveKeyPair(".", name, *pair);
   if (!s.ok()) {
     std::fprintf(stderr, "hostwatch keygen: %s\n", s.message().c_str());
     return s.code() == StatusCode::kInvalidArgument ? daemon::kExitUsage : daemon::kExitRuntime;

@@ -14,6 +14,7 @@
 
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 
 namespace hw::transport {
 namespace {
@@ -789,15 +790,9 @@ TEST(ConsumerLinkTest, QueryBrokerStatsRoundTrip) {
 
 // Writes a fresh keypair as NAME.key / NAME.pub into dir; returns the secret (Z85).
 std::string WriteKeyPair(const std::filesystem::path& dir, const std::string& name) {
-  char pub[41], secret[41];
-  EXPECT_EQ(zmq_curve_keypair(pub, secret), 0);
-  std::FILE* f = std::fopen((dir / (name + ".key")).c_str(), "w");
-  std::fprintf(f, "%s\n", secret);
-  std::fclose(f);
-  f = std::fopen((dir / (name + ".pub")).c_str(), "w");
-  std::fprintf(f, "%s\n", pub);
-  std::fclose(f);
-  return secret;
+  Result<CurveKeyPair> pair = GenerateCurveKeyPair();
+  EXPECT_TRUE(pair.ok() && WriteCurveKeyPair(dir, name, *pair).ok());
+  return pair.ok() ? pair->secret_z85 : std::string();
 }
 
 TEST(ConsumerLinkTest, SpeaksCurveWhenEnabled) {

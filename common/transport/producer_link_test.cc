@@ -18,6 +18,7 @@
 
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 #include "hostwatch/v1/link.pb.h"
 
 namespace hw::transport {
@@ -449,15 +450,14 @@ TEST(ProducerLinkTest, ReEpochsAfterSpoolDrop) {
 
 TEST(ProducerLinkTest, DeliversOverCurve) {
   hw::testing::TempDir tmp;
-  char server_pub[41], server_sec[41], client_pub[41], client_sec[41], other_pub[41], other_sec[41];
-  ASSERT_EQ(zmq_curve_keypair(server_pub, server_sec), 0);
-  ASSERT_EQ(zmq_curve_keypair(client_pub, client_sec), 0);
-  ASSERT_EQ(zmq_curve_keypair(other_pub, other_sec), 0);
-  ASSERT_TRUE(
-      hw::testing::WriteFile(tmp.path() / "broker.pub", std::string(server_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "other.pub", std::string(other_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.pub", std::string(client_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.key", std::string(client_sec) + "\n").ok());
+  // As `hostwatch keygen` lays them out: broker.{key,pub}, other.{key,pub} and me.{key,pub}.
+  std::string server_sec;
+  for (const char* name : {"broker", "other", "me"}) {
+    Result<CurveKeyPair> pair = GenerateCurveKeyPair();
+    ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+    ASSERT_TRUE(WriteCurveKeyPair(tmp.path(), name, *pair).ok());
+    if (std::string_view(name) == "broker") server_sec = pair->secret_z85;
+  }
   FakeBroker broker(Port(), server_sec);
   ASSERT_TRUE(broker.Start());
 
