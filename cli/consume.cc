@@ -100,9 +100,8 @@ Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* o
   return Status::Ok();
 }
 
-Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
-  BrokerOptions broker;
-  HW_RETURN_IF_ERROR(ExtractBrokerOptions(&args, &broker));
+Status ParseFlags(const std::vector<std::string>& args, const BrokerOptions& broker,
+                  ConsumeFlags* out) {
   HW_ASSIGN_OR_RETURN(out->consumer.link, broker.ToLinkConfig());
   std::optional<Format> format;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -357,15 +356,12 @@ std::chrono::milliseconds Until(Clock::time_point deadline, Clock::time_point no
 
 }  // namespace
 
-int RunConsume(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kConsumeUsage = kUsage;
+
+int RunConsume(VerbInput& in) {
   ConsumeFlags flags;
-  if (Status s = ParseFlags(args, &flags); !s.ok()) return UsageError("consume", kUsage, s);
-  SetupCliLogging();
+  if (Status s = ParseFlags(in.args, in.broker, &flags); !s.ok()) return in.UsageError(s);
 
   Result<std::unique_ptr<ConsumerLink>> connected = ConsumerLink::Connect(flags.consumer);
   if (!connected.ok()) {

@@ -187,19 +187,13 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
 
 }  // namespace
 
-int RunSend(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
-  SetupCliLogging();
-  BrokerOptions broker;
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kSendUsage = kUsage;
+
+int RunSend(VerbInput& in) {
   SendArgs send;
-  Status st = ExtractBrokerOptions(&args, &broker);
-  if (st.ok()) st = ParseArgs(std::move(args), &send);
-  if (!st.ok()) return UsageError("send", kUsage, st);
-  return Run(send, broker);
+  if (Status st = ParseArgs(std::move(in.args), &send); !st.ok()) return in.UsageError(st);
+  return Run(send, in.broker);
 }
 
 }  // namespace hw::cli
