@@ -2,15 +2,12 @@
 
 #include <chrono>
 
+#include "common/strings/fnv1a.h"
+
 namespace hw::broker {
 
 uint32_t PartitionForSource(std::string_view source, uint32_t partitions) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : source) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<uint32_t>(h % partitions);
+  return static_cast<uint32_t>(strings::Fnv1a64(source, kBrokerPlacementOffsetBasis) % partitions);
 }
 
 int64_t NowMs() {

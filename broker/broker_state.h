@@ -37,8 +37,15 @@ struct Journal {
   }
 };
 
-// Which partition a source's envelopes go to: FNV-1a 64 of the source, so every broker (and every
-// restart) agrees, and each source stays ordered in one partition.
+// The offset basis of the broker's placement hash. It is NOT FNV's (14695981039346656037): the
+// first broker wrote FNV's basis with its last digit missing. Placement decides which partition
+// folder in data_dir holds each source's history, so a different basis would move existing sources
+// to other partitions and split their ordered history; it stays as it was.
+inline constexpr uint64_t kBrokerPlacementOffsetBasis = 1469598103934665603ull;
+
+// Which partition a source's envelopes go to: FNV-1a 64 of the source from
+// kBrokerPlacementOffsetBasis, modulo partitions, so every broker (and every restart) agrees, and
+// each source stays ordered in one partition.
 uint32_t PartitionForSource(std::string_view source, uint32_t partitions);
 
 struct BrokerCounters {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <zmq_addon.hpp>
 
+#include "common/transport/curve_keys.h"
 #include "common/transport/zmq_socket.h"
 
 namespace hw::broker {
@@ -32,37 +33,6 @@ constexpr int kZapEnforceDomainOption = 93;
 #ifdef ZMQ_ZAP_ENFORCE_DOMAIN
 static_assert(ZMQ_ZAP_ENFORCE_DOMAIN == kZapEnforceDomainOption);
 #endif
-
-// The raw 32 bytes of a Z85 CURVE key, or nullopt when it is not one.
-std::optional<std::string> DecodeKey(const std::string& z85) {
-  if (z85.size() != 40) return std::nullopt;
-  std::string raw(kCurveKeyBytes, '\0');
-  if (zmq_z85_decode(reinterpret_cast<uint8_t*>(raw.data()), z85.c_str()) == nullptr) {
-    return std::nullopt;
-  }
-  return raw;
-}
-
-std::string EncodeKey(std::string_view raw) {
-  char z85[41] = {};
-  zmq_z85_encode(z85, reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
-  return z85;
-}
-
-// A secret key with the wrong .pub beside it would surface only as handshakes that fail on the
-// other side ("wrong server key"), far from the cause; catch it when the files are loaded.
-Status CheckKeyPair(const std::string& secret_z85, const std::string& public_z85,
-                    const std::string& secret_file, const std::string& public_file) {
-  char derived[41] = {};
-  if (zmq_curve_public(derived, secret_z85.c_str()) != 0) {
-    return Status::FailedPrecondition("cannot derive the public key of " + secret_file + ": " +
-                                      zmq_strerror(zmq_errno()));
-  }
-  if (public_z85 != derived) {
-    return Status::InvalidArgument(public_file + " is not the public key of " + secret_file);
-  }
-  return Status::Ok();
-}
 
 Status RequireCurve() {
   if (zmq_has("curve") == 0) {
@@ -94,7 +64,7 @@ Result<std::map<std::string, std::string>> LoadAuthorizedKeys(const std::string&
   for (const fs::path& file : files) {
     Result<std::string> key = transport::ReadZ85KeyFile(file.string());
     if (!key.ok()) return key.status();
-    std::optional<std::string> raw = DecodeKey(*key);
+    std::optional<std::string> raw = transport::DecodeZ85Key(*key);
     if (!raw) return Status::InvalidArgument(file.string() + ": not a Z85 CURVE key");
     auto [existing, inserted] = file_by_raw_key.emplace(*raw, file.string());
     if (!inserted) {
@@ -112,7 +82,7 @@ Result<ZapHandler::KeyIndex> ZapHandler::IndexKeys(const std::map<std::string, s
   KeyIndex index;
   for (const auto& [name, z85] : keys) {
     if (name.empty()) return Status::InvalidArgument("an authorized key has an empty name");
-    std::optional<std::string> raw = DecodeKey(z85);
+    std::optional<std::string> raw = transport::DecodeZ85Key(z85);
     if (!raw) {
       return Status::InvalidArgument("authorized key " + name + ": not a Z85 CURVE public key");
     }
@@ -230,7 +200,7 @@ void ZapHandler::AnswerOne() {
     if (it != index_.end()) {
       user_id = it->second;
     } else {
-      refusal = "unknown client key " + EncodeKey(frame(6));
+      refusal = "unknown client key " + transport::EncodeZ85Key(frame(6));
     }
   }
 
@@ -270,7 +240,8 @@ Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config) {
   if (!config.public_key_file.empty()) {
     Result<std::string> pub = transport::ReadZ85KeyFile(config.public_key_file);
     if (!pub.ok()) return pub.status().WithContext("curve.public_key_file");
-    HW_RETURN_IF_ERROR(CheckKeyPair(*secret, *pub, config.secret_key_file, config.public_key_file));
+    HW_RETURN_IF_ERROR(transport::CheckCurveKeyPair(*secret, *pub, config.secret_key_file,
+                                                    config.public_key_file));
   }
   try {
     socket.set(zmq::sockopt::curve_server, true);
@@ -296,8 +267,8 @@ Status MakeCurveClient(zmq::socket_t& socket, const transport::CurveClientConfig
   HW_RETURN_IF_ERROR(RequireCurve());
   Result<transport::CurveClientKeys> keys = transport::LoadCurveClientKeys(config);
   if (!keys.ok()) return keys.status().WithContext("curve");
-  HW_RETURN_IF_ERROR(CheckKeyPair(keys->secret_key, keys->public_key, config.secret_key_file,
-                                  config.public_key_file));
+  HW_RETURN_IF_ERROR(transport::CheckCurveKeyPair(keys->secret_key, keys->public_key,
+                                                  config.secret_key_file, config.public_key_file));
   return transport::ApplyCurveClientKeys(socket.handle(), *keys);
 }
 

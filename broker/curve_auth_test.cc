@@ -15,6 +15,7 @@
 
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 
 namespace hw::broker {
 namespace {
@@ -41,9 +42,9 @@ struct Received {
 };
 
 std::string Raw(const std::string& z85) {
-  std::string raw(32, '\0');
-  EXPECT_NE(zmq_z85_decode(reinterpret_cast<uint8_t*>(raw.data()), z85.c_str()), nullptr);
-  return raw;
+  std::optional<std::string> raw = transport::DecodeZ85Key(z85);
+  EXPECT_TRUE(raw.has_value()) << z85;
+  return raw.value_or("");
 }
 
 class CurveAuthTest : public ::testing::Test {
@@ -56,14 +57,12 @@ class CurveAuthTest : public ::testing::Test {
 
   // A keypair as `hostwatch keygen NAME` lays it out: keys/NAME.pub and keys/NAME.key.
   KeyFiles NewKeyPair(const std::string& name) {
-    char pub[41] = {};
-    char sec[41] = {};
-    EXPECT_EQ(zmq_curve_keypair(pub, sec), 0);
+    Result<transport::CurveKeyPair> pair = transport::GenerateCurveKeyPair();
+    EXPECT_TRUE(pair.ok()) << pair.status().ToString();
     fs::path dir = dir_.Sub("keys");
-    KeyFiles k{name, pub, sec, (dir / (name + ".pub")).string(), (dir / (name + ".key")).string()};
-    EXPECT_TRUE(hw::testing::WriteFile(k.public_file, k.public_z85 + "\n").ok());
-    EXPECT_TRUE(hw::testing::WriteFile(k.secret_file, k.secret_z85 + "\n").ok());
-    return k;
+    EXPECT_TRUE(transport::WriteCurveKeyPair(dir, name, *pair).ok());
+    return KeyFiles{name, pair->public_z85, pair->secret_z85, (dir / (name + ".pub")).string(),
+                    (dir / (name + ".key")).string()};
   }
 
   void Authorize(const KeyFiles& key) {

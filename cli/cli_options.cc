@@ -1,12 +1,13 @@
 #include "cli/cli_options.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
+#include <optional>
 
 #include "common/config/units.h"
 #include "common/daemon/flags.h"
 #include "common/daemon/logging.h"
+#include "common/strings/strings.h"
 #include "common/transport/endpoint.h"
 
 namespace hw::cli {
@@ -105,10 +106,8 @@ int VerbFailure(std::string_view verb, int code, std::string_view message) {
 }
 
 Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text) {
-  double s = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
-  if (!text.empty() && ec == std::errc() && p == text.data() + text.size() && s >= 0 && s <= 1e9) {
-    return std::chrono::milliseconds(static_cast<int64_t>(s * 1000.0 + 0.5));
+  if (std::optional<double> s = strings::ParseNumber<double>(text); s && *s >= 0 && *s <= 1e9) {
+    return std::chrono::milliseconds(static_cast<int64_t>(*s * 1000.0 + 0.5));
   }
   if (Result<config::Duration> d = config::ParseDuration(text); d.ok()) return *d;
   return Status::InvalidArgument(std::string(flag) + " \"" + text +
@@ -116,12 +115,11 @@ Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std:
 }
 
 Result<uint64_t> ParseCount(std::string_view flag, const std::string& text) {
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) {
+  std::optional<uint64_t> n = strings::ParseU64(text);
+  if (!n) {
     return Status::InvalidArgument(std::string(flag) + " \"" + text + "\": want a whole number");
   }
-  return n;
+  return *n;
 }
 
 }  // namespace hw::cli

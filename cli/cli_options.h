@@ -44,6 +44,18 @@ int UsageError(std::string_view verb, std::string_view usage, const Status& erro
 // "hostwatch VERB: message" on stderr; returns code.
 int VerbFailure(std::string_view verb, int code, std::string_view message);
 
+// A verb's command line once the preamble every verb shares is done (RunCli): --help answered,
+// logging set up and, for the verbs that reach a broker, the broker options taken out and parsed.
+struct VerbInput {
+  std::string_view verb;          // "send"
+  std::string_view usage;         // its --help text
+  std::vector<std::string> args;  // the arguments after the verb, less the broker options
+  BrokerOptions broker;           // defaults unless the verb takes broker options
+
+  int UsageError(const Status& error) const { return cli::UsageError(verb, usage, error); }
+  int Failure(int code, std::string_view message) const { return VerbFailure(verb, code, message); }
+};
+
 // "30", "0.5" (seconds) or a duration with units ("500ms", "2m"); errors name the flag.
 Result<std::chrono::milliseconds> ParseSeconds(std::string_view flag, const std::string& text);
 // A whole non-negative number; errors name the flag.

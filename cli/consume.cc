@@ -18,6 +18,7 @@
 #include "common/config/units.h"
 #include "common/daemon/flags.h"
 #include "common/daemon/logging.h"
+#include "common/strings/strings.h"
 #include "common/transport/consumer_link.h"
 
 namespace hw::cli {
@@ -84,11 +85,7 @@ class InterruptScope {
 };
 
 Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* out) {
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string_view t = std::string_view(text).substr(start, comma - start);
+  for (std::string_view t : strings::Split(text, ',')) {
     if (t == "samples") {
       out->push_back(hostwatch::v1::SAMPLES);
     } else if (t == "events") {
@@ -99,14 +96,12 @@ Status ParseTopics(const std::string& text, std::vector<hostwatch::v1::Topic>* o
       return Status::InvalidArgument("--topics: \"" + std::string(t) +
                                      "\" is not samples, events or alerts");
     }
-    start = comma + 1;
   }
   return Status::Ok();
 }
 
-Status ParseFlags(std::vector<std::string> args, ConsumeFlags* out) {
-  BrokerOptions broker;
-  HW_RETURN_IF_ERROR(ExtractBrokerOptions(&args, &broker));
+Status ParseFlags(const std::vector<std::string>& args, const BrokerOptions& broker,
+                  ConsumeFlags* out) {
   HW_ASSIGN_OR_RETURN(out->consumer.link, broker.ToLinkConfig());
   std::optional<Format> format;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -361,15 +356,12 @@ std::chrono::milliseconds Until(Clock::time_point deadline, Clock::time_point no
 
 }  // namespace
 
-int RunConsume(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kConsumeUsage = kUsage;
+
+int RunConsume(VerbInput& in) {
   ConsumeFlags flags;
-  if (Status s = ParseFlags(args, &flags); !s.ok()) return UsageError("consume", kUsage, s);
-  SetupCliLogging();
+  if (Status s = ParseFlags(in.args, in.broker, &flags); !s.ok()) return in.UsageError(s);
 
   Result<std::unique_ptr<ConsumerLink>> connected = ConsumerLink::Connect(flags.consumer);
   if (!connected.ok()) {

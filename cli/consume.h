@@ -1,8 +1,14 @@
 #pragma once
 
+#include <string_view>
+
+#include "cli/cli_options.h"
+
 namespace hw::cli {
 
-// `hostwatch consume ...` (DESIGN.md §11); argv starts after the verb. Returns the exit code.
-int RunConsume(int argc, const char* const* argv);
+// `hostwatch consume ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's
+// table). Returns the exit code.
+extern const std::string_view kConsumeUsage;
+int RunConsume(VerbInput& in);
 
 }  // namespace hw::cli

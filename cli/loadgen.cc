@@ -382,19 +382,13 @@ int Run(const LoadgenArgs& a, const BrokerOptions& broker) {
 
 }  // namespace
 
-int RunLoadgen(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
-  SetupCliLogging();
-  BrokerOptions broker;
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kLoadgenUsage = kUsage;
+
+int RunLoadgen(VerbInput& in) {
   LoadgenArgs a;
-  Status st = ExtractBrokerOptions(&args, &broker);
-  if (st.ok()) st = ParseArgs(args, &a);
-  if (!st.ok()) return UsageError("loadgen", kUsage, st);
-  return Run(a, broker);
+  if (Status st = ParseArgs(in.args, &a); !st.ok()) return in.UsageError(st);
+  return Run(a, in.broker);
 }
 
 }  // namespace hw::cli

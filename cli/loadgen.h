@@ -1,8 +1,14 @@
 #pragma once
 
+#include <string_view>
+
+#include "cli/cli_options.h"
+
 namespace hw::cli {
 
-// `hostwatch loadgen ...` (DESIGN.md §11); argv starts after the verb. Returns the exit code.
-int RunLoadgen(int argc, const char* const* argv);
+// `hostwatch loadgen ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's
+// table). Returns the exit code.
+extern const std::string_view kLoadgenUsage;
+int RunLoadgen(VerbInput& in);
 
 }  // namespace hw::cli

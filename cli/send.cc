@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -25,6 +25,7 @@
 #include "common/daemon/flags.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
+#include "common/strings/strings.h"
 #include "common/transport/producer_link.h"
 
 namespace hw::cli {
@@ -77,11 +78,9 @@ Status ParseArgs(std::vector<std::string> args, SendArgs* out) {
   if (positional.size() < 2) return Status::InvalidArgument("need METRIC and VALUE");
   out->metric = positional[0];
   const std::string& value = positional[1];
-  const char* begin = value.data() + (value.starts_with('+') ? 1 : 0);
-  auto [p, ec] = std::from_chars(begin, value.data() + value.size(), out->value);
-  if (value.empty() || ec != std::errc() || p != value.data() + value.size()) {
-    return Status::InvalidArgument("VALUE \"" + value + "\": not a number");
-  }
+  std::optional<double> parsed = strings::ParseDouble(value);
+  if (!parsed) return Status::InvalidArgument("VALUE \"" + value + "\": not a number");
+  out->value = *parsed;
   for (size_t i = 2; i < positional.size(); ++i) {
     const std::string& kv = positional[i];
     const size_t eq = kv.find('=');
@@ -188,19 +187,13 @@ int Run(const SendArgs& a, const BrokerOptions& broker) {
 
 }  // namespace
 
-int RunSend(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
-  SetupCliLogging();
-  BrokerOptions broker;
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kSendUsage = kUsage;
+
+int RunSend(VerbInput& in) {
   SendArgs send;
-  Status st = ExtractBrokerOptions(&args, &broker);
-  if (st.ok()) st = ParseArgs(std::move(args), &send);
-  if (!st.ok()) return UsageError("send", kUsage, st);
-  return Run(send, broker);
+  if (Status st = ParseArgs(std::move(in.args), &send); !st.ok()) return in.UsageError(st);
+  return Run(send, in.broker);
 }
 
 }  // namespace hw::cli

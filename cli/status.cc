@@ -150,16 +150,15 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st) {
 
 }  // namespace
 
-int RunStatus(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
-  BrokerOptions broker;
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kStatusUsage = kUsage;
+
+int RunStatus(VerbInput& in) {
+  const std::vector<std::string>& args = in.args;
+  const BrokerOptions& broker = in.broker;
   bool json = false;
   std::chrono::milliseconds timeout = kDefaultTimeout;
-  Status usage = ExtractBrokerOptions(&args, &broker);
+  Status usage;
   for (size_t i = 0; usage.ok() && i < args.size(); ++i) {
     std::string v;
     if (args[i] == "--json") {
@@ -174,7 +173,7 @@ int RunStatus(int argc, const char* const* argv) {
       usage = Status::InvalidArgument("unknown argument \"" + args[i] + "\"");
     }
   }
-  auto usage_error = [](const Status& s) { return UsageError("status", kUsage, s); };
+  auto usage_error = [&in](const Status& s) { return in.UsageError(s); };
   if (!usage.ok()) return usage_error(usage);
   Result<std::string> backend = broker.BackendEndpoint();
   if (!backend.ok()) return usage_error(backend.status());

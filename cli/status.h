@@ -1,8 +1,14 @@
 #pragma once
 
+#include <string_view>
+
+#include "cli/cli_options.h"
+
 namespace hw::cli {
 
-// `hostwatch status ...` (DESIGN.md §11); argv starts after the verb. Returns the exit code.
-int RunStatus(int argc, const char* const* argv);
+// `hostwatch status ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's
+// table). Returns the exit code.
+extern const std::string_view kStatusUsage;
+int RunStatus(VerbInput& in);
 
 }  // namespace hw::cli

@@ -99,13 +99,11 @@ double CpuSeconds() {
 
 }  // namespace
 
-int RunTestLogrules(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  if (WantsHelp(args)) {
-    std::fputs(kUsage.data(), stdout);
-    return daemon::kExitOk;
-  }
-  SetupCliLogging();
+// Constant-initialized, so cli.cc's table may copy it during its own static initialization.
+constinit const std::string_view kTestLogrulesUsage = kUsage;
+
+int RunTestLogrules(VerbInput& in) {
+  const std::vector<std::string>& args = in.args;
   std::string config_path;
   std::string examples_text = "3";
   bool json = false;
@@ -114,24 +112,22 @@ int RunTestLogrules(int argc, const char* const* argv) {
     Status err;
     if (TakeFlag(args, &i, "--config", &config_path, &err) ||
         TakeFlag(args, &i, "--examples", &examples_text, &err)) {
-      if (!err.ok()) return UsageError("test-logrules", kUsage, err);
+      if (!err.ok()) return in.UsageError(err);
       continue;
     }
     if (args[i] == "--json") {
       json = true;
     } else if (args[i].starts_with("--")) {
-      return UsageError("test-logrules", kUsage,
-                        Status::InvalidArgument("unknown option " + args[i]));
+      return in.UsageError(Status::InvalidArgument("unknown option " + args[i]));
     } else {
       files.push_back(args[i]);
     }
   }
   if (config_path.empty() || files.empty()) {
-    return UsageError("test-logrules", kUsage,
-                      Status::InvalidArgument("--config and at least one FILE are required"));
+    return in.UsageError(Status::InvalidArgument("--config and at least one FILE are required"));
   }
   Result<uint64_t> examples = ParseCount("--examples", examples_text);
-  if (!examples.ok()) return UsageError("test-logrules", kUsage, examples.status());
+  if (!examples.ok()) return in.UsageError(examples.status());
   Result<logwatch::LogwatchConfig> config = logwatch::LoadLogwatchConfig(config_path);
   if (!config.ok())
     return VerbFailure("test-logrules", daemon::kExitUsage, config.status().message());

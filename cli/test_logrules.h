@@ -1,9 +1,14 @@
 #pragma once
 
+#include <string_view>
+
+#include "cli/cli_options.h"
+
 namespace hw::cli {
 
-// `hostwatch test-logrules --config logwatch.yaml FILE...` (DESIGN.md §11); argv starts after the
-// verb. Returns the exit code.
-int RunTestLogrules(int argc, const char* const* argv);
+// `hostwatch test-logrules --config logwatch.yaml FILE...` (DESIGN.md §11): its --help text, and
+// its handler (a row in cli.cc's table). Returns the exit code.
+extern const std::string_view kTestLogrulesUsage;
+int RunTestLogrules(VerbInput& in);
 
 }  // namespace hw::cli

@@ -1,21 +1,13 @@
 #include "collector/builtin_plugins.h"
 
-#include "collector/plugins/cpu/cpu_plugin.h"
-#include "collector/plugins/disk/disk_plugin.h"
-#include "collector/plugins/diskio/diskio_plugin.h"
-#include "collector/plugins/exec/exec_plugin.h"
-#include "collector/plugins/load/load_plugin.h"
-#include "collector/plugins/memory/memory_plugin.h"
-#include "collector/plugins/net/net_plugin.h"
-#include "collector/plugins/pressure/pressure_plugin.h"
-#include "collector/plugins/process/process_plugin.h"
-#include "collector/plugins/system/system_plugin.h"
-#include "collector/plugins/tcp/tcp_plugin.h"
+// Every plugin's header: generated from the folders under plugins/ (collector/CMakeLists.txt).
+#include "collector/plugin_folders.h"
 
 namespace hw::collector {
 
 namespace {
-// One line per plugin: {name, enabled by default, options reader (or null), factory}.
+// One line per plugin, the only line a new plugin adds outside its folder:
+// {name, enabled by default, options reader (or null), factory}.
 constexpr PluginDescriptor kBuiltins[] = {
     {"cpu", true, ReadCpuOptions, CreateCpuPlugin},
     {"memory", true, nullptr, CreateMemoryPlugin},

@@ -11,6 +11,7 @@
 #include "collector/host_env.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
+#include "common/strings/strings.h"
 
 namespace hw::collector {
 
@@ -60,26 +61,14 @@ class ProcFile {
 // Reads from offset 0 until a pread returns 0; false on an error (errno kept).
 bool PreadWhole(int fd, std::string* buf, size_t max_read = 0);
 
-// Fields separated by runs of spaces or tabs.
-std::vector<std::string_view> SplitFields(std::string_view line);
-// The first field of line and, in *rest (when given), what follows it; without allocating, for
-// files read every tick whose lines are "name value" (vmstat, meminfo).
-std::string_view FirstField(std::string_view line, std::string_view* rest = nullptr);
-// Calls fn(line) for each line (without '\n'); the last line may lack a newline.
-template <typename Fn>
-void ForEachLine(std::string_view text, Fn&& fn) {
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    fn(text.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-}
-
-std::optional<uint64_t> ParseU64(std::string_view s);
-std::optional<int64_t> ParseI64(std::string_view s);
-std::optional<double> ParseDouble(std::string_view s);
-std::string_view Trim(std::string_view s);
+// The parsing helpers every plugin uses, from the one copy in common/strings.
+using strings::FirstField;
+using strings::ForEachLine;
+using strings::ParseDouble;
+using strings::ParseI64;
+using strings::ParseU64;
+using strings::SplitFields;
+using strings::Trim;
 
 // Names of the entries of a directory (no "." or ".."); IoError when it cannot be opened.
 Result<std::vector<std::string>> ListDir(const std::string& path);

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+
+#include "common/strings/strings.h"
 
 namespace hw::config {
 
@@ -61,12 +63,6 @@ std::string_view TypeName(const YAML::Node& node) {
       return "undefined";
   }
   return "unknown";
-}
-
-template <typename Int>
-bool ParseInt(std::string_view text, Int* out) {
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
-  return ec == std::errc() && ptr == text.data() + text.size();
 }
 
 }  // namespace
@@ -177,19 +173,15 @@ Result<bool> ParseBool(const std::string& text) {
 
 template <typename Int>
 Result<Int> ParseInteger(const std::string& text, std::string_view what) {
-  Int v = 0;
-  if (!ParseInt(text, &v))
-    return Status::InvalidArgument(Quote(text) + " is not " + std::string(what));
-  return v;
+  std::optional<Int> v = strings::ParseNumber<Int>(text);
+  if (!v) return Status::InvalidArgument(Quote(text) + " is not " + std::string(what));
+  return *v;
 }
 
 Result<double> ParseNumber(const std::string& text) {
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v)) {
-    return Status::InvalidArgument(Quote(text) + " is not a number");
-  }
-  return v;
+  std::optional<double> v = strings::ParseNumber<double>(text);
+  if (!v || !std::isfinite(*v)) return Status::InvalidArgument(Quote(text) + " is not a number");
+  return *v;
 }
 
 }  // namespace

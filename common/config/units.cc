@@ -1,8 +1,10 @@
 #include "common/config/units.h"
 
 #include <array>
-#include <charconv>
 #include <limits>
+#include <optional>
+
+#include "common/strings/strings.h"
 
 namespace hw::config {
 namespace {
@@ -51,9 +53,8 @@ Result<Duration> ParseDuration(std::string_view text) {
     size_t digits = 0;
     while (digits < rest.size() && IsDigit(rest[digits])) ++digits;
     if (digits == 0) return bad();
-    uint64_t n = 0;
-    auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + digits, n);
-    if (ec != std::errc() || ptr != rest.data() + digits) return bad();
+    const std::optional<uint64_t> n = strings::ParseU64(rest.substr(0, digits));
+    if (!n) return bad();
     rest.remove_prefix(digits);
     const Unit* unit = nullptr;
     for (const Unit& u : kDurationUnits) {
@@ -64,7 +65,7 @@ Result<Duration> ParseDuration(std::string_view text) {
     }
     if (unit == nullptr) return bad();
     rest.remove_prefix(unit->name.size());
-    if (!MulAdd(n, unit->factor, total_ms, &total_ms)) {
+    if (!MulAdd(*n, unit->factor, total_ms, &total_ms)) {
       return Status::InvalidArgument("\"" + std::string(text) + "\" is too long a duration");
     }
   }
@@ -92,15 +93,18 @@ Result<uint64_t> ParseSize(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && IsDigit(text[i])) ++i;
   if (i == 0) return bad();
-  uint64_t whole = 0;
-  if (std::from_chars(text.data(), text.data() + i, whole).ec != std::errc()) return bad();
+  const std::optional<uint64_t> whole_digits = strings::ParseU64(text.substr(0, i));
+  if (!whole_digits) return bad();
+  const uint64_t whole = *whole_digits;
   // Optional fraction, kept as an exact decimal (numerator / 10^digits) to avoid float rounding.
   uint64_t frac = 0, frac_scale = 1;
   if (i < text.size() && text[i] == '.') {
     size_t j = ++i;
     while (i < text.size() && IsDigit(text[i])) ++i;
     if (i == j || i - j > 9) return bad();
-    if (std::from_chars(text.data() + j, text.data() + i, frac).ec != std::errc()) return bad();
+    const std::optional<uint64_t> frac_digits = strings::ParseU64(text.substr(j, i - j));
+    if (!frac_digits) return bad();
+    frac = *frac_digits;
     for (size_t k = j; k < i; ++k) frac_scale *= 10;
   }
   std::string_view unit_text = text.substr(i);

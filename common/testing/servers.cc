@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <system_error>
 
+#include "common/strings/strings.h"
 #include "common/testing/wait.h"
 
 #ifndef HW_SOURCE_DIR
@@ -441,13 +442,6 @@ std::optional<int64_t> JsonInt(std::string_view json, std::string_view key) {
   return v;
 }
 
-std::string_view Trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-
 }  // namespace
 
 Result<std::vector<std::pair<int64_t, std::optional<double>>>> CarbonCache::Fetch(
@@ -475,19 +469,15 @@ Result<std::vector<std::pair<int64_t, std::optional<double>>>> CarbonCache::Fetc
   std::vector<std::pair<int64_t, std::optional<double>>> points;
   std::string_view list = std::string_view(out).substr(open + 1, close - open - 1);
   int64_t t = *start;
-  while (!Trim(list).empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = Trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  if (strings::Trim(list).empty()) return points;
+  for (std::string_view raw : strings::Split(list, ',')) {
+    const std::string_view item = strings::Trim(raw);
     if (item == "null") {
       points.emplace_back(t, std::nullopt);
+    } else if (std::optional<double> v = strings::ParseNumber<double>(item)) {
+      points.emplace_back(t, *v);
     } else {
-      double v = 0;
-      auto [ptr, fc] = std::from_chars(item.data(), item.data() + item.size(), v);
-      if (fc != std::errc() || ptr != item.data() + item.size()) {
-        return Status::DataLoss("bad value '" + std::string(item) + "' from whisper-fetch");
-      }
-      points.emplace_back(t, v);
+      return Status::DataLoss("bad value '" + std::string(item) + "' from whisper-fetch");
     }
     t += *step;
   }

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/testing/fake_broker.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
@@ -270,6 +271,31 @@ TEST(RunCommandTest, MissingBinaryIsAnError) {
   Result<int> code = RunCommand({"hostwatch-no-such-binary"}, nullptr, milliseconds(5000));
   ASSERT_FALSE(code.ok());
   EXPECT_EQ(code.status().code(), StatusCode::kNotFound);
+}
+
+// The link tests drive it in detail; here: it serves a frontend and a backend at once, and can be
+// stopped and started again on the same ports.
+TEST(FakeBrokerTest, ServesBothSocketsAndRestarts) {
+  Result<uint16_t> front = FreeLoopbackPort();
+  Result<uint16_t> back = FreeLoopbackPort();
+  ASSERT_TRUE(front.ok() && back.ok());
+  FakeBrokerOptions opts;
+  opts.frontend_port = *front;
+  opts.backend_port = *back;
+  FakeJournal journal;
+  journal.partitions.resize(2);
+  FakeBroker broker(opts, journal);
+  EXPECT_EQ(broker.frontend(), "tcp://127.0.0.1:" + std::to_string(*front));
+  EXPECT_EQ(broker.backend(), "tcp://127.0.0.1:" + std::to_string(*back));
+  for (int run = 0; run < 2; ++run) {
+    ASSERT_TRUE(broker.Start()) << run;
+    EXPECT_TRUE(WaitForTcpPort(*front, std::chrono::seconds(5))) << run;
+    EXPECT_TRUE(WaitForTcpPort(*back, std::chrono::seconds(5))) << run;
+    broker.Stop();
+  }
+  broker.Append(1, FakeRecord{"bytes", hostwatch::v1::EVENTS});
+  EXPECT_EQ(broker.journal().partitions[1].size(), 1u);
+  EXPECT_EQ(broker.appended_count("nobody"), 0u);
 }
 
 }  // namespace

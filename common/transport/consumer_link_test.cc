@@ -1,19 +1,18 @@
 #include "common/transport/consumer_link.h"
 
 #include <gtest/gtest.h>
-#include <zmq.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "common/base/mutex.h"
+#include "common/testing/fake_broker.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 
 namespace hw::transport {
 namespace {
@@ -72,306 +71,11 @@ std::string EnvelopeBytes(const std::string& source, uint64_t epoch, uint64_t se
   return header.SerializeAsString() + body.SerializeAsString();
 }
 
-struct Record {
-  std::string bytes;
-  Topic topic = hostwatch::v1::SAMPLES;
-};
-
-// What a broker keeps across a restart: the partitions (offset = index + 1) and the group's
-// commits.
-struct FakeJournal {
-  std::vector<std::vector<Record>> partitions;
-  std::map<uint32_t, uint64_t> committed;
-};
-
-// A broker backend as docs/wire_format.md §5 describes it, for one group, serving records from
-// memory: Subscribe -> rebalance (members sorted by id, partition p to member p % n) and an
-// Assignment to every member; deliveries resume at committed + 1 on (re)assignment, never beyond
-// the credit granted; topics filtered; cumulative commits; members silent for 5 s dropped;
-// heartbeats from unknown members answered with an error; Stats answered with a canned BrokerStats.
-struct FakeBrokerOptions {
-  uint64_t redeliver_every =
-      0;  // after delivering offset o with o % k == 0, deliver o-1 and o again
-  int lose_subscribes =
-      0;               // the first n Subscribe requests vanish, as on a connection torn mid-way
-  bool quiet = false;  // no error for a heartbeat from an unknown member
-  std::string
-      curve_secret_key;  // Z85; set: a CURVE server (no ZAP handler: any client key is let in)
-};
-
-class FakeBroker {
- public:
-  FakeBroker(uint16_t port, FakeJournal journal, FakeBrokerOptions opts = {})
-      : port_(port), opts_(opts), journal_(std::move(journal)) {}
-  ~FakeBroker() {
-    Stop();
-    if (ctx_ != nullptr) zmq_ctx_term(ctx_);
-  }
-
-  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-
-  bool Start() {
-    ctx_ = zmq_ctx_new();
-    router_ = zmq_socket(ctx_, ZMQ_ROUTER);
-    int zero = 0, one = 1;
-    zmq_setsockopt(router_, ZMQ_LINGER, &zero, sizeof zero);
-    zmq_setsockopt(router_, ZMQ_SNDHWM, &zero, sizeof zero);  // credit bounds what is queued
-    zmq_setsockopt(router_, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    if (!opts_.curve_secret_key.empty()) {
-      zmq_setsockopt(router_, ZMQ_CURVE_SERVER, &one, sizeof one);
-      zmq_setsockopt(router_, ZMQ_CURVE_SECRETKEY, opts_.curve_secret_key.c_str(),
-                     opts_.curve_secret_key.size() + 1);
-    }
-    if (zmq_bind(router_, endpoint().c_str()) != 0) {
-      ADD_FAILURE() << "bind " << endpoint() << ": " << zmq_strerror(zmq_errno());
-      zmq_close(router_);
-      return false;
-    }
-    thread_ = std::thread([this] { Run(); });  // the socket belongs to the thread from here on
-    return true;
-  }
-
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
-  FakeJournal journal() {
-    MutexLock lock(&mu_);
-    return journal_;
-  }
-  std::map<uint32_t, uint64_t> committed() {
-    MutexLock lock(&mu_);
-    return journal_.committed;
-  }
-  std::vector<Subscribe> subscribes() {
-    MutexLock lock(&mu_);
-    return subscribes_;
-  }
-  void SetStats(const BrokerStats& s) {
-    MutexLock lock(&mu_);
-    stats_ = s;
-  }
-  void Append(uint32_t partition, Record r) {
-    MutexLock lock(&mu_);
-    journal_.partitions[partition].push_back(std::move(r));
-  }
-  // Forgets every member without telling them, as an expiry would.
-  void ForgetMembers() {
-    MutexLock lock(&mu_);
-    members_.clear();
-    owner_.clear();
-  }
-  uint64_t delivered() const { return delivered_; }
-  // The link may give back only credit it used: Credit sums never exceed what was sent.
-  uint64_t over_grants() const { return over_grants_; }
-  uint64_t leaves() const { return leaves_; }
-  uint64_t max_in_flight() const { return max_in_flight_; }
-
- private:
-  struct Member {
-    std::set<int> topics;  // empty: all
-    uint64_t credit = 0;
-    uint64_t granted = 0;  // by Credit messages in this subscription
-    uint64_t sent = 0;     // in this subscription
-    uint64_t initial = 0;
-    Clock::time_point last_seen;
-    std::vector<uint32_t> partitions;
-  };
-
-  void Send(const std::string& id, const ConsumerMessage& m, const std::string* body = nullptr) {
-    const std::string head = m.SerializeAsString();
-    zmq_send(router_, id.data(), id.size(), ZMQ_SNDMORE);
-    zmq_send(router_, head.data(), head.size(), body != nullptr ? ZMQ_SNDMORE : 0);
-    if (body != nullptr) zmq_send(router_, body->data(), body->size(), 0);
-  }
-
-  void Rebalance() REQUIRES(mu_) {
-    ++generation_;
-    std::vector<std::string> ids;
-    for (auto& [id, m] : members_) ids.push_back(id);  // std::map: sorted
-    for (auto& [id, m] : members_) m.partitions.clear();
-    const uint32_t n = static_cast<uint32_t>(journal_.partitions.size());
-    for (uint32_t p = 0; p < n; ++p) {
-      std::string next = ids.empty() ? "" : ids[p % ids.size()];
-      if (owner_[p] != next || next.empty()) cursor_[p] = journal_.committed[p] + 1;
-      owner_[p] = next;
-      if (!next.empty()) members_[next].partitions.push_back(p);
-    }
-    for (auto& [id, m] : members_) {
-      ConsumerMessage msg;
-      auto* a = msg.mutable_assignment();
-      a->set_group(group_);
-      for (uint32_t p : m.partitions) a->add_partitions(p);
-      a->set_partition_count(n);
-      a->set_generation(generation_);
-      Send(id, msg);
-    }
-  }
-
-  void HandleRequests() {
-    for (;;) {
-      zmq_msg_t id_msg, body;
-      zmq_msg_init(&id_msg);
-      if (zmq_msg_recv(&id_msg, router_, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&id_msg);
-        return;
-      }
-      std::string id(static_cast<const char*>(zmq_msg_data(&id_msg)), zmq_msg_size(&id_msg));
-      zmq_msg_close(&id_msg);
-      zmq_msg_init(&body);
-      zmq_msg_recv(&body, router_, 0);
-      ConsumerRequest req;
-      const bool parsed =
-          req.ParseFromArray(zmq_msg_data(&body), static_cast<int>(zmq_msg_size(&body)));
-      zmq_msg_close(&body);
-      if (!parsed) continue;
-      const auto now = Clock::now();
-      MutexLock lock(&mu_);
-      auto member = members_.find(id);
-      switch (req.request_case()) {
-        case ConsumerRequest::kSubscribe: {
-          subscribes_.push_back(req.subscribe());
-          if (lost_subscribes_ < opts_.lose_subscribes) {
-            ++lost_subscribes_;
-            break;
-          }
-          group_ = req.subscribe().group();
-          Member& m = members_[id];
-          m = Member{};
-          for (int t : req.subscribe().topics()) m.topics.insert(t);
-          m.credit = m.initial = req.subscribe().credit();
-          m.last_seen = now;
-          for (auto& [p, o] : owner_) {
-            if (o == id)
-              o.clear();  // a resubscription resumes after the commits, like any reassignment
-          }
-          Rebalance();
-          break;
-        }
-        case ConsumerRequest::kLeave:
-          ++leaves_;
-          break;
-        case ConsumerRequest::kCredit:
-          if (member == members_.end()) break;
-          member->second.credit += req.credit().n();
-          member->second.granted += req.credit().n();
-          member->second.last_seen = now;
-          if (member->second.granted > member->second.sent) ++over_grants_;
-          break;
-        case ConsumerRequest::kCommit: {
-          if (member == members_.end()) break;
-          member->second.last_seen = now;
-          const uint32_t p = req.commit().partition();
-          if (owner_[p] != id) break;
-          uint64_t& c = journal_.committed[p];
-          c = std::max(c, std::min<uint64_t>(req.commit().offset(), cursor_[p] - 1));
-          break;
-        }
-        case ConsumerRequest::kHeartbeat:
-          if (member == members_.end() && !opts_.quiet) {
-            ConsumerMessage err;
-            err.mutable_error()->set_error("unknown member: subscribe again");
-            Send(id, err);
-          } else if (member != members_.end()) {
-            member->second.last_seen = now;
-          }
-          break;
-        case ConsumerRequest::kStats: {
-          ConsumerMessage msg;
-          *msg.mutable_stats() = stats_;
-          Send(id, msg);
-          break;
-        }
-        case ConsumerRequest::REQUEST_NOT_SET:
-          break;
-      }
-    }
-  }
-
-  // Returns true when it stopped with credit and records left (call again without waiting).
-  bool Deliver() {
-    MutexLock lock(&mu_);
-    const auto now = Clock::now();
-    bool expired = false;
-    for (auto it = members_.begin(); it != members_.end();) {
-      if (now - it->second.last_seen > 5s) {
-        it = members_.erase(it);
-        expired = true;
-      } else {
-        ++it;
-      }
-    }
-    if (expired) Rebalance();
-    bool more = false;
-    for (auto& [id, m] : members_) {
-      int budget = 256;
-      for (uint32_t p : m.partitions) {
-        const auto& records = journal_.partitions[p];
-        uint64_t& cursor = cursor_[p];
-        while (m.credit > 0 && budget > 0 && cursor <= records.size()) {
-          const uint64_t offset = cursor;
-          const Record& r = records[offset - 1];
-          if (!m.topics.empty() && !m.topics.count(r.topic)) {
-            ++cursor;
-            continue;
-          }
-          ConsumerMessage head;
-          head.mutable_delivery()->set_partition(p);
-          head.mutable_delivery()->set_offset(offset);
-          head.mutable_delivery()->set_topic(r.topic);
-          Send(id, head, &r.bytes);
-          --m.credit;
-          --budget;
-          ++m.sent;
-          ++delivered_;
-          max_in_flight_ = std::max<uint64_t>(max_in_flight_, m.sent - std::min(m.sent, m.granted));
-          ++cursor;
-          if (opts_.redeliver_every != 0 && offset % opts_.redeliver_every == 0 &&
-              redelivered_.insert({p, offset}).second) {
-            cursor = offset - 1;  // offset - 1 and offset once more
-          }
-        }
-        if (m.credit > 0 && budget == 0 && cursor <= records.size()) more = true;
-      }
-    }
-    return more;
-  }
-
-  void Run() {
-    bool busy = false;
-    while (!stop_) {
-      zmq_pollitem_t item{router_, 0, ZMQ_POLLIN, 0};
-      zmq_poll(&item, 1, busy ? 0 : 5);
-      HandleRequests();
-      busy = Deliver();
-    }
-    zmq_close(router_);
-  }
-
-  const uint16_t port_;
-  const FakeBrokerOptions opts_;
-  void* ctx_ = nullptr;
-  void* router_ = nullptr;  // the broker thread's
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> delivered_{0};
-  std::atomic<uint64_t> over_grants_{0};
-  std::atomic<uint64_t> leaves_{0};
-  std::atomic<uint64_t> max_in_flight_{0};
-
-  Mutex mu_;
-  FakeJournal journal_ GUARDED_BY(mu_);
-  BrokerStats stats_ GUARDED_BY(mu_);
-  std::vector<Subscribe> subscribes_ GUARDED_BY(mu_);
-  std::map<std::string, Member> members_ GUARDED_BY(mu_);
-  std::map<uint32_t, std::string> owner_ GUARDED_BY(mu_);
-  std::map<uint32_t, uint64_t> cursor_ GUARDED_BY(mu_);
-  std::set<std::pair<uint32_t, uint64_t>> redelivered_ GUARDED_BY(mu_);
-  std::string group_ GUARDED_BY(mu_);
-  uint64_t generation_ GUARDED_BY(mu_) = 0;
-  int lost_subscribes_ GUARDED_BY(mu_) = 0;
-};
+using hw::testing::FakeBackend;
+using hw::testing::FakeBroker;
+using hw::testing::FakeBrokerOptions;
+using hw::testing::FakeJournal;
+using Record = hw::testing::FakeRecord;
 
 uint16_t Port() {
   Result<uint16_t> port = hw::testing::FreeLoopbackPort();
@@ -383,8 +87,8 @@ ConsumerOptions Options(const FakeBroker& broker, uint32_t credit = 64) {
   ConsumerOptions o;
   o.group = "test";
   o.credit = credit;
-  o.link.brokers = {broker.endpoint()};
-  o.link.backends = {broker.endpoint()};
+  o.link.brokers = {broker.backend()};
+  o.link.backends = {broker.backend()};
   return o;
 }
 
@@ -437,7 +141,7 @@ FakeJournal SamplesJournal(uint32_t partitions, uint64_t per_partition) {
 }
 
 TEST(ConsumerLinkTest, ReceivesEverythingAndCommits) {
-  FakeBroker broker(Port(), SamplesJournal(4, 250));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(4, 250));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -471,7 +175,7 @@ TEST(ConsumerLinkTest, ReceivesEverythingAndCommits) {
 }
 
 TEST(ConsumerLinkTest, RespectsCredit) {
-  FakeBroker broker(Port(), SamplesJournal(2, 5000));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(2, 5000));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker, /*credit=*/100));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -489,7 +193,7 @@ TEST(ConsumerLinkTest, RespectsCredit) {
 
 TEST(ConsumerLinkTest, SustainsThroughputWithDefaultCredit) {
   constexpr uint64_t kPerPartition = 25000;
-  FakeBroker broker(Port(), SamplesJournal(4, kPerPartition));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(4, kPerPartition));
   ASSERT_TRUE(broker.Start());
   ConsumerOptions o = Options(broker);
   o.credit = ConsumerOptions{}.credit;
@@ -517,7 +221,7 @@ TEST(ConsumerLinkTest, SustainsThroughputWithDefaultCredit) {
 TEST(ConsumerLinkTest, DropsDuplicateRedeliveries) {
   FakeBrokerOptions opts;
   opts.redeliver_every = 100;
-  FakeBroker broker(Port(), SamplesJournal(1, 1000), opts);
+  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 1000));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -547,7 +251,7 @@ TEST(ConsumerLinkTest, CountsMalformedDeliveries) {
       {"\x0a\x05"
        "ab"},  // truncated
   }};
-  FakeBroker broker(Port(), std::move(j));
+  FakeBroker broker(FakeBackend(Port()), std::move(j));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -566,7 +270,7 @@ TEST(ConsumerLinkTest, CountsMalformedDeliveries) {
 TEST(ConsumerLinkTest, MalformedOffsetsWaitForEarlierDeliveries) {
   FakeJournal j;
   j.partitions = {{{EnvelopeBytes("a/collector", 1, 1)}, {"\xff"}, {"\xff"}}};
-  FakeBroker broker(Port(), std::move(j));
+  FakeBroker broker(FakeBackend(Port()), std::move(j));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -597,7 +301,7 @@ TEST(ConsumerLinkTest, SummaryCountsMissingSeqs) {
   // A second epoch, out of order, complete.
   for (uint64_t seq : {3, 1, 2, 5, 4})
     j.partitions[0].push_back({EnvelopeBytes("game-01/collector", 8, seq)});
-  FakeBroker broker(Port(), std::move(j));
+  FakeBroker broker(FakeBackend(Port()), std::move(j));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -618,7 +322,7 @@ TEST(ConsumerLinkTest, SummaryCountsMissingSeqs) {
 
 TEST(ConsumerLinkTest, ResubscribesAfterBrokerRestart) {
   const uint16_t port = Port();
-  auto first = std::make_unique<FakeBroker>(port, SamplesJournal(1, 100));
+  auto first = std::make_unique<FakeBroker>(FakeBackend(port), SamplesJournal(1, 100));
   ASSERT_TRUE(first->Start());
   auto link = ConsumerLink::Connect(Options(*first));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -633,7 +337,7 @@ TEST(ConsumerLinkTest, ResubscribesAfterBrokerRestart) {
     j.partitions[0].push_back({EnvelopeBytes("host-0/collector", 0xabc, seq)});
   // Polling while the broker is away only heartbeats into the void.
   (void)(*link)->Poll(300ms, 1000);
-  FakeBroker second(port, std::move(j));
+  FakeBroker second(FakeBackend(port), std::move(j));
   ASSERT_TRUE(second.Start());
 
   std::vector<Delivery> got = Consume(**link, 100, 20s);
@@ -646,7 +350,7 @@ TEST(ConsumerLinkTest, ResubscribesAfterBrokerRestart) {
 }
 
 TEST(ConsumerLinkTest, ResubscribesWhenTheBrokerForgetsIt) {
-  FakeBroker broker(Port(), SamplesJournal(1, 10));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(1, 10));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -667,7 +371,7 @@ TEST(ConsumerLinkTest, SubscribesAgainWhenNoAssignmentComes) {
   FakeBrokerOptions opts;
   opts.lose_subscribes = 1;
   opts.quiet = true;
-  FakeBroker broker(Port(), SamplesJournal(1, 5), opts);
+  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 5));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -685,7 +389,7 @@ TEST(ConsumerLinkTest, TopicsAreSentInSubscribe) {
     const Topic t = topics[seq % 3];
     j.partitions[0].push_back({EnvelopeBytes("web-1/logwatch", 5, seq, t), t});
   }
-  FakeBroker broker(Port(), std::move(j));
+  FakeBroker broker(FakeBackend(Port()), std::move(j));
   ASSERT_TRUE(broker.Start());
   ConsumerOptions o = Options(broker, 16);
   o.group = "alerter";
@@ -708,7 +412,7 @@ TEST(ConsumerLinkTest, TopicsAreSentInSubscribe) {
 }
 
 TEST(ConsumerLinkTest, MembersOfAGroupShareThePartitions) {
-  FakeBroker broker(Port(), SamplesJournal(4, 50));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(4, 50));
   ASSERT_TRUE(broker.Start());
   auto a = ConsumerLink::Connect(Options(broker));
   auto b = ConsumerLink::Connect(Options(broker));
@@ -736,17 +440,17 @@ TEST(ConsumerLinkTest, MembersOfAGroupShareThePartitions) {
 }
 
 TEST(ConsumerLinkTest, ReadsEveryBroker) {
-  FakeBroker one(Port(), SamplesJournal(2, 20));
+  FakeBroker one(FakeBackend(Port()), SamplesJournal(2, 20));
   FakeJournal j;
   j.partitions = {{}};
   for (uint64_t seq = 1; seq <= 30; ++seq)
     j.partitions[0].push_back({EnvelopeBytes("other/collector", 1, seq)});
-  FakeBroker two(Port(), std::move(j));
+  FakeBroker two(FakeBackend(Port()), std::move(j));
   ASSERT_TRUE(one.Start());
   ASSERT_TRUE(two.Start());
   ConsumerOptions o = Options(one);
-  o.link.brokers = {one.endpoint(), two.endpoint()};
-  o.link.backends = {one.endpoint(), two.endpoint()};
+  o.link.brokers = {one.backend(), two.backend()};
+  o.link.backends = {one.backend(), two.backend()};
   auto link = ConsumerLink::Connect(o);
   ASSERT_TRUE(link.ok()) << link.status().ToString();
   std::vector<Delivery> got = Consume(**link, 70);
@@ -770,7 +474,7 @@ TEST(ConsumerLinkTest, RejectsBadOptions) {
 }
 
 TEST(ConsumerLinkTest, QueryBrokerStatsRoundTrip) {
-  FakeBroker broker(Port(), SamplesJournal(1, 0));
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(1, 0));
   BrokerStats want;
   want.set_now_ms(1700000000000);
   want.set_appended(42);
@@ -782,22 +486,16 @@ TEST(ConsumerLinkTest, QueryBrokerStatsRoundTrip) {
   broker.SetStats(want);
   ASSERT_TRUE(broker.Start());
 
-  Result<BrokerStats> got = QueryBrokerStats(broker.endpoint(), CurveClientConfig{}, 5s);
+  Result<BrokerStats> got = QueryBrokerStats(broker.backend(), CurveClientConfig{}, 5s);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->SerializeAsString(), want.SerializeAsString());
 }
 
 // Writes a fresh keypair as NAME.key / NAME.pub into dir; returns the secret (Z85).
 std::string WriteKeyPair(const std::filesystem::path& dir, const std::string& name) {
-  char pub[41], secret[41];
-  EXPECT_EQ(zmq_curve_keypair(pub, secret), 0);
-  std::FILE* f = std::fopen((dir / (name + ".key")).c_str(), "w");
-  std::fprintf(f, "%s\n", secret);
-  std::fclose(f);
-  f = std::fopen((dir / (name + ".pub")).c_str(), "w");
-  std::fprintf(f, "%s\n", pub);
-  std::fclose(f);
-  return secret;
+  Result<CurveKeyPair> pair = GenerateCurveKeyPair();
+  EXPECT_TRUE(pair.ok() && WriteCurveKeyPair(dir, name, *pair).ok());
+  return pair.ok() ? pair->secret_z85 : std::string();
 }
 
 TEST(ConsumerLinkTest, SpeaksCurveWhenEnabled) {
@@ -806,7 +504,7 @@ TEST(ConsumerLinkTest, SpeaksCurveWhenEnabled) {
   WriteKeyPair(dir.path(), "consumer");
   FakeBrokerOptions opts;
   opts.curve_secret_key = server_secret;
-  FakeBroker broker(Port(), SamplesJournal(1, 20), opts);
+  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 20));
   BrokerStats want;
   want.set_appended(7);
   broker.SetStats(want);
@@ -822,16 +520,16 @@ TEST(ConsumerLinkTest, SpeaksCurveWhenEnabled) {
   auto link = ConsumerLink::Connect(o);
   ASSERT_TRUE(link.ok()) << link.status().ToString();
   EXPECT_EQ(Consume(**link, 20).size(), 20u);
-  Result<BrokerStats> got = QueryBrokerStats(broker.endpoint(), curve, 5s);
+  Result<BrokerStats> got = QueryBrokerStats(broker.backend(), curve, 5s);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->appended(), 7u);
 
   // The wrong server key: the handshake fails and nothing arrives.
   curve.server_public_key_file = (dir.path() / "consumer.pub").string();
-  EXPECT_EQ(QueryBrokerStats(broker.endpoint(), curve, 300ms).status().code(),
+  EXPECT_EQ(QueryBrokerStats(broker.backend(), curve, 300ms).status().code(),
             StatusCode::kDeadlineExceeded);
   curve.secret_key_file = (dir.path() / "missing.key").string();
-  EXPECT_FALSE(QueryBrokerStats(broker.endpoint(), curve, 300ms).ok());
+  EXPECT_FALSE(QueryBrokerStats(broker.backend(), curve, 300ms).ok());
 }
 
 TEST(ConsumerLinkTest, QueryBrokerStatsTimesOutWithoutABroker) {

@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
+#include <optional>
+
+#include "common/strings/strings.h"
 
 namespace hw::transport {
 
@@ -58,15 +60,11 @@ Result<Endpoint> ParseEndpoint(std::string_view text) {
     if (host.find(':') != std::string_view::npos) return bad("write IPv6 addresses in brackets");
   }
   if (host.empty()) return bad("missing host");
-  unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value == 0 ||
-      value > 65535) {
-    return bad("port must be 1-65535");
-  }
+  const std::optional<uint16_t> value = strings::ParseNumber<uint16_t>(port);
+  if (!value || *value == 0) return bad("port must be 1-65535");
   ep.scheme = "tcp";
   ep.host = std::string(host);
-  ep.port = static_cast<uint16_t>(value);
+  ep.port = *value;
   return ep;
 }
 

@@ -1,8 +1,6 @@
 #include "common/transport/link_config.h"
 
-#include <zmq.h>
-
-#include <fstream>
+#include "common/transport/curve_keys.h"
 
 namespace hw::transport {
 
@@ -71,19 +69,6 @@ void WriteLinkConfig(const LinkConfig& c, config::YamlWriter* out) {
       .Value("public_key_file", c.curve.public_key_file)
       .Value("server_public_key_file", c.curve.server_public_key_file)
       .EndMap();
-}
-
-Result<std::string> ReadZ85KeyFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError("read key " + path, errno);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  uint8_t raw[32];
-  if (line.size() != 40 || zmq_z85_decode(raw, line.c_str()) == nullptr) {
-    return Status::InvalidArgument(path + ": not a Z85 CURVE key (40 characters)");
-  }
-  return line;
 }
 
 Result<CurveClientKeys> LoadCurveClientKeys(const CurveClientConfig& c) {

@@ -41,7 +41,5 @@ struct CurveClientKeys {
   std::string secret_key, public_key, server_public_key;
 };
 Result<CurveClientKeys> LoadCurveClientKeys(const CurveClientConfig& c);
-// Reads one Z85 key file (first line, 40 characters, decodable).
-Result<std::string> ReadZ85KeyFile(const std::string& path);
 
 }  // namespace hw::transport

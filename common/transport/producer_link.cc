@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -37,6 +36,8 @@
 #include "common/naming/envelope_wire.h"
 #include "common/naming/naming.h"
 #include "common/spool/spool.h"
+#include "common/strings/fnv1a.h"
+#include "common/strings/strings.h"
 #include "common/transport/endpoint.h"
 #include "common/transport/zmq_socket.h"
 #include "hostwatch/v1/link.pb.h"
@@ -107,9 +108,9 @@ std::optional<Meta> DecodeMeta(std::string_view text) {
   auto parse = [](std::string_view line, std::string_view key, int base, uint64_t* out) {
     if (!line.starts_with(key) || line.size() <= key.size() || line[key.size()] != ' ')
       return false;
-    line.remove_prefix(key.size() + 1);
-    auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), *out, base);
-    return ec == std::errc() && p == line.data() + line.size();
+    std::optional<uint64_t> v = strings::ParseNumber<uint64_t>(line.substr(key.size() + 1), base);
+    if (v) *out = *v;
+    return v.has_value();
   };
   Meta m;
   if (take_line() != kMetaMagic) return std::nullopt;
@@ -138,15 +139,6 @@ std::shared_ptr<void> SharedContext() {
   return ctx;
 }
 
-uint64_t Fnv1a64(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // FNV-1a's last bytes reach the high bits only weakly; a finaliser (splitmix64) evens that out.
 uint64_t Mix64(uint64_t x) {
   x ^= x >> 30;
@@ -172,7 +164,7 @@ size_t PreferredBroker(std::string_view endpoint, size_t broker_count) {
   for (size_t i = 0; i < broker_count; ++i) {
     key.resize(prefix);
     key += std::to_string(i);
-    const uint64_t score = Mix64(Fnv1a64(key));
+    const uint64_t score = Mix64(strings::Fnv1a64(key));
     if (i == 0 || score > best_score) {
       best = i;
       best_score = score;

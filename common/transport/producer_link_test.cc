@@ -1,7 +1,6 @@
 #include "common/transport/producer_link.h"
 
 #include <gtest/gtest.h>
-#include <zmq.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,14 +9,15 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/base/mutex.h"
+#include "common/testing/fake_broker.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 #include "hostwatch/v1/link.pb.h"
 
 namespace hw::transport {
@@ -27,164 +27,9 @@ namespace pb = hostwatch::v1;
 using namespace std::chrono_literals;
 using hw::testing::WaitFor;
 
-// What the fake broker appended, in order.
-struct Appended {
-  uint64_t epoch = 0;
-  uint64_t seq = 0;
-  double value = 0;  // the first sample's value: the test's own numbering
-};
-
-// A frontend ROUTER with the broker's go-back-N rules (docs/wire_format.md §4) and an in-memory
-// journal. The dedup table survives Stop()/Start(), as the real broker's does across restarts.
-// Envelopes whose first metric starts with "poison" are answered REJECTED.
-class FakeBroker {
- public:
-  // A non-empty curve_secret_key (Z85) makes it a CURVE server; with no ZAP handler in its context
-  // libzmq lets every client key in.
-  explicit FakeBroker(uint16_t port, std::string curve_secret_key = "")
-      : port_(port), curve_secret_key_(std::move(curve_secret_key)), ctx_(zmq_ctx_new()) {}
-  ~FakeBroker() {
-    Stop();
-    zmq_ctx_term(ctx_);
-  }
-
-  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
-
-  // Binds (retrying briefly: a port just closed may linger) and starts serving.
-  bool Start() {
-    void* sock = zmq_socket(ctx_, ZMQ_ROUTER);
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    if (!curve_secret_key_.empty()) {
-      int one = 1;
-      zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one);
-      zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, curve_secret_key_.data(), curve_secret_key_.size());
-    }
-    const std::string u = url();
-    if (!WaitFor([&] { return zmq_bind(sock, u.c_str()) == 0; }, 5s)) {
-      zmq_close(sock);
-      return false;
-    }
-    stop_ = false;
-    thread_ = std::thread([this, sock] { Run(sock); });
-    return true;
-  }
-
-  void Stop() {
-    if (!thread_.joinable()) return;
-    stop_ = true;
-    thread_.join();
-  }
-
-  void DropOnce(uint64_t seq) {
-    MutexLock lock(&mu_);
-    drop_once_ = seq;
-  }
-
-  std::vector<Appended> appended(const std::string& source) const {
-    MutexLock lock(&mu_);
-    auto it = appended_.find(source);
-    return it == appended_.end() ? std::vector<Appended>{} : it->second;
-  }
-  size_t appended_count(const std::string& source) const {
-    MutexLock lock(&mu_);
-    auto it = appended_.find(source);
-    return it == appended_.end() ? 0 : it->second.size();
-  }
-  uint64_t gaps() const {
-    MutexLock lock(&mu_);
-    return gaps_;
-  }
-
- private:
-  // Answers one frame; nullopt: no answer (unparsable, or dropped on purpose).
-  std::optional<pb::Ack> Handle(const std::string& frame) {
-    pb::Envelope env;
-    if (!env.ParseFromString(frame)) return std::nullopt;
-    MutexLock lock(&mu_);
-    if (drop_once_ && env.seq() == *drop_once_) {
-      drop_once_.reset();
-      return std::nullopt;  // as if lost on the way
-    }
-    pb::Ack ack;
-    ack.set_source(env.source());
-    ack.set_epoch(env.epoch());
-    auto& epochs = last_[env.source()];
-    auto it = epochs.find(env.epoch());
-    if (it != epochs.end() && env.seq() <= it->second) {
-      ack.set_acked_seq(it->second);  // duplicate
-      return ack;
-    }
-    if (it != epochs.end() && env.seq() > it->second + 1) {
-      ++gaps_;
-      ack.set_acked_seq(it->second);
-      ack.set_status(pb::Ack::GAP);
-      return ack;
-    }
-    epochs[env.epoch()] = env.seq();  // last + 1, or the first of a stream never seen
-    ack.set_acked_seq(env.seq());
-    const bool has_sample = env.has_samples() && env.samples().samples_size() > 0;
-    if (has_sample && env.samples().samples(0).metric().starts_with("poison")) {
-      ack.set_status(pb::Ack::REJECTED);
-      ack.set_error("poisoned on purpose");
-      return ack;
-    }
-    appended_[env.source()].push_back(
-        {env.epoch(), env.seq(), has_sample ? env.samples().samples(0).value() : 0});
-    return ack;
-  }
-
-  void Send(void* sock, const std::string& id, const pb::Ack& ack) {
-    const std::string bytes = ack.SerializeAsString();
-    zmq_send(sock, id.data(), id.size(), ZMQ_SNDMORE);
-    zmq_send(sock, bytes.data(), bytes.size(), 0);
-  }
-
-  void Run(void* sock) {
-    zmq_msg_t id, body;
-    zmq_msg_init(&id);
-    zmq_msg_init(&body);
-    while (!stop_) {
-      zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-      if (zmq_poll(&item, 1, 20) <= 0) continue;
-      // Consecutive OK acks for the same peer and stream are coalesced into the last one, as a
-      // broker that acks a run of envelopes at once would.
-      std::optional<std::pair<std::string, pb::Ack>> pending;
-      while (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) >= 0) {
-        if (zmq_msg_recv(&body, sock, 0) < 0) break;
-        std::string peer(static_cast<const char*>(zmq_msg_data(&id)), zmq_msg_size(&id));
-        std::string frame(static_cast<const char*>(zmq_msg_data(&body)), zmq_msg_size(&body));
-        std::optional<pb::Ack> ack = Handle(frame);
-        if (!ack) continue;
-        if (pending && (pending->first != peer || pending->second.source() != ack->source() ||
-                        pending->second.epoch() != ack->epoch() || ack->status() != pb::Ack::OK)) {
-          Send(sock, pending->first, pending->second);
-          pending.reset();
-        }
-        if (ack->status() == pb::Ack::OK) {
-          pending.emplace(peer, *ack);
-        } else {
-          Send(sock, peer, *ack);
-        }
-      }
-      if (pending) Send(sock, pending->first, pending->second);
-    }
-    zmq_msg_close(&id);
-    zmq_msg_close(&body);
-    zmq_close(sock);
-  }
-
-  const uint16_t port_;
-  const std::string curve_secret_key_;
-  void* ctx_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  mutable Mutex mu_;
-  std::map<std::string, std::map<uint64_t, uint64_t>> last_ GUARDED_BY(mu_);
-  std::map<std::string, std::vector<Appended>> appended_ GUARDED_BY(mu_);
-  std::optional<uint64_t> drop_once_ GUARDED_BY(mu_);
-  uint64_t gaps_ GUARDED_BY(mu_) = 0;
-};
+using hw::testing::FakeBroker;
+using hw::testing::FakeFrontend;
+using Appended = hw::testing::FakeAppended;
 
 uint16_t Port() {
   Result<uint16_t> p = hw::testing::FreeLoopbackPort();
@@ -248,9 +93,9 @@ double Seconds(std::chrono::steady_clock::duration d) {
 
 TEST(ProducerLinkTest, DeliversEverythingInOrder) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
-  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  auto link = MustStart(Options("host-1", {broker.frontend()}, tmp.path() / "spool"));
   ASSERT_TRUE(link);
   constexpr int kN = 10000;
   const auto t0 = std::chrono::steady_clock::now();
@@ -269,16 +114,16 @@ TEST(ProducerLinkTest, DeliversEverythingInOrder) {
   EXPECT_EQ(s.spool_records, 0u);
   EXPECT_EQ(s.spool_dropped, 0u);
   EXPECT_EQ(s.last_acked_seq, static_cast<uint64_t>(kN));
-  EXPECT_EQ(s.broker, broker.url());
+  EXPECT_EQ(s.broker, broker.frontend());
   EXPECT_NE(s.epoch, 0u);
   EXPECT_EQ(link->source(), "host-1/test");
 }
 
 TEST(ProducerLinkTest, ResendsAfterBrokerRestart) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
-  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  auto link = MustStart(Options("host-1", {broker.frontend()}, tmp.path() / "spool"));
   ASSERT_TRUE(link);
   constexpr int kN = 3000;
   std::atomic<bool> broker_stopped{false};
@@ -301,8 +146,8 @@ TEST(ProducerLinkTest, ResendsAfterBrokerRestart) {
 
 TEST(ProducerLinkTest, SpoolsWhileBrokerDownThenDelivers) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());  // not started yet: nobody listens on the port
-  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  FakeBroker broker(FakeFrontend(Port()));  // not started yet: nobody listens on the port
+  auto link = MustStart(Options("host-1", {broker.frontend()}, tmp.path() / "spool"));
   ASSERT_TRUE(link);
   PublishRange(*link, "host-1", 0, 1000);
   EXPECT_FALSE(link->WaitAcked(300ms));
@@ -322,9 +167,9 @@ TEST(ProducerLinkTest, SpoolsWhileBrokerDownThenDelivers) {
 
 TEST(ProducerLinkTest, SurvivesProducerRestart) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
-  const ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  const ProducerOptions o = Options("host-1", {broker.frontend()}, tmp.path() / "spool");
   uint64_t epoch = 0;
   {
     auto link = MustStart(o);
@@ -350,10 +195,10 @@ TEST(ProducerLinkTest, SurvivesProducerRestart) {
 
 TEST(ProducerLinkTest, GoesBackOnGap) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
   broker.DropOnce(50);
-  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  ProducerOptions o = Options("host-1", {broker.frontend()}, tmp.path() / "spool");
   o.resend_timeout = 10min;  // so only the GAP answer can bring 50 back
   auto link = MustStart(o);
   ASSERT_TRUE(link);
@@ -366,9 +211,9 @@ TEST(ProducerLinkTest, GoesBackOnGap) {
 
 TEST(ProducerLinkTest, RejectedIsDroppedAndStreamContinues) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
-  auto link = MustStart(Options("host-1", {broker.url()}, tmp.path() / "spool"));
+  auto link = MustStart(Options("host-1", {broker.frontend()}, tmp.path() / "spool"));
   ASSERT_TRUE(link);
   for (int i = 0; i < 100; ++i) {
     const std::string metric = i == 39 ? "poison.pill" : "test.value";
@@ -392,7 +237,7 @@ TEST(ProducerLinkTest, RejectedIsDroppedAndStreamContinues) {
 TEST(ProducerLinkTest, FailsOverToSecondBroker) {
   hw::testing::TempDir tmp;
   const std::string dead = "tcp://127.0.0.1:" + std::to_string(Port());  // nobody listens
-  FakeBroker live(Port());
+  FakeBroker live(FakeFrontend(Port()));
   ASSERT_TRUE(live.Start());
   // An endpoint whose preferred broker is index 0, the dead one.
   std::string endpoint;
@@ -400,22 +245,22 @@ TEST(ProducerLinkTest, FailsOverToSecondBroker) {
     const std::string e = "fo-" + std::to_string(i);
     if (PreferredBroker(e, 2) == 0) endpoint = e;
   }
-  ProducerOptions o = Options(endpoint, {dead, live.url()}, tmp.path() / "spool");
+  ProducerOptions o = Options(endpoint, {dead, live.frontend()}, tmp.path() / "spool");
   o.failover_after = 500ms;
   auto link = MustStart(o);
   ASSERT_TRUE(link);
   EXPECT_EQ(link->stats().broker, dead);
   PublishRange(*link, endpoint, 0, 100);
   ASSERT_TRUE(link->WaitAcked(20s));
-  EXPECT_EQ(link->stats().broker, live.url());
+  EXPECT_EQ(link->stats().broker, live.frontend());
   ExpectContiguous(live.appended(link->source()), 100, link->stats().epoch);
 }
 
 TEST(ProducerLinkTest, ReEpochsAfterSpoolDrop) {
   hw::testing::TempDir tmp;
-  FakeBroker broker(Port());
+  FakeBroker broker(FakeFrontend(Port()));
   ASSERT_TRUE(broker.Start());
-  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  ProducerOptions o = Options("host-1", {broker.frontend()}, tmp.path() / "spool");
   o.link.spool_max_bytes = 64 << 10;  // segments of 16 KiB
   auto link = MustStart(o);
   ASSERT_TRUE(link);
@@ -449,19 +294,18 @@ TEST(ProducerLinkTest, ReEpochsAfterSpoolDrop) {
 
 TEST(ProducerLinkTest, DeliversOverCurve) {
   hw::testing::TempDir tmp;
-  char server_pub[41], server_sec[41], client_pub[41], client_sec[41], other_pub[41], other_sec[41];
-  ASSERT_EQ(zmq_curve_keypair(server_pub, server_sec), 0);
-  ASSERT_EQ(zmq_curve_keypair(client_pub, client_sec), 0);
-  ASSERT_EQ(zmq_curve_keypair(other_pub, other_sec), 0);
-  ASSERT_TRUE(
-      hw::testing::WriteFile(tmp.path() / "broker.pub", std::string(server_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "other.pub", std::string(other_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.pub", std::string(client_pub) + "\n").ok());
-  ASSERT_TRUE(hw::testing::WriteFile(tmp.path() / "me.key", std::string(client_sec) + "\n").ok());
-  FakeBroker broker(Port(), server_sec);
+  // As `hostwatch keygen` lays them out: broker.{key,pub}, other.{key,pub} and me.{key,pub}.
+  std::string server_sec;
+  for (const char* name : {"broker", "other", "me"}) {
+    Result<CurveKeyPair> pair = GenerateCurveKeyPair();
+    ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+    ASSERT_TRUE(WriteCurveKeyPair(tmp.path(), name, *pair).ok());
+    if (std::string_view(name) == "broker") server_sec = pair->secret_z85;
+  }
+  FakeBroker broker(FakeFrontend(Port(), server_sec));
   ASSERT_TRUE(broker.Start());
 
-  ProducerOptions o = Options("host-1", {broker.url()}, tmp.path() / "spool");
+  ProducerOptions o = Options("host-1", {broker.frontend()}, tmp.path() / "spool");
   o.link.curve.enabled = true;
   o.link.curve.secret_key_file = (tmp.path() / "me.key").string();
   o.link.curve.public_key_file = (tmp.path() / "me.pub").string();

@@ -11,6 +11,7 @@
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
+#include "common/transport/curve_keys.h"
 #include "common/transport/link_config.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 #include "hostwatch/v1/link.pb.h"

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstddef>
+#include <cstring>
 
 #include "collector/counter_rates.h"
 #include "collector/proc_text.h"
@@ -103,20 +105,29 @@ class SockDiagCounter {
       const ssize_t n = ::recv(fd_.get(), buf_.data(), buf_.size(), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Status::IoError("sock_diag recv", n < 0 ? errno : EPIPE);
-      int left = static_cast<int>(n);
-      for (auto* h = reinterpret_cast<const nlmsghdr*>(buf_.data()); NLMSG_OK(h, left);
-           h = NLMSG_NEXT(h, left)) {
-        if (h->nlmsg_seq != seq_) continue;  // the rest of a dump an earlier failure cut short
-        if (h->nlmsg_type == NLMSG_DONE) {
+      // Messages are read through memcpy: the buffer is bytes, and the kernel's NLMSG_* macros
+      // cast and compare signed with unsigned.
+      size_t off = 0;
+      while (off + sizeof(nlmsghdr) <= static_cast<size_t>(n)) {
+        nlmsghdr h;
+        std::memcpy(&h, buf_.data() + off, sizeof h);
+        if (h.nlmsg_len < sizeof h || off + h.nlmsg_len > static_cast<size_t>(n)) break;
+        const char* payload = buf_.data() + off + kHeaderLen;
+        const size_t payload_len = h.nlmsg_len - std::min<size_t>(h.nlmsg_len, kHeaderLen);
+        off += (h.nlmsg_len + 3) & ~size_t{3};  // NLMSG_ALIGN
+        if (h.nlmsg_seq != seq_) continue;      // the rest of a dump an earlier failure cut short
+        if (h.nlmsg_type == NLMSG_DONE) {
           *counts = found;
           return Status::Ok();
         }
-        if (h->nlmsg_type == NLMSG_ERROR) {
-          const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-          return Status::IoError("sock_diag", e->error < 0 ? -e->error : EPROTO);
+        if (h.nlmsg_type == NLMSG_ERROR) {
+          int error = 0;
+          if (payload_len >= sizeof error) std::memcpy(&error, payload, sizeof error);
+          return Status::IoError("sock_diag", error < 0 ? -error : EPROTO);
         }
-        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-        unsigned state = static_cast<const inet_diag_msg*>(NLMSG_DATA(h))->idiag_state;
+        if (payload_len < sizeof(inet_diag_msg)) continue;
+        uint8_t state = 0;
+        std::memcpy(&state, payload + offsetof(inet_diag_msg, idiag_state), 1);
         // A pending connection (a request socket, TCP_NEW_SYN_RECV = 12) is what /proc/net/tcp
         // and ss show as SYN_RECV.
         if (state == 12) state = 3;
@@ -124,6 +135,9 @@ class SockDiagCounter {
       }
     }
   }
+
+  // NLMSG_HDRLEN: the header rounded up to 4 bytes.
+  static constexpr size_t kHeaderLen = (sizeof(nlmsghdr) + 3) & ~size_t{3};
 
   spool::UniqueFd fd_;
   uint32_t seq_ = 0;
