@@ -32,8 +32,8 @@ enum class Verdict { kAppend, kDuplicate, kGap };
 
 struct Decision {
   Verdict verdict;
-  uint64_t
-      ack_seq;  // what to ack: for kAppend the seq itself once appended, else the last appended
+  // What to ack: for kAppend the seq itself once appended, else the last appended.
+  uint64_t ack_seq;
 };
 
 struct SourceState {

@@ -31,13 +31,13 @@ namespace hw::naming {
 
 inline constexpr size_t kMaxTags = 32;
 inline constexpr size_t kMaxMetricBytes = 200;
-inline constexpr size_t kMaxEndpointBytes =
-    253;  // a DNS name's limit: endpoints are usually hostnames
+// A DNS name's limit: endpoints are usually hostnames.
+inline constexpr size_t kMaxEndpointBytes = 253;
 inline constexpr size_t kMaxTagKeyBytes = 64;
 inline constexpr size_t kMaxTagValueBytes = 256;
 inline constexpr size_t kMaxComponentBytes = 64;
-inline constexpr size_t kMaxRuleBytes =
-    200;  // a rule name becomes part of a metric: log.<rule>.count
+// A rule name becomes part of a metric: log.<rule>.count.
+inline constexpr size_t kMaxRuleBytes = 200;
 inline constexpr size_t kMaxPathBytes = 4096;  // PATH_MAX
 inline constexpr size_t kMaxFields = 64;
 inline constexpr size_t kMaxFieldValueBytes = 64 * 1024;  // the default max_line_bytes

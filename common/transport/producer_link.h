@@ -34,8 +34,8 @@ struct ProducerOptions {
   // lengthen it: each sync is a journal commit on the host's disk and most of an idle agent's CPU.
   std::chrono::milliseconds spool_sync_interval{1000};
   uint64_t spool_segment_bytes = 8ull << 20;
-  bool validate =
-      true;  // run the naming validator before spooling (a bad envelope is refused here)
+  // Run the naming validator before spooling (a bad envelope is refused here).
+  bool validate = true;
 };
 
 struct ProducerStats {
