@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/collector.sh: hostwatch-collector side by side with collectd, on this host, in one run.
-# Run by hand (not in CI); the figures and what they mean: docs/collector.md "Benchmark".
+# Run by hand (not in CI); the figures and what they mean: docs/benchmarks.md "Collector".
 #
 #   bench/collector.sh [--seconds 60] [--no-build] [--keep]
 #   HW_BENCH_BUILD_DIR=build/other bench/collector.sh ...   (default build/release)
