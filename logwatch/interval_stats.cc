@@ -7,6 +7,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/strings/strings.h"
+
 namespace hw::logwatch {
 namespace {
 
@@ -45,15 +47,14 @@ void AddSample(pb::SampleBatch* out, std::string metric, const std::string& path
   s->set_kind(pb::Sample::GAUGE);
 }
 
-bool ParseU64(std::string_view s, uint64_t* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
+template <typename T>
+bool Parse(std::string_view s, T* out) {
+  const std::optional<T> v = strings::ParseNumber<T>(s);
+  if (v) *out = *v;
+  return v.has_value();
 }
-
-bool ParseDouble(std::string_view s, double* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
+bool ParseU64(std::string_view s, uint64_t* out) { return Parse(s, out); }
+bool ParseDouble(std::string_view s, double* out) { return Parse(s, out); }
 
 std::vector<std::string_view> Split(std::string_view line) {
   std::vector<std::string_view> out;

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "common/strings/strings.h"
+
 namespace hw::logwatch {
 namespace {
 
@@ -23,8 +25,9 @@ void EncodeSnapshot(const Snapshot& s, std::ostringstream& o) {
 
 template <typename T>
 bool Num(std::string_view s, T* out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
+  const std::optional<T> v = strings::ParseNumber<T>(s);
+  if (v) *out = *v;
+  return v.has_value();
 }
 
 struct Lines {

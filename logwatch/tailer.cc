@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "common/daemon/logging.h"
+#include "common/strings/fnv1a.h"
 
 namespace hw::logwatch {
 namespace {
@@ -26,14 +27,8 @@ using Clock = std::chrono::steady_clock;
 // that the events one chunk produces stay far below the broker's 4 MiB message limit.
 constexpr size_t kChunkBytes = 256 << 10;
 
-uint64_t Fnv1a(const char* p, size_t n) {
-  uint64_t h = 14695981039346656037ull;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= static_cast<unsigned char>(p[i]);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+// File fingerprints are kept in the offsets file: FNV-1a with FNV's own basis, as before.
+uint64_t Fnv1a(const char* p, size_t n) { return strings::Fnv1a64(std::string_view(p, n)); }
 
 ssize_t PreadAll(int fd, char* buf, size_t n, uint64_t off) {
   size_t got = 0;

@@ -569,8 +569,11 @@ TEST_F(LogwatchTest, JunkAndA10MBLineDoNotStopFollowingAndOomArrivesWithinASecon
     if (ch == '\n') ch = 'x';
   }
   for (int i = 0; i < 10; ++i) put(junk);
-  put(std::string("\n\0\0\0NORMAL 1 \xff\xfe\xc3\x28 invalid\n", 36));
-  put(std::string("\x01\x02\x7f\x80\x81 binary\0junk\n", 22));
+  // sizeof - 1: the NULs inside are part of the text (a count written by hand read past the end).
+  constexpr char kInvalid[] = "\n\0\0\0NORMAL 1 \xff\xfe\xc3\x28 invalid\n";
+  constexpr char kBinary[] = "\x01\x02\x7f\x80\x81 binary\0junk\n";
+  put(std::string(kInvalid, sizeof kInvalid - 1));
+  put(std::string(kBinary, sizeof kBinary - 1));
   const int64_t written_ms = WallMs();
   put("NORMAL 2 after the junk\n");
   ASSERT_TRUE(testing::WaitFor(
