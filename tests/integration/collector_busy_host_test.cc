@@ -43,6 +43,7 @@
 #include "common/config/config.h"
 #include "common/spool/file_io.h"
 #include "common/status/status.h"
+#include "common/strings/strings.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
@@ -149,26 +150,11 @@ Result<FileText> ReadWhole(const std::string& path) {
 
 std::vector<std::string_view> Lines(std::string_view text) {
   std::vector<std::string_view> out;
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    out.push_back(text.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
+  strings::ForEachLine(text, [&out](std::string_view line) { out.push_back(line); });
   return out;
 }
 
-std::vector<std::string_view> Words(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    const size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
+using strings::SplitFields;
 
 bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -233,7 +219,7 @@ Result<TcpCounts> SsCounts() {
   if (*rc != 0) return Status::Internal("ss -tan exited " + std::to_string(*rc) + ": " + out);
   TcpCounts c = ZeroTcpCounts();
   for (std::string_view line : Lines(out)) {
-    const std::vector<std::string_view> w = Words(line);
+    const std::vector<std::string_view> w = SplitFields(line);
     if (w.empty() || w[0] == "State") continue;
     const auto* s = std::find_if(std::begin(kTcpStates), std::end(kTcpStates),
                                  [&](const TcpState& t) { return t.ss_name == w[0]; });
@@ -246,7 +232,7 @@ Result<TcpCounts> SsCounts() {
 void CountProcTcp(std::string_view text, TcpCounts* c) {
   const std::vector<std::string_view> lines = Lines(text);
   for (size_t i = 1; i < lines.size(); ++i) {  // line 0 is the header
-    const std::vector<std::string_view> w = Words(lines[i]);
+    const std::vector<std::string_view> w = SplitFields(lines[i]);
     if (w.empty()) continue;
     const std::string hex = w.size() > 3 ? std::string(w[3]) : std::string();
     char* end = nullptr;
@@ -517,7 +503,7 @@ struct MountEntry {
 std::vector<MountEntry> ParseMountinfo(std::string_view text) {
   std::vector<MountEntry> out;
   for (std::string_view line : Lines(text)) {
-    const std::vector<std::string_view> w = Words(line);
+    const std::vector<std::string_view> w = SplitFields(line);
     for (size_t i = 6; i + 2 < w.size(); ++i) {
       if (w[i] != "-") continue;
       out.push_back({Unescape(w[4]), std::string(w[i + 1]), Unescape(w[i + 2])});
@@ -836,7 +822,7 @@ TEST_F(BusyHostTest, NetInterfacesAgreeWithProcNetDev) {
   for (std::string_view line : Lines(dev->text)) {
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::vector<std::string_view> name = Words(line.substr(0, colon));
+    const std::vector<std::string_view> name = SplitFields(line.substr(0, colon));
     if (name.size() == 1 && !Contains(ignored, name[0])) want.insert(std::string(name[0]));
   }
   const TagValues got = TagsOf(second, "net.rx_bytes", "iface");

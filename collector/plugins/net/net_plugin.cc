@@ -76,7 +76,10 @@ class NetPlugin : public Plugin {
   // fails to read while the interface is administratively down). net.speed_mbps only while up
   // and where the driver knows it (virtual devices say -1 or fail).
   void EmitLink(const std::string& iface, const Tags& tags, std::vector<Point>* out) {
-    auto [it, added] = links_.try_emplace(iface, env_, env_.Sys("class/net/" + iface));
+    auto it = links_.find(iface);
+    if (it == links_.end()) {
+      it = links_.try_emplace(iface, env_, env_.Sys("class/net/" + iface)).first;
+    }
     Link& link = it->second;
     link.generation = generation_;
     if (!link.operstate.Read(&sys_buf_).ok()) return;  // no sysfs entry: nothing to say
