@@ -18,7 +18,7 @@ Result<std::string> LinkConfig::BackendFor(size_t i) const {
 }
 
 void ReadLinkConfig(config::Section link, config::Section curve, const std::string& component,
-                    LinkConfig* out) {
+                    LinkConfig* out, const std::string& default_start) {
   out->spool_dir = "./hostwatch-data/spool/" + component;
   out->group = component;
   link.Read("brokers", &out->brokers);
@@ -40,6 +40,10 @@ void ReadLinkConfig(config::Section link, config::Section curve, const std::stri
   link.Read("window", &out->window);
   link.Check(out->window >= 1 && out->window <= 65536, "window", "must be 1-65536");
   link.Read("group", &out->group);
+  if (!default_start.empty()) {
+    out->start = default_start;
+    link.ReadEnum("start", &out->start, {"earliest", "latest"});
+  }
   curve.Read("enabled", &out->curve.enabled);
   curve.Read("secret_key_file", &out->curve.secret_key_file);
   curve.Read("public_key_file", &out->curve.public_key_file);
@@ -61,8 +65,9 @@ void WriteLinkConfig(const LinkConfig& c, config::YamlWriter* out) {
       .Value("spool_dir", c.spool_dir)
       .Size("spool_max_bytes", c.spool_max_bytes)
       .Value("window", c.window)
-      .Value("group", c.group)
-      .EndMap();
+      .Value("group", c.group);
+  if (!c.start.empty()) out->Value("start", c.start);
+  out->EndMap();
   out->BeginMap("curve")
       .Value("enabled", c.curve.enabled)
       .Value("secret_key_file", c.curve.secret_key_file)

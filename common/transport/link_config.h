@@ -25,15 +25,20 @@ struct LinkConfig {
   uint64_t spool_max_bytes = 256ull << 20;
   uint32_t window = 256;
   std::string group;  // consumers only; default <component>
+  // Consumers only: where a NEW group starts, "earliest" or "latest" (a group with a commit
+  // resumes after it). Empty for producers, whose config must not carry the key.
+  std::string start;
   CurveClientConfig curve;
 
   // The backend of broker i: backends[i] when listed, else brokers[i] with port + 1.
   Result<std::string> BackendFor(size_t i) const;
 };
 
-// Reads `link:` and `curve:` (either may be absent) with component-specific defaults.
+// Reads `link:` and `curve:` (either may be absent) with component-specific defaults. A consumer
+// passes the default for `start` ("earliest" or "latest"); a producer passes "" and the key is
+// unknown to it.
 void ReadLinkConfig(config::Section link, config::Section curve, const std::string& component,
-                    LinkConfig* out);
+                    LinkConfig* out, const std::string& default_start = "");
 void WriteLinkConfig(const LinkConfig& c, config::YamlWriter* out);
 
 // Loaded CURVE keys (Z85 text), ready for zmq_setsockopt.
