@@ -222,7 +222,7 @@ TEST_F(ConsumerKitTest, LatestAppliesOnlyToAGroupTheBrokerDoesNotKnow) {
     auto kit = Start(o, &sink);
     ASSERT_NE(kit, nullptr);
     EXPECT_EQ(kit->start_used(), "latest");
-    ASSERT_FALSE(broker_->subscribes().empty());
+    ASSERT_TRUE(WaitFor([&] { return !broker_->subscribes().empty(); }, 5s));
     EXPECT_EQ(broker_->subscribes()[0].start(), hostwatch::v1::Subscribe::LATEST);
   }
   // The broker now knows the group with a commit: resume after it.
