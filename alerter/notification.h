@@ -10,10 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/consumer/secret.h"
 #include "common/status/status.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 
@@ -61,6 +63,24 @@ struct ReceiverConfig {
   std::chrono::milliseconds exec_timeout{10000};
 };
 
+// alerter.smtp (DESIGN.md §9). An empty url: mails are written as .eml files into
+// <outbox_dir>/sent/ instead of being sent.
+struct SmtpConfig {
+  std::string url;  // smtp://host:port or smtps://host:port
+  std::string from = "hostwatch@localhost";
+  std::string username;
+  consumer::SecretRef password;  // password_file / password_env
+  std::string ca_file;
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct DeliveryConfig {
+  std::string outbox_dir = "./hostwatch-data/outbox";
+  SmtpConfig smtp;
+  std::map<std::string, ReceiverConfig> receivers;
+  std::string endpoint;  // this alerter's endpoint, for Message-ID and the sender's labels
+};
+
 // The send half. Implementations: alerter/delivery/.
 class Delivery {
  public:
@@ -75,5 +95,9 @@ class Delivery {
   // Flush what can be flushed within the deadline; the rest stays in the outbox for the next start.
   virtual void Stop(std::chrono::milliseconds deadline) = 0;
 };
+
+// Opens (and recovers) the outbox under c.outbox_dir and starts delivery's threads. In
+// alerter/delivery/.
+Result<std::unique_ptr<Delivery>> CreateDelivery(const DeliveryConfig& c);
 
 }  // namespace hw::alerter
