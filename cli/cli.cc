@@ -7,6 +7,7 @@
 
 #include "cli/cli_options.h"
 #include "cli/consume.h"
+#include "cli/live_views.h"
 #include "cli/loadgen.h"
 #include "cli/send.h"
 #include "cli/status.h"
@@ -62,6 +63,10 @@ const Verb kVerbs[] = {
      kConsumeUsage, true, RunConsume},
     {"status", "[--json]        broker stats: producers, rates, group lag, journal, rejects",
      kStatusUsage, true, RunStatus},
+    {"top", "[--sort KEY] [--once]   a live fleet table from the tap (host, cpu, mem, load, ...)",
+     kTopUsage, true, RunTop},
+    {"tail", "[--events|--alerts|--all] [--endpoint GLOB] [--metric GLOB] [--json]   live stream",
+     kTailUsage, true, RunTail},
     {"keygen", "NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub", kKeygenUsage,
      false, RunKeygen},
     {"test-logrules", "--config logwatch.yaml FILE...   per-rule counts and example matches",
