@@ -215,7 +215,19 @@ class Loadgen {
     const Clock::time_point start = Clock::now();
     const int64_t window_start_ms = WallMs() - a_.duration.count();
     uint64_t samples = 0;
+    // A long run shows its progress on a terminal (never in a pipe or a log file).
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    Clock::time_point next_progress = start;
+    const uint64_t total = ticks_ * a_.hosts * a_.metrics;
     for (uint64_t t = 0; t < ticks_; ++t) {
+      if (progress && Clock::now() >= next_progress) {
+        std::fprintf(
+            stderr, "\rloadgen: tick %llu/%llu, %llu of %llu samples spooled (%.0f%%)  ",
+            static_cast<unsigned long long>(t), static_cast<unsigned long long>(ticks_),
+            static_cast<unsigned long long>(samples), static_cast<unsigned long long>(total),
+            total ? 100.0 * static_cast<double>(samples) / static_cast<double>(total) : 0.0);
+        next_progress = Clock::now() + std::chrono::milliseconds(250);
+      }
       int64_t time_ms;
       if (a_.replay) {
         time_ms = window_start_ms + static_cast<int64_t>(t) * a_.interval.count();
@@ -240,6 +252,9 @@ class Loadgen {
         }
       }
     }
+    if (progress)
+      std::fprintf(stderr, "\rloadgen: all %llu samples spooled; waiting for acks%20s\n",
+                   static_cast<unsigned long long>(samples), "");
     return Status::Ok();
   }
 

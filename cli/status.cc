@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "cli/cli_options.h"
@@ -28,6 +30,8 @@ constexpr std::string_view kUsage =
     "groups (committed offset, end and lag per partition), journal size, appended, duplicates,\n"
     "rejects.\n"
     "  --json       the stats as protobuf's canonical JSON (every field, zeros included)\n"
+    "  --rate S     ask twice, S seconds apart, and show the append rate and each group's\n"
+    "               commit rate and time to catch up (default 1; 0: ask once, no rates)\n"
     "  --timeout S  how long to wait for the answer (default 5; 0.5 and 500ms work too);\n"
     "               exit 1 when the broker does not answer in time\n";
 
@@ -68,12 +72,32 @@ std::string HumanAge(int64_t ms) {
 
 unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-void PrintForPeople(const std::string& backend, const BrokerStats& st) {
+// Records a group committed per second between two snapshots (all partitions).
+double GroupRate(const hostwatch::v1::GroupStats& now, const BrokerStats* before, double seconds) {
+  if (before == nullptr || seconds <= 0) return -1;
+  for (const auto& g : before->groups()) {
+    if (g.group() != now.group()) continue;
+    uint64_t a = 0, b = 0;
+    for (const auto& p : g.partitions()) a += p.committed();
+    for (const auto& p : now.partitions()) b += p.committed();
+    return b >= a ? static_cast<double>(b - a) / seconds : 0;
+  }
+  return -1;
+}
+
+void PrintForPeople(const std::string& backend, const BrokerStats& st, const BrokerStats* before,
+                    double seconds) {
   std::printf(
       "broker %s: up %s, journal %s, appended %llu, duplicates %llu, rejected %llu, skipped %llu\n",
       backend.c_str(), st.started_ms() > 0 ? HumanAge(st.now_ms() - st.started_ms()).c_str() : "?",
       HumanBytes(st.journal_bytes()).c_str(), U(st.appended()), U(st.duplicates()),
       U(st.rejected()), U(st.skipped()));
+  if (before != nullptr && seconds > 0) {
+    std::printf(
+        "appending %.1f envelopes/s (over %.1fs)\n",
+        static_cast<double>(st.appended() - std::min(st.appended(), before->appended())) / seconds,
+        seconds);
+  }
   if (st.recovered_truncated_bytes() > 0 || st.recovered_corrupt_records() > 0) {
     std::printf(
         "recovered at start: %llu bytes of torn or corrupt tail cut, "
@@ -107,6 +131,29 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st) {
   for (auto* g : groups) w = std::max(w, static_cast<int>(g->group().size()));
   std::printf("\ngroups: %zu\n", groups.size());
   if (!groups.empty()) {
+    std::printf("  %-*s  %7s  %12s  %12s  %10s\n", w, "GROUP", "MEMBERS", "TOTAL LAG", "COMMITS/S",
+                "CATCH-UP");
+  }
+  for (auto* g : groups) {
+    uint64_t total_lag = 0;
+    for (const auto& p : g->partitions()) total_lag += p.lag();
+    const double rate = GroupRate(*g, before, seconds);
+    std::string eta = "-";
+    if (total_lag == 0) {
+      eta = "caught up";
+    } else if (g->members() == 0) {
+      eta = "no member";
+    } else if (rate > 0) {
+      eta = HumanAge(static_cast<int64_t>(static_cast<double>(total_lag) / rate * 1000));
+    } else if (rate == 0) {
+      eta = "stalled";
+    }
+    std::printf("  %-*s  %7u  %12llu  %12s  %10s\n", w, g->group().c_str(), g->members(),
+                U(total_lag), rate < 0 ? "-" : std::to_string(static_cast<uint64_t>(rate)).c_str(),
+                eta.c_str());
+  }
+  if (!groups.empty()) {
+    std::printf("\n");
     std::printf("  %-*s  %7s  %9s  %12s  %12s  %10s\n", w, "GROUP", "MEMBERS", "PARTITION",
                 "COMMITTED", "END", "LAG");
   }
@@ -158,6 +205,7 @@ int RunStatus(VerbInput& in) {
   const BrokerOptions& broker = in.broker;
   bool json = false;
   std::chrono::milliseconds timeout = kDefaultTimeout;
+  std::chrono::milliseconds rate_window{1000};
   Status usage;
   for (size_t i = 0; usage.ok() && i < args.size(); ++i) {
     std::string v;
@@ -169,6 +217,11 @@ int RunStatus(VerbInput& in) {
       if (t.ok() && t->count() <= 0) t = Status::InvalidArgument("--timeout must be > 0");
       if (!t.ok()) usage = t.status();
       timeout = t.value_or(timeout);
+    } else if (TakeFlag(args, &i, "--rate", &v, &usage)) {
+      if (!usage.ok()) break;
+      Result<std::chrono::milliseconds> t = ParseSeconds("--rate", v);
+      if (!t.ok()) usage = t.status();
+      rate_window = t.value_or(rate_window);
     } else {
       usage = Status::InvalidArgument("unknown argument \"" + args[i] + "\"");
     }
@@ -184,6 +237,17 @@ int RunStatus(VerbInput& in) {
   if (!stats.ok()) {
     return VerbFailure("status", daemon::kExitRuntime, stats.status().ToString());
   }
+  std::optional<BrokerStats> before;
+  double seconds = 0;
+  if (!json && rate_window.count() > 0) {
+    std::this_thread::sleep_for(rate_window);  // the rates are over this window
+    Result<BrokerStats> again = transport::QueryBrokerStats(*backend, link->curve, timeout);
+    if (again.ok()) {
+      seconds = static_cast<double>(again->now_ms() - stats->now_ms()) / 1000.0;
+      before = std::move(*stats);
+      stats = std::move(again);
+    }
+  }
   if (json) {
     std::string out;
     google::protobuf::util::JsonPrintOptions opts;
@@ -193,7 +257,7 @@ int RunStatus(VerbInput& in) {
     }
     std::printf("%s\n", out.c_str());
   } else {
-    PrintForPeople(*backend, *stats);
+    PrintForPeople(*backend, *stats, before ? &*before : nullptr, seconds);
   }
   return daemon::kExitOk;
 }
