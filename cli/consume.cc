@@ -2,6 +2,7 @@
 // each batch, and commits it once printed, so what a script saw is what the group moved past.
 #include "cli/consume.h"
 
+#include <fnmatch.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -33,6 +34,7 @@ constexpr std::string_view kUsage =
     "usage: hostwatch consume --group G [--topics samples,events,alerts]\n"
     "         [--start committed|earliest|latest] [--count N] [--timeout S] [--idle S]\n"
     "         [--format text|json|summary] [--json] [--credit N]\n"
+    "         [--endpoint GLOB] [--metric GLOB]\n"
     "         [--broker URL] [--backend URL] [--curve-key NAME --server-key FILE]\n"
     "\n"
     "Reads the group and commits after printing each batch. Stops after N items (samples,\n"
@@ -45,6 +47,11 @@ constexpr std::string_view kUsage =
     "  --format summary  at the end, per source and epoch: received, missing seqs,\n"
     "                    duplicates, items\n"
     "  --json            the summary as JSON (--json alone means --format summary --json)\n"
+    "  --endpoint GLOB   only envelopes from these endpoints (shell glob on the source's\n"
+    "                    endpoint); the others are committed unseen and do not count as\n"
+    "                    activity for --idle or items for --count\n"
+    "  --metric GLOB     likewise: only envelopes with a matching metric (samples), log rule\n"
+    "                    (events) or alert rule (alerts)\n"
     "Seconds may be fractional (0.5) or a duration (500ms, 2m).\n";
 
 enum class Format { kText, kJson, kSummary };
@@ -56,7 +63,27 @@ struct ConsumeFlags {
   std::optional<std::chrono::milliseconds> idle;
   Format format = Format::kText;
   bool json = false;
+  std::string endpoint_glob, metric_glob;
 };
+
+bool GlobMatch(const std::string& pattern, const std::string& s) {
+  return pattern.empty() || fnmatch(pattern.c_str(), s.c_str(), 0) == 0;
+}
+
+// Whether a delivery passes --endpoint and --metric.
+bool Wanted(const ConsumeFlags& f, const Envelope& e) {
+  if (!f.endpoint_glob.empty() &&
+      !GlobMatch(f.endpoint_glob, e.source().substr(0, e.source().find('/'))))
+    return false;
+  if (f.metric_glob.empty()) return true;
+  for (const auto& s : e.samples().samples())
+    if (GlobMatch(f.metric_glob, s.metric())) return true;
+  for (const auto& ev : e.events().events())
+    if (GlobMatch(f.metric_glob, ev.rule())) return true;
+  for (const auto& a : e.alerts().alerts())
+    if (GlobMatch(f.metric_glob, a.rule())) return true;
+  return false;
+}
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void OnInterrupt(int) { g_interrupted = true; }
@@ -134,6 +161,9 @@ Status ParseFlags(const std::vector<std::string>& args, const BrokerOptions& bro
     } else if (TakeFlag(args, &i, "--idle", &v, &err)) {
       HW_RETURN_IF_ERROR(err);
       HW_ASSIGN_OR_RETURN(out->idle, ParseSeconds("--idle", v));
+    } else if (TakeFlag(args, &i, "--endpoint", &out->endpoint_glob, &err) ||
+               TakeFlag(args, &i, "--metric", &out->metric_glob, &err)) {
+      if (!err.ok()) return err;
     } else if (TakeFlag(args, &i, "--credit", &v, &err)) {
       HW_RETURN_IF_ERROR(err);
       HW_ASSIGN_OR_RETURN(uint64_t credit, ParseCount("--credit", v));
@@ -158,7 +188,7 @@ Status ParseFlags(const std::vector<std::string>& args, const BrokerOptions& bro
   if (out->consumer.group.empty()) return Status::InvalidArgument("--group is required");
   out->format = format.value_or(out->json ? Format::kSummary : Format::kText);
   // A summary needs only who sent what and how many items: no Sample is built.
-  out->consumer.parse_bodies = out->format != Format::kSummary;
+  out->consumer.parse_bodies = out->format != Format::kSummary || !out->metric_glob.empty();
   return Status::Ok();
 }
 
@@ -399,8 +429,10 @@ int RunConsume(VerbInput& in) {
     if (!batch.ok()) {
       return VerbFailure("consume", daemon::kExitRuntime, batch.status().ToString());
     }
-    // Any delivery counts as activity, duplicates and malformed ones too.
-    if (link.stats().deliveries != deliveries_seen) {
+    // Any delivery counts as activity, duplicates and malformed ones too, unless a filter says
+    // which ones the caller waits for (daemons' self-metrics would otherwise keep --idle away).
+    const bool filtered = !flags.endpoint_glob.empty() || !flags.metric_glob.empty();
+    if (!filtered && link.stats().deliveries != deliveries_seen) {
       deliveries_seen = link.stats().deliveries;
       last_delivery = Clock::now();
     }
@@ -408,6 +440,13 @@ int RunConsume(VerbInput& in) {
     done.reserve(batch->size());
     for (Delivery& d : *batch) {
       if (flags.count && items >= *flags.count) break;  // the rest stays uncommitted for the group
+      if (filtered) {
+        if (!Wanted(flags, d.envelope)) {
+          done.push_back(std::move(d));  // the group's, so committed, but not ours to show
+          continue;
+        }
+        last_delivery = Clock::now();
+      }
       if (flags.format == Format::kText) PrintText(d);
       if (flags.format == Format::kJson) PrintJson(d);
       items += d.items;
