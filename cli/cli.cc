@@ -85,7 +85,7 @@ std::string Usage() {
       "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port "
       "+ 1\n"
       "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
-      "Verbs still to come: top, tail, hosts, test-alerts.\n";
+      "Verbs still to come: hosts, test-alerts, silence.\n";
   return text;
 }
 
