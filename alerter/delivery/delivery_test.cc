@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "alerter/delivery/outbox.h"
+#include "alerter/delivery/senders.h"
 #include "common/spool/atomic_file.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
@@ -211,6 +212,25 @@ TEST(DeliveryTest, BadConfigAndUnknownReceiversAreErrors) {
   auto d = CreateDelivery(c);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_FALSE((*d)->Enqueue(MakeNotification("nobody", 1)).ok());
+}
+
+}  // namespace
+}  // namespace hw::alerter::delivery
+
+namespace hw::alerter::delivery {
+namespace {
+
+TEST(SendersTest, OnlyLoopbackHostsMaySkipTls) {
+  EXPECT_EQ(UrlHost("smtp://127.0.0.1:25"), "127.0.0.1");
+  EXPECT_EQ(UrlHost("smtps://user@mail.example.com:465/x"), "mail.example.com");
+  EXPECT_EQ(UrlHost("smtp://[::1]:25"), "::1");
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.evil.example"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("mail.example.com"));
 }
 
 }  // namespace
