@@ -195,7 +195,11 @@ SendOutcome HttpSender::Post(const std::string& url, std::string_view body, cons
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   std::string detail = "HTTP " + std::to_string(code);
   if (code >= 200 && code < 300) return {SendOutcome::kSent, std::move(detail)};
-  detail += ": " + response;
+  // The receiver's own words, on one log line.
+  for (char& ch : response) {
+    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
+  }
+  detail += ": " + std::string(strings::Trim(response));
   if (code >= 500 || code == 408 || code == 429) return {SendOutcome::kRetry, std::move(detail)};
   return {SendOutcome::kFailed, std::move(detail)};
 }
