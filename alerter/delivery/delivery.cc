@@ -353,7 +353,16 @@ class OutboxDelivery::Impl {
     return Status::Ok();
   }
 
-  Status Enqueue(const Notification& n) {
+  Status Enqueue(const Notification& given) {
+    // A notification without a time would be dated 1970 and sorted first in the outbox.
+    Notification dated;
+    if (given.time_ms <= 0) {
+      dated = given;
+      dated.time_ms = std::chrono::duration_cast<milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    }
+    const Notification& n = given.time_ms <= 0 ? dated : given;
     auto it = config_.receivers.find(n.receiver);
     if (it == config_.receivers.end()) {
       return Status::InvalidArgument("delivery: no receiver named \"" + n.receiver + "\"");

@@ -95,6 +95,23 @@ TEST(DeliveryTest, WithoutSmtpMailsBecomeEmlFilesInSent) {
   (*d)->Stop(milliseconds(1000));
 }
 
+TEST(DeliveryTest, ANotificationWithoutATimeIsDatedNow) {
+  testing::TempDir dir;
+  DeliveryConfig c;
+  c.outbox_dir = (dir.path() / "outbox").string();
+  c.receivers["ops"] = Mail("ops", "ops@example.com");
+  auto d = OutboxDelivery::Open(c, FastRetries());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  Notification n = MakeNotification("ops", 1);
+  n.time_ms = 0;
+  ASSERT_TRUE((*d)->Enqueue(n).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->stats().mail.sent == 1; }, milliseconds(5000)));
+  auto eml = spool::ReadWholeFile(dir.path() / "outbox" / "sent" /
+                                  (Outbox::JobName(n.id, Channel::kMail) + ".eml"));
+  ASSERT_TRUE(eml.ok());
+  EXPECT_EQ(eml->find("1970"), std::string::npos) << eml->substr(0, 200);
+}
+
 TEST(DeliveryTest, JobsLeftByACrashAreSentAfterTheNextStart) {
   testing::TempDir dir;
   const fs::path box = dir.path() / "outbox";

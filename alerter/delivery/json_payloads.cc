@@ -94,7 +94,9 @@ std::string JsonString(std::string_view raw) {
 
 std::map<std::string, std::string> AlertLabels(const AlertView& a, std::string_view rule) {
   std::map<std::string, std::string> labels;
-  for (const auto& [k, v] : a.tags) labels[LabelName(k)] = v;
+  for (const auto& [k, v] : a.tags) {
+    if (!v.empty()) labels[LabelName(k)] = v;  // an empty label is no label to Alertmanager
+  }
   labels["alertname"] = std::string(rule.empty() ? a.alert.rule() : rule);
   labels["endpoint"] = a.alert.endpoint();
   labels["severity"] = SeverityLabel(a.alert.severity());

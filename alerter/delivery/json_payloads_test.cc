@@ -35,6 +35,9 @@ TEST(JsonPayloadsTest, LabelsPutTheRuleEndpointAndSeverityFirst) {
   EXPECT_EQ(labels.at("cpu"), "total");
   EXPECT_EQ(labels.at("dc_zone"), "sgp");  // label names are [a-zA-Z_][a-zA-Z0-9_]*
   EXPECT_EQ(labels.at("metric"), "cpu.busy");
+  AlertView empty_tag = MakeAlert("web-1");
+  empty_tag.tags["mount"] = "";
+  EXPECT_EQ(AlertLabels(empty_tag, "cpu_high").count("mount"), 0u);
   EXPECT_EQ(Fingerprint(MakeAlert("web-1")).size(), 16u);
   EXPECT_NE(Fingerprint(MakeAlert("web-1")), Fingerprint(MakeAlert("web-2")));
 }
