@@ -19,6 +19,8 @@ PACKAGES=(
   procps iproute2 valgrind
   # scripts/run-local.sh's charts (and the test that drives it)
   graphite-web gunicorn
+  # alerter/delivery's alertmanager receiver is tested against the real one
+  prometheus-alertmanager
   # systemd-analyze verify checks the units in deploy/systemd (tests/integration/deploy_test.cc)
   systemd
 )
