@@ -161,21 +161,23 @@ class Worker {
     while (NextJob(&lane_name, &job)) {
       const SendOutcome outcome = send_(job, abort);
       const std::string_view channel = ChannelName(channel_);
+      // The outbox and `pending` first, the counter last: whoever sees `sent` go up may rely on
+      // the job being gone.
       if (outcome.result == SendOutcome::kSent) {
-        ++stats_->sent;
         if (Status s = outbox_->Remove(job); !s.ok()) {
           spdlog::error("delivery: {} sent but not removed from the outbox: {}", job.name,
                         s.ToString());
         }
         if (!job.name.empty()) --*pending_;
+        ++stats_->sent;
         spdlog::debug("delivery: {} {} to {}: {}", channel, job.notification_id, lane_name,
                       outcome.detail);
       } else if (outcome.result == SendOutcome::kFailed) {
-        ++stats_->failed;
         if (Status s = outbox_->MoveToFailed(job); !s.ok()) {
           spdlog::error("delivery: {} could not be moved to failed/: {}", job.name, s.ToString());
         }
         if (!job.name.empty()) --*pending_;
+        ++stats_->failed;
         spdlog::error("delivery: {} {} to {} refused, not retried: {} (\"{}\")", channel,
                       job.notification_id, lane_name, outcome.detail, job.summary);
       } else {

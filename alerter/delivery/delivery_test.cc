@@ -186,7 +186,11 @@ TEST(DeliveryTest, ExecGetsTheJsonOnStdinAndAHangingCommandIsKilled) {
   ASSERT_TRUE((*d)->Enqueue(MakeNotification("hang", 2)).ok());
   ASSERT_TRUE((*d)->Enqueue(MakeNotification("fix", 3)).ok());
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return (*d)->stats().exec.sent == 2 && (*d)->stats().exec_timeouts == 1; },
+      // exec_timeouts counts the kill, exec.failed the job's end after it: wait for both.
+      [&] {
+        return (*d)->stats().exec.sent == 2 && (*d)->stats().exec_timeouts == 1 &&
+               (*d)->stats().exec.failed == 1;
+      },
       milliseconds(10000)));
   EXPECT_EQ((*d)->stats().exec.failed, 1u);
   EXPECT_EQ((*d)->stats().exec.retried, 0u);
