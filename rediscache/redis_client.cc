@@ -130,6 +130,15 @@ Result<Reply> RedisConnection::RunOne(const Command& command) {
   return std::move(r.front());
 }
 
+bool IsTransientError(const Reply& r) {
+  if (!r.error()) return false;
+  for (std::string_view p :
+       {"BUSY", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "OOM"}) {
+    if (std::string_view(r.str).starts_with(p)) return true;
+  }
+  return false;
+}
+
 Result<std::vector<Reply>> SingleBackend::Run(const Pipeline& pipeline) {
   if (conn_ == nullptr || conn_->broken()) {
     conn_.reset();
@@ -138,7 +147,14 @@ Result<std::vector<Reply>> SingleBackend::Run(const Pipeline& pipeline) {
     run_id_ = conn_->run_id();
   }
   Result<std::vector<Reply>> r = conn_->Run(pipeline);
-  if (!r.ok()) conn_.reset();
+  if (!r.ok()) {
+    conn_.reset();
+    return r;
+  }
+  for (const Reply& reply : *r) {
+    if (IsTransientError(reply))
+      return Status::Unavailable("redis " + address_.ToString() + ": " + reply.str);
+  }
   return r;
 }
 

@@ -103,6 +103,11 @@ class SingleBackend : public RedisBackend {
 std::unique_ptr<RedisBackend> MakeBackend(const std::vector<RedisAddress>& addresses,
                                           const ConnectOptions& options);
 
+// An error reply that says "not now" rather than "never" (BUSY, LOADING, TRYAGAIN, CLUSTERDOWN,
+// MASTERDOWN, READONLY, OOM): the whole pipeline is retried later instead of being counted as a
+// refused command and committed.
+bool IsTransientError(const Reply& reply);
+
 // run_id from the text of INFO server; empty when absent.
 std::string ParseRunId(std::string_view info);
 

@@ -176,8 +176,7 @@ Result<std::vector<Reply>> ClusterBackend::Run(const Pipeline& pipeline) {
             moved = true;
           }
           next.push_back({t->index, target, redirect.ask});
-        } else if (reply.error() &&
-                   (reply.str.starts_with("TRYAGAIN") || reply.str.starts_with("CLUSTERDOWN"))) {
+        } else if (IsTransientError(reply)) {
           return Status::Unavailable("redis cluster " +
                                      nodes_[static_cast<size_t>(node)].address.ToString() + ": " +
                                      reply.str);

@@ -125,6 +125,8 @@ std::vector<std::string> RedisArgv(uint16_t port, const fs::path& dir) {
   Append(argv, {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir.string()});
   Append(argv, {"--save", "", "--appendonly", "no", "--daemonize", "no"});
   Append(argv, {"--logfile", (dir / "redis.log").string()});
+  // DEBUG SLEEP makes a server slower than a client's timeout (Redis 7 refuses DEBUG by default).
+  Append(argv, {"--enable-debug-command", "local"});
   return argv;
 }
 
