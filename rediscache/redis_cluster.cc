@@ -1,5 +1,7 @@
 #include "rediscache/redis_cluster.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <map>
 
@@ -189,7 +191,12 @@ Result<std::vector<Reply>> ClusterBackend::Run(const Pipeline& pipeline) {
               [](const Todo& a, const Todo& b) { return a.index < b.index; });
     todo = std::move(next);
   }
-  if (moved) (void)Refresh();  // slots moved: learn the whole new map, not one slot at a time
+  if (moved) {
+    // Slots moved: learn the whole new map, not one slot at a time.
+    const Status s = Refresh();
+    spdlog::info("redis cluster: slots moved, topology refreshed{} ({} redirects so far)",
+                 s.ok() ? "" : " failed: " + s.message(), redirects_);
+  }
   return out;
 }
 

@@ -483,6 +483,96 @@ INSTANTIATE_TEST_SUITE_P(Redis, RedisCacheTest,
                                                            : std::string("Cluster");
                          });
 
+// A Redis Cluster whose slot for a busy endpoint moves to another master mid-stream: the cacher
+// meets ASK while the keys migrate and MOVED after the slot changed owner.
+class RedisCacheClusterTest : public RedisCacheTest {
+ protected:
+  // Data port of the master serving `slot`, from CLUSTER SLOTS.
+  uint16_t Owner(long long slot) {
+    for (const R& range : reader_.Cmd({"CLUSTER", "SLOTS"}).el) {
+      if (range.el.size() >= 3 && range.el[0].integer <= slot && slot <= range.el[1].integer)
+        return static_cast<uint16_t>(range.el[2].el[1].integer);
+    }
+    return 0;
+  }
+  R On(uint16_t port, const std::vector<std::string>& argv) {
+    Reader r = reader_;
+    r.ports = {port};
+    return r.Cmd(argv);
+  }
+};
+
+TEST_P(RedisCacheClusterTest, SlotMigratedMidStream) {
+  points_ = 1000;
+  StartCacher();
+  const long long slot = reader_.Cmd({"CLUSTER", "KEYSLOT", "busy-1"}).integer;
+  const uint16_t from = Owner(slot);
+  uint16_t to = 0;
+  for (uint16_t p : reader_.ports) {
+    if (p != from) to = p;
+  }
+  ASSERT_NE(from, 0);
+  const std::string from_id = On(from, {"CLUSTER", "MYID"}).str;
+  const std::string to_id = On(to, {"CLUSTER", "MYID"}).str;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> last{-1};
+  std::thread sender([&] {
+    for (int i = 0; !stop; ++i) {
+      PublishSamples("busy-1", {Sample("cpu.busy", i, kT0 + i * 100),
+                                Sample("net.rx_bytes", i, kT0 + i * 100,
+                                       {{"iface", "eth" + std::to_string(i % 8)}})});
+      last = i;
+      std::this_thread::sleep_for(10ms);  // pacing the stream
+    }
+  });
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return reader_.Int({"ZCARD", "hw:hist:{busy-1}:cpu.busy"}) > 20;
+      },
+      20s))
+      << CacherLog();
+  // The documented migration steps (CLUSTER SETSLOT), one key at a time with pauses, so batches
+  // arrive while some keys are on each side.
+  ASSERT_EQ(On(to, {"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", from_id}).str, "OK");
+  ASSERT_EQ(On(from, {"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", to_id}).str, "OK");
+  for (int round = 0; round < 50; ++round) {
+    R keys = On(from, {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1"});
+    if (keys.el.empty()) break;
+    R m = On(from,
+             {"MIGRATE", "127.0.0.1", std::to_string(to), "", "0", "5000", "KEYS", keys.el[0].str});
+    ASSERT_EQ(m.str, "OK") << m.str;
+    std::this_thread::sleep_for(100ms);  // let batches meet the half-migrated slot
+  }
+  for (uint16_t p : reader_.ports)
+    ASSERT_EQ(On(p, {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", to_id}).str, "OK");
+  std::this_thread::sleep_for(1s);  // keep streaming after the move
+  stop = true;
+  sender.join();
+  for (auto& [name, p] : producers_) ASSERT_TRUE(p->WaitAcked(20s)) << name;
+  const int n = last + 1;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return LatestIs("busy-1", "cpu.busy",
+                        std::to_string(n - 1) + " " + std::to_string(kT0 + (n - 1) * 100));
+      },
+      30s))
+      << CacherLog();
+  EXPECT_EQ(Owner(slot), to);
+  EXPECT_EQ(reader_.Int({"ZCARD", "hw:hist:{busy-1}:cpu.busy"}), n);
+  EXPECT_EQ(On(from, {"CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot)}).integer, 0);
+  // ASK was met: the cacher sent ASKING to the importing node.
+  const std::string stats = On(to, {"INFO", "commandstats"}).str;
+  EXPECT_NE(stats.find("cmdstat_asking:calls="), std::string::npos) << stats;
+  // MOVED was met: it refreshed the topology.
+  EXPECT_NE(CacherLog().find("slots moved, topology refreshed"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, RedisCacheClusterTest, ::testing::Values(Kind::kCluster),
+                         [](const ::testing::TestParamInfo<Kind>&) {
+                           return std::string("Cluster");
+                         });
+
 // One redis-server only: what happens when it goes away.
 class RedisCacheFailureTest : public RedisCacheTest {};
 
