@@ -30,6 +30,7 @@ namespace pb = hostwatch::v1;
 using namespace std::chrono_literals;
 
 const std::string kCacher = HW_BINARY_DIR "/rediscache/hostwatch-rediscache";
+const std::string kCli = HW_BINARY_DIR "/cli/hostwatch";
 constexpr int64_t kT0 = 1790000000000;  // a fixed past time: values are exact
 
 // A reply, copied out of hiredis.
@@ -405,6 +406,27 @@ TEST_P(RedisCacheTest, EveryKeyHoldsTheExpectedValues) {
   ASSERT_EQ(log.size(), 3u);
   EXPECT_EQ(log[2].at("state"), "resolved");
   EXPECT_EQ(log[2].at("key"), "disk_full|web-02|cpu.busy;cpu=total");
+
+  // hostwatch hosts reads the same keys (through a cluster too, and with the ACL user).
+  std::vector<std::string> cli = {kCli, "hosts", "--json", "--sort", "cpu", "--redis", ""};
+  for (uint16_t p : reader_.ports) {
+    if (!cli.back().empty()) cli.back() += ",";
+    cli.back() += "redis://127.0.0.1:" + std::to_string(p);
+  }
+  if (!reader_.pass.empty()) {
+    cli.insert(cli.end(),
+               {"--user", reader_.user, "--password-file", (dir_.path() / "redis.pass").string()});
+  }
+  std::string out;
+  Result<int> rc = testing::RunCommand(cli, &out, 20s);
+  ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+  EXPECT_NE(
+      out.find(
+          R"({"host":"web-01","last_seen_ms":)" + t6 +
+          R"(,"stale":true,"tags":{"idc":"sgp","role":"game server"},"cpu":16.5,"mem":46,"disk":0.6000000000000001,"load":null,"net":null,"firing_alerts":1})"),
+      std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("host":"web-02")"), std::string::npos) << out;
 
   // SIGHUP: history for mem.used_percent from now on.
   ASSERT_TRUE(testing::WriteFile(config_, Yaml("[cpu.busy, \"mem.*\"]")).ok());
