@@ -20,10 +20,12 @@ SinkSettings SinkSettings::From(const RedisCacheConfig& c, std::string password)
   return s;
 }
 
-RedisCacheSink::RedisCacheSink(SinkSettings settings)
+RedisCacheSink::RedisCacheSink(SinkSettings settings, BackendFactory factory)
     : settings_(std::move(settings)),
+      factory_(factory ? std::move(factory)
+                       : [](const SinkSettings& s) { return MakeBackend(s.addresses, s.connect); }),
       writer_(settings_.writer),
-      backend_(MakeBackend(settings_.addresses, settings_.connect)) {
+      backend_(factory_(settings_)) {
   next_expire_ = Clock::now() + 60s;
 }
 
@@ -51,7 +53,7 @@ void RedisCacheSink::ApplyReload() {
   settings_ = std::move(*next);
   writer_.SetOptions(settings_.writer);
   if (reconnect) {
-    backend_ = MakeBackend(settings_.addresses, settings_.connect);
+    backend_ = factory_(settings_);
     // Another server may not have what the old one had.
     rewrite_due_ = true;
     next_attempt_ = {};

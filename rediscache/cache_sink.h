@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,7 +42,9 @@ struct SinkStats {
 
 class RedisCacheSink : public consumer::Sink {
  public:
-  explicit RedisCacheSink(SinkSettings settings);
+  // Makes the backend for the settings (tests pass a fake); null: MakeBackend.
+  using BackendFactory = std::function<std::unique_ptr<RedisBackend>(const SinkSettings&)>;
+  explicit RedisCacheSink(SinkSettings settings, BackendFactory factory = nullptr);
 
   // Any thread: applied on the sink thread before its next write.
   void Reload(SinkSettings settings);
@@ -67,6 +70,7 @@ class RedisCacheSink : public consumer::Sink {
   void Failed(const Status& s);
 
   SinkSettings settings_;
+  BackendFactory factory_;
   CacheWriter writer_;
   std::unique_ptr<RedisBackend> backend_;
   std::deque<Pending> pending_;
