@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace hw::rediscache {
 
 using namespace std::chrono_literals;
@@ -36,7 +38,14 @@ void RedisCacheSink::Reload(SinkSettings settings) {
 
 SinkStats RedisCacheSink::stats() const {
   MutexLock lock(&mu_);
-  return stats_;
+  SinkStats s = stats_;
+  if (!roundtrips_.empty()) {
+    std::vector<double> sorted = roundtrips_;
+    std::sort(sorted.begin(), sorted.end());
+    s.roundtrip_p50_ms = sorted[sorted.size() / 2];
+    s.roundtrip_p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
+  }
+  return s;
 }
 
 void RedisCacheSink::ApplyReload() {
@@ -93,6 +102,12 @@ void RedisCacheSink::Tick(Clock::time_point now, consumer::Finisher& finisher) {
 void RedisCacheSink::Close(consumer::Finisher& finisher) {
   next_attempt_ = {};  // one last try, bounded by the timeout
   Flush(finisher);
+  const SinkStats s = stats();
+  spdlog::info(
+      "redis {}: {} batches, {} samples, {} events, {} alerts written; round trip p50 {:.2f} ms, "
+      "p99 {:.2f} ms; {} failed attempts",
+      backend_->Describe(), s.batches, s.samples, s.events, s.alerts, s.roundtrip_p50_ms,
+      s.roundtrip_p99_ms, s.failures);
   if (!pending_.empty())
     spdlog::warn("stopping with {} batches not written to redis; they are delivered again",
                  pending_.size());
@@ -189,6 +204,11 @@ void RedisCacheSink::Flush(consumer::Finisher& finisher) {
       stats_.events += p.plan.event_count;
       stats_.alerts += p.plan.alerts;
       stats_.roundtrip_ms = ms;
+      if (roundtrips_.size() < 4096) {
+        roundtrips_.push_back(ms);
+      } else {
+        roundtrips_[roundtrip_next_++ % roundtrips_.size()] = ms;
+      }
     }
     pending_.pop_front();
   }
@@ -209,6 +229,7 @@ void RedisCacheSink::AppendMetrics(consumer::MetricOut out) {
   out.Gauge("pending_batches", static_cast<double>(s.pending));
   out.Gauge("hosts", static_cast<double>(s.hosts));
   out.Gauge("roundtrip_ms", s.roundtrip_ms);
+  out.Gauge("roundtrip_p99_ms", s.roundtrip_p99_ms);
 }
 
 }  // namespace hw::rediscache

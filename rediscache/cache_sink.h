@@ -38,6 +38,9 @@ struct SinkStats {
   uint64_t failures = 0, command_errors = 0, duplicates = 0, skipped_old = 0, rewrites = 0;
   uint64_t pending = 0, hosts = 0;
   double roundtrip_ms = 0;  // the last batch's, all its round trips
+  // Over the last (up to) 4096 batches: the time from the first attempt that succeeded to the last
+  // reply (one round trip, two with events), in ms.
+  double roundtrip_p50_ms = 0, roundtrip_p99_ms = 0;
 };
 
 class RedisCacheSink : public consumer::Sink {
@@ -83,6 +86,8 @@ class RedisCacheSink : public consumer::Sink {
 
   mutable Mutex mu_;
   std::optional<SinkSettings> reload_ GUARDED_BY(mu_);
+  std::vector<double> roundtrips_ GUARDED_BY(mu_);  // a ring of the last 4096
+  size_t roundtrip_next_ GUARDED_BY(mu_) = 0;
   SinkStats stats_ GUARDED_BY(mu_);
 };
 

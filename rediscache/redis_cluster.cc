@@ -131,7 +131,8 @@ Result<std::vector<Reply>> ClusterBackend::Run(const Pipeline& pipeline) {
   std::vector<Todo> todo;
   todo.reserve(pipeline.size());
   for (size_t i = 0; i < pipeline.size(); ++i) {
-    const std::string_view key = pipeline[i].argv.size() > 1 ? pipeline[i].argv[1] : "";
+    const std::string_view key =
+        pipeline[i].argv.size() > 1 ? std::string_view(pipeline[i].argv[1]) : std::string_view();
     const int node = slots_[KeySlot(key)];
     if (node < 0) {
       have_topology_ = false;
