@@ -74,14 +74,20 @@ void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Fi
   Pending p;
   p.ids.reserve(batch.size());
   for (const consumer::Delivery& d : batch) p.ids.push_back(consumer::IdOf(d));
+  const auto t0 = Clock::now();
   p.plan = writer_.Plan(batch);
   {
     MutexLock lock(&mu_);
     stats_.skipped_old += p.plan.skipped_old;
     stats_.hosts = writer_.hosts();
   }
+  const auto t1 = Clock::now();
   pending_.push_back(std::move(p));
   Flush(finisher);
+  spdlog::debug("batch of {} deliveries: planned in {:.1f} ms, {} commands, flushed in {:.1f} ms",
+                batch.size(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                pending_.empty() ? 0 : pending_.back().plan.main.size(),
+                std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
 }
 
 void RedisCacheSink::Tick(Clock::time_point now, consumer::Finisher& finisher) {

@@ -18,21 +18,31 @@ std::string AlertJson(const pb::Alert& a) {
   return out;
 }
 
+}  // namespace
+
 // What one batch does to one endpoint.
-struct EndpointWork {
-  std::map<std::string, std::pair<int64_t, std::string>> latest;      // series -> (t, value)
+struct CacheWriter::EndpointWork {
+  // Series whose latest value this batch changed: nodes of the own copy, which stay put while
+  // the batch is planned.
+  std::vector<const std::pair<const std::string, HostCopy::Latest>*> latest;
   std::map<std::string, std::map<std::string, std::string>> history;  // series -> member -> score
   std::vector<std::pair<std::string, std::vector<std::string>>> events;  // id, fields
 };
 
-}  // namespace
-
 CacheWriter::CacheWriter(WriterOptions options) { SetOptions(std::move(options)); }
+
+bool CacheWriter::HistoryWanted(const std::string& metric) {
+  if (options_.history_metrics.empty()) return false;
+  auto [it, fresh] = history_match_.try_emplace(metric, false);
+  if (fresh) it->second = MatchesAny(metric, options_.history_metrics);
+  return it->second;
+}
 
 void CacheWriter::SetOptions(WriterOptions options) {
   options_ = std::move(options);
   keys_ = KeySchema(options_.prefix);
   ttl_ = std::to_string(options_.host_ttl_ms);
+  history_match_.clear();
 }
 
 void CacheWriter::AddHostCommands(const std::string& e, const HostCopy& h, bool rewrite,
@@ -54,6 +64,7 @@ void CacheWriter::AddHostCommands(const std::string& e, const HostCopy& h, bool 
 
 BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch) {
   BatchPlan plan;
+  ++batch_;
   std::map<std::string, EndpointWork> work;
   for (const transport::Delivery& d : batch) {
     const pb::Envelope& env = d.envelope;
@@ -91,16 +102,21 @@ BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch) {
       for (const pb::Sample& s : env.samples().samples()) {
         ++plan.samples;
         newest = std::max(newest, s.time_ms());
-        const std::string series = SeriesName(s);
-        auto& copy = host.latest[series];
-        if (s.time_ms() < copy.first) {
-          ++plan.skipped_old;
-        } else {
-          copy = {s.time_ms(), LatestValue(s.value(), s.time_ms())};
-          w.latest[series] = copy;
-        }
-        if (MatchesAny(s.metric(), options_.history_metrics)) {
+        std::string series = SeriesName(s);
+        if (HistoryWanted(s.metric())) {
           w.history[series][HistoryMember(s.value(), s.time_ms())] = std::to_string(s.time_ms());
+        }
+        auto& entry = *host.latest.try_emplace(std::move(series)).first;
+        HostCopy::Latest& copy = entry.second;
+        if (s.time_ms() < copy.time_ms) {
+          ++plan.skipped_old;
+          continue;
+        }
+        copy.time_ms = s.time_ms();
+        copy.value = LatestValue(s.value(), s.time_ms());
+        if (copy.batch != batch_) {
+          copy.batch = batch_;
+          w.latest.push_back(&entry);
         }
       }
     } else {
@@ -146,9 +162,10 @@ BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch) {
     AddHostCommands(e, hosts_[e], false, &plan.main);
     if (!w.latest.empty()) {
       Command hset{{"HSET", keys_.Latest(e)}};
-      for (auto& [series, tv] : w.latest) {
-        hset.argv.push_back(series);
-        hset.argv.push_back(std::move(tv.second));
+      hset.argv.reserve(2 + 2 * w.latest.size());
+      for (const auto* entry : w.latest) {
+        hset.argv.push_back(entry->first);
+        hset.argv.push_back(entry->second.value);
       }
       plan.main.push_back(std::move(hset));
       plan.main.push_back({{"PEXPIRE", keys_.Latest(e), ttl_}});
@@ -203,9 +220,9 @@ Pipeline CacheWriter::RewriteAll() const {
     AddHostCommands(e, h, true, &out);
     if (h.latest.empty()) continue;
     Command hset{{"HSET", keys_.Latest(e)}};
-    for (const auto& [series, tv] : h.latest) {
+    for (const auto& [series, copy] : h.latest) {
       hset.argv.push_back(series);
-      hset.argv.push_back(tv.second);
+      hset.argv.push_back(copy.value);
     }
     out.push_back(std::move(hset));
     out.push_back({{"PEXPIRE", keys_.Latest(e), ttl_}});

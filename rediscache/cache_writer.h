@@ -71,8 +71,15 @@ class CacheWriter {
     int64_t first_seen = 0, last_seen = 0;
     std::map<std::string, std::string> tags;
     std::set<std::string> sources;
-    std::unordered_map<std::string, std::pair<int64_t, std::string>> latest;  // series -> (t, v)
+    struct Latest {
+      int64_t time_ms = 0;
+      std::string value;   // "<value> <time_ms>"
+      uint64_t batch = 0;  // the Plan that last changed it (so each goes into one HSET once)
+    };
+    std::unordered_map<std::string, Latest> latest;  // series ->
   };
+  struct EndpointWork;
+  bool HistoryWanted(const std::string& metric);
   void AddHostCommands(const std::string& endpoint, const HostCopy& host, bool rewrite,
                        Pipeline* out) const;
 
@@ -80,6 +87,8 @@ class CacheWriter {
   KeySchema keys_;
   std::string ttl_;  // host_ttl_ms as text
   std::unordered_map<std::string, HostCopy> hosts_;
+  uint64_t batch_ = 0;                                   // Plan calls so far
+  std::unordered_map<std::string, bool> history_match_;  // metric -> in history.metrics
 };
 
 }  // namespace hw::rediscache
