@@ -71,23 +71,36 @@ void RedisCacheSink::ApplyReload() {
 
 void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finisher& finisher) {
   ApplyReload();
-  Pending p;
-  p.ids.reserve(batch.size());
-  for (const consumer::Delivery& d : batch) p.ids.push_back(consumer::IdOf(d));
   const auto t0 = Clock::now();
-  p.plan = writer_.Plan(batch);
+  // A kit batch can hold a thousand envelopes when catching up; a pipeline per kPipelineDeliveries
+  // keeps each round trip short (Redis serves other clients between them, and the first commits
+  // come sooner) while live traffic, a few envelopes at a time, still takes one round trip.
+  for (size_t at = 0; at < batch.size(); at += kPipelineDeliveries) {
+    const size_t end = std::min(batch.size(), at + kPipelineDeliveries);
+    std::vector<consumer::Delivery> chunk;
+    chunk.reserve(end - at);
+    std::move(batch.begin() + static_cast<std::ptrdiff_t>(at),
+              batch.begin() + static_cast<std::ptrdiff_t>(end), std::back_inserter(chunk));
+    Pending p;
+    p.ids.reserve(chunk.size());
+    for (const consumer::Delivery& d : chunk) p.ids.push_back(consumer::IdOf(d));
+    p.plan = writer_.Plan(chunk);
+    {
+      MutexLock lock(&mu_);
+      stats_.skipped_old += p.plan.skipped_old;
+    }
+    pending_.push_back(std::move(p));
+  }
   {
     MutexLock lock(&mu_);
-    stats_.skipped_old += p.plan.skipped_old;
     stats_.hosts = writer_.hosts();
   }
   const auto t1 = Clock::now();
-  pending_.push_back(std::move(p));
   Flush(finisher);
-  spdlog::debug("batch of {} deliveries: planned in {:.1f} ms, {} commands, flushed in {:.1f} ms",
+  spdlog::debug("batch of {} deliveries: planned in {:.1f} ms, flushed in {:.1f} ms ({} pending)",
                 batch.size(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                pending_.empty() ? 0 : pending_.back().plan.main.size(),
-                std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+                std::chrono::duration<double, std::milli>(Clock::now() - t1).count(),
+                pending_.size());
 }
 
 void RedisCacheSink::Tick(Clock::time_point now, consumer::Finisher& finisher) {

@@ -61,6 +61,7 @@ class RedisCacheSink : public consumer::Sink {
 
  private:
   using Clock = std::chrono::steady_clock;
+  static constexpr size_t kPipelineDeliveries = 128;
   struct Pending {
     std::vector<consumer::DeliveryId> ids;
     BatchPlan plan;
