@@ -610,6 +610,24 @@ INSTANTIATE_TEST_SUITE_P(Redis, RedisCacheClusterTest, ::testing::Values(Kind::k
                            return std::string("Cluster");
                          });
 
+TEST(RedisCacheDaemon, CheckConfigAndConfigErrors) {
+  std::string out;
+  Result<int> rc = testing::RunCommand(
+      {kCacher, "--config", HW_SOURCE_DIR "/deploy/config/rediscache.yaml", "--check-config"}, &out,
+      20s);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 0) << out;
+  EXPECT_NE(out.find("history:"), std::string::npos) << out;
+  testing::TempDir dir;
+  const fs::path bad = dir.path() / "bad.yaml";
+  ASSERT_TRUE(testing::WriteFile(bad, "rediscache:\n  timeout: 2x\n  password: inline\n").ok());
+  rc = testing::RunCommand({kCacher, "--config", bad.string(), "--check-config"}, &out, 20s);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 2) << out;
+  EXPECT_NE(out.find("bad.yaml:2: rediscache.timeout"), std::string::npos) << out;
+  EXPECT_NE(out.find("bad.yaml:3: rediscache.password"), std::string::npos) << out;
+}
+
 // One redis-server only: what happens when it goes away.
 class RedisCacheFailureTest : public RedisCacheTest {};
 
