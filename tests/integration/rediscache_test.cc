@@ -605,6 +605,53 @@ TEST_P(RedisCacheClusterTest, SlotMigratedMidStream) {
   EXPECT_NE(CacherLog().find("slots moved, topology refreshed"), std::string::npos);
 }
 
+TEST_P(RedisCacheClusterTest, MasterKill9RestartedEmptyGetsRegistryAndLatestBack) {
+  StartCacher();
+  // Hosts spread over the masters; quiet ones send only before the crash.
+  std::vector<std::string> quiet;
+  for (int i = 0; i < 12; ++i) quiet.push_back("quiet-" + std::to_string(i));
+  for (const std::string& e : quiet) PublishSamples(e, {Sample("cpu.busy", 7, kT0)});
+  std::atomic<bool> stop{false};
+  std::atomic<int> last{-1};
+  std::thread sender([&] {
+    for (int i = 0; !stop; ++i) {
+      PublishSamples("busy-1", {Sample("cpu.busy", i, kT0 + i * 100)});
+      last = i;
+      std::this_thread::sleep_for(20ms);  // pacing the stream
+    }
+  });
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return reader_.Int({"ZCARD", "hw:hosts"}) >= 13;
+      },
+      20s))
+      << CacherLog();
+  // The master that holds quiet-0's keys goes away for 5 s and comes back empty.
+  const long long slot = reader_.Cmd({"CLUSTER", "KEYSLOT", "quiet-0"}).integer;
+  const uint16_t owner = Owner(slot);
+  size_t node = 0;
+  while (reader_.ports[node] != owner) ++node;
+  cluster_->KillNode(node);
+  std::this_thread::sleep_for(5s);  // the scenario: down for 5 s
+  ASSERT_TRUE(cluster_->RestartNode(node).ok());
+  std::this_thread::sleep_for(1s);  // keep streaming after the restart
+  stop = true;
+  sender.join();
+  for (auto& [name, p] : producers_) ASSERT_TRUE(p->WaitAcked(20s)) << name;
+  const std::string want = std::to_string(last.load()) + " " + std::to_string(kT0 + last * 100);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        if (!LatestIs("busy-1", "cpu.busy", want)) return false;
+        for (const std::string& e : quiet) {
+          if (!LatestIs(e, "cpu.busy", "7 " + std::to_string(kT0))) return false;
+        }
+        return reader_.Int({"ZCARD", "hw:hosts"}) >= 13;
+      },
+      60s))
+      << CacherLog();
+  EXPECT_NE(CacherLog().find("new run_id"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Redis, RedisCacheClusterTest, ::testing::Values(Kind::kCluster),
                          [](const ::testing::TestParamInfo<Kind>&) {
                            return std::string("Cluster");
