@@ -102,18 +102,20 @@ BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch) {
       for (const pb::Sample& s : env.samples().samples()) {
         ++plan.samples;
         newest = std::max(newest, s.time_ms());
-        std::string series = SeriesName(s);
+        SeriesNameInto(s, &series_);
         if (HistoryWanted(s.metric())) {
-          w.history[series][HistoryMember(s.value(), s.time_ms())] = std::to_string(s.time_ms());
+          w.history[series_][HistoryMember(s.value(), s.time_ms())] = std::to_string(s.time_ms());
         }
-        auto& entry = *host.latest.try_emplace(std::move(series)).first;
+        auto found = host.latest.find(std::string_view(series_));
+        if (found == host.latest.end()) found = host.latest.try_emplace(series_).first;
+        auto& entry = *found;
         HostCopy::Latest& copy = entry.second;
         if (s.time_ms() < copy.time_ms) {
           ++plan.skipped_old;
           continue;
         }
         copy.time_ms = s.time_ms();
-        copy.value = LatestValue(s.value(), s.time_ms());
+        LatestValueInto(s.value(), s.time_ms(), &copy.value);
         if (copy.batch != batch_) {
           copy.batch = batch_;
           w.latest.push_back(&entry);

@@ -18,9 +18,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -67,6 +69,10 @@ class CacheWriter {
   size_t hosts() const { return hosts_.size(); }
 
  private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
   struct HostCopy {
     int64_t first_seen = 0, last_seen = 0;
     std::map<std::string, std::string> tags;
@@ -76,7 +82,8 @@ class CacheWriter {
       std::string value;   // "<value> <time_ms>"
       uint64_t batch = 0;  // the Plan that last changed it (so each goes into one HSET once)
     };
-    std::unordered_map<std::string, Latest> latest;  // series ->
+    // series -> (looked up by string_view: no key copy unless the series is new)
+    std::unordered_map<std::string, Latest, StringHash, std::equal_to<>> latest;
   };
   struct EndpointWork;
   bool HistoryWanted(const std::string& metric);
@@ -87,6 +94,7 @@ class CacheWriter {
   KeySchema keys_;
   std::string ttl_;  // host_ttl_ms as text
   std::unordered_map<std::string, HostCopy> hosts_;
+  std::string series_;                                   // reused per sample
   uint64_t batch_ = 0;                                   // Plan calls so far
   std::unordered_map<std::string, bool> history_match_;  // metric -> in history.metrics
 };

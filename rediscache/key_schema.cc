@@ -17,24 +17,46 @@ std::string FormatValue(double v) {
   return std::string(buf, ptr);
 }
 
-std::string SeriesName(const pb::Sample& s) {
-  if (s.tags().empty()) return s.metric();
-  std::vector<std::pair<std::string_view, std::string_view>> tags;
-  tags.reserve(s.tags().size());
-  for (const auto& [k, v] : s.tags()) tags.emplace_back(k, v);
-  std::sort(tags.begin(), tags.end());
-  std::string out = s.metric();
-  for (const auto& [k, v] : tags) {
-    out += ';';
-    out += k;
-    out += '=';
-    out += v;
+void SeriesNameInto(const pb::Sample& s, std::string* out) {
+  out->assign(s.metric());
+  if (s.tags().empty()) return;
+  // At most 32 tags (DESIGN.md §2): a small array sorted in place, no allocation.
+  std::pair<const std::string*, const std::string*> tags[64];
+  size_t n = 0;
+  for (const auto& [k, v] : s.tags()) {
+    if (n == std::size(tags)) break;
+    tags[n++] = {&k, &v};
   }
+  std::sort(tags, tags + n, [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (size_t i = 0; i < n; ++i) {
+    *out += ';';
+    *out += *tags[i].first;
+    *out += '=';
+    *out += *tags[i].second;
+  }
+}
+
+std::string SeriesName(const pb::Sample& s) {
+  std::string out;
+  SeriesNameInto(s, &out);
   return out;
 }
 
+void LatestValueInto(double v, int64_t time_ms, std::string* out) {
+  char buf[64];
+  char* end = buf + sizeof buf;
+  auto r = std::to_chars(buf, end, v);
+  char* p = r.ec == std::errc() ? r.ptr : buf;
+  if (p == buf) *p++ = '0';
+  *p++ = ' ';
+  p = std::to_chars(p, end, time_ms).ptr;
+  out->assign(buf, p);
+}
+
 std::string LatestValue(double v, int64_t time_ms) {
-  return FormatValue(v) + " " + std::to_string(time_ms);
+  std::string out;
+  LatestValueInto(v, time_ms, &out);
+  return out;
 }
 
 std::string HistoryMember(double v, int64_t time_ms) {

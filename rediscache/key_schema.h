@@ -43,8 +43,11 @@ class KeySchema {
 std::string FormatValue(double v);
 // "metric" or "metric;k=v;k2=v2" with the tags sorted by key.
 std::string SeriesName(const hostwatch::v1::Sample& s);
+// The same into *out (cleared first), reusing its buffer: the cacher does this per sample.
+void SeriesNameInto(const hostwatch::v1::Sample& s, std::string* out);
 // "<value> <time_ms>", the latest:{E} field value.
 std::string LatestValue(double v, int64_t time_ms);
+void LatestValueInto(double v, int64_t time_ms, std::string* out);
 // "<time_ms>:<value>", the history member: a replay writes the same member again.
 std::string HistoryMember(double v, int64_t time_ms);
 
