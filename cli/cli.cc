@@ -7,6 +7,7 @@
 
 #include "cli/cli_options.h"
 #include "cli/consume.h"
+#include "cli/hosts.h"
 #include "cli/live_views.h"
 #include "cli/loadgen.h"
 #include "cli/send.h"
@@ -67,6 +68,8 @@ const Verb kVerbs[] = {
      kTopUsage, true, RunTop},
     {"tail", "[--events|--alerts|--all] [--endpoint GLOB] [--metric GLOB] [--json]   live stream",
      kTailUsage, true, RunTail},
+    {"hosts", "[--redis URL] [--sort KEY] [--json]   the fleet from the Redis cache",
+     kHostsUsage, false, RunHosts},
     {"keygen", "NAME            write a CURVE keypair: NAME.key (0600) and NAME.pub", kKeygenUsage,
      false, RunKeygen},
     {"test-logrules", "--config logwatch.yaml FILE...   per-rule counts and example matches",
@@ -85,7 +88,7 @@ std::string Usage() {
       "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port "
       "+ 1\n"
       "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
-      "Verbs still to come: hosts, test-alerts, silence.\n";
+      "Verbs still to come: test-alerts, silence.\n";
   return text;
 }
 

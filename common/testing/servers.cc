@@ -125,6 +125,8 @@ std::vector<std::string> RedisArgv(uint16_t port, const fs::path& dir) {
   Append(argv, {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir.string()});
   Append(argv, {"--save", "", "--appendonly", "no", "--daemonize", "no"});
   Append(argv, {"--logfile", (dir / "redis.log").string()});
+  // DEBUG SLEEP makes a server slower than a client's timeout (Redis 7 refuses DEBUG by default).
+  Append(argv, {"--enable-debug-command", "local"});
   return argv;
 }
 
@@ -273,12 +275,14 @@ Result<std::unique_ptr<RedisCluster>> RedisCluster::Start(int masters) {
                          "--cluster-config-file", (node_dir / "nodes.conf").string(),
                          "--cluster-node-timeout", "2000"});
       opts.stdout_path = opts.stderr_path = node_dir / "redis.out";
+      const std::vector<std::string> argv = opts.argv;
       HW_ASSIGN_OR_RETURN(Subprocess proc, Subprocess::Start(std::move(opts)));
       Readiness r = AwaitReady(
           proc, [port] { return RedisAnswersPing(port); }, kRedisReady);
       if (r == Readiness::kReady) {
         cluster->ports_.push_back(port);
         cluster->nodes_.push_back(std::move(proc));
+        cluster->argvs_.push_back(argv);
         last = Status::Ok();
         break;
       }
@@ -319,6 +323,39 @@ Result<std::unique_ptr<RedisCluster>> RedisCluster::Start(int masters) {
         "cluster_state:ok not reached on all nodes within 10 s; last:\n" + last_info);
   }
   return cluster;
+}
+
+void RedisCluster::KillNode(size_t i) {
+  nodes_.at(i).Signal(SIGKILL);
+  nodes_.at(i).Stop();  // only reaps: the process is already dying
+}
+
+Status RedisCluster::RestartNode(size_t i) {
+  nodes_.at(i).Stop();
+  const uint16_t port = ports_.at(i);
+  const fs::path node_dir = dir_.path() / std::to_string(port);
+  SubprocessOptions opts;
+  opts.argv = argvs_.at(i);
+  opts.stdout_path = opts.stderr_path = node_dir / "redis.out";
+  HW_ASSIGN_OR_RETURN(Subprocess proc, Subprocess::Start(std::move(opts)));
+  Readiness r = AwaitReady(
+      proc, [port] { return RedisAnswersPing(port); }, kRedisReady);
+  if (r != Readiness::kReady) {
+    return NotReady(r, proc, "cluster node on port " + std::to_string(port), kRedisReady,
+                    node_dir / "redis.log");
+  }
+  nodes_[i] = std::move(proc);
+  const bool ok = WaitFor(
+      [&] {
+        for (uint16_t p : ports_) {
+          Result<std::string> info = RedisRawCommand(p, {"CLUSTER", "INFO"});
+          if (!info.ok() || info->find("cluster_state:ok") == std::string::npos) return false;
+        }
+        return true;
+      },
+      milliseconds(10'000));
+  if (!ok) return Status::DeadlineExceeded("cluster_state:ok not back within 10 s");
+  return Status::Ok();
 }
 
 RedisCluster::~RedisCluster() {

@@ -75,6 +75,11 @@ class RedisCluster {
 
   std::vector<uint16_t> ports() const { return ports_; }
   std::vector<pid_t> pids() const;
+  // SIGKILL node i (a crash), then reap it.
+  void KillNode(size_t i);
+  // Starts node i again with the same ports and nodes.conf (so it rejoins with its slots, and
+  // without its data: no persistence) and waits for cluster_state:ok on every node (10 s).
+  Status RestartNode(size_t i);
   const std::filesystem::path& dir() const { return dir_.path(); }  // one subfolder per node port
 
  private:
@@ -83,6 +88,7 @@ class RedisCluster {
   TempDir dir_;
   std::vector<uint16_t> ports_;
   std::vector<Subprocess> nodes_;
+  std::vector<std::vector<std::string>> argvs_;  // per node, for RestartNode
 };
 
 // Sends one command to a Redis on 127.0.0.1:port as a RESP array (no quoting issues) and returns

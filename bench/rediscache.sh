@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# bench/rediscache.sh: hostwatch-rediscache beside redis-benchmark, against one local redis-server.
+# Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
+#
+#   bench/rediscache.sh [--hosts 100] [--metrics 64] [--ticks 100] [--bin DIR] [--no-build] [--keep]
+#
+# 1. A fresh hostwatch-broker's journal is filled first: `hostwatch loadgen --rate 0 --batch 64`,
+#    H hosts x M metrics x T ticks = N samples (640,000 by default).
+# 2. For each cacher config, a new consumer group reads all N from that journal into an empty
+#    redis-server (FLUSHALL between runs), one Redis connection:
+#      history off   history.metrics: []       (latest HSET per endpoint per batch + registry)
+#      default       history.metrics: ["load.m000*"] (9 of 64 loadgen series, the share the
+#                    default key series have of a collector's), registry, events (none in load)
+#    samples/s = N / (cacher start -> the group's lag is 0). CPU per sample of the cacher and of
+#    redis-server (utime + stime from /proc). Round trip p50/p99 per batch from the cacher's own
+#    figures (its log line at stop).
+# 3. redis-benchmark -c 1 -P 64 -t hset -n 2000000: HSET ops/s over one pipelined connection.
+# Goals (issue 14): history off >= 3x the HSET ops/s; default >= 1x; p99 round trip <= 2 ms.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --hosts) HOSTS=$2; shift 2 ;;
+    --metrics) METRICS=$2; shift 2 ;;
+    --ticks) TICKS=$2; shift 2 ;;
+    --bin) BIN=$2; BUILD=0; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "rediscache.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+for t in redis-server redis-cli redis-benchmark; do
+  command -v $t >/dev/null || { echo "rediscache.sh: $t is not installed (redis-server, redis-tools)" >&2; exit 2; }
+done
+if [[ $BUILD -eq 1 ]]; then
+  (cd "$ROOT" && cmake --preset release >/dev/null &&
+   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-rediscache >/dev/null) || {
+    echo "rediscache.sh: the release build failed" >&2; exit 1; }
+fi
+BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch CACHER=$BIN/rediscache/hostwatch-rediscache
+for b in "$BROKER" "$HW" "$CACHER"; do [[ -x $b ]] || { echo "rediscache.sh: $b is missing" >&2; exit 1; }; done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-rediscache.XXXXXX")
+export TMPDIR=$W
+PIDS=()
+stoppid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do stoppid "$p"; done
+  if [[ $KEEP -eq 1 ]]; then echo "rediscache.sh: kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+freeport() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+TICK=$(getconf CLK_TCK)
+proc_cpu() { awk -v t="$TICK" '{printf "%.3f\n", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+nowns() { date +%s%N; }
+
+# Broker and redis.
+FRONT=$(freeport) BACK=$(freeport) TAP=$(freeport) RP=$(freeport)
+cat >"$W/broker.yaml" <<YAML
+broker:
+  frontend: tcp://127.0.0.1:$FRONT
+  backend: tcp://127.0.0.1:$BACK
+  tap: tcp://127.0.0.1:$TAP
+  data_dir: $W/broker
+  partitions: 4
+log: {level: warn}
+YAML
+"$BROKER" --config "$W/broker.yaml" >"$W/broker.log" 2>&1 &
+PIDS+=($!)
+redis-server --port "$RP" --bind 127.0.0.1 --dir "$W" --save '' --appendonly no --logfile "$W/redis.log" &
+REDIS_PID=$!
+PIDS+=($REDIS_PID)
+waitport "$FRONT" && waitport "$BACK" && waitport "$RP" || { echo "rediscache.sh: servers did not start" >&2; exit 1; }
+
+N=$((HOSTS * METRICS * TICKS))
+echo "filling the journal: $HOSTS hosts x $METRICS metrics x $TICKS ticks = $N samples" >&2
+"$HW" loadgen --broker "tcp://127.0.0.1:$FRONT" --hosts "$HOSTS" --metrics "$METRICS" --interval 10 \
+  --duration $((TICKS * 10)) --rate 0 --batch 64 >"$W/loadgen.json" 2>"$W/loadgen.err" ||
+  { echo "rediscache.sh: loadgen failed (see $W/loadgen.err)" >&2; exit 1; }
+
+lag() {  # the group's total lag; empty when the broker does not answer
+  "$HW" status --json --broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" 2>/dev/null |
+    /usr/bin/python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+g = [g for g in s.get("groups", []) if g.get("group") == sys.argv[1]]
+print(sum(int(p.get("lag", 0)) for p in g[0].get("partitions", [])) if g and g[0].get("partitions") else "")
+' "$1"
+}
+
+run() {  # $1 name, $2 history.metrics YAML
+  local name=$1 cfg=$W/$1.yaml t0 t1 c0 r0 c1 r1 pid l
+  redis-cli -p "$RP" flushall >/dev/null
+  cat >"$cfg" <<YAML
+rediscache:
+  redis: ["redis://127.0.0.1:$RP"]
+  history: {metrics: $2}
+link:
+  brokers: [tcp://127.0.0.1:$FRONT]
+  backends: [tcp://127.0.0.1:$BACK]
+  spool_dir: $W/spool-$name
+  group: bench-$name
+  start: earliest
+log: {level: info}
+YAML
+  r0=$(proc_cpu "$REDIS_PID")
+  t0=$(nowns)
+  "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=($pid)
+  for _ in $(seq 1 6000); do
+    l=$(lag "bench-$name")
+    [[ $l == 0 ]] && break
+    sleep 0.05
+  done
+  t1=$(nowns)
+  c1=$(proc_cpu "$pid")
+  r1=$(proc_cpu "$REDIS_PID")
+  stoppid "$pid"
+  local rt p50 p99
+  rt=$(grep -o 'round trip p50 [0-9.]* ms, p99 [0-9.]* ms' "$W/$name.log" | tail -1)
+  p50=$(echo "$rt" | awk '{print $4}') p99=$(echo "$rt" | awk '{print $7}')
+  awk -v n="$N" -v a="$t0" -v b="$t1" -v c="$c1" -v r="$(awk -v x="$r0" -v y="$r1" 'BEGIN{print y-x}')" \
+      -v p50="$p50" -v p99="$p99" -v name="$name" \
+    'BEGIN {s = (b-a)/1e9; printf "%s %.0f %.2f %.2f %s %s\n", name, n/s, c*1e6/n, r*1e6/n, p50, p99}' >>"$W/results"
+}
+: >"$W/results"
+run history-off '[]'
+run default '["load.m000*"]'
+
+HSET=$(redis-benchmark -h 127.0.0.1 -p "$RP" -c 1 -P 64 -t hset -n 2000000 -q 2>/dev/null |
+       tr '\r' '\n' | grep -o 'HSET: [0-9.]* requests per second' | tail -1 | awk '{print $2}')
+
+echo
+echo "| run | samples/s | × redis-benchmark HSET ops/s | cacher CPU µs/sample | redis CPU µs/sample | batch round trip p50 / p99 ms |"
+echo "|---|---|---|---|---|---|"
+while read -r name rate cpu rcpu p50 p99; do
+  awk -v n="$name" -v r="$rate" -v h="$HSET" -v c="$cpu" -v rc="$rcpu" -v p50="$p50" -v p99="$p99" \
+    'BEGIN {printf "| %s | %\047.0f | %.2f× | %.2f | %.2f | %s / %s |\n", n, r, r/h, c, rc, p50, p99}'
+done <"$W/results"
+awk -v h="$HSET" 'BEGIN {printf "| redis-benchmark -c 1 -P 64 -t hset | %\047.0f ops/s | 1× | | | |\n", h}'
+echo
+echo "$N samples from a full journal; $HOSTS hosts x $METRICS metrics x $TICKS ticks; $(nproc) cores."
