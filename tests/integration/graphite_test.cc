@@ -492,5 +492,100 @@ TEST_F(GraphiteTest, HostileTagValuesGiveAtMostOneLineEach) {
   }
 }
 
+// graphite-web 1.1.8 under django's runserver (PEERS.md §4), for its /events/ API.
+class GraphiteWeb {
+ public:
+  ~GraphiteWeb() {
+    if (proc_) proc_->Stop();
+  }
+  Status Start() {
+    const fs::path d = dir_.path();
+    HW_RETURN_IF_ERROR(testing::WriteFile(
+        d / "gw" / "gw_local_settings.py",
+        "SECRET_KEY = 'test-only-not-secret'\nTIME_ZONE = 'UTC'\nALLOWED_HOSTS = ['*']\n"
+        "STORAGE_DIR = '" +
+            (d / "storage").string() + "'\nWHISPER_DIR = '" + (d / "storage" / "whisper").string() +
+            "'\nLOG_DIR = '" + dir_.Sub("gwlog").string() + "'\nINDEX_FILE = '" +
+            (d / "gw" / "index").string() + "'\nCONF_DIR = '" + (d / "gw").string() +
+            "'\nSTATIC_ROOT = '/usr/share/graphite-web/static'\n" +
+            "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': '" +
+            (d / "gw" / "graphite.db").string() + "'}}\n"));
+    const std::vector<std::string> env = {"PYTHONPATH=" + (d / "gw").string(),
+                                          "DJANGO_SETTINGS_MODULE=graphite.settings",
+                                          "GRAPHITE_SETTINGS_MODULE=gw_local_settings"};
+    std::vector<std::string> migrate = {"/usr/bin/env"};
+    migrate.insert(migrate.end(), env.begin(), env.end());
+    migrate.insert(migrate.end(), {"/usr/bin/django-admin", "migrate", "--noinput"});
+    std::string out;
+    HW_ASSIGN_OR_RETURN(int rc, testing::RunCommand(migrate, &out, 120s));
+    if (rc != 0) return Status::Internal("migrate: " + out);
+    HW_ASSIGN_OR_RETURN(port_, testing::FreeLoopbackPort());
+    testing::SubprocessOptions o;
+    o.argv = {"/usr/bin/django-admin", "runserver", "127.0.0.1:" + std::to_string(port_),
+              "--noreload"};
+    o.env_extra = env;
+    o.stdout_path = o.stderr_path = d / "gw.log";
+    HW_ASSIGN_OR_RETURN(testing::Subprocess p, testing::Subprocess::Start(std::move(o)));
+    proc_.emplace(std::move(p));
+    if (!testing::WaitForTcpPort(port_, 30s)) return Status::Unavailable("graphite-web not ready");
+    return Status::Ok();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  Result<std::string> Get(const std::string& path) const {
+    std::string out;
+    HW_ASSIGN_OR_RETURN(int rc, testing::RunCommand({"curl", "-sf", url() + path}, &out, 30s));
+    if (rc != 0) return Status::Unavailable("curl exited " + std::to_string(rc));
+    return out;
+  }
+
+ private:
+  testing::TempDir dir_;
+  uint16_t port_ = 0;
+  std::optional<testing::Subprocess> proc_;
+};
+
+TEST_F(GraphiteTest, AlertsBecomeGraphiteEventsWithTheDashboardsTags) {
+  GraphiteWeb web;
+  Status st = web.Start();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  CountingListener carbon;
+  auto g =
+      StartGraphite("gevents", "  destinations: [\"127.0.0.1:" + std::to_string(carbon.port()) +
+                                   "\"]\n  graphite_web_url: \"" + web.url() + "/\"\n");
+  Envelope e;
+  auto* alert = e.mutable_alerts()->add_alerts();
+  alert->set_rule("cpu_high");
+  alert->set_key("cpu_high|web-01|cpu.busy");
+  alert->set_state(hostwatch::v1::Alert::FIRING);
+  alert->set_severity(hostwatch::v1::CRITICAL);
+  alert->set_endpoint("web-01");
+  alert->set_series("cpu.busy{cpu=total}");
+  alert->set_value(97.5);
+  alert->set_summary("cpu.busy = 97.5 > 90");
+  const int64_t now_ms = static_cast<int64_t>(std::time(nullptr)) * 1000;
+  alert->set_since_ms(now_ms - 60000);
+  alert->set_time_ms(now_ms);
+  transport::ProducerLink* alerter = Producer("alerter-host");
+  ASSERT_NE(alerter, nullptr);
+  ASSERT_TRUE(alerter->Publish(e).ok());
+  std::string events;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto r = web.Get("/events/get_data?from=-1h&tags=hostwatch%20alert&set=intersection");
+        events = r.ok() ? *r : "";
+        return events.find("cpu_high") != std::string::npos;
+      },
+      60s, 200ms))
+      << events << "\n"
+      << g->Log();
+  EXPECT_NE(events.find("\"what\": \"[FIRING] cpu_high on web-01: cpu.busy{cpu=total}\""),
+            std::string::npos)
+      << events;
+  for (const char* tag : {"\"hostwatch\"", "\"alert\"", "\"firing\"", "\"critical\"", "\"web-01\""})
+    EXPECT_NE(events.find(tag), std::string::npos) << tag << " in " << events;
+  EXPECT_NE(events.find("\"when\": " + std::to_string(now_ms / 1000)), std::string::npos) << events;
+  EXPECT_NE(events.find("cpu.busy = 97.5 > 90 (value 97.5)"), std::string::npos) << events;
+}
+
 }  // namespace
 }  // namespace hw::graphite
