@@ -151,6 +151,8 @@ void GraphiteSink::AddSamples(const consumer::Delivery& d, uint64_t ticket, uint
 
 void GraphiteSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finisher& finisher) {
   std::vector<uint64_t> done;
+  // A reload that was acknowledged (logged) applies to every delivery after it.
+  ApplyPending(&done);
   std::vector<consumer::DeliveryId> immediate;
   for (const consumer::Delivery& d : batch) {
     const uint64_t ticket = next_ticket_++;

@@ -61,6 +61,13 @@ class GraphiteProcess {
     proc_.reset();
   }
   bool Running() { return proc_ && proc_->Running(); }
+  // Rewrites the config file and sends SIGHUP.
+  Status Reload(const std::string& yaml) {
+    HW_RETURN_IF_ERROR(testing::WriteFile(dir_ / "graphite.yaml", yaml));
+    proc_->Signal(SIGHUP);
+    return Status::Ok();
+  }
+  const std::string& yaml() const { return yaml_; }
   std::string Log() const {
     Result<std::string> s = testing::ReadFile(dir_ / "graphite.log");
     return s.ok() ? s->substr(s->size() > 4000 ? s->size() - 4000 : 0) : "";
@@ -490,6 +497,39 @@ TEST_F(GraphiteTest, HostileTagValuesGiveAtMostOneLineEach) {
     EXPECT_EQ(std::count(l.begin(), l.end(), ' '), 2) << l;
     EXPECT_EQ(std::count(l.begin(), l.end(), ';'), 2) << l;
   }
+}
+
+TEST_F(GraphiteTest, SighupMovesTheStreamAndABadConfigIsRefused) {
+  CountingListener first, second;
+  const std::string dest1 =
+      "  destinations: [\"127.0.0.1:" + std::to_string(first.port()) + "\"]\n";
+  const std::string dest2 =
+      "  destinations: [\"127.0.0.1:" + std::to_string(second.port()) + "\"]\n";
+  auto g = StartGraphite("ghup", dest1);
+  Publish("r", {{"hup.one", {}, 1, t0_}});
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return first.data().find("hostwatch.r.hup.one 1 ") != std::string::npos; }, 30s))
+      << g->Log();
+  std::string yaml = g->yaml();
+  const size_t at = yaml.find(dest1);
+  ASSERT_NE(at, std::string::npos);
+  std::string bad = yaml;
+  bad.replace(at, dest1.size(), dest1 + "  hash: sha1\n");
+  ASSERT_TRUE(g->Reload(bad).ok());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return g->Log().find("keeping the running config") != std::string::npos; }, 30s))
+      << g->Log();
+  EXPECT_TRUE(g->Running());
+  yaml.replace(at, dest1.size(), dest2 + "  prefix: moved\n");
+  ASSERT_TRUE(g->Reload(yaml).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return g->Log().find("reloaded") != std::string::npos; }, 30s))
+      << g->Log();
+  Publish("r", {{"hup.two", {}, 2, t0_}});
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return second.data().find("moved.r.hup.two 2 ") != std::string::npos; }, 30s))
+      << g->Log() << "\nfirst:\n" << first.data() << "\nsecond:\n" << second.data();
+  EXPECT_EQ(first.data().find("hup.two"), std::string::npos);
+  EXPECT_EQ(second.data().find("hup.one"), std::string::npos);  // committed before: not repeated
 }
 
 // graphite-web 1.1.8 under django's runserver (PEERS.md §4), for its /events/ API.
