@@ -110,7 +110,7 @@ run_ours() {  # group save -> prints "rate cpu_per_point_ns broker_cpu_per_point
   cat > "$W/graphite-$1.yaml" <<EOF
 graphite: {destinations: ["127.0.0.1:$SINK_PORT"], spool_dir: "$W/out-$1"}
 link: {brokers: ["tcp://127.0.0.1:$FP"], backends: ["tcp://127.0.0.1:$BP"], group: "$1", spool_dir: "$W/self-$1"}
-log: {level: warn}
+log: {level: info}
 EOF
   local b0; b0=$(cpu_ticks "$BROKER_PID")
   local t0; t0=$(now)
@@ -119,8 +119,9 @@ EOF
   local c; c=$(cpu_ticks "$gp"); local b1; b1=$(cpu_ticks "$BROKER_PID")
   kill "$gp"; wait "$gp" 2>/dev/null || true
   local last; last=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["last"])' "$W/ours-$1.json")
+  local first; first=$($PY -c 'import json,sys;print(json.load(open(sys.argv[1]))["first"])' "$W/ours-$1.json")
   $PY -c "import sys,os; n=$POINTS; hz=os.sysconf('SC_CLK_TCK'); dt=$last-$t0
-print('%.0f %.0f %.0f' % (n/dt, $c/hz/n*1e9, ($b1-$b0)/hz/n*1e9))"
+print('%.0f %.0f %.0f %.2f %.0f' % (n/dt, $c/hz/n*1e9, ($b1-$b0)/hz/n*1e9, $first-$t0, n/($last-$first)))"
 }
 
 run_relay() {  # -> prints "rate cpu_per_point_ns"
@@ -155,10 +156,10 @@ print('%.0f %.0f' % (n/dt, ($c1-$c0)/hz/n*1e9))"
 
 echo "untimed pass: saving the lines ours sends (the relay's input)" >&2
 run_ours save "$W/lines.txt" > /dev/null
-echo "| round | ours points/s | relay points/s | ratio | ours CPU ns/point | relay CPU ns/point | CPU ratio | broker CPU ns/point (ours) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| round | ours points/s | relay points/s | ratio | ours CPU ns/point | relay CPU ns/point | CPU ratio | broker CPU ns/point (ours) | ours: start to first line (s), then points/s |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for r in $(seq 1 "$RUNS"); do
-  read -r OR OC BC < <(run_ours "bench$r" -)
+  read -r OR OC BC OS OF < <(run_ours "bench$r" -)
   read -r RR RC < <(run_relay)
-  $PY -c "print('| %d | %d | %d | %.2fx | %d | %d | %.2fx | %d |' % ($r, $OR, $RR, $OR/$RR, $OC, $RC, $OC/max($RC,1), $BC))"
+  $PY -c "print('| %d | %d | %d | %.2fx | %d | %d | %.2fx | %d | %.2f, %d |' % ($r, $OR, $RR, $OR/$RR, $OC, $RC, $OC/max($RC,1), $BC, $OS, $OF))"
 done

@@ -53,9 +53,10 @@ LineVerdict PathName(const NamingOptions& options, std::string_view endpoint,
   if (!AppendComponent(endpoint, name)) return LineVerdict::kUnsendableName;
   name->push_back('.');
   if (!AppendDotted(sample.metric(), name)) return LineVerdict::kUnsendableName;
-  // protobuf maps have no order; the path needs the sorted key order.
-  std::vector<std::pair<std::string_view, std::string_view>> tags(sample.tags().begin(),
-                                                                  sample.tags().end());
+  // protobuf maps have no order; the path needs the sorted key order. The scratch vector keeps its
+  // capacity between samples (no allocation per sample).
+  thread_local std::vector<std::pair<std::string_view, std::string_view>> tags;
+  tags.assign(sample.tags().begin(), sample.tags().end());
   std::sort(tags.begin(), tags.end());
   for (const auto& [key, value] : tags) {
     name->push_back('.');

@@ -57,6 +57,24 @@ void Destination::Close() {
   if (spool_) (void)spool_->Sync();
 }
 
+std::string Destination::TakeBuffer() {
+  if (free_buffers_.empty()) {
+    std::string b;
+    b.reserve(options_.chunk_bytes + 16 * 1024);
+    return b;
+  }
+  std::string b = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return b;
+}
+
+void Destination::RecycleBuffer(std::string&& buffer) {
+  constexpr size_t kMaxFree = 64;
+  if (free_buffers_.size() >= kMaxFree || buffer.capacity() < options_.chunk_bytes) return;
+  buffer.clear();
+  free_buffers_.push_back(std::move(buffer));
+}
+
 void Destination::SpoolAndClose(std::vector<uint64_t>* done) {
   SpoolEverything(done);
   Close();
@@ -68,6 +86,7 @@ void Destination::Add(std::string_view lines, uint64_t count, uint64_t ticket) {
   if (pending_.empty() || pending_.back().spool_index != 0 ||
       pending_.back().data.size() >= options_.chunk_bytes) {
     pending_.emplace_back();
+    pending_.back().data = TakeBuffer();
   }
   Chunk& c = pending_.back();
   c.data.append(lines);
@@ -241,6 +260,7 @@ void Destination::Settle(Clock::time_point now, std::vector<uint64_t>* done) {
       --spool_inflight_;
     }
     done->insert(done->end(), c.tickets.begin(), c.tickets.end());
+    RecycleBuffer(std::move(c.data));
     unsettled_.pop_front();
   }
   if (release_upto != 0) {

@@ -130,7 +130,7 @@ void GraphiteSink::AddSamples(const consumer::Delivery& d, uint64_t ticket, uint
       continue;
     }
     (void)AppendCarbonLine(name_, s.value(), s.time_ms(), &line_);
-    if (options_.relay_all) {
+    if (options_.relay_all || n == 1) {
       placement_.clear();
       for (size_t i = 0; i < n; ++i) placement_.push_back(i);
     } else {

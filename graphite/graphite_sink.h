@@ -55,8 +55,9 @@ class GraphiteSink : public consumer::Sink {
   void Close(consumer::Finisher& finisher) override;
   void AppendMetrics(consumer::MetricOut out) override;
 
-  // SIGHUP: the new options take effect at the sink thread's next Consume or Tick. Destinations that stay keep their
-  // connection and queue; removed ones spool what they hold; new ones start empty.
+  // SIGHUP: the new options take effect at the sink thread's next Consume or Tick. Destinations
+  // that stay keep their connection and queue; removed ones spool what they hold; new ones start
+  // empty.
   void Reconfigure(GraphiteOptions options);
 
  private:
