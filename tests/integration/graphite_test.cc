@@ -181,6 +181,26 @@ class GraphiteTest : public ::testing::Test {
   int64_t t0_ = 0;
 };
 
+TEST(GraphiteCheckConfigTest, DeployExamplePassesAndErrorsNameFileLineAndKey) {
+  std::string out;
+  auto rc = testing::RunCommand(
+      {kGraphite, "--config", HW_SOURCE_DIR "/deploy/config/graphite.yaml", "--check-config"}, &out,
+      30s);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 0) << out;
+  EXPECT_NE(out.find("relay_method: \"consistent_hash\""), std::string::npos) << out;
+  testing::TempDir dir;
+  ASSERT_TRUE(
+      testing::WriteFile(dir.path() / "g.yaml",
+                         "graphite:\n  destinations: [\"127.0.0.1:2003\"]\n  naming: dotted\n")
+          .ok());
+  rc = testing::RunCommand(
+      {kGraphite, "--config", (dir.path() / "g.yaml").string(), "--check-config"}, &out, 30s);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 2) << out;
+  EXPECT_NE(out.find("g.yaml:3: graphite.naming"), std::string::npos) << out;
+}
+
 TEST_F(GraphiteTest, ExactValuesAndTimestampsInBothNamingModes) {
   auto carbon = CarbonCache::Start();
   ASSERT_TRUE(carbon.ok()) << carbon.status().ToString();
@@ -527,7 +547,9 @@ TEST_F(GraphiteTest, SighupMovesTheStreamAndABadConfigIsRefused) {
   Publish("r", {{"hup.two", {}, 2, t0_}});
   ASSERT_TRUE(testing::WaitFor(
       [&] { return second.data().find("moved.r.hup.two 2 ") != std::string::npos; }, 30s))
-      << g->Log() << "\nfirst:\n" << first.data() << "\nsecond:\n" << second.data();
+      << g->Log() << "\nfirst:\n"
+      << first.data() << "\nsecond:\n"
+      << second.data();
   EXPECT_EQ(first.data().find("hup.two"), std::string::npos);
   EXPECT_EQ(second.data().find("hup.one"), std::string::npos);  // committed before: not repeated
 }
