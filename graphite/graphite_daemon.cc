@@ -14,6 +14,9 @@ class GraphiteService : public daemon::Service<GraphiteConfig> {
     o.component = "graphite";
     o.link = config_.link;
     o.topics = {hostwatch::v1::SAMPLES, hostwatch::v1::ALERTS};
+    // The link parses every delivery the socket holds before it hands any over; a smaller window
+    // gets the first lines out sooner and keeps the sink busy while the link parses the next.
+    o.credit = 512;
     auto sink = std::make_unique<GraphiteSink>(config_.graphite);
     sink_ = sink.get();
     HW_ASSIGN_OR_RETURN(kit_, consumer::ConsumerKit::Create(std::move(o), std::move(sink)));
