@@ -14,10 +14,12 @@ BUILD=$2
 T=$(mktemp -d /tmp/hostwatch-run-local.XXXXXX)
 RUN_PID=
 cleanup() {
+  # After a failure: the script's whole process group (it leads it), by its PID.
   if [[ -n $RUN_PID ]] && kill -0 "$RUN_PID" 2> /dev/null; then
     kill -INT "$RUN_PID" 2> /dev/null || true
     for _ in $(seq 1 100); do kill -0 "$RUN_PID" 2> /dev/null || break; sleep 0.1; done
-    kill -9 "$RUN_PID" 2> /dev/null || true
+    kill -9 -- "-$RUN_PID" 2> /dev/null || true
+    sleep 1
   fi
   rm -rf "$T"
 }
@@ -50,9 +52,14 @@ for _ in $(seq 1 50); do
 done
 
 HOST=$(hostname)
+# Job control on for the start: a background job then gets its own process group and keeps
+# SIGINT (a non-interactive shell starts background jobs with SIGINT ignored, and a script cannot
+# trap a signal ignored at its start), as when a user presses Ctrl-C.
+set -m
 HW_NO_BUILD=1 HW_BUILD_DIR="$BUILD" HW_DATA="$T/data" HW_PORT_BASE=$BASE HW_INTERVAL=2s \
-  setsid "$SRC/scripts/run-local.sh" > "$T/run-local.out" 2>&1 &
+  "$SRC/scripts/run-local.sh" > "$T/run-local.out" 2>&1 &
 RUN_PID=$!
+set +m
 started=$SECONDS
 
 wait_for 60 grep -q "hostwatch is running" "$T/run-local.out" || fail "the stack did not come up: $(cat "$T/run-local.out")"
