@@ -73,7 +73,9 @@ std::string GraphiteEventJson(const hostwatch::v1::Alert& a) {
     out += ",";
     AppendJsonString(t, &out);
   }
-  out += "],\"when\":" + std::to_string((a.time_ms() > 0 ? a.time_ms() : 0) / 1000);
+  out += "]";
+  // Without a time graphite-web files the event at its own now().
+  if (a.time_ms() > 0) out += ",\"when\":" + std::to_string(a.time_ms() / 1000);
   out += ",\"data\":";
   AppendJsonString(data, &out);
   out += "}";
