@@ -49,6 +49,26 @@ std::string NotificationSubject(const Notification& n) {
          std::to_string(hosts.size()) + " hosts";
 }
 
+std::string DescribeNotification(const Notification& n) {
+  std::string out =
+      NotificationSubject(n) + "\n  id: " + n.id + "\n  receiver: " + n.receiver + "\n";
+  for (const std::string& subject : n.digest_subjects) out += "  held: " + subject + "\n";
+  for (const AlertView& v : n.alerts) {
+    out += "  " + std::string(v.alert.state() == pb::Alert::RESOLVED ? "resolved " : "") +
+           v.alert.endpoint() + " " + v.alert.series() + " = " + FormatValue(v.alert.value()) +
+           " (" + v.alert.summary() + ") since_ms=" + std::to_string(v.alert.since_ms());
+    if (!v.recent.empty()) {
+      out += " recent=[";
+      for (size_t i = 0; i < v.recent.size(); ++i) {
+        out += (i ? " " : "") + FormatValue(v.recent[i].second);
+      }
+      out += "]";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 Pipeline::Pipeline(const PipelineConfig& config, const RuleSet* rules, const AlertEngine* engine,
                    Delivery* delivery)
     : config_(config), rules_(rules), engine_(engine), delivery_(delivery) {}
