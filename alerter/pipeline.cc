@@ -55,8 +55,8 @@ std::string DescribeNotification(const Notification& n) {
   for (const std::string& subject : n.digest_subjects) out += "  held: " + subject + "\n";
   for (const AlertView& v : n.alerts) {
     out += "  " + std::string(v.alert.state() == pb::Alert::RESOLVED ? "resolved " : "") +
-           v.alert.endpoint() + " " + v.alert.series() + " = " + FormatValue(v.alert.value()) +
-           " (" + v.alert.summary() + ") since_ms=" + std::to_string(v.alert.since_ms());
+           v.alert.endpoint() + ": " + v.alert.summary() +
+           " since_ms=" + std::to_string(v.alert.since_ms());
     if (!v.recent.empty()) {
       out += " recent=[";
       for (size_t i = 0; i < v.recent.size(); ++i) {
