@@ -81,6 +81,10 @@ Status AlerterSink::Open() {
     }
   } else if (bytes.status().code() != StatusCode::kNotFound) {
     return bytes.status();
+  } else {
+    // A new state: write it now, so the epoch in every Notification id survives a crash that
+    // comes before the first periodic save.
+    HW_RETURN_IF_ERROR(SaveState(now));
   }
   engine_->Start(now);
   silences_.Poll();

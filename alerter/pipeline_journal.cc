@@ -5,6 +5,9 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
 
 #include "alerter/pipeline.h"
 
@@ -13,7 +16,7 @@ namespace {
 
 class JournalDelivery : public Delivery {
  public:
-  explicit JournalDelivery(int fd) : fd_(fd) {}
+  JournalDelivery(int fd, std::set<std::string> ids) : fd_(fd), ids_(std::move(ids)) {}
   ~JournalDelivery() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -21,6 +24,9 @@ class JournalDelivery : public Delivery {
   JournalDelivery& operator=(const JournalDelivery&) = delete;
 
   Status Enqueue(const Notification& n) override {
+    // The pipeline may hand over a notification again after a crash (it saves its bookkeeping
+    // just after Enqueue); the id makes the repeat harmless, as the contract says.
+    if (ids_.count(n.id) > 0) return Status::Ok();
     const std::string text = DescribeNotification(n) + "\n";
     size_t done = 0;
     while (done < text.size()) {
@@ -32,6 +38,7 @@ class JournalDelivery : public Delivery {
       done += static_cast<size_t>(w);
     }
     if (::fdatasync(fd_) != 0) return Status::IoError("notifications.log", errno);
+    ids_.insert(n.id);
     return Status::Ok();
   }
   void Tick(int64_t) override {}
@@ -39,6 +46,7 @@ class JournalDelivery : public Delivery {
 
  private:
   int fd_;
+  std::set<std::string> ids_;  // every id in the file
 };
 
 }  // namespace
@@ -49,9 +57,17 @@ Result<std::unique_ptr<Delivery>> CreateJournalDelivery(const DeliveryConfig& co
   if (ec) return Status::IoError("outbox_dir " + config.outbox_dir, ec.value());
   const std::string path =
       (std::filesystem::path(config.outbox_dir) / "notifications.log").string();
+  std::set<std::string> ids;
+  {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("  id: ", 0) == 0) ids.insert(line.substr(6));
+    }
+  }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return Status::IoError(path, errno);
-  return std::unique_ptr<Delivery>(new JournalDelivery(fd));
+  return std::unique_ptr<Delivery>(new JournalDelivery(fd, std::move(ids)));
 }
 
 }  // namespace hw::alerter
