@@ -7,8 +7,10 @@
 #include <signal.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
@@ -40,11 +42,17 @@ std::string ReadAll(const fs::path& p) {
 }
 
 class AlerterTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     auto b = testing::BrokerProcess::Start(dir_.Sub("broker"));
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(b).value();
+    WriteConfig(
+        "    - {name: cpu_high, metric: cpu.busy, expr: \"all(#3) > 90\",\n"
+        "       recover: \"avg(#3) < 80\", severity: critical, receivers: [ops]}\n");
+  }
+
+  void WriteConfig(const std::string& rules_yaml, const std::string& extra_yaml = "") {
     config_ = dir_.path() / "alerter.yaml";
     std::ofstream(config_) << "alerter:\n"
                            << "  endpoint: alerter-test\n"
@@ -53,11 +61,8 @@ class AlerterTest : public ::testing::Test {
                            << "  group_wait: 1s\n"
                            << "  group_interval: 2s\n"
                            << "  receivers: {ops: {email: [ops@example.com]}}\n"
-                           << "  rules:\n"
-                           << "    - {name: cpu_high, metric: cpu.busy, expr: \"all(#3) > 90\",\n"
-                           << "       recover: \"avg(#3) < 80\", severity: critical, "
-                              "receivers: [ops]}\n"
-                           << "link:\n"
+                           << extra_yaml << "  rules:\n"
+                           << rules_yaml << "link:\n"
                            << "  brokers: [" << broker_->frontend() << "]\n"
                            << "  backends: [" << broker_->backend() << "]\n"
                            << "  spool_dir: " << dir_.Sub("alerter-spool").string() << "\n"
@@ -97,14 +102,15 @@ class AlerterTest : public ::testing::Test {
     return p.get();
   }
 
-  void Publish(const std::string& endpoint, double value, int64_t t_ms) {
+  void Publish(const std::string& endpoint, double value, int64_t t_ms,
+               const std::string& metric = "cpu.busy") {
     transport::ProducerLink* producer = ProducerFor(endpoint);
     ASSERT_NE(producer, nullptr);
     pb::Envelope env;
     pb::SampleBatch* b = env.mutable_samples();
     b->set_endpoint(endpoint);
     pb::Sample* s = b->add_samples();
-    s->set_metric("cpu.busy");
+    s->set_metric(metric);
     s->set_value(value);
     s->set_time_ms(t_ms);
     s->set_step_s(10);
@@ -112,6 +118,8 @@ class AlerterTest : public ::testing::Test {
     ASSERT_TRUE(published.ok()) << published.ToString();
     ASSERT_TRUE(producer->WaitAcked(10s));
   }
+
+  void PublishAlive(const std::string& endpoint) { Publish(endpoint, 1, WallMs(), "agent.alive"); }
 
   // The subjects of every notification handed to delivery so far, in order.
   std::vector<std::string> Subjects() {
@@ -202,6 +210,93 @@ TEST_F(AlerterTest, ANewGroupOnABrokerFullOfOldBreachesSaysNothingAboutThem) {
   const std::vector<std::string> subjects = Subjects();
   ASSERT_EQ(subjects.size(), 1u);
   EXPECT_NE(subjects[0].find("on fresh"), std::string::npos) << subjects[0];
+  EXPECT_EQ(alerter_->Stop(), 0);
+}
+
+// Every host sends agent.alive every 500 ms while `alive` says so, for `seconds`.
+void Heartbeats(AlerterTest* t, const std::vector<std::string>& hosts,
+                const std::function<bool(const std::string&)>& alive, double seconds) {
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+  while (std::chrono::steady_clock::now() < end) {
+    for (const std::string& h : hosts) {
+      if (alive(h)) t->PublishAlive(h);
+    }
+    std::this_thread::sleep_for(500ms);  // the sending rhythm of the fleet, not a wait for luck
+  }
+}
+
+TEST_F(AlerterTest, MassNodataIsOneIncidentAndACatchUpAfterDowntimeSaysNothing) {
+  WriteConfig(
+      "    - {name: host_silent, metric: agent.alive, expr: \"nodata(5s)\", severity: critical,\n"
+      "       receivers: [ops]}\n");
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 10; ++i) hosts.push_back("h" + std::to_string(i));
+  auto all = [](const std::string&) { return true; };
+  auto first_four = [](const std::string& h) { return h < "h4"; };
+  StartAlerter();
+  Heartbeats(this, hosts, all, 7);
+  ASSERT_TRUE(Subjects().empty()) << Logs();
+  // 6 of 10 hosts stop at once: one incident listing them, not six mails.
+  Heartbeats(this, hosts, first_four, 10);
+  ASSERT_TRUE(testing::WaitFor([&] { return !Subjects().empty(); }, 20s)) << Logs();
+  Heartbeats(this, hosts, first_four, 3);
+  std::vector<std::string> subjects = Subjects();
+  ASSERT_EQ(subjects.size(), 1u) << Logs();
+  EXPECT_NE(subjects[0].find("[INCIDENT] 6 hosts silent"), std::string::npos) << subjects[0];
+  // They come back: RESOLVED for the six (in one message, or two when the tick falls between
+  // their first points).
+  auto resolved_hosts = [&] {
+    size_t n = 0;
+    for (const std::string& s : Subjects()) {
+      if (s.rfind("[RESOLVED] ", 0) == 0) n += 1;
+      if (s.rfind("[RESOLVED:", 0) == 0) n += std::stoul(s.substr(10));
+    }
+    return n;
+  };
+  Heartbeats(this, hosts, all, 4);
+  ASSERT_TRUE(testing::WaitFor([&] { return resolved_hosts() >= 6; }, 20s)) << Logs();
+  EXPECT_EQ(resolved_hosts(), 6u);
+  const size_t told = Subjects().size();
+  EXPECT_LE(told, 3u);
+
+  // The alerter is down for 15 s (three nodata durations) while every host keeps sending; on its
+  // return it reads the backlog and says nothing.
+  ASSERT_EQ(alerter_->Stop(), 0);
+  Heartbeats(this, hosts, all, 15);
+  StartAlerter();
+  Heartbeats(this, hosts, all, 12);
+  EXPECT_EQ(Subjects().size(), told) << Logs();
+  EXPECT_EQ(alerter_->Stop(), 0);
+}
+
+TEST_F(AlerterTest, ASilenceMutesAndExpiringItBringsTheNotificationBack) {
+  StartAlerter();
+  const std::string cli = HW_BINARY_DIR "/cli/hostwatch";
+  std::string out;
+  Result<int> rc =
+      testing::RunCommand({cli, "silence", "add", "--config", config_.string(), "--match",
+                           "rule=cpu_high", "endpoint=web-*", "--for", "1h", "--comment", "test"},
+                          &out, 10s);
+  ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+  const std::string id = out.substr(0, out.find('\n'));
+  ASSERT_EQ(id.size(), 8u) << out;
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Logs().find("silences: 1 loaded") != std::string::npos; }, 10s))
+      << Logs();
+  const int64_t t0 = WallMs();
+  for (int i = 0; i < 3; ++i) Publish("web-01", 99, t0 + i);
+  for (int i = 0; i < 3; ++i) Publish("db-01", 99, t0 + i);
+  // db-01 is told; web-01 is not.
+  ASSERT_TRUE(testing::WaitFor([&] { return !Subjects().empty(); }, 30s)) << Logs();
+  ASSERT_FALSE(testing::WaitFor([&] { return Subjects().size() > 1; }, 4s)) << Logs();
+  EXPECT_NE(Subjects()[0].find("on db-01"), std::string::npos) << Subjects()[0];
+  rc = testing::RunCommand({cli, "silence", "expire", "--config", config_.string(), id}, &out, 10s);
+  ASSERT_TRUE(rc.ok() && *rc == 0) << out;
+  ASSERT_TRUE(testing::WaitFor([&] { return Subjects().size() >= 2; }, 30s)) << Logs();
+  // The group already told db-01; now it tells both.
+  EXPECT_NE(Subjects()[1].find("[FIRING:2] cpu_high on 2 hosts"), std::string::npos)
+      << Subjects()[1];
   EXPECT_EQ(alerter_->Stop(), 0);
 }
 
