@@ -52,18 +52,18 @@ TEST(AlerterConfigTest, ErrorsNameFileLineAndKey) {
 }
 
 TEST(AlerterConfigTest, RejectsMisfitRules) {
-  const char* bad[] = {
+  const std::string bad[] = {
       "alerter: {rules: [{name: a, expr: \"all(#3) > 1\"}]}",  // no metric
       "alerter: {rules: [{name: a, metric: m, event_rule: e, expr: \"all(#3) > 1\"}]}",
       "alerter: {rules: [{name: a, event_rule: e, expr: \"all(#3) > 1\"}]}",  // not count
       "alerter: {rules: [{name: a, metric: m, expr: \"count(5m) > 1\"}]}",
       "alerter: {rules: [{name: a, metric: m, expr: \"nodata(5m)\", recover: \"avg(#2) < 1\"}]}",
-      "alerter: {rules: [{name: a, metric: m, expr: \"all(#2) > 1\"}, {name: a, metric: m, "
-      "expr: \"all(#2) > 1\"}]}",
+      std::string("alerter: {rules: [{name: a, metric: m, expr: \"all(#2) > 1\"}, ") +
+          "{name: a, metric: m, expr: \"all(#2) > 1\"}]}",
       "alerter: {inhibit: [{source_rule: nope, equal: [endpoint]}]}",
       "alerter: {bogus: 1}",
   };
-  for (const char* yaml : bad) EXPECT_FALSE(ParseAlerterConfig(yaml, "t.yaml").ok()) << yaml;
+  for (const std::string& yaml : bad) EXPECT_FALSE(ParseAlerterConfig(yaml, "t.yaml").ok()) << yaml;
 }
 
 }  // namespace
