@@ -105,9 +105,9 @@ void Pipeline::BuildInhibitions() {
   inhibiting_.assign(config_.inhibit.size(), {});
   for (size_t i = 0; i < config_.inhibit.size(); ++i) {
     const InhibitRule& ir = config_.inhibit[i];
-    for (uint32_t r = 0; r < rules_->rules().size(); ++r) {
-      if (rules_->rules()[r].name != ir.source_rule) continue;
-      for (const std::string& key : engine_->FiringKeys(r)) {
+    const int64_t r = rules_->IndexOf(ir.source_rule);
+    if (r >= 0) {
+      for (const std::string& key : engine_->FiringKeys(static_cast<uint32_t>(r))) {
         const pb::Alert* a = engine_->FindAlert(key);
         if (a == nullptr) continue;
         std::map<std::string, std::string> labels = engine_->Labels(*a);
@@ -333,13 +333,9 @@ void Pipeline::Load(const st::AlerterState& in) {
   receivers_.clear();
   if (!in.epoch().empty()) epoch_ = in.epoch();
   for (const st::GroupState& gs : in.groups()) {
-    uint32_t index = 0;
-    bool found = false;
-    for (uint32_t i = 0; i < rules_->rules().size(); ++i) {
-      if (rules_->rules()[i].name == gs.rule()) index = i, found = true;
-    }
-    if (!found) continue;
-    Group& g = GroupFor(gs.receiver(), index);
+    const int64_t index = rules_->IndexOf(gs.rule());
+    if (index < 0) continue;
+    Group& g = GroupFor(gs.receiver(), static_cast<uint32_t>(index));
     g.notified.insert(gs.notified().begin(), gs.notified().end());
     for (const pb::Alert& a : gs.resolved()) g.resolved[a.key()] = a;
     g.first_change_ms = gs.first_change_ms();

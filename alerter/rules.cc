@@ -229,6 +229,7 @@ std::string AlertKey(std::string_view rule, std::string_view endpoint, std::stri
 
 RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
   for (uint32_t i = 0; i < rules_.size(); ++i) {
+    by_name_.emplace(rules_[i].name, i);
     if (rules_[i].is_event()) {
       by_event_rule_[rules_[i].event_rule].push_back(i);
     } else {
@@ -250,10 +251,13 @@ std::span<const uint32_t> RuleSet::ForEventRule(std::string_view event_rule) con
 }
 
 const Rule* RuleSet::Find(std::string_view name) const {
-  for (const Rule& r : rules_) {
-    if (r.name == name) return &r;
-  }
-  return nullptr;
+  const int64_t i = IndexOf(name);
+  return i < 0 ? nullptr : &rules_[static_cast<size_t>(i)];
+}
+
+int64_t RuleSet::IndexOf(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? -1 : static_cast<int64_t>(it->second);
 }
 
 std::string_view SeverityWord(pb::Severity s) {

@@ -105,11 +105,14 @@ class RuleSet {
   std::span<const uint32_t> ForMetric(std::string_view metric) const;
   std::span<const uint32_t> ForEventRule(std::string_view event_rule) const;
   const Rule* Find(std::string_view name) const;
+  // The index of the rule with that name, or -1.
+  int64_t IndexOf(std::string_view name) const;
 
  private:
   std::vector<Rule> rules_;
   std::unordered_map<std::string, std::vector<uint32_t>> by_metric_;
   std::unordered_map<std::string, std::vector<uint32_t>> by_event_rule_;
+  std::unordered_map<std::string, uint32_t> by_name_;
 };
 
 std::string_view SeverityWord(hostwatch::v1::Severity s);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/strings/fnv1a.h"
+
 namespace hw::alerter {
 namespace {
 
@@ -16,6 +18,26 @@ std::string Summary(const Rule& rule, std::string_view series, double value) {
   if (rule.is_event())
     return FormatValue(value) + " " + rule.event_rule + " events (" + rule.expr.text + ")";
   return std::string(series) + " = " + FormatValue(value) + " (" + rule.expr.text + ")";
+}
+
+// Order-independent over the tags (protobuf maps have no order); collisions are resolved by
+// comparing the fields, so the hash only needs to spread.
+uint64_t SeriesHash(std::string_view endpoint, std::string_view metric,
+                    const google::protobuf::Map<std::string, std::string>& tags) {
+  uint64_t h = strings::Fnv1a64(metric, strings::Fnv1a64(endpoint) ^ 0x9e3779b97f4a7c15ull);
+  uint64_t t = 0;
+  for (const auto& [k, v] : tags) t += strings::Fnv1a64(v, strings::Fnv1a64(k) * 31);
+  return h ^ (t * 0xff51afd7ed558ccdull);
+}
+
+bool SameTags(const std::map<std::string, std::string>& a,
+              const google::protobuf::Map<std::string, std::string>& b) {
+  if (a.size() != static_cast<size_t>(b.size())) return false;
+  for (const auto& [k, v] : b) {
+    auto it = a.find(k);
+    if (it == a.end() || it->second != v) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -43,24 +65,43 @@ void AlertEngine::Rematch(Series* s) const {
     s->capacity = std::max(s->capacity, r.window_points());
     if (r.is_nodata()) s->has_nodata = true;
   }
-  if (s->window.size() > s->capacity)
+  s->alert.assign(s->rules.size(), nullptr);
+  for (size_t k = 0; k < s->rules.size(); ++k) {
+    auto it = alerts_.find(AlertKey(rules_->rules()[s->rules[k]].name, s->endpoint, s->name));
+    if (it != alerts_.end()) s->alert[k] = const_cast<pb::Alert*>(&it->second);
+  }
+  if (s->window.size() > s->capacity) {
     s->window.erase(s->window.begin(), s->window.end() - s->capacity);
+  }
+}
+
+AlertEngine::Series& AlertEngine::AddSeries(Series s) {
+  const auto index = static_cast<uint32_t>(series_store_.size());
+  google::protobuf::Map<std::string, std::string> tags;
+  for (const auto& [k, v] : s.tags) tags[k] = v;
+  series_by_hash_.emplace(SeriesHash(s.endpoint, s.metric, tags), index);
+  series_by_id_.emplace(SeriesId(s.endpoint, s.name), index);
+  if (s.has_nodata) nodata_series_.push_back(index);
+  series_store_.push_back(std::move(s));
+  return series_store_.back();
 }
 
 AlertEngine::Series& AlertEngine::SeriesFor(const std::string& endpoint, const pb::Sample& sample) {
-  std::string name = SeriesName(sample.metric(), sample.tags());
-  std::string id = SeriesId(endpoint, name);
-  auto [it, inserted] = series_.try_emplace(std::move(id));
-  Series& s = it->second;
-  if (inserted) {
-    s.endpoint = endpoint;
-    s.metric = sample.metric();
-    for (const auto& [k, v] : sample.tags()) s.tags[k] = v;
-    s.name = std::move(name);
-    Rematch(&s);
-    if (s.has_nodata) nodata_series_.insert(it->first);
+  const uint64_t h = SeriesHash(endpoint, sample.metric(), sample.tags());
+  auto [first, last] = series_by_hash_.equal_range(h);
+  for (auto it = first; it != last; ++it) {
+    Series& s = series_store_[it->second];
+    if (s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags())) {
+      return s;
+    }
   }
-  return s;
+  Series s;
+  s.endpoint = endpoint;
+  s.metric = sample.metric();
+  for (const auto& [k, v] : sample.tags()) s.tags[k] = v;
+  s.name = SeriesName(sample.metric(), sample.tags());
+  Rematch(&s);
+  return AddSeries(std::move(s));
 }
 
 void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChange>* out) {
@@ -80,22 +121,22 @@ void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChang
     s.last_ms = sample.time_ms();
     s.window.push_back({sample.time_ms(), sample.value()});
     if (s.window.size() > s.capacity) s.window.erase(s.window.begin());
-    for (uint32_t i : s.rules) {
-      const Rule& r = rules_->rules()[i];
+    for (size_t k = 0; k < s.rules.size(); ++k) {
+      const Rule& r = rules_->rules()[s.rules[k]];
       ++stats_.evaluated;
       if (r.is_nodata()) {
         // A point heals a silent series at once.
-        Transition(i, endpoint, s.name, true, false, true, 0, sample.time_ms(), out);
+        TransitionSeries(&s, k, true, false, true, 0, sample.time_ms(), out);
         continue;
       }
       const Judgement j = JudgeSeries(r.expr, s.window);
       bool clear = j.decided && !j.breach;
-      if (r.recover) {
+      if (r.recover && s.alert[k] != nullptr) {
         const Judgement rj = JudgeSeries(*r.recover, s.window);
         clear = rj.decided && rj.breach;
       }
-      Transition(i, endpoint, s.name, j.decided, j.breach, clear,
-                 j.decided ? j.value : sample.value(), sample.time_ms(), out);
+      TransitionSeries(&s, k, j.decided, j.breach, clear, j.decided ? j.value : sample.value(),
+                       sample.time_ms(), out);
     }
   }
   if (newest > 0 || !batch.host_tags().empty()) {
@@ -152,67 +193,74 @@ void AlertEngine::JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<A
 
 void AlertEngine::Transition(uint32_t rule_index, const std::string& endpoint,
                              const std::string& series, bool decided, bool breach, bool clear,
-                             double value, int64_t t_ms, std::vector<AlertChange>* out) {
+                             double value, int64_t t_ms, std::vector<AlertChange>* out,
+                             pb::Alert** slot) {
+  // The common case first: nothing open and nothing to open.
+  if (slot != nullptr && *slot == nullptr && !(decided && breach)) return;
   const Rule& rule = rules_->rules()[rule_index];
-  const std::string key = AlertKey(rule.name, endpoint, series);
-  auto it = alerts_.find(key);
-  auto emit = [&](const pb::Alert& a, bool notify) {
-    out->push_back(AlertChange{a, rule_index, notify});
-  };
-  if (it == alerts_.end()) {
-    if (!decided || !breach) return;
-    pb::Alert a;
-    a.set_rule(rule.name);
-    a.set_key(key);
-    a.set_severity(rule.severity);
-    a.set_endpoint(endpoint);
-    a.set_series(series);
-    a.set_value(value);
-    a.set_summary(Summary(rule, series, value));
-    a.set_since_ms(t_ms);
-    a.set_time_ms(t_ms);
-    a.set_state(rule.for_duration.count() > 0 ? pb::Alert::PENDING : pb::Alert::FIRING);
-    emit(a, a.state() == pb::Alert::FIRING);
-    alerts_.emplace(key, std::move(a));
-    return;
+  pb::Alert* a = slot != nullptr ? *slot : nullptr;
+  if (a == nullptr) {
+    const std::string key = AlertKey(rule.name, endpoint, series);
+    auto it = alerts_.find(key);
+    if (it != alerts_.end()) {
+      a = &it->second;
+    } else {
+      if (!decided || !breach) return;
+      pb::Alert fresh;
+      fresh.set_rule(rule.name);
+      fresh.set_key(key);
+      fresh.set_severity(rule.severity);
+      fresh.set_endpoint(endpoint);
+      fresh.set_series(series);
+      fresh.set_value(value);
+      fresh.set_summary(Summary(rule, series, value));
+      fresh.set_since_ms(t_ms);
+      fresh.set_time_ms(t_ms);
+      fresh.set_state(rule.for_duration.count() > 0 ? pb::Alert::PENDING : pb::Alert::FIRING);
+      out->push_back(AlertChange{fresh, rule_index, fresh.state() == pb::Alert::FIRING});
+      a = &alerts_.emplace(key, std::move(fresh)).first->second;
+      if (slot != nullptr) *slot = a;
+      return;
+    }
   }
-  pb::Alert& a = it->second;
-  a.set_value(value);
-  a.set_time_ms(t_ms);
-  a.set_summary(Summary(rule, series, value));
-  if (a.state() == pb::Alert::PENDING) {
+  if (slot != nullptr) *slot = a;
+  // Per point only the value and time move; the summary is written on state changes.
+  a->set_value(value);
+  a->set_time_ms(t_ms);
+  auto close = [&](bool notify) {
+    a->set_state(pb::Alert::RESOLVED);
+    a->set_summary(Summary(rule, series, value));
+    out->push_back(AlertChange{*a, rule_index, notify});
+    if (slot != nullptr) *slot = nullptr;
+    const std::string key = a->key();  // not a reference into the node being erased
+    alerts_.erase(key);
+  };
+  if (a->state() == pb::Alert::PENDING) {
     if (decided && !breach) {
-      a.set_state(pb::Alert::RESOLVED);
-      emit(a, false);
-      alerts_.erase(it);
-    } else if (decided && breach && t_ms - a.since_ms() >= rule.for_duration.count()) {
-      a.set_state(pb::Alert::FIRING);
-      emit(a, true);
+      close(false);
+    } else if (decided && breach && t_ms - a->since_ms() >= rule.for_duration.count()) {
+      a->set_state(pb::Alert::FIRING);
+      a->set_summary(Summary(rule, series, value));
+      out->push_back(AlertChange{*a, rule_index, true});
     }
     return;
   }
-  if (clear) {
-    a.set_state(pb::Alert::RESOLVED);
-    emit(a, true);
-    alerts_.erase(it);
-  }
+  if (clear) close(true);
 }
 
 void AlertEngine::Tick(int64_t now_ms, bool lagging, std::vector<AlertChange>* out) {
   if (lagging) return;
-  for (const std::string& id : nodata_series_) {
-    auto sit = series_.find(id);
-    if (sit == series_.end()) continue;
-    const Series& s = sit->second;
-    for (uint32_t i : s.rules) {
-      const Rule& r = rules_->rules()[i];
+  for (uint32_t index : nodata_series_) {
+    Series& s = series_store_[index];
+    for (size_t k = 0; k < s.rules.size(); ++k) {
+      const Rule& r = rules_->rules()[s.rules[k]];
       if (!r.is_nodata()) continue;
       const int64_t window = r.expr.window.count();
       if (now_ms < started_ms_ + window) continue;
       const int64_t silent_ms = now_ms - s.last_ms;
       if (silent_ms <= window) continue;
-      Transition(i, s.endpoint, s.name, true, true, false, static_cast<double>(silent_ms / 1000),
-                 now_ms, out);
+      TransitionSeries(&s, k, true, true, false, static_cast<double>(silent_ms / 1000), now_ms,
+                       out);
     }
   }
   for (auto& [id, w] : event_windows_) {
@@ -271,11 +319,12 @@ AlertView AlertEngine::View(const pb::Alert& alert) const {
     }
     return v;
   }
-  auto sit = series_.find(SeriesId(alert.endpoint(), alert.series()));
-  if (sit != series_.end()) {
-    v.metric = sit->second.metric;
-    v.tags = sit->second.tags;
-    for (const Point& p : sit->second.window) v.recent.emplace_back(p.time_ms, p.value);
+  auto sit = series_by_id_.find(SeriesId(alert.endpoint(), alert.series()));
+  if (sit != series_by_id_.end()) {
+    const Series& s = series_store_[sit->second];
+    v.metric = s.metric;
+    v.tags = s.tags;
+    for (const Point& p : s.window) v.recent.emplace_back(p.time_ms, p.value);
   } else if (r != nullptr) {
     v.metric = r->metric;
   }
@@ -285,8 +334,8 @@ AlertView AlertEngine::View(const pb::Alert& alert) const {
 
 std::map<std::string, std::string> AlertEngine::Labels(const pb::Alert& alert) const {
   std::map<std::string, std::string> labels;
-  auto sit = series_.find(SeriesId(alert.endpoint(), alert.series()));
-  if (sit != series_.end()) labels = sit->second.tags;
+  auto sit = series_by_id_.find(SeriesId(alert.endpoint(), alert.series()));
+  if (sit != series_by_id_.end()) labels = series_store_[sit->second].tags;
   labels["rule"] = alert.rule();
   labels["endpoint"] = alert.endpoint();
   labels["series"] = alert.series();
@@ -295,7 +344,7 @@ std::map<std::string, std::string> AlertEngine::Labels(const pb::Alert& alert) c
 }
 
 EngineStats AlertEngine::stats() const {
-  stats_.series = series_.size();
+  stats_.series = series_store_.size();
   stats_.firing = stats_.pending = 0;
   for (const auto& [k, a] : alerts_) {
     if (a.state() == pb::Alert::FIRING) ++stats_.firing;
@@ -305,7 +354,7 @@ EngineStats AlertEngine::stats() const {
 }
 
 void AlertEngine::Save(st::AlerterState* out) const {
-  for (const auto& [id, s] : series_) {
+  for (const Series& s : series_store_) {
     if (s.rules.empty()) continue;
     st::SeriesState* ss = out->add_series();
     ss->set_endpoint(s.endpoint);
@@ -338,11 +387,18 @@ void AlertEngine::Save(st::AlerterState* out) const {
 }
 
 void AlertEngine::Load(const st::AlerterState& in) {
-  series_.clear();
+  series_store_.clear();
+  series_by_hash_.clear();
+  series_by_id_.clear();
   nodata_series_.clear();
   event_windows_.clear();
   hosts_.clear();
   alerts_.clear();
+  // Alerts first: Rematch marks the rules of each series that have one.
+  for (const pb::Alert& a : in.alerts()) {
+    if (rules_->Find(a.rule()) == nullptr) continue;
+    alerts_.emplace(a.key(), a);
+  }
   for (const st::SeriesState& ss : in.series()) {
     Series s;
     s.endpoint = ss.endpoint();
@@ -354,9 +410,7 @@ void AlertEngine::Load(const st::AlerterState& in) {
     }
     s.last_ms = ss.last_ms();
     Rematch(&s);
-    std::string id = SeriesId(s.endpoint, s.name);
-    if (s.has_nodata) nodata_series_.insert(id);
-    series_.emplace(std::move(id), std::move(s));
+    AddSeries(std::move(s));
   }
   for (const st::EventWindowState& es : in.events()) {
     EventWindow w;
@@ -374,10 +428,6 @@ void AlertEngine::Load(const st::AlerterState& in) {
     for (const auto& [k, v] : hs.host_tags()) h.host_tags[k] = v;
     h.last_seen_ms = hs.last_seen_ms();
     hosts_.emplace(hs.endpoint(), std::move(h));
-  }
-  for (const pb::Alert& a : in.alerts()) {
-    if (rules_->Find(a.rule()) == nullptr) continue;
-    alerts_.emplace(a.key(), a);
   }
 }
 

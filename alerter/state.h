@@ -19,7 +19,6 @@
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "alerter/alerter_state.pb.h"
@@ -95,6 +94,9 @@ class AlertEngine {
     uint32_t capacity = 1;
     int64_t last_ms = 0;
     std::vector<uint32_t> rules;  // matching rules (any kind)
+    // Parallel to rules: the open (PENDING or FIRING) alert of that rule, a node of alerts_, or
+    // null. A point then never builds a key unless it opens an alert.
+    std::vector<hostwatch::v1::Alert*> alert;
     bool has_nodata = false;
   };
   struct EventWindow {
@@ -110,19 +112,30 @@ class AlertEngine {
   };
 
   Series& SeriesFor(const std::string& endpoint, const hostwatch::v1::Sample& s);
+  Series& AddSeries(Series s);
+  void TransitionSeries(Series* s, size_t k, bool decided, bool breach, bool clear, double value,
+                        int64_t t_ms, std::vector<AlertChange>* out) {
+    Transition(s->rules[k], s->endpoint, s->name, decided, breach, clear, value, t_ms, out,
+               &s->alert[k]);
+  }
   void Rematch(Series* s) const;
+  // slot: the series' cached pointer to this alert (kept in step), or null to look it up by key.
   void Transition(uint32_t rule_index, const std::string& endpoint, const std::string& series,
                   bool decided, bool breach, bool clear, double value, int64_t t_ms,
-                  std::vector<AlertChange>* out);
+                  std::vector<AlertChange>* out, hostwatch::v1::Alert** slot = nullptr);
   void JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<AlertChange>* out);
   static std::string SeriesId(std::string_view endpoint, std::string_view series_name);
 
   const RuleSet* rules_;
   Options options_;
   int64_t started_ms_ = 0;
-  std::unordered_map<std::string, Series> series_;    // by SeriesId
-  std::unordered_set<std::string> nodata_series_;     // SeriesIds with a nodata rule
-  std::map<std::string, EventWindow> event_windows_;  // by SeriesId(endpoint, event_rule)
+  // Series live in a deque (stable addresses) and are found by a hash of (endpoint, metric, tags)
+  // computed without building strings: the per-sample cost is one hash and one lookup.
+  std::deque<Series> series_store_;
+  std::unordered_multimap<uint64_t, uint32_t> series_by_hash_;  // -> index into series_store_
+  std::unordered_map<std::string, uint32_t> series_by_id_;      // SeriesId -> index (View, Labels)
+  std::vector<uint32_t> nodata_series_;                         // indexes with a nodata rule
+  std::map<std::string, EventWindow> event_windows_;            // by SeriesId(endpoint, event_rule)
   std::unordered_map<std::string, Host> hosts_;
   std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
   mutable EngineStats stats_;
