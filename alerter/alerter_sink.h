@@ -87,6 +87,7 @@ class AlerterSink : public consumer::Sink {
   bool dirty_ = false;
   int64_t last_save_ms_ = 0;
   int64_t last_consume_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
   bool lagging_ = false;
   uint64_t skipped_ = 0;  // re-delivered at or before the saved position
   uint64_t saves_ = 0;
