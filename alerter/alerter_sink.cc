@@ -254,7 +254,10 @@ Status AlerterSink::SaveState(int64_t now_ms) {
 void AlerterSink::MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finisher, bool force) {
   // The pipeline changes its bookkeeping on ticks too (a message went out), so the state is saved
   // when anything changed, not only when deliveries wait.
-  if (!force && now_ms - last_save_ms_ < options_.save_interval_ms) return;
+  // While catching up on a backlog a save (the whole state) every few seconds is enough: the
+  // commits wait for it, but nothing is being told that a crash could repeat (sends force a save).
+  const int64_t interval = lagging_ ? 5 * options_.save_interval_ms : options_.save_interval_ms;
+  if (!force && now_ms - last_save_ms_ < interval) return;
   if (!dirty_ && unfinished_.empty() && !force) return;
   if (Status s = SaveState(now_ms); !s.ok()) {
     // Nothing is finished: the broker keeps the deliveries and a restart replays them.
