@@ -300,5 +300,35 @@ TEST_F(AlerterTest, ASilenceMutesAndExpiringItBringsTheNotificationBack) {
   EXPECT_EQ(alerter_->Stop(), 0);
 }
 
+TEST(TestAlertsCliTest, ReplaysRecordedSamplesAndPrintsAlertsAndMails) {
+  testing::TempDir dir;
+  // Lines as `hostwatch consume --format json` prints them: a minute of breaching points (10 s
+  // apart, longer than group_wait), then low ones.
+  std::string jsonl;
+  for (int i = 0; i < 9; ++i) {
+    const int64_t t = 1700000000000 + i * 10000;
+    jsonl += "{\"partition\":0,\"offset\":" + std::to_string(i + 1) +
+             ",\"samples\":{\"endpoint\":\"web-01\",\"samples\":[{\"metric\":\"cpu.busy\","
+             "\"tags\":{\"cpu\":\"total\"},\"value\":" +
+             (i < 6 ? "97" : "5") + ",\"timeMs\":\"" + std::to_string(t) + "\"}]}}\n";
+  }
+  jsonl += "not json\n";
+  ASSERT_TRUE(testing::WriteFile(dir.path() / "samples.jsonl", jsonl).ok());
+  std::string out;
+  Result<int> rc = testing::RunCommand({HW_BINARY_DIR "/cli/hostwatch", "test-alerts", "--config",
+                                        HW_SOURCE_DIR "/deploy/config/alerter.yaml", "--settle",
+                                        "6m", (dir.path() / "samples.jsonl").string()},
+                                       &out, 60s);
+  ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+  EXPECT_EQ(*rc, 0) << out;
+  EXPECT_NE(out.find("FIRING cpu_high|web-01|cpu.busy;cpu=total"), std::string::npos) << out;
+  EXPECT_NE(out.find("NOTIFY to ops@example.com: [FIRING] cpu_high on web-01: cpu.busy = 97"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[RESOLVED] cpu_high on web-01"), std::string::npos) << out;
+  EXPECT_NE(out.find("10 lines (1 malformed), 2 alert changes, 2 notifications"), std::string::npos)
+      << out;
+}
+
 }  // namespace
 }  // namespace hw
