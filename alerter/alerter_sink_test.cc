@@ -145,5 +145,33 @@ TEST_F(AlerterSinkTest, NodataWaitsWhileCatchingUpOnABacklog) {
   EXPECT_EQ(delivery->count(), 0u);
 }
 
+TEST_F(AlerterSinkTest, ReloadKeepsFiringAlertsOfRulesThatStayAndDropsTheRest) {
+  RecordingDelivery* delivery = nullptr;
+  auto sink = MakeSink(&delivery);
+  ASSERT_TRUE(sink->Open().ok());
+  RecordingFinisher f;
+  std::vector<consumer::Delivery> batch;
+  for (int i = 1; i <= 3; ++i) {
+    batch.push_back(SampleDelivery(i, "web-01", 95, now_ + i * 10 * kS, now_));
+  }
+  sink->Consume(batch, f);
+  TickFor(*sink, f, 3 * kS);
+  ASSERT_EQ(delivery->count(), 1u);
+  ASSERT_EQ(sink->engine().stats().firing, 1u);
+
+  AlerterConfig next = Config();
+  next.rules.erase(next.rules.begin() + 1);  // host_silent goes, cpu_high stays
+  sink->RequestReload(next);
+  TickFor(*sink, f, 2 * kS);
+  EXPECT_EQ(sink->engine().stats().firing, 1u) << "cpu_high is still firing after the reload";
+  TickFor(*sink, f, 20 * kS);
+  EXPECT_EQ(delivery->count(), 1u) << "and is not told again";
+
+  next.rules.clear();
+  sink->RequestReload(next);
+  TickFor(*sink, f, 2 * kS);
+  EXPECT_EQ(sink->engine().stats().firing, 0u) << "an alert whose rule is gone is dropped";
+}
+
 }  // namespace
 }  // namespace hw::alerter
