@@ -270,6 +270,32 @@ TEST_F(AlerterTest, MassNodataIsOneIncidentAndACatchUpAfterDowntimeSaysNothing) 
   EXPECT_EQ(alerter_->Stop(), 0);
 }
 
+TEST_F(AlerterTest, AFiringHostSilentInhibitsTheOtherAlertsOfThatHost) {
+  // The default inhibit rule: {source_rule: host_silent, equal: [endpoint]}.
+  WriteConfig(
+      "    - {name: host_silent, metric: agent.alive, expr: \"nodata(5s)\", receivers: [ops]}\n"
+      "    - {name: cpu_high, metric: cpu.busy, expr: \"all(#1) > 90\", receivers: [ops]}\n");
+  const std::vector<std::string> hosts = {"a", "b", "c"};
+  StartAlerter();
+  Heartbeats(
+      this, hosts, [](const std::string&) { return true; }, 6);
+  // a stops reporting agent.alive; host_silent fires for it alone.
+  auto not_a = [](const std::string& h) { return h != "a"; };
+  Heartbeats(this, hosts, not_a, 7);
+  ASSERT_TRUE(testing::WaitFor([&] { return !Subjects().empty(); }, 20s)) << Logs();
+  EXPECT_NE(Subjects()[0].find("host_silent on a"), std::string::npos) << Subjects()[0];
+  // Both a and b breach cpu_high: only b's is told.
+  const int64_t t = WallMs();
+  Publish("a", 99, t);
+  Publish("b", 99, t);
+  ASSERT_TRUE(testing::WaitFor([&] { return Subjects().size() >= 2; }, 20s)) << Logs();
+  Heartbeats(this, hosts, not_a, 4);
+  const std::vector<std::string> subjects = Subjects();
+  ASSERT_EQ(subjects.size(), 2u) << Logs();
+  EXPECT_NE(subjects[1].find("[FIRING] cpu_high on b"), std::string::npos) << subjects[1];
+  EXPECT_EQ(alerter_->Stop(), 0);
+}
+
 TEST_F(AlerterTest, ASilenceMutesAndExpiringItBringsTheNotificationBack) {
   StartAlerter();
   const std::string cli = HW_BINARY_DIR "/cli/hostwatch";
