@@ -7,11 +7,15 @@
 // re-reads it within a second.
 #include "cli/test_alerts.h"
 
+#include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -251,6 +255,23 @@ int RunSilence(VerbInput& in) {
     if (!c.ok()) return in.Failure(daemon::kExitUsage, c.status().message());
     file = c->SilencesPath();
   }
+  // Two operators editing at once must not lose each other's silence: read-modify-write under an
+  // exclusive lock on a side file (the alerter only reads, and the replace is atomic).
+  const std::string lock_path = file + ".lock";
+  {
+    std::error_code ec;  // the alerter may not have run yet: its state_dir may not exist
+    const std::filesystem::path parent = std::filesystem::path(file).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  }
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX) != 0) {
+    if (lock_fd >= 0) ::close(lock_fd);
+    return in.Failure(daemon::kExitRuntime, "cannot lock " + lock_path);
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }
+  } unlock{lock_fd};
   Result<std::vector<alerter::Silence>> loaded = alerter::LoadSilences(file);
   if (!loaded.ok()) return in.Failure(daemon::kExitRuntime, loaded.status().message());
   std::vector<alerter::Silence> silences = std::move(loaded).value();
