@@ -23,15 +23,15 @@ namespace hw::alerter {
 
 // One alert as a person needs to read it.
 struct AlertView {
-  hostwatch::v1::Alert alert;                // rule, key, state, severity, endpoint, series, value,
-                                             // summary, since_ms, time_ms
-  std::string metric;                        // "cpu.busy"; empty for log-event rules
-  std::map<std::string, std::string> tags;   // the series' tags (not host tags)
+  hostwatch::v1::Alert alert;               // rule, key, state, severity, endpoint, series, value,
+                                            // summary, since_ms, time_ms
+  std::string metric;                       // "cpu.busy"; empty for log-event rules
+  std::map<std::string, std::string> tags;  // the series' tags (not host tags)
   std::map<std::string, std::string> host_tags;
-  std::string expr;                          // "all(#3) > 90"
+  std::string expr;                                // "all(#3) > 90"
   std::vector<std::pair<int64_t, double>> recent;  // (time_ms, value), oldest first
-  std::vector<std::string> log_lines;        // raw matched lines for log rules, oldest first
-  int64_t ends_ms = 0;                       // RESOLVED: when it healed
+  std::vector<std::string> log_lines;              // raw matched lines for log rules, oldest first
+  int64_t ends_ms = 0;                             // RESOLVED: when it healed
 };
 
 struct Notification {
@@ -41,10 +41,10 @@ struct Notification {
     kIncident,  // many hosts silent at once (mass nodata): one incident, all hosts listed
     kDigest,    // the overflow of a receiver's max_notifications_per_hour, in one message
   };
-  std::string id;        // unique and stable: "<receiver>/<group key>/<seq>"; Message-ID's left part
+  std::string id;  // unique and stable: "<receiver>/<group key>/<seq>"; Message-ID's left part
   std::string receiver;  // a name under alerter.receivers
   Kind kind = Kind::kFiring;
-  std::string rule;      // empty for digests
+  std::string rule;                                           // empty for digests
   hostwatch::v1::Severity severity = hostwatch::v1::WARNING;  // the highest among alerts
   std::vector<AlertView> alerts;  // every alert this notification is about (all of them: a
                                   // 500-host incident lists 500)

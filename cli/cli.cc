@@ -12,6 +12,7 @@
 #include "cli/loadgen.h"
 #include "cli/send.h"
 #include "cli/status.h"
+#include "cli/test_alerts.h"
 #include "cli/test_logrules.h"
 #include "common/daemon/flags.h"
 #include "common/transport/curve_keys.h"
@@ -74,6 +75,10 @@ const Verb kVerbs[] = {
      false, RunKeygen},
     {"test-logrules", "--config logwatch.yaml FILE...   per-rule counts and example matches",
      kTestLogrulesUsage, false, RunTestLogrules},
+    {"test-alerts", "--config alerter.yaml SAMPLES.jsonl...   replay samples through the rules",
+     kTestAlertsUsage, false, RunTestAlerts},
+    {"silence", "add|list|expire ...   edit the alerter's silences file", kSilenceUsage, false,
+     RunSilence},
 };
 
 std::string Usage() {
@@ -87,8 +92,7 @@ std::string Usage() {
       "\n"
       "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port "
       "+ 1\n"
-      "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
-      "Verbs still to come: test-alerts, silence.\n";
+      "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n";
   return text;
 }
 

@@ -1,0 +1,110 @@
+// The alerter's Sink on the consumer kit (common/consumer/consumer_kit.h): samples and log events
+// in, alert changes out (to the pipeline, which hands Notifications to Delivery, and to the broker
+// as AlertBatch).
+//
+// Commit discipline (DESIGN.md §6): a delivery is finished (so committed) only after the state file
+// that reflects it has been written: windows, alert states, notification bookkeeping and the
+// position (broker, partition, offset) of the newest delivery it includes, all in one atomic
+// replace of <state_dir>/state.pb, at most about once a second. After a crash the broker
+// re-delivers the uncommitted tail; deliveries at or before the saved position are finished without
+// being looked at, and points not newer than their series' last never enter a window twice. So a
+// restart neither re-notifies nor forgets a firing alert.
+//
+// Threads: every method but AppendMetrics runs on the kit's sink thread. AppendMetrics reads a
+// snapshot under a mutex.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "alerter/config.h"
+#include "alerter/notification.h"
+#include "alerter/pipeline.h"
+#include "alerter/silences.h"
+#include "alerter/state.h"
+#include "common/base/mutex.h"
+#include "common/consumer/consumer_kit.h"
+
+namespace hw::alerter {
+
+struct SinkOptions {
+  std::function<int64_t()> now_ms;  // the wall clock; default system_clock
+  int64_t save_interval_ms = 1000;
+  // The newest envelope handed over is older than this: the input is a backlog (nodata waits).
+  int64_t lag_threshold_ms = 10000;
+  // Alert changes for the broker; empty: not published (test-alerts, unit tests).
+  std::function<Status(const hostwatch::v1::AlertBatch&)> publish;
+};
+
+class AlerterSink : public consumer::Sink {
+ public:
+  AlerterSink(AlerterConfig config, std::unique_ptr<Delivery> delivery, SinkOptions options);
+  ~AlerterSink() override;
+
+  Status Open() override;
+  void Consume(std::vector<consumer::Delivery> batch, consumer::Finisher& finisher) override;
+  void Tick(std::chrono::steady_clock::time_point now, consumer::Finisher& finisher) override;
+  void Close(consumer::Finisher& finisher) override;
+  void AppendMetrics(consumer::MetricOut out) override;
+
+  // Any thread (SIGHUP on the main thread): the new rules, timings and silences file take effect
+  // on the sink thread's next tick; state is kept for keys whose rule still exists.
+  void RequestReload(const AlerterConfig& config);
+  // Sink thread, or before Open.
+  void Reload(const AlerterConfig& config);
+
+  // For tests and test-alerts: feed one envelope body directly (no position), then Tick.
+  void Feed(const hostwatch::v1::Envelope& envelope, int64_t now_ms);
+  void TickAt(int64_t now_ms);
+  const AlertEngine& engine() const { return *engine_; }
+  const Pipeline& pipeline() const { return *pipeline_; }
+  bool lagging() const { return lagging_; }
+
+ private:
+  void Handle(const hostwatch::v1::Envelope& envelope, int64_t now_ms);
+  void Route(std::vector<AlertChange>& changes, int64_t now_ms);
+  void PublishPending();
+  Status SaveState(int64_t now_ms);
+  void MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finisher, bool force);
+  void UpdateSnapshot();
+
+  AlerterConfig config_;
+  std::unique_ptr<Delivery> delivery_;
+  SinkOptions options_;
+  std::unique_ptr<RuleSet> rules_;
+  std::unique_ptr<AlertEngine> engine_;
+  std::unique_ptr<Pipeline> pipeline_;
+  SilenceWatcher silences_;
+  // (broker, partition) -> newest offset reflected in the engine's state.
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> positions_;
+  std::vector<consumer::DeliveryId> unfinished_;  // processed, waiting for the next save
+  hostwatch::v1::AlertBatch to_publish_;
+  bool dirty_ = false;
+  int64_t last_save_ms_ = 0;
+  int64_t last_consume_ms_ = 0;
+  int64_t last_tick_ms_ = 0;
+  bool lagging_ = false;
+  uint64_t skipped_ = 0;  // re-delivered at or before the saved position
+  uint64_t saves_ = 0;
+  uint64_t save_errors_ = 0;
+  uint64_t published_ = 0;
+  uint64_t publish_errors_ = 0;
+
+  struct Snapshot {
+    EngineStats engine;
+    PipelineStats pipeline;
+    uint64_t skipped = 0, saves = 0, save_errors = 0, published = 0, publish_errors = 0,
+             silences = 0;
+    bool lagging = false;
+  };
+  mutable Mutex mu_;
+  Snapshot snapshot_ GUARDED_BY(mu_);
+  std::unique_ptr<AlerterConfig> reload_ GUARDED_BY(mu_);
+};
+
+}  // namespace hw::alerter

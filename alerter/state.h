@@ -1,0 +1,144 @@
+// AlertEngine: the state of every alert key, OK -> PENDING -> FIRING -> RESOLVED (DESIGN.md §6).
+//
+// Time: windows, `for` and log-event windows run on the samples' own time_ms; `nodata` and the
+// expiry of log-event windows run on the wall clock passed to Tick. Nodata is suspended while the
+// alerter lags (it is replaying a backlog: the wall clock says nothing about those hosts yet) and
+// for one nodata duration after Start (hosts had no chance to report).
+//
+// A replayed point (time_ms not newer than its series' last) never enters a window twice, so
+// re-delivery of an uncommitted tail after a crash changes nothing.
+//
+// Pure and single-threaded: the alerter's sink thread owns it; no clock, no I/O. Save/Load map it
+// to the state file's messages.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "alerter/alerter_state.pb.h"
+#include "alerter/notification.h"
+#include "alerter/rules.h"
+#include "common/status/status.h"
+#include "hostwatch/v1/hostwatch.pb.h"
+
+namespace hw::alerter {
+
+// One transition of one alert key.
+struct AlertChange {
+  hostwatch::v1::Alert alert;  // the new state (RESOLVED also when a PENDING alert cleared)
+  uint32_t rule = 0;           // index into the RuleSet
+  // True for what people hear about: -> FIRING, and FIRING -> RESOLVED.
+  bool notify = false;
+};
+
+struct EngineStats {
+  uint64_t samples = 0;    // samples seen
+  uint64_t evaluated = 0;  // (sample, rule) pairs judged
+  uint64_t replayed = 0;   // points not newer than their series' last: ignored
+  uint64_t events = 0;
+  uint64_t series = 0;
+  uint64_t firing = 0;
+  uint64_t pending = 0;
+};
+
+class AlertEngine {
+ public:
+  struct Options {
+    uint32_t nodata_storm_percent = 30;
+    // Hosts not heard from for this long are forgotten (no longer counted as known).
+    int64_t host_forget_ms = 7 * 24 * 3600 * 1000LL;
+    uint32_t max_log_lines = 10;  // per log-event window, for mails
+  };
+  AlertEngine(const RuleSet* rules, Options options);
+
+  // The wall-clock start: nodata waits one duration from here.
+  void Start(int64_t now_ms) { started_ms_ = now_ms; }
+
+  void OnSamples(const hostwatch::v1::SampleBatch& batch, std::vector<AlertChange>* out);
+  void OnEvents(const hostwatch::v1::EventBatch& batch, std::vector<AlertChange>* out);
+  // nodata and the expiry of log-event windows. `lagging`: the input is a backlog.
+  void Tick(int64_t now_ms, bool lagging, std::vector<AlertChange>* out);
+
+  // More than nodata_storm_percent of known hosts have a nodata alert: one incident, not one mail
+  // per host (the pipeline asks at flush time).
+  bool NodataStorm() const;
+  size_t known_hosts() const { return hosts_.size(); }
+
+  // Alerts that are FIRING, by rule index; keys sorted.
+  std::vector<std::string> FiringKeys(uint32_t rule) const;
+  const hostwatch::v1::Alert* FindAlert(const std::string& key) const;
+  // Everything a person needs to read about an alert (from its series or event window).
+  AlertView View(const hostwatch::v1::Alert& alert) const;
+  // rule, endpoint, series, severity and the series' tags: what silences and inhibit match.
+  std::map<std::string, std::string> Labels(const hostwatch::v1::Alert& alert) const;
+
+  EngineStats stats() const;
+
+  void Save(hostwatch::alerter::v1::AlerterState* out) const;
+  // Replaces the state. Alerts of rules that no longer exist are dropped.
+  void Load(const hostwatch::alerter::v1::AlerterState& in);
+
+ private:
+  struct Series {
+    std::string endpoint;
+    std::string metric;
+    std::map<std::string, std::string> tags;
+    std::string name;           // SeriesName
+    std::vector<Point> window;  // small (the longest #N): a vector keeps it contiguous
+    uint32_t capacity = 1;
+    int64_t last_ms = 0;
+    std::vector<uint32_t> rules;  // matching rules (any kind)
+    // Parallel to rules: the open (PENDING or FIRING) alert of that rule, a node of alerts_, or
+    // null. A point then never builds a key unless it opens an alert.
+    std::vector<hostwatch::v1::Alert*> alert;
+    bool has_nodata = false;
+  };
+  struct EventWindow {
+    std::string endpoint;
+    std::string event_rule;
+    std::deque<std::pair<int64_t, uint64_t>> hits;  // (time_ms, weight)
+    std::deque<std::string> lines;
+    int64_t last_ms = 0;
+  };
+  struct Host {
+    std::map<std::string, std::string> host_tags;
+    int64_t last_seen_ms = 0;
+  };
+
+  Series& SeriesFor(const std::string& endpoint, const hostwatch::v1::Sample& s);
+  Series& AddSeries(Series s);
+  void TransitionSeries(Series* s, size_t k, bool decided, bool breach, bool clear, double value,
+                        int64_t t_ms, std::vector<AlertChange>* out) {
+    Transition(s->rules[k], s->endpoint, s->name, decided, breach, clear, value, t_ms, out,
+               &s->alert[k]);
+  }
+  void Rematch(Series* s) const;
+  // slot: the series' cached pointer to this alert (kept in step), or null to look it up by key.
+  void Transition(uint32_t rule_index, const std::string& endpoint, const std::string& series,
+                  bool decided, bool breach, bool clear, double value, int64_t t_ms,
+                  std::vector<AlertChange>* out, hostwatch::v1::Alert** slot = nullptr);
+  void JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<AlertChange>* out);
+  static std::string SeriesId(std::string_view endpoint, std::string_view series_name);
+
+  const RuleSet* rules_;
+  Options options_;
+  int64_t started_ms_ = 0;
+  // Series live in a deque (stable addresses) and are found by a hash of (endpoint, metric, tags)
+  // computed without building strings: the per-sample cost is one hash and one lookup.
+  std::deque<Series> series_store_;
+  std::unordered_multimap<uint64_t, uint32_t> series_by_hash_;  // -> index into series_store_
+  std::unordered_map<std::string, uint32_t> series_by_id_;      // SeriesId -> index (View, Labels)
+  std::vector<uint32_t> nodata_series_;                         // indexes with a nodata rule
+  std::map<std::string, EventWindow> event_windows_;            // by SeriesId(endpoint, event_rule)
+  std::unordered_map<std::string, Host> hosts_;
+  std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
+  mutable EngineStats stats_;
+};
+
+}  // namespace hw::alerter

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# bench/alerter.sh: hostwatch-alerter's evaluation rate beside the rate `hostwatch consume` drains the
+# same broker, and its latency from a breaching sample to the alert's state change, in one run.
+# Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
+#
+#   bench/alerter.sh [--hosts 100] [--metrics 100] [--ticks 300] [--rate 100000] [--seconds 20]
+#                    [--no-build] [--keep]
+#   HW_BENCH_BUILD_DIR=build/ci bench/alerter.sh ...   (default build/release)
+#
+# 1. A hostwatch-broker on free loopback ports; `hostwatch loadgen --rate 0` fills its journal with
+#    H x M series x T ticks (10 s apart) and exits once all are acked.
+# 2. drain: `hostwatch consume --group drain --format summary --count N`: N / its wall time.
+# 3. alerter: hostwatch-alerter with H x M rules (one per series: endpoint loadgen-HHHH, metric
+#    load.mMMMM, "avg(#3) > 85" recover "avg(#3) < 60"; loadgen's values follow 50 +- 40 sine
+#    curves, so alerts open and close all the time) as a new group starting at the earliest record:
+#    N / (subscribed, config loaded -> the group's lag is 0 in `hostwatch status`). The alerter
+#    commits after its state is saved (at most a second apart), so this rate is low by up to a
+#    second's worth.
+# 4. latency: loadgen live (wall-clock timestamps) at --rate samples/s for --seconds beside the
+#    alerter, while a probe host publishes a breaching and a clearing cpu.busy value in turn
+#    (`hostwatch send`, 5 a second) against the rule "any(#1) > 90" on it. Per probe: the
+#    AlertBatch's sent_ms (the alerter publishing the change) minus the alert's time_ms (the
+#    sample's timestamp, taken by `hostwatch send` before it connects, so high by its connect
+#    time). p50, p99, max over the probes, read back with `hostwatch consume --topics alerts`.
+# Goals (the alerter issue): >= 1,000,000 samples/s evaluated, >= 0.5x the drain rate; p99 <= 5 ms.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOSTS=100 METRICS=100 TICKS=300 RATE=100000 SECONDS_LAT=20 BUILD=1 KEEP=0
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --hosts) HOSTS=$2; shift 2 ;;
+    --metrics) METRICS=$2; shift 2 ;;
+    --ticks) TICKS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    --seconds) SECONDS_LAT=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "alerter.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+BIN=$ROOT/${HW_BENCH_BUILD_DIR:-build/release}
+if [[ $BUILD -eq 1 ]]; then
+  (cd "$ROOT" && cmake --preset release >/dev/null &&
+   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-alerter >/dev/null) || {
+    echo "alerter.sh: the release build failed" >&2
+    exit 1
+  }
+fi
+BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch ALERTER=$BIN/alerter/hostwatch-alerter
+for b in "$BROKER" "$HW" "$ALERTER"; do
+  [[ -x $b ]] || { echo "alerter.sh: $b is missing" >&2; exit 1; }
+done
+PY=/usr/bin/python3
+N=$((HOSTS * METRICS * TICKS))
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-alerter.XXXXXX")
+export TMPDIR=$W
+PIDS=()
+stoppid() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+cleanup() {
+  for p in "${PIDS[@]}"; do stoppid "$p"; done
+  if [[ $KEEP -eq 1 ]]; then echo "alerter.sh: kept $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+freeport() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+  done
+}
+waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+nowns() { date +%s%N; }
+
+FRONT=$(freeport) BACK=$(freeport) TAP=$(freeport)
+BRK=(--broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" --tap "tcp://127.0.0.1:$TAP")
+cat >"$W/broker.yaml" <<EOF
+broker:
+  frontend: tcp://127.0.0.1:$FRONT
+  backend: tcp://127.0.0.1:$BACK
+  tap: tcp://127.0.0.1:$TAP
+  data_dir: $W/broker
+  partitions: 4
+log: {level: warn}
+EOF
+"$BROKER" --config "$W/broker.yaml" >"$W/broker.log" 2>&1 &
+PIDS+=($!)
+waitport "$FRONT" && waitport "$BACK" || { echo "alerter.sh: the broker did not start" >&2; exit 1; }
+
+echo "filling the journal: $HOSTS hosts x $METRICS series x $TICKS ticks = $N samples" >&2
+"$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$METRICS" --interval 10 \
+  --duration $((TICKS * 10)) --rate 0 --json >"$W/fill.json"
+
+t0=$(nowns)
+"$HW" consume "${BRK[@]}" --group drain --format summary --json --count "$N" --timeout 600 \
+  --metric 'load.*' >"$W/drain.json"
+t1=$(nowns)
+DRAIN=$($PY -c "print(round($N / (($t1 - $t0) / 1e9)))")
+
+# The rules: one per series.
+{
+  echo "alerter:"
+  echo "  state_dir: $W/alerter-state"
+  echo "  outbox_dir: $W/outbox"
+  echo "  receivers: {ops: {email: [ops@example.com]}}"
+  echo "  rules:"
+  echo "    - {name: probe_high, metric: cpu.busy, endpoint: probe, expr: \"any(#1) > 90\", receivers: [ops]}"
+  for m in $(seq 1 "$METRICS"); do
+    for h in $(seq 1 "$HOSTS"); do
+      printf '    - {name: r_%d_%d, metric: load.m%04d, endpoint: loadgen-%04d, expr: "avg(#3) > 85", recover: "avg(#3) < 60", receivers: [ops]}\n' "$m" "$h" "$m" "$h"
+    done
+  done
+  echo "link:"
+  echo "  brokers: [tcp://127.0.0.1:$FRONT]"
+  echo "  backends: [tcp://127.0.0.1:$BACK]"
+  echo "  spool_dir: $W/alerter-spool"
+  echo "  group: alerter"
+  echo "  start: earliest"
+  echo "log: {level: info}"
+} >"$W/alerter.yaml"
+"$ALERTER" --config "$W/alerter.yaml" --check-config >/dev/null
+
+lag() {
+  "$HW" status "${BRK[@]}" --json 2>/dev/null | $PY -c '
+import json, sys
+s = json.load(sys.stdin)
+for g in s.get("groups", []):
+    if g.get("group") == "alerter":
+        ps = g.get("partitions", [])
+        print(sum(int(p.get("lag", 0)) for p in ps) if ps and any(int(p.get("committed", 0)) for p in ps) else -1)
+        break
+else:
+    print(-1)'
+}
+"$ALERTER" --config "$W/alerter.yaml" >"$W/alerter.log" 2>&1 &
+APID=$!
+PIDS+=("$APID")
+# The clock starts once the config (10,000 rules) is loaded and the group subscribed.
+until grep -q "alerter: .* rules, group" "$W/alerter.log"; do
+  kill -0 "$APID" 2>/dev/null || { echo "alerter.sh: the alerter died; see $W/alerter.log" >&2; exit 1; }
+  sleep 0.05
+done
+t0=$(nowns)
+while :; do
+  l=$(lag)
+  [[ $l == 0 ]] && break
+  kill -0 "$APID" 2>/dev/null || { echo "alerter.sh: the alerter died; see $W/alerter.log" >&2; exit 1; }
+  sleep 0.2
+done
+t1=$(nowns)
+EVAL=$($PY -c "print(round($N / (($t1 - $t0) / 1e9)))")
+
+# Latency: live load plus probes.
+"$HW" consume "${BRK[@]}" --group lat --topics alerts --format json --timeout $((SECONDS_LAT + 15)) \
+  >"$W/alerts.jsonl" 2>/dev/null &
+CPID=$!
+PIDS+=("$CPID")
+LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
+"$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 \
+  --duration "$SECONDS_LAT" --first-host 101 >"$W/live.log" 2>&1 &
+LPID=$!
+PIDS+=("$LPID")
+sleep 2
+end=$(( $(date +%s) + SECONDS_LAT - 4 ))
+v=99
+while [[ $(date +%s) -lt $end ]]; do
+  "$HW" send "${BRK[@]}" --endpoint probe cpu.busy "$v" >/dev/null
+  v=$([[ $v == 99 ]] && echo 1 || echo 99)
+  sleep 0.2
+done
+wait "$LPID" || true
+sleep 3
+stoppid "$CPID"
+LAT=$($PY - "$W/alerts.jsonl" <<'EOF'
+import json, sys
+xs = []
+for line in open(sys.argv[1]):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    for a in e.get("alerts", {}).get("alerts", []):
+        if a.get("rule") == "probe_high":
+            xs.append(int(e["sentMs"]) - int(a["timeMs"]))
+xs.sort()
+if not xs:
+    print("0 0 0 0")
+else:
+    q = lambda p: xs[min(len(xs) - 1, int(p * len(xs)))]
+    print(len(xs), q(0.5), q(0.99), xs[-1])
+EOF
+)
+read -r PROBES P50 P99 PMAX <<<"$LAT"
+
+echo
+printf '%-34s %12s\n' "samples in the journal" "$N"
+printf '%-34s %12s samples/s\n' "hostwatch consume drain" "$DRAIN"
+printf '%-34s %12s samples/s (%s rules)\n' "hostwatch-alerter evaluation" "$EVAL" "$((HOSTS * METRICS + 1))"
+printf '%-34s %12s\n' "ratio alerter / drain" "$($PY -c "print(f'{$EVAL / $DRAIN:.2f}x')")"
+printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes at ~%s samples/s\n' \
+  "breach -> state change" "$P50" "$P99" "$PMAX" "$PROBES" "$RATE"
