@@ -184,6 +184,11 @@ hostwatch::v1::BrokerStats Backend::Impl::BuildStats() {
   st.set_skipped(counters.skipped.load());
   st.set_recovered_truncated_bytes(counters.recovered_truncated_bytes);
   st.set_recovered_corrupt_records(counters.recovered_corrupt_records);
+  st.set_sources_expired(counters.sources_expired.load());
+  st.set_sources_evicted(counters.sources_evicted.load());
+  st.set_groups_expired(counters.groups_expired.load());
+  st.set_oversize(counters.oversize.load());
+  st.set_revoked_disconnects(counters.revoked_disconnects.load());
   return st;
 }
 

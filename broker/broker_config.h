@@ -35,6 +35,12 @@ struct BrokerConfig {
   std::string fsync = "interval";  // interval | always
   config::Duration fsync_interval = std::chrono::milliseconds(100);
   uint64_t max_message_bytes = 4ull << 20;
+  // Bounds on what peers can make the broker keep (docs/broker.md "Limits").
+  uint32_t max_sources = 100000;                             // dedup table entries
+  config::Duration source_ttl = std::chrono::hours(24 * 7);  // idle dedup entries are forgotten
+  config::Duration group_ttl = std::chrono::hours(24 * 7);   // idle groups without members removed
+  uint32_t max_groups = 10000;  // a Subscribe for a new group beyond: error
+  uint32_t max_credit = 65536;  // per member; more granted is clamped
   bool allow_insecure = false;
   CurveServerConfig curve;
   daemon::LogOptions log;

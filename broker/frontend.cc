@@ -75,6 +75,7 @@ struct Frontend::Impl {
     self_epoch = (static_cast<uint64_t>(rd()) << 32) | rd();
     if (self_epoch == 0) self_epoch = 1;
     self_source = naming::LocalEndpoint("broker") + "/broker";
+    table.set_max_sources(c.max_sources);
   }
 
   void HandleBatch();
@@ -111,11 +112,13 @@ struct Frontend::Impl {
 
   Envelope scratch_envelope;  // HandleOne's parse target, reused (frontend thread only)
   size_t board_sources = 0;   // sources in the table when the board was last published
+  uint64_t evicted_seen = 0;  // table.evicted() already added to the counters
   uint64_t self_epoch = 0;
   uint64_t self_seq = 0;
   std::string self_source;
   daemon::RepeatLimiter reject_log{std::chrono::seconds(10)};
   daemon::RepeatLimiter error_log{std::chrono::seconds(10)};
+  daemon::RepeatLimiter oversize_log{std::chrono::seconds(10)};  // its own: rare and telling
   Status fatal;
 };
 
@@ -136,7 +139,9 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
     HW_RETURN_IF_ERROR(MakeCurveServer(s.tap, s.config.curve).WithContext("tap"));
   }
   try {
-    s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
+    // Twice the limit: frames between the two are read, answered and counted as oversize
+    // (HandleOne); only beyond does ZeroMQ drop the connection, which it does without telling us.
+    s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * s.config.max_message_bytes));
     s.frontend.set(zmq::sockopt::linger, 0);
     s.frontend.set(zmq::sockopt::rcvhwm, 100000);
     s.frontend.set(zmq::sockopt::sndhwm, 100000);
@@ -163,17 +168,57 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
   const std::string_view identity(static_cast<const char*>(identity_msg.data()),
                                   identity_msg.size());
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
-  Result<EnvelopeHeader> header = ParseEnvelopeHeader(bytes);
-  if (!header.ok()) {
-    counters.Reject("malformed");
-    if (auto n = reject_log.Allow()) {
-      spdlog::warn("rejected a malformed envelope ({} bytes): {} ({} more since)", payload.size(),
-                   header.status().message(), *n);
+  if (payload.size() > config.max_message_bytes) {
+    // ZeroMQ cuts the connection only past twice the limit (ZMQ_MAXMSGSIZE, set in Bind), so that
+    // a frame just over it is answered, counted and logged here instead of vanishing.
+    counters.oversize.fetch_add(1, std::memory_order_relaxed);
+    counters.Reject("oversize");
+    if (auto n = oversize_log.Allow()) {
+      spdlog::warn("rejected an envelope of {} bytes: over max_message_bytes {} ({} more since)",
+                   payload.size(), config.max_message_bytes, *n);
     }
+    acks.push_back(
+        {identity, "", 0, 0, Ack::REJECTED,
+         "envelope of " + std::to_string(payload.size()) + " bytes is over max_message_bytes"});
+    return;
+  }
+  // Order matters (docs/wire_format.md "What a rejection changes"): the header is validated, then
+  // the key's right to speak for the source is checked, and only then is the dedup table even
+  // read. Nothing from an envelope that fails either step is stored anywhere but in a counter.
+  Result<EnvelopeHeader> header = ParseProducerHeader(bytes);
+  if (!header.ok()) {
+    counters.Reject(ReasonKey(header.status().message()));
+    if (auto n = reject_log.Allow()) {
+      spdlog::warn("rejected an envelope with a bad header ({} bytes): {} ({} more since)",
+                   payload.size(), header.status().message(), *n);
+    }
+    // The source is not echoed: it is not valid, and may be huge.
     acks.push_back({identity, "", 0, 0, Ack::REJECTED, header.status().message()});
     return;
   }
   EnvelopeHeader& h = *header;  // its source is moved into the ack, the last use
+  if (config.curve.enabled) {
+    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5). Checked
+    // before the dedup table, so a key cannot learn or move another source's position.
+    const char* user = nullptr;
+    try {
+      user = payload.gets("User-Id");
+    } catch (const zmq::error_t&) {
+      user = nullptr;
+    }
+    const std::string_view endpoint = naming::SourceEndpoint(h.source);
+    if (user == nullptr || !KeyMayPublishFor(config.curve.bindings, user, endpoint)) {
+      counters.Reject("binding");
+      std::string why = "binding: key \"" + std::string(user ? user : "?") +
+                        "\" may not publish for endpoint \"" + std::string(endpoint) + "\"";
+      if (auto n = reject_log.Allow()) {
+        spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq, why, *n);
+      }
+      acks.push_back(
+          {identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, std::move(why)});
+      return;
+    }
+  }
   Decision d = table.Check(h.source, h.epoch, h.seq);
   if (d.verdict == Verdict::kDuplicate) {
     counters.duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -199,24 +244,11 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
       valid = naming::ValidateEnvelope(env);
     }
   }
-  if (valid.ok() && config.curve.enabled) {
-    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5).
-    const char* user = nullptr;
-    try {
-      user = payload.gets("User-Id");
-    } catch (const zmq::error_t&) {
-      user = nullptr;
-    }
-    const std::string_view endpoint = naming::SourceEndpoint(h.source);
-    if (user == nullptr || !KeyMayPublishFor(config.curve.bindings, user, endpoint)) {
-      valid = Status::InvalidArgument("binding: key \"" + std::string(user ? user : "?") +
-                                      "\" may not publish for endpoint \"" + std::string(endpoint) +
-                                      "\"");
-    }
-  }
-  // Judged in order, so the seq is used up whether appended or rejected: the stream goes on.
-  table.Observe(h.source, h.epoch, h.seq, NowMs());
   if (!valid.ok()) {
+    // Rejected by content from a key allowed to speak for the source: the seq is used up when the
+    // stream is already known, so the producer's stream goes on; a stream the table does not know
+    // yet is not created (its next envelope is taken as its first).
+    table.ObserveIfKnown(h.source, h.epoch, h.seq, NowMs());
     counters.Reject(ReasonKey(valid.message()));
     if (auto n = reject_log.Allow()) {
       spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq,
@@ -225,6 +257,7 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
     acks.push_back({identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, valid.message()});
     return;
   }
+  table.Observe(h.source, h.epoch, h.seq, NowMs());
   const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
   to_append[p].emplace_back(bytes);
   std::string_view endpoint = naming::SourceEndpoint(h.source);
@@ -293,6 +326,14 @@ void Frontend::Impl::HandleBatch() {
   }
   // A new producer shows in Stats before its first ack leaves, not up to a second later
   // (`hostwatch send; hostwatch status` lists it).
+  if (const uint64_t ev = table.evicted(); ev != evicted_seen) {
+    counters.sources_evicted.fetch_add(ev - evicted_seen, std::memory_order_relaxed);
+    if (auto n = error_log.Allow()) {
+      spdlog::warn("dedup table full (max_sources {}): {} least recently seen source(s) evicted",
+                   config.max_sources, ev - evicted_seen);
+    }
+    evicted_seen = ev;
+  }
   if (table.size() != board_sources) {
     board_sources = table.size();
     PublishBoard();
@@ -428,6 +469,11 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
     last_retention = now;
   }
   if (force || now - last_snapshot >= kSnapshotEvery) {
+    if (size_t gone = table.ExpireIdle(NowMs(), config.source_ttl.count()); gone > 0) {
+      counters.sources_expired.fetch_add(gone, std::memory_order_relaxed);
+      spdlog::info("dedup table: {} source(s) idle for source_ttl forgotten ({} left)", gone,
+                   table.size());
+    }
     // Only after the fsync above: a snapshot must never claim records the disk does not have.
     for (size_t p = 0; p < dirty.size(); ++p) {
       if (dirty[p]) (void)journal.partitions[p]->Sync();

@@ -23,10 +23,10 @@ namespace {
 using hostwatch::v1::Ack;
 using namespace std::chrono_literals;
 
-std::string Envelope(const std::string& endpoint, uint64_t seq) {
+std::string Envelope(const std::string& endpoint, uint64_t seq, uint64_t epoch = 11) {
   hostwatch::v1::Envelope env;
   env.set_source(endpoint + "/test");
-  env.set_epoch(11);
+  env.set_epoch(epoch);
   env.set_seq(seq);
   auto* b = env.mutable_samples();
   b->set_endpoint(endpoint);
@@ -47,7 +47,7 @@ class CurveBrokerTest : public ::testing::Test {
   void SetUp() override {
     keys_ = dir_.Sub("keys");
     authorized_ = dir_.Sub("authorized");
-    for (const char* name : {"broker", "game-a", "ops", "stranger", "fake-broker"}) {
+    for (const char* name : {"broker", "game-a", "game-b", "ops", "stranger", "fake-broker"}) {
       std::string out;
       testing::SubprocessOptions o;
       Result<int> rc = testing::RunCommand(
@@ -58,11 +58,12 @@ class CurveBrokerTest : public ::testing::Test {
     }
     std::filesystem::copy_file(keys_ / "game-a.pub", authorized_ / "game-a.pub");
     std::filesystem::copy_file(keys_ / "ops.pub", authorized_ / "ops.pub");
+    std::filesystem::copy_file(keys_ / "game-b.pub", authorized_ / "game-b.pub");
     testing::BrokerProcessOptions opts;
     opts.top_yaml =
         "curve:\n  enabled: true\n  secret_key_file: " + (keys_ / "broker.key").string() +
         "\n  public_key_file: " + (keys_ / "broker.pub").string() +
-        "\n  authorized_keys_dir: " + authorized_.string() + "\n  bindings: {game-a: [game-a]}\n";
+        "\n  authorized_keys_dir: " + authorized_.string() + "\n  bindings: {game-a: [game-a], game-b: [game-b]}\n";
     auto b = testing::BrokerProcess::Start(dir_.path(), opts);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(b).value();
@@ -98,6 +99,35 @@ class CurveBrokerTest : public ::testing::Test {
     Ack a;
     a.ParseFromArray(m.data(), static_cast<int>(m.size()));
     return a;
+  }
+
+  // Every journaled envelope, "source seq", read as group `group` over a CURVE consumer connection.
+  std::multiset<std::string> JournaledSeqs(const std::string& group) {
+    zmq::socket_t s = Dealer(broker_->backend(), "ops");
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_subscribe()->set_group(group);
+    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
+    r.mutable_subscribe()->set_credit(1000);
+    std::string b = r.SerializeAsString();
+    s.send(zmq::buffer(b), zmq::send_flags::none);
+    std::multiset<std::string> out;
+    for (;;) {
+      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, 2s);
+      if (!(items[0].revents & ZMQ_POLLIN)) break;
+      zmq::message_t head;
+      (void)s.recv(head);
+      hostwatch::v1::ConsumerMessage msg;
+      msg.ParseFromArray(head.data(), static_cast<int>(head.size()));
+      if (!msg.has_delivery()) continue;
+      zmq::message_t body;
+      (void)s.recv(body);
+      hostwatch::v1::Envelope env;
+      env.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      if (!env.source().ends_with("/broker"))
+        out.insert(env.source() + " " + std::to_string(env.seq()));
+    }
+    return out;
   }
 
   // Every journaled envelope's source, read as group `group` over a CURVE consumer connection.
@@ -185,7 +215,38 @@ TEST_F(CurveBrokerTest, OnlyAuthorizedKeysGetThroughAndBindingsHold) {
   auto stats = Stats();
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->rejected(), 1u);
-  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("CURVE on: 2 authorized client keys"));
+  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("CURVE on: 3 authorized client keys"));
+}
+
+// Issue 12, finding 1: a key bound to A that sends B's next seqs must not use them up. Before the
+// fix every one was recorded in the dedup table although rejected, and B's own envelopes with
+// those seqs were then acked as duplicates and never journaled.
+TEST_F(CurveBrokerTest, SpoofedSeqsFromAnotherKeyLoseNothingOfTheVictimsStream) {
+  zmq::socket_t b = Producer("game-b");
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    auto ack = SendAndWait(b, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack && ack->status() == Ack::OK) << broker_->Log();
+  }
+  zmq::socket_t a = Producer("game-a");
+  for (uint64_t seq = 6; seq <= 15; ++seq) {
+    auto ack = SendAndWait(a, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->status(), Ack::REJECTED);
+    EXPECT_THAT(ack->error(), ::testing::HasSubstr("binding"));
+  }
+  for (uint64_t seq = 6; seq <= 15; ++seq) {
+    auto ack = SendAndWait(b, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->status(), Ack::OK);
+    EXPECT_EQ(ack->acked_seq(), seq);
+  }
+  std::multiset<std::string> want;
+  for (uint64_t seq = 1; seq <= 15; ++seq) want.insert("game-b/test " + std::to_string(seq));
+  EXPECT_EQ(JournaledSeqs("victim"), want);
+  auto stats = Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->duplicates(), 0u);
+  EXPECT_EQ(stats->rejected_by_reason().at("binding"), 10u);
 }
 
 // libzmq never retries a connection that ZAP refused; the producer link opens a new socket later,
