@@ -63,7 +63,8 @@ class CurveBrokerTest : public ::testing::Test {
     opts.top_yaml =
         "curve:\n  enabled: true\n  secret_key_file: " + (keys_ / "broker.key").string() +
         "\n  public_key_file: " + (keys_ / "broker.pub").string() +
-        "\n  authorized_keys_dir: " + authorized_.string() + "\n  bindings: {game-a: [game-a], game-b: [game-b]}\n";
+        "\n  authorized_keys_dir: " + authorized_.string() +
+        "\n  bindings: {game-a: [game-a], game-b: [game-b]}\n";
     auto b = testing::BrokerProcess::Start(dir_.path(), opts);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(b).value();

@@ -76,9 +76,8 @@ TEST_F(BrokerLimitsTest, TenThousandRejectedSourcesLeaveTableSnapshotAndStatsUnc
   ASSERT_TRUE(ok && ok->status() == Ack::OK) << broker_->Log();
   // A snapshot that holds good-1 (written every 10 s).
   const fs::path snap = broker_->data_dir() / "dedup.snapshot";
-  ASSERT_TRUE(testing::WaitFor([&] { return SnapshotSources(broker_->data_dir()).contains(
-                                           "good-1/test"); },
-                               30s));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return SnapshotSources(broker_->data_dir()).contains("good-1/test"); }, 30s));
   const std::set<std::string> snap_before = SnapshotSources(broker_->data_dir());
   const std::set<std::string> stats_before = StatsSources(Stats());
   ASSERT_TRUE(stats_before.contains("good-1/test"));
@@ -88,8 +87,8 @@ TEST_F(BrokerLimitsTest, TenThousandRejectedSourcesLeaveTableSnapshotAndStatsUnc
   constexpr int kN = 10000;
   for (int i = 0; i < kN; ++i) {
     // Valid names with no body (rejected by content) and, one in ten, an invalid source.
-    const std::string source = i % 10 == 0 ? "bad source " + std::to_string(rng())
-                                           : "h" + std::to_string(rng()) + "/x";
+    const std::string source =
+        i % 10 == 0 ? "bad source " + std::to_string(rng()) : "h" + std::to_string(rng()) + "/x";
     bad.Send(BodylessEnvelope(source, rng() | 1, 1 + rng() % 1000));
   }
   int rejected = 0;
@@ -139,8 +138,113 @@ TEST_F(BrokerLimitsTest, HostileSourceNamesCostNoMemory) {
   std::printf("[ info     ] broker RSS %lu KiB before, %lu KiB after 32 MiB of source names\n",
               static_cast<unsigned long>(before), static_cast<unsigned long>(after));
   EXPECT_LT(after, before + 8 * 1024) << "RSS grew by " << (after - before) << " KiB";
-  EXPECT_THAT(StatsSources(Stats()), ::testing::Not(::testing::Contains(::testing::SizeIs(
-                                         ::testing::Gt(300u)))));
+  EXPECT_THAT(StatsSources(Stats()),
+              ::testing::Not(::testing::Contains(::testing::SizeIs(::testing::Gt(300u)))));
+}
+
+TEST_F(BrokerLimitsTest, SourcesBeyondMaxSourcesEvictTheLeastRecentlySeen) {
+  StartBroker("  max_sources: 16\n");
+  PeerProducer p(ctx_, broker_->frontend());
+  for (int i = 0; i < 40; ++i) {
+    auto a = p.Call(SamplesEnvelope("cap-" + std::to_string(i), 1, 1), 5s);
+    ASSERT_TRUE(a && a->status() == Ack::OK) << broker_->Log();
+  }
+  hostwatch::v1::BrokerStats st;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        st = Stats();
+        return st.sources_evicted() >= 24;
+      },
+      10s))
+      << st.DebugString();
+  EXPECT_LE(st.producers_size(), 16);
+  // The newest are kept.
+  EXPECT_TRUE(StatsSources(st).contains("cap-39/test"));
+  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("dedup table full"));
+}
+
+TEST_F(BrokerLimitsTest, IdleGroupsWithoutMembersExpire) {
+  StartBroker("  group_ttl: 2s\n");
+  PeerProducer p(ctx_, broker_->frontend());
+  ASSERT_TRUE(p.Call(SamplesEnvelope("g-1", 1, 1), 5s));
+  // One connection joins 50 random groups in turn (each Subscribe leaves the previous group), then
+  // leaves: 50 groups without members, each with an offsets file (EARLIEST commits a position).
+  PeerConsumer hopper(ctx_, broker_->backend());
+  std::mt19937_64 rng(7);
+  std::vector<std::string> names;
+  for (int i = 0; i < 50; ++i) {
+    names.push_back("rnd-" + std::to_string(rng()));
+    hopper.Subscribe(names.back(), Subscribe::EARLIEST, 1);
+  }
+  PeerConsumer keeper(ctx_, broker_->backend());
+  keeper.Subscribe("keep", Subscribe::EARLIEST, 1);
+  const fs::path groups_dir = broker_->data_dir() / "groups";
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return fs::exists(groups_dir / (names.back() + ".offsets")); }, 10s));
+  hostwatch::v1::ConsumerRequest leave;
+  leave.mutable_leave();
+  hopper.Request(leave);
+  hostwatch::v1::BrokerStats st;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        hostwatch::v1::ConsumerRequest hb;  // the keeper stays a member
+        hb.mutable_heartbeat();
+        keeper.Request(hb);
+        st = Stats();
+        return st.groups_expired() >= 50;
+      },
+      30s))
+      << st.DebugString();
+  std::set<std::string> left;
+  for (const auto& g : st.groups()) left.insert(g.group());
+  EXPECT_TRUE(left.contains("keep"));
+  for (const std::string& n : names) {
+    EXPECT_FALSE(left.contains(n)) << n;
+    EXPECT_FALSE(fs::exists(groups_dir / (n + ".offsets"))) << n;
+  }
+  EXPECT_TRUE(fs::exists(groups_dir / "keep.offsets"));
+}
+
+TEST_F(BrokerLimitsTest, NeverReadingConsumerWithHugeCreditCostsBoundedMemory) {
+  StartBroker();
+  // About 64 MiB of journal: 8,000 envelopes of about 8 KiB.
+  PeerProducer p(ctx_, broker_->frontend());
+  constexpr uint64_t kEnvelopes = 8000;
+  for (uint64_t seq = 1; seq <= kEnvelopes; ++seq) p.Send(SamplesEnvelope("big-1", 1, seq, 240));
+  uint64_t acked = 0;
+  while (acked < kEnvelopes) {
+    auto a = p.Recv(20s);
+    ASSERT_TRUE(a) << "acked " << acked << "; " << broker_->Log();
+    ASSERT_EQ(a->status(), Ack::OK);
+    acked = std::max<uint64_t>(acked, a->acked_seq());
+  }
+  const uint64_t journal = Stats().journal_bytes();
+  ASSERT_GT(journal, 60u << 20);
+  const uint64_t before = testing::RssKiB(broker_->pid());
+  // Credit 4e9 and never a read (a small receive queue, so the bytes stay on the broker's side).
+  PeerConsumer hog(ctx_, broker_->backend(), {}, /*rcvhwm=*/10);
+  hog.socket().set(zmq::sockopt::rcvbuf, 64 * 1024);
+  hog.Subscribe("hog", Subscribe::EARLIEST, 4'000'000'000u);
+  // Let the broker push all it is willing to: delivered stops growing.
+  uint64_t last = 0, delivered = 0;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        PeerConsumer c(ctx_, broker_->backend());
+        auto st = c.Stats(5s);
+        if (!st) return false;
+        last = delivered;
+        delivered = st->delivered();
+        return delivered > 0 && delivered == last;
+      },
+      30s, 1s));
+  const uint64_t after = testing::RssKiB(broker_->pid());
+  std::printf(
+      "[ info     ] journal %lu MiB; broker RSS %lu KiB before, %lu KiB with the hog "
+      "(%lu deliveries queued)\n",
+      static_cast<unsigned long>(journal >> 20), static_cast<unsigned long>(before),
+      static_cast<unsigned long>(after), static_cast<unsigned long>(delivered));
+  EXPECT_LT(delivered, kEnvelopes / 2);
+  EXPECT_LT(after, before + 24 * 1024) << "RSS grew by " << (after - before) << " KiB";
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ inline std::string BodylessEnvelope(const std::string& source, uint64_t epoch, u
 // CURVE client keys of a DEALER: the files <keys>/<name>.{pub,key} and the server's <server>.pub.
 struct CurveKeys {
   std::filesystem::path dir;
-  std::string name;            // empty: plaintext
+  std::string name;  // empty: plaintext
   std::string server = "broker";
 };
 
