@@ -9,6 +9,7 @@
 #include "broker/consumer_groups.h"
 #include "broker/consumer_requests.h"
 #include "broker/curve_auth.h"
+#include "broker/frontend.h"
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
@@ -95,7 +96,9 @@ struct Backend::Impl {
   zmq::socket_t backend;
   zmq::socket_t notify;
   ConsumerGroups groups;
-  bool any_full = false;  // a member's queue was full: retry soon rather than at the next event
+  std::atomic<bool> reset_requested{false};
+  std::string backend_bound;  // the endpoint as bound (for unbind)
+  bool any_full = false;      // a member's queue was full: retry soon rather than at the next event
   Clock::time_point last_save = Clock::now();
   Clock::time_point last_expire = Clock::now();
   daemon::RepeatLimiter log_limit{std::chrono::seconds(10)};
@@ -169,7 +172,8 @@ Status Backend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
   HW_RETURN_IF_ERROR(s.LoadOffsets());
   if (s.config.curve.enabled) {
-    HW_RETURN_IF_ERROR(MakeCurveServer(s.backend, s.config.curve).WithContext("backend"));
+    HW_RETURN_IF_ERROR(
+        MakeCurveServer(s.backend, s.config.curve, kZapConsumerDomain).WithContext("backend"));
   }
   try {
     s.backend.set(zmq::sockopt::linger, 0);
@@ -180,6 +184,7 @@ Status Backend::Bind(const std::string& notify_endpoint) {
     s.backend.set(zmq::sockopt::heartbeat_ivl, 1000);
     s.backend.set(zmq::sockopt::heartbeat_timeout, 3000);
     s.backend.bind(s.config.backend);
+    s.backend_bound = s.backend.get(zmq::sockopt::last_endpoint);
     s.notify.set(zmq::sockopt::linger, 0);
     s.notify.bind(notify_endpoint);
   } catch (const zmq::error_t& e) {
@@ -258,6 +263,27 @@ void Backend::Impl::HandleRequests() {
     const ConsumerRequest& req = *decoded;
     switch (req.request_case()) {
       case ConsumerRequest::kSubscribe: {
+        if (config.curve.enabled) {
+          // Only the consumer key's own groups (DESIGN.md §5): it may not read another group's
+          // data nor move its position.
+          const char* user = nullptr;
+          try {
+            user = body.gets("User-Id");
+          } catch (const zmq::error_t&) {
+            user = nullptr;
+          }
+          if (user == nullptr ||
+              !KeyMayReadGroup(config.curve.group_bindings, user, req.subscribe().group())) {
+            counters.Reject("group_binding");
+            if (auto n = log_limit.Allow()) {
+              spdlog::warn("consumer key {} may not read group {} ({} more since)",
+                           user ? user : "?", req.subscribe().group(), *n);
+            }
+            SendError(id, "binding: key \"" + std::string(user ? user : "?") +
+                              "\" may not read group \"" + req.subscribe().group() + "\"");
+            break;
+          }
+        }
         if (!groups.groups().contains(req.subscribe().group()) &&
             groups.groups().size() >= config.max_groups) {
           SendError(id, "too many groups (max_groups " + std::to_string(config.max_groups) + ")");
@@ -373,9 +399,15 @@ void Backend::Impl::Deliver() {
   any_full = !full.empty();
 }
 
+void Backend::ResetConnections() { impl_->reset_requested = true; }
+
 void Backend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested()) {
+    if (s.reset_requested.exchange(false)) {
+      Rebind(s.backend, s.backend_bound);
+      spdlog::info("backend: every connection closed after a key was revoked");
+    }
     zmq::pollitem_t items[] = {{s.backend.handle(), 0, ZMQ_POLLIN, 0},
                                {s.notify.handle(), 0, ZMQ_POLLIN, 0}};
     try {

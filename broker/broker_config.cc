@@ -32,7 +32,12 @@ Status ReadBroker(config::Document& doc, BrokerConfig* c) {
   curve.Read("public_key_file", &c->curve.public_key_file);
   curve.Read("authorized_keys_dir", &c->curve.authorized_keys_dir);
   curve.Read("bindings", &c->curve.bindings);
+  curve.Read("consumer_keys_dir", &c->curve.consumer_keys_dir);
+  curve.Read("group_bindings", &c->curve.group_bindings);
   if (c->curve.enabled) {
+    // Fail closed: without it no consumer (nor `hostwatch status`) could connect, so say so now.
+    curve.Check(!c->curve.consumer_keys_dir.empty(), "consumer_keys_dir",
+                "is required when curve is enabled (consumer keys: backend and tap)");
     curve.Check(!c->curve.secret_key_file.empty(), "secret_key_file",
                 "is required when curve is enabled");
     curve.Check(!c->curve.public_key_file.empty(), "public_key_file",
@@ -127,6 +132,8 @@ std::string DescribeBrokerConfig(const BrokerConfig& c) {
       .Value("public_key_file", c.curve.public_key_file)
       .Value("authorized_keys_dir", c.curve.authorized_keys_dir)
       .Value("bindings", c.curve.bindings)
+      .Value("consumer_keys_dir", c.curve.consumer_keys_dir)
+      .Value("group_bindings", c.curve.group_bindings)
       .EndMap();
   daemon::WriteLogOptions(c.log, &w);
   w.EndMap();

@@ -18,9 +18,13 @@ struct CurveServerConfig {
   bool enabled = false;
   std::string secret_key_file;
   std::string public_key_file;
-  std::string authorized_keys_dir;  // one <name>.pub per client key
-  // Client key name -> endpoints (globs) it may publish for; a key not listed may speak for any.
+  std::string authorized_keys_dir;  // producer keys: one <name>.pub each; may only publish
+  // Producer key name -> endpoints (globs) it may publish for; a key not listed may publish only
+  // for the endpoint of its own name (fail closed).
   std::map<std::string, std::vector<std::string>> bindings;
+  std::string consumer_keys_dir;  // consumer keys: backend (groups, status) and tap only
+  // Consumer key name -> groups (globs) it may read; a key not listed only the group of its name.
+  std::map<std::string, std::vector<std::string>> group_bindings;
 };
 
 struct BrokerConfig {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <thread>
 
 #include "broker/curve_auth.h"
 #include "broker/dedup_snapshot.h"
@@ -95,6 +96,8 @@ struct Frontend::Impl {
   zmq::socket_t notify;
 
   std::atomic<bool> always_fsync;
+  std::atomic<bool> reset_requested{false};
+  std::string frontend_bound, tap_bound;  // the endpoints as bound (for unbind)
   std::atomic<int64_t> fsync_interval_ms;
 
   // Per batch: payloads to append per partition (views into `held`), acks to send, tap topics.
@@ -136,7 +139,8 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
   if (s.config.curve.enabled) {
     HW_RETURN_IF_ERROR(MakeCurveServer(s.frontend, s.config.curve).WithContext("frontend"));
-    HW_RETURN_IF_ERROR(MakeCurveServer(s.tap, s.config.curve).WithContext("tap"));
+    HW_RETURN_IF_ERROR(
+        MakeCurveServer(s.tap, s.config.curve, kZapConsumerDomain).WithContext("tap"));
   }
   try {
     // Twice the limit: frames between the two are read, answered and counted as oversize
@@ -150,9 +154,11 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
     s.frontend.set(zmq::sockopt::heartbeat_ivl, 1000);
     s.frontend.set(zmq::sockopt::heartbeat_timeout, 3000);
     s.frontend.bind(s.config.frontend);
+    s.frontend_bound = s.frontend.get(zmq::sockopt::last_endpoint);
     s.tap.set(zmq::sockopt::linger, 0);
     s.tap.set(zmq::sockopt::sndhwm, 10000);  // lossy by design: a slow viewer never slows ingest
     s.tap.bind(s.config.tap);
+    s.tap_bound = s.tap.get(zmq::sockopt::last_endpoint);
     s.notify.set(zmq::sockopt::linger, 0);
     s.notify.connect(notify_endpoint);
   } catch (const zmq::error_t& e) {
@@ -486,9 +492,38 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
   }
 }
 
+void Frontend::ResetConnections() { impl_->reset_requested = true; }
+
+// Unbinding a bound endpoint ends every connection accepted on it (libzmq terminates the
+// listener's sessions); binding again lets the peers reconnect.
+void Rebind(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.unbind(endpoint);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("unbind {}: {}", endpoint, e.what());
+  }
+  for (int attempt = 0;; ++attempt) {
+    try {
+      socket.bind(endpoint);
+      return;
+    } catch (const zmq::error_t& e) {
+      if (attempt >= 50) {
+        spdlog::critical("bind {} again after a key was revoked: {}", endpoint, e.what());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the port is being released
+    }
+  }
+}
+
 void Frontend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested() && s.fatal.ok()) {
+    if (s.reset_requested.exchange(false)) {
+      Rebind(s.frontend, s.frontend_bound);
+      Rebind(s.tap, s.tap_bound);
+      spdlog::info("frontend and tap: every connection closed after a key was revoked");
+    }
     zmq::pollitem_t items[] = {{s.frontend.handle(), 0, ZMQ_POLLIN, 0}};
     const auto timeout =
         std::chrono::milliseconds(std::min<int64_t>(s.fsync_interval_ms.load(), 100));

@@ -28,7 +28,9 @@ namespace fs = std::filesystem;
 
 std::set<std::string> StatsSources(const hostwatch::v1::BrokerStats& st) {
   std::set<std::string> out;
-  for (const auto& p : st.producers()) out.insert(p.source());
+  for (const auto& p : st.producers()) {
+    if (!p.source().ends_with("/broker")) out.insert(p.source());  // the broker's own samples
+  }
   return out;
 }
 
@@ -39,7 +41,9 @@ std::set<std::string> SnapshotSources(const fs::path& data_dir) {
   broker::SourceTable t;
   std::set<std::string> out;
   if (!t.Load(bytes).ok()) return out;
-  for (const auto& [s, st] : t.sources()) out.insert(s);
+  for (const auto& [s, st] : t.sources()) {
+    if (!s.ends_with("/broker")) out.insert(s);  // the broker's own samples (every 10 s)
+  }
   return out;
 }
 
