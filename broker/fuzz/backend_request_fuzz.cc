@@ -39,8 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string member = "m" + std::to_string(data[i] % 6);
     const size_t len = data[i + 1];
     i += 2;
-    const std::string_view bytes(reinterpret_cast<const char*>(data + i),
-                                 std::min(len, size - i));
+    const std::string_view bytes(reinterpret_cast<const char*>(data + i), std::min(len, size - i));
     i += bytes.size();
     now += std::chrono::seconds(1);
     hw::Result<hostwatch::v1::ConsumerRequest> req = DecodeConsumerRequest(bytes, kPartitions);
