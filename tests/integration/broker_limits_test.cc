@@ -209,6 +209,21 @@ TEST_F(BrokerLimitsTest, IdleGroupsWithoutMembersExpire) {
   EXPECT_TRUE(fs::exists(groups_dir / "keep.offsets"));
 }
 
+TEST_F(BrokerLimitsTest, NewGroupsBeyondMaxGroupsAreRefused) {
+  StartBroker("  max_groups: 3\n");
+  PeerConsumer c(ctx_, broker_->backend());
+  for (const char* g : {"g1", "g2", "g3"}) c.Subscribe(g, Subscribe::LATEST, 1);
+  c.Subscribe("g4", Subscribe::LATEST, 1);
+  std::optional<hostwatch::v1::ConsumerMessage> m;
+  for (int i = 0; i < 20 && !(m && m->has_error()); ++i) m = c.Next(1s);
+  ASSERT_TRUE(m && m->has_error()) << broker_->Log();
+  EXPECT_THAT(m->error().error(), ::testing::HasSubstr("too many groups"));
+  // A known group is still welcome.
+  c.Subscribe("g2", Subscribe::LATEST, 1);
+  const auto st = Stats();
+  EXPECT_EQ(st.groups_size(), 3);
+}
+
 TEST_F(BrokerLimitsTest, NeverReadingConsumerWithHugeCreditCostsBoundedMemory) {
   StartBroker();
   // About 64 MiB of journal: 8,000 envelopes of about 8 KiB.
