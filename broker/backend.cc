@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "broker/consumer_groups.h"
+#include "broker/consumer_requests.h"
 #include "broker/curve_auth.h"
+#include "broker/frontend.h"
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
@@ -23,6 +26,10 @@ constexpr auto kMemberTimeout = std::chrono::seconds(5);
 constexpr auto kSaveEvery = std::chrono::milliseconds(200);
 constexpr uint64_t kMaxPerWorkItem = 512;
 constexpr size_t kMaxBytesPerRead = 4u << 20;
+// Deliveries queued in the broker per consumer connection (ZMQ_SNDHWM). With ZMQ_ROUTER_MANDATORY a
+// full queue makes the send fail instead of dropping, and that member waits for the next round:
+// what a consumer that never reads costs is bounded by this, not by the credit it granted.
+constexpr int kDeliveryHwm = 1000;
 
 hostwatch::v1::Topic TopicOfField(int field) {
   switch (field) {
@@ -46,17 +53,29 @@ struct Backend::Impl {
         board(b),
         backend(ctx, zmq::socket_type::router),
         notify(ctx, zmq::socket_type::pair),
-        groups(static_cast<uint32_t>(j.partitions.size()),
-               [this](const MemberState& m, const hostwatch::v1::Assignment& a) {
-                 ConsumerMessage msg;
-                 *msg.mutable_assignment() = a;
-                 Send(m.id, msg);
-               }) {}
+        groups(
+            static_cast<uint32_t>(j.partitions.size()),
+            [this](const MemberState& m, const hostwatch::v1::Assignment& a) {
+              ConsumerMessage msg;
+              *msg.mutable_assignment() = a;
+              Send(m.id, msg);
+            },
+            c.max_credit) {}
 
-  void Send(const std::string& id, const ConsumerMessage& msg) {
+  // False when the peer is gone or its queue is full (ROUTER_MANDATORY); the message is dropped
+  // then, which for a reply is what a plain ROUTER did anyway.
+  bool Send(const std::string& id, const ConsumerMessage& msg) {
     std::string bytes = msg.SerializeAsString();
-    (void)backend.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    try {
+      if (!backend.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        return false;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EHOSTUNREACH) return false;
+      throw;
+    }
     (void)backend.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    return true;
   }
   void SendError(const std::string& id, const std::string& error) {
     ConsumerMessage msg;
@@ -64,6 +83,7 @@ struct Backend::Impl {
     Send(id, msg);
   }
   void HandleRequests();
+  void ExpireGroups(Clock::time_point now);
   void Deliver();
   void SaveOffsets(bool force);
   Status LoadOffsets();
@@ -76,6 +96,9 @@ struct Backend::Impl {
   zmq::socket_t backend;
   zmq::socket_t notify;
   ConsumerGroups groups;
+  std::atomic<bool> reset_requested{false};
+  std::string backend_bound;  // the endpoint as bound (for unbind)
+  bool any_full = false;      // a member's queue was full: retry soon rather than at the next event
   Clock::time_point last_save = Clock::now();
   Clock::time_point last_expire = Clock::now();
   daemon::RepeatLimiter log_limit{std::chrono::seconds(10)};
@@ -128,19 +151,40 @@ void Backend::Impl::SaveOffsets(bool force) {
   }
 }
 
+void Backend::Impl::ExpireGroups(Clock::time_point now) {
+  const std::vector<std::string> gone = groups.ExpireGroups(now, config.group_ttl);
+  if (gone.empty()) return;
+  counters.groups_expired.fetch_add(gone.size(), std::memory_order_relaxed);
+  const auto dir = std::filesystem::path(config.data_dir) / "groups";
+  for (const std::string& name : gone) {
+    std::error_code ec;
+    std::filesystem::remove(dir / (name + ".offsets"), ec);
+    if (ec) {
+      if (auto n = log_limit.Allow())
+        spdlog::error("removing offsets of expired group {}: {}", name, ec.message());
+    }
+  }
+  spdlog::info("{} group(s) without members or commits for group_ttl removed (first: {})",
+               gone.size(), gone.front());
+}
+
 Status Backend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
   HW_RETURN_IF_ERROR(s.LoadOffsets());
   if (s.config.curve.enabled) {
-    HW_RETURN_IF_ERROR(MakeCurveServer(s.backend, s.config.curve).WithContext("backend"));
+    HW_RETURN_IF_ERROR(
+        MakeCurveServer(s.backend, s.config.curve, kZapConsumerDomain).WithContext("backend"));
   }
   try {
     s.backend.set(zmq::sockopt::linger, 0);
     s.backend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
-    s.backend.set(zmq::sockopt::sndhwm, 0);  // credit bounds what is queued; never drop a delivery
+    s.backend.set(zmq::sockopt::sndhwm, kDeliveryHwm);
+    s.backend.set(zmq::sockopt::router_mandatory,
+                  true);  // a full queue fails the send, never drops
     s.backend.set(zmq::sockopt::heartbeat_ivl, 1000);
     s.backend.set(zmq::sockopt::heartbeat_timeout, 3000);
     s.backend.bind(s.config.backend);
+    s.backend_bound = s.backend.get(zmq::sockopt::last_endpoint);
     s.notify.set(zmq::sockopt::linger, 0);
     s.notify.bind(notify_endpoint);
   } catch (const zmq::error_t& e) {
@@ -184,6 +228,12 @@ hostwatch::v1::BrokerStats Backend::Impl::BuildStats() {
   st.set_skipped(counters.skipped.load());
   st.set_recovered_truncated_bytes(counters.recovered_truncated_bytes);
   st.set_recovered_corrupt_records(counters.recovered_corrupt_records);
+  st.set_sources_expired(counters.sources_expired.load());
+  st.set_sources_evicted(counters.sources_evicted.load());
+  st.set_groups_expired(counters.groups_expired.load());
+  st.set_oversize(counters.oversize.load());
+  st.set_delivered(counters.delivered.load());
+  st.set_revoked_disconnects(counters.revoked_disconnects.load());
   return st;
 }
 
@@ -200,18 +250,43 @@ void Backend::Impl::HandleRequests() {
     }
     const std::string id = id_msg.to_string();
     const auto now = Clock::now();
-    ConsumerRequest req;
-    if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-      if (auto n = log_limit.Allow())
-        spdlog::warn("backend: unparsable request ({} more since)", *n);
-      SendError(id, "request does not parse");
+    Result<ConsumerRequest> decoded =
+        DecodeConsumerRequest(std::string_view(static_cast<const char*>(body.data()), body.size()),
+                              static_cast<uint32_t>(journal.partitions.size()));
+    if (!decoded.ok()) {
+      if (auto n = log_limit.Allow()) {
+        spdlog::warn("backend: bad request: {} ({} more since)", decoded.status().message(), *n);
+      }
+      SendError(id, decoded.status().message());
       continue;
     }
+    const ConsumerRequest& req = *decoded;
     switch (req.request_case()) {
       case ConsumerRequest::kSubscribe: {
-        // Group names become file names under data_dir/groups: keep them to a safe alphabet.
-        if (!naming::IsSafeName(req.subscribe().group(), 128)) {
-          SendError(id, "group must be 1-128 of [A-Za-z0-9_.-]");
+        if (config.curve.enabled) {
+          // Only the consumer key's own groups (DESIGN.md §5): it may not read another group's
+          // data nor move its position.
+          const char* user = nullptr;
+          try {
+            user = body.gets("User-Id");
+          } catch (const zmq::error_t&) {
+            user = nullptr;
+          }
+          if (user == nullptr ||
+              !KeyMayReadGroup(config.curve.group_bindings, user, req.subscribe().group())) {
+            counters.Reject("group_binding");
+            if (auto n = log_limit.Allow()) {
+              spdlog::warn("consumer key {} may not read group {} ({} more since)",
+                           user ? user : "?", req.subscribe().group(), *n);
+            }
+            SendError(id, "binding: key \"" + std::string(user ? user : "?") +
+                              "\" may not read group \"" + req.subscribe().group() + "\"");
+            break;
+          }
+        }
+        if (!groups.groups().contains(req.subscribe().group()) &&
+            groups.groups().size() >= config.max_groups) {
+          SendError(id, "too many groups (max_groups " + std::to_string(config.max_groups) + ")");
           break;
         }
         const bool known = groups.members().contains(id);
@@ -241,8 +316,7 @@ void Backend::Impl::HandleRequests() {
       case ConsumerRequest::kLeave:
         if (groups.Leave(id)) spdlog::info("consumer left (clean stop)");
         break;
-      case ConsumerRequest::REQUEST_NOT_SET:
-        SendError(id, "empty request");
+      case ConsumerRequest::REQUEST_NOT_SET:  // DecodeConsumerRequest refuses it
         break;
     }
   }
@@ -250,6 +324,7 @@ void Backend::Impl::HandleRequests() {
 
 void Backend::Impl::Deliver() {
   // Loop until no member has both credit and unread records (or a bound, to stay responsive).
+  std::set<std::string> full;  // members whose queue is full: skipped until the next call
   for (int round = 0; round < 64; ++round) {
     const auto ranges = journal.Ranges();
     if (uint64_t skipped = groups.ApplyRetention(ranges); skipped > 0) {
@@ -257,8 +332,12 @@ void Backend::Impl::Deliver() {
       spdlog::warn("consumer groups fell behind retention: {} records skipped", skipped);
     }
     auto work = groups.PendingWork(ranges, kMaxPerWorkItem);
-    if (work.empty()) return;
+    if (work.empty()) break;
+    bool progress = false;
     for (const auto& w : work) {
+      if (full.contains(w.member_id)) continue;
+      bool blocked = false;
+      uint64_t resume = w.from;  // past the last record queued or filtered out
       uint64_t sent = 0, last_sent = 0, next_cursor = w.from;
       Status s = journal.partitions[w.partition]->Read(
           w.from, static_cast<size_t>(w.max) * 4, kMaxBytesPerRead,
@@ -267,7 +346,10 @@ void Backend::Impl::Deliver() {
             if (w.topic_mask != 0) {
               Result<EnvelopeHeader> h = ParseEnvelopeHeader(bytes);
               field = h.ok() ? h->body_field : 0;
-              if (!(w.topic_mask & (1u << TopicOfField(field)))) return true;  // filtered out
+              if (!(w.topic_mask & (1u << TopicOfField(field)))) {
+                resume = offset + 1;
+                return true;  // filtered out
+              }
             }
             ConsumerMessage head;
             auto* d = head.mutable_delivery();
@@ -275,16 +357,34 @@ void Backend::Impl::Deliver() {
             d->set_offset(offset);
             if (field != 0) d->set_topic(TopicOfField(field));
             const std::string hb = head.SerializeAsString();
-            (void)backend.send(zmq::buffer(w.member_id),
-                               zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+            bool queued = false;
+            try {
+              queued = backend
+                           .send(zmq::buffer(w.member_id),
+                                 zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+                           .has_value();
+            } catch (const zmq::error_t& e) {
+              if (e.num() != EHOSTUNREACH) throw;
+            }
+            if (!queued) {
+              // Its queue is full (or it is gone): this record was not sent; resume here later.
+              blocked = true;
+              return false;
+            }
             (void)backend.send(zmq::buffer(hb),
                                zmq::send_flags::sndmore | zmq::send_flags::dontwait);
             (void)backend.send(zmq::buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
             ++sent;
             last_sent = offset;
+            resume = offset + 1;
             return sent < w.max;
           },
           &next_cursor);  // past what was sent, filtered out, or skipped as corrupt
+      if (blocked) {
+        // Read counts the record fn refused as delivered; only what was queued is.
+        next_cursor = std::max(resume, w.from);
+        full.insert(w.member_id);
+      }
       if (!s.ok()) {
         if (auto n = log_limit.Allow())
           spdlog::error("reading partition {}: {}", w.partition, s.ToString());
@@ -292,17 +392,27 @@ void Backend::Impl::Deliver() {
       }
       groups.Delivered(w.member_id, w.partition, next_cursor, sent, last_sent);
       counters.delivered.fetch_add(sent, std::memory_order_relaxed);
+      progress = progress || next_cursor > w.from;
     }
+    if (!progress) break;  // every member with work is full
   }
+  any_full = !full.empty();
 }
+
+void Backend::ResetConnections() { impl_->reset_requested = true; }
 
 void Backend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested()) {
+    if (s.reset_requested.exchange(false)) {
+      Rebind(s.backend, s.backend_bound);
+      spdlog::info("backend: every connection closed after a key was revoked");
+    }
     zmq::pollitem_t items[] = {{s.backend.handle(), 0, ZMQ_POLLIN, 0},
                                {s.notify.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(100));
+      // ROUTER has no per-peer POLLOUT: a member left with a full queue is retried every 5 ms.
+      zmq::poll(items, 2, std::chrono::milliseconds(s.any_full ? 5 : 100));
       if (items[1].revents & ZMQ_POLLIN) {
         zmq::message_t ping;
         while (s.notify.recv(ping, zmq::recv_flags::dontwait)) {
@@ -314,6 +424,7 @@ void Backend::Run(std::stop_token stop) {
         if (size_t gone = s.groups.Expire(now, kMemberTimeout); gone > 0) {
           spdlog::info("{} consumer(s) silent for 5s left their groups", gone);
         }
+        s.ExpireGroups(now);
         s.last_expire = now;
       }
       s.Deliver();

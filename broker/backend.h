@@ -26,6 +26,9 @@ class Backend {
   // Loads committed offsets from data_dir/groups/, binds the backend ROUTER and the notify PAIR.
   Status Bind(const std::string& notify_endpoint);
   void Run(std::stop_token stop);
+  // Asks Run's thread to close every live connection of its sockets (unbind, bind again) at its
+  // next turn; safe from any thread. After a key was revoked.
+  void ResetConnections();
   // Saves committed offsets; call after Run returned.
   Status Flush();
 

@@ -32,7 +32,12 @@ Status ReadBroker(config::Document& doc, BrokerConfig* c) {
   curve.Read("public_key_file", &c->curve.public_key_file);
   curve.Read("authorized_keys_dir", &c->curve.authorized_keys_dir);
   curve.Read("bindings", &c->curve.bindings);
+  curve.Read("consumer_keys_dir", &c->curve.consumer_keys_dir);
+  curve.Read("group_bindings", &c->curve.group_bindings);
   if (c->curve.enabled) {
+    // Fail closed: without it no consumer (nor `hostwatch status`) could connect, so say so now.
+    curve.Check(!c->curve.consumer_keys_dir.empty(), "consumer_keys_dir",
+                "is required when curve is enabled (consumer keys: backend and tap)");
     curve.Check(!c->curve.secret_key_file.empty(), "secret_key_file",
                 "is required when curve is enabled");
     curve.Check(!c->curve.public_key_file.empty(), "public_key_file",
@@ -64,6 +69,16 @@ Status ReadBroker(config::Document& doc, BrokerConfig* c) {
   b.ReadSize("max_message_bytes", &c->max_message_bytes);
   b.Check(c->max_message_bytes >= 1024 && c->max_message_bytes <= (256u << 20), "max_message_bytes",
           "must be 1KiB-256MiB");
+  b.Read("max_sources", &c->max_sources);
+  b.Check(c->max_sources >= 16, "max_sources", "must be at least 16");
+  b.Read("source_ttl", &c->source_ttl);
+  b.Check(c->source_ttl >= std::chrono::seconds(1), "source_ttl", "must be at least 1s");
+  b.Read("group_ttl", &c->group_ttl);
+  b.Check(c->group_ttl >= std::chrono::seconds(1), "group_ttl", "must be at least 1s");
+  b.Read("max_groups", &c->max_groups);
+  b.Check(c->max_groups >= 1, "max_groups", "must be at least 1");
+  b.Read("max_credit", &c->max_credit);
+  b.Check(c->max_credit >= 1 && c->max_credit <= (1u << 30), "max_credit", "must be 1-1073741824");
   daemon::ReadLogOptions(root.Child("log"), &c->log);
   return doc.Finish();
 }
@@ -105,6 +120,11 @@ std::string DescribeBrokerConfig(const BrokerConfig& c) {
       .Value("fsync_interval", c.fsync_interval)
       .Size("max_message_bytes", c.max_message_bytes)
       .Value("allow_insecure", c.allow_insecure)
+      .Value("max_sources", c.max_sources)
+      .Value("source_ttl", c.source_ttl)
+      .Value("group_ttl", c.group_ttl)
+      .Value("max_groups", c.max_groups)
+      .Value("max_credit", c.max_credit)
       .EndMap();
   w.BeginMap("curve")
       .Value("enabled", c.curve.enabled)
@@ -112,6 +132,8 @@ std::string DescribeBrokerConfig(const BrokerConfig& c) {
       .Value("public_key_file", c.curve.public_key_file)
       .Value("authorized_keys_dir", c.curve.authorized_keys_dir)
       .Value("bindings", c.curve.bindings)
+      .Value("consumer_keys_dir", c.curve.consumer_keys_dir)
+      .Value("group_bindings", c.curve.group_bindings)
       .EndMap();
   daemon::WriteLogOptions(c.log, &w);
   w.EndMap();

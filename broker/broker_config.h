@@ -18,9 +18,13 @@ struct CurveServerConfig {
   bool enabled = false;
   std::string secret_key_file;
   std::string public_key_file;
-  std::string authorized_keys_dir;  // one <name>.pub per client key
-  // Client key name -> endpoints (globs) it may publish for; a key not listed may speak for any.
+  std::string authorized_keys_dir;  // producer keys: one <name>.pub each; may only publish
+  // Producer key name -> endpoints (globs) it may publish for; a key not listed may publish only
+  // for the endpoint of its own name (fail closed).
   std::map<std::string, std::vector<std::string>> bindings;
+  std::string consumer_keys_dir;  // consumer keys: backend (groups, status) and tap only
+  // Consumer key name -> groups (globs) it may read; a key not listed only the group of its name.
+  std::map<std::string, std::vector<std::string>> group_bindings;
 };
 
 struct BrokerConfig {
@@ -35,6 +39,12 @@ struct BrokerConfig {
   std::string fsync = "interval";  // interval | always
   config::Duration fsync_interval = std::chrono::milliseconds(100);
   uint64_t max_message_bytes = 4ull << 20;
+  // Bounds on what peers can make the broker keep (docs/broker.md "Limits").
+  uint32_t max_sources = 100000;                             // dedup table entries
+  config::Duration source_ttl = std::chrono::hours(24 * 7);  // idle dedup entries are forgotten
+  config::Duration group_ttl = std::chrono::hours(24 * 7);   // idle groups without members removed
+  uint32_t max_groups = 10000;  // a Subscribe for a new group beyond: error
+  uint32_t max_credit = 65536;  // per member; more granted is clamped
   bool allow_insecure = false;
   CurveServerConfig curve;
   daemon::LogOptions log;

@@ -33,7 +33,8 @@ TEST(BrokerConfigTest, EffectiveConfigRoundTrips) {
       "broker: {partitions: 8, fsync: always, retention_age: 2d}\n"
       "curve: {enabled: true, secret_key_file: b.key, public_key_file: b.pub, authorized_keys_dir: "
       "keys,\n"
-      "        bindings: {game-01: [game-01, game-01b]}}\n",
+      "        bindings: {game-01: [game-01, game-01b]}, consumer_keys_dir: ckeys,\n"
+      "        group_bindings: {ops: [alerter, 'ops-*']}}\n",
       "broker.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   Result<BrokerConfig> again = ParseBrokerConfig(DescribeBrokerConfig(*c), "effective");
@@ -42,6 +43,8 @@ TEST(BrokerConfigTest, EffectiveConfigRoundTrips) {
   EXPECT_EQ(again->fsync, "always");
   EXPECT_EQ(again->retention_age, std::chrono::hours(48));
   EXPECT_EQ(again->curve.bindings.at("game-01"), (std::vector<std::string>{"game-01", "game-01b"}));
+  EXPECT_EQ(again->curve.consumer_keys_dir, "ckeys");
+  EXPECT_EQ(again->curve.group_bindings.at("ops"), (std::vector<std::string>{"alerter", "ops-*"}));
 }
 
 TEST(BrokerConfigTest, RefusesPlaintextBeyondLoopback) {
@@ -56,7 +59,7 @@ TEST(BrokerConfigTest, RefusesPlaintextBeyondLoopback) {
           .ok());
   EXPECT_TRUE(ParseBrokerConfig("broker: {frontend: 'tcp://0.0.0.0:7400'}\n"
                                 "curve: {enabled: true, secret_key_file: k, public_key_file: p, "
-                                "authorized_keys_dir: d}\n",
+                                "authorized_keys_dir: d, consumer_keys_dir: c}\n",
                                 "b")
                   .ok());
 }
@@ -77,6 +80,9 @@ TEST(BrokerConfigTest, BadValuesNameTheKey) {
        "broker.yaml:2: broker.backend: \"127.0.0.1:7401\" is not"},
       {"broker:\n  partitons: 3\n", "broker.yaml:2: broker.partitons: unknown key"},
       {"curve:\n  enabled: true\n", "broker.yaml:2: curve.secret_key_file: is required"},
+      {"curve: {enabled: true, secret_key_file: k, public_key_file: p, authorized_keys_dir: d}\n",
+       "curve.consumer_keys_dir: is required when curve is enabled"},
+      {"broker:\n  group_ttl: 0s\n", "broker.group_ttl: must be at least 1s"},
       {"log: {level: loud}\n", "broker.yaml:1: log.level: \"loud\" is not one of"},
   };
   for (const Case& c : cases) {

@@ -32,9 +32,12 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
     if (config_.curve.enabled) {
       // The ZAP handler must be in place before any CURVE socket binds (fail closed otherwise).
       HW_ASSIGN_OR_RETURN(auto keys, LoadAuthorizedKeys(config_.curve.authorized_keys_dir));
-      spdlog::info("CURVE on: {} authorized client keys in {}", keys.size(),
-                   config_.curve.authorized_keys_dir);
-      HW_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(*ctx_, std::move(keys)));
+      HW_ASSIGN_OR_RETURN(auto consumer_keys, LoadAuthorizedKeys(config_.curve.consumer_keys_dir));
+      spdlog::info("CURVE on: {} authorized client keys in {}, {} consumer keys in {}", keys.size(),
+                   config_.curve.authorized_keys_dir, consumer_keys.size(),
+                   config_.curve.consumer_keys_dir);
+      HW_ASSIGN_OR_RETURN(zap_,
+                          ZapHandler::Start(*ctx_, std::move(keys), std::move(consumer_keys)));
     }
     // One notify endpoint per service instance: tests run several brokers in one process.
     const std::string notify =
@@ -65,11 +68,20 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
           "restart");
     }
     if (zap_) {
-      // New connections see the new key set; established ones keep theirs until they reconnect.
       Result<std::map<std::string, std::string>> keys =
           LoadAuthorizedKeys(next.curve.authorized_keys_dir);
       if (!keys.ok()) return keys.status();
-      zap_->Reload(std::move(keys).value());
+      Result<std::map<std::string, std::string>> consumer_keys =
+          LoadAuthorizedKeys(next.curve.consumer_keys_dir);
+      if (!consumer_keys.ok()) return consumer_keys.status();
+      if (zap_->Reload(std::move(keys).value(), std::move(consumer_keys).value())) {
+        // libzmq asks ZAP only at the handshake and cannot close one peer of a bound socket, so
+        // every socket drops all its connections (unbind and bind again): the others reconnect
+        // and pass ZAP again within a second, the revoked key does not (DESIGN.md §5).
+        counters_.revoked_disconnects.fetch_add(1, std::memory_order_relaxed);
+        if (frontend_) frontend_->ResetConnections();
+        if (backend_) backend_->ResetConnections();
+      }
     }
     if (frontend_) frontend_->SetFsync(next.fsync, next.fsync_interval);
     config_.fsync = next.fsync;

@@ -55,6 +55,11 @@ struct BrokerCounters {
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> sources_expired{0};
+  std::atomic<uint64_t> sources_evicted{0};
+  std::atomic<uint64_t> groups_expired{0};
+  std::atomic<uint64_t> oversize{0};
+  std::atomic<uint64_t> revoked_disconnects{0};
   uint64_t recovered_truncated_bytes = 0;  // set before the threads start
   uint64_t recovered_corrupt_records = 0;
   int64_t started_ms = 0;

@@ -6,8 +6,8 @@ namespace hw::broker {
 
 using hostwatch::v1::Subscribe;
 
-ConsumerGroups::ConsumerGroups(uint32_t partitions, AssignFn on_assign)
-    : partitions_(partitions), on_assign_(std::move(on_assign)) {}
+ConsumerGroups::ConsumerGroups(uint32_t partitions, AssignFn on_assign, uint64_t max_credit)
+    : partitions_(partitions), on_assign_(std::move(on_assign)), max_credit_(max_credit) {}
 
 GroupState& ConsumerGroups::GroupFor(const std::string& name) {
   auto [it, inserted] = groups_.try_emplace(name);
@@ -18,6 +18,7 @@ GroupState& ConsumerGroups::GroupFor(const std::string& name) {
     g.cursor.assign(partitions_, 0);
     g.last_delivered.assign(partitions_, 0);
     g.owner.assign(partitions_, "");
+    g.last_active = std::chrono::steady_clock::now();
   }
   return g;
 }
@@ -44,10 +45,11 @@ void ConsumerGroups::Subscribe(const std::string& member_id, const hostwatch::v1
   m.group = sub.group();
   m.topic_mask = 0;
   for (int t : sub.topics()) m.topic_mask |= 1u << t;
-  m.credit = sub.credit();
+  m.credit = std::min<uint64_t>(sub.credit(), max_credit_);
   m.last_seen = now;
 
   GroupState& g = GroupFor(sub.group());
+  g.last_active = now;
   if (sub.start() == Subscribe::EARLIEST) {
     for (uint32_t p = 0; p < partitions_; ++p) g.committed[p] = ranges[p].first - 1;
     g.dirty = true;
@@ -97,7 +99,7 @@ void ConsumerGroups::Credit(const std::string& member_id, uint32_t n,
                             std::chrono::steady_clock::time_point now) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
-  it->second.credit += n;
+  it->second.credit = std::min<uint64_t>(it->second.credit + n, max_credit_);
   it->second.last_seen = now;
 }
 
@@ -119,6 +121,7 @@ bool ConsumerGroups::Commit(const std::string& member_id, uint32_t partition, ui
     g.committed[partition] = c;
     g.dirty = true;
   }
+  g.last_active = now;
   return true;
 }
 
@@ -159,6 +162,22 @@ size_t ConsumerGroups::Expire(std::chrono::steady_clock::time_point now,
     Rebalance(g);
   }
   return gone.size();
+}
+
+std::vector<std::string> ConsumerGroups::ExpireGroups(std::chrono::steady_clock::time_point now,
+                                                      std::chrono::milliseconds ttl) {
+  std::vector<std::string> gone;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    GroupState& g = it->second;
+    if (!g.members.empty()) g.last_active = now;  // a group in use is never idle
+    if (g.members.empty() && now - g.last_active > ttl) {
+      gone.push_back(it->first);
+      it = groups_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return gone;
 }
 
 uint64_t ConsumerGroups::ApplyRetention(const std::vector<PartitionRange>& ranges) {

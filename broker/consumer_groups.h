@@ -16,6 +16,10 @@
 //  - Never more deliveries than credit granted.
 //  - Commit is cumulative and only taken from the partition's current owner (a late commit from a
 //    member that lost the partition in a rebalance is ignored).
+//  - A member never holds more than max_credit: more granted is clamped (bounds what the broker
+//    queues for a consumer that never reads, together with the backend's ZMQ_SNDHWM).
+//  - A group with no members and no commit for group_ttl is forgotten (ExpireGroups); a restart
+//    starts its clock again.
 //  - A group behind retention is moved to the oldest kept record; the skipped count is returned so
 //  it
 //    is logged and published, never silent.
@@ -58,14 +62,15 @@ struct GroupState {
   std::vector<std::string> owner;        // per partition: member id or empty
   std::vector<std::string> members;      // sorted ids
   uint64_t generation = 0;
-  bool dirty = false;  // committed changed since the last save
+  bool dirty = false;                                 // committed changed since the last save
+  std::chrono::steady_clock::time_point last_active;  // last Subscribe, commit or member seen
 };
 
 class ConsumerGroups {
  public:
   using AssignFn = std::function<void(const MemberState&, const hostwatch::v1::Assignment&)>;
 
-  ConsumerGroups(uint32_t partitions, AssignFn on_assign);
+  ConsumerGroups(uint32_t partitions, AssignFn on_assign, uint64_t max_credit = 1u << 30);
 
   // Committed offsets loaded at start (group -> per partition).
   void Restore(const std::string& group, const std::vector<uint64_t>& committed);
@@ -84,6 +89,11 @@ class ConsumerGroups {
   bool Leave(const std::string& member_id);
   // Drops members silent for longer than timeout; rebalances their groups. Returns how many left.
   size_t Expire(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout);
+
+  // Forgets groups that have had no member and no commit for longer than ttl; returns their names
+  // (the caller removes their offsets files).
+  std::vector<std::string> ExpireGroups(std::chrono::steady_clock::time_point now,
+                                        std::chrono::milliseconds ttl);
 
   // Moves every group cursor that fell behind retention to the oldest kept record. Returns the
   // number of records skipped (summed over groups) and logs nothing itself.
@@ -114,6 +124,7 @@ class ConsumerGroups {
 
   uint32_t partitions_;
   AssignFn on_assign_;
+  uint64_t max_credit_;
   std::map<std::string, GroupState> groups_;
   std::unordered_map<std::string, MemberState> members_;
   size_t rr_ = 0;  // round-robin start for PendingWork

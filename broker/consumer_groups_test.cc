@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/consumer_requests.h"
+
 namespace hw::broker {
 namespace {
 
@@ -146,6 +148,53 @@ TEST_F(ConsumerGroupsTest, SilentMembersLeaveAndTheRestTakeOver) {
   EXPECT_EQ(groups_.Expire(t0_ + std::chrono::seconds(6), std::chrono::seconds(5)), 1u);
   EXPECT_EQ(assigned_["m2"].partitions_size(), 4);
   EXPECT_FALSE(groups_.Touch("m1", t0_));
+}
+
+TEST(ConsumerGroupsLimitsTest, CreditIsClampedToMaxCredit) {
+  ConsumerGroups g(2, nullptr, /*max_credit=*/100);
+  Subscribe s;
+  s.set_group("g");
+  s.set_credit(4'000'000'000u);
+  g.Subscribe("m", s, {{1, 1}, {1, 1}}, Clock::now());
+  EXPECT_EQ(g.members().at("m").credit, 100u);
+  g.Credit("m", 4'000'000'000u, Clock::now());
+  EXPECT_EQ(g.members().at("m").credit, 100u);
+}
+
+TEST(ConsumerGroupsLimitsTest, OnlyIdleGroupsWithoutMembersExpire) {
+  ConsumerGroups g(2, nullptr);
+  const auto t0 = Clock::now();
+  g.Restore("restored", {5, 5});
+  Subscribe s;
+  s.set_group("live");
+  s.set_credit(1);
+  g.Subscribe("m", s, {{1, 10}, {1, 10}}, t0);
+  s.set_group("left");
+  g.Subscribe("n", s, {{1, 10}, {1, 10}}, t0);
+  EXPECT_TRUE(g.Leave("n"));
+  EXPECT_TRUE(g.ExpireGroups(t0 + std::chrono::seconds(1), std::chrono::seconds(5)).empty());
+  auto gone = g.ExpireGroups(t0 + std::chrono::seconds(60), std::chrono::seconds(5));
+  std::sort(gone.begin(), gone.end());
+  EXPECT_EQ(gone, (std::vector<std::string>{"left", "restored"}));
+  EXPECT_TRUE(g.groups().contains("live"));
+}
+
+TEST(ConsumerRequestsTest, ChecksEverythingTheGroupsTakeOnTrust) {
+  auto encode = [](const hostwatch::v1::ConsumerRequest& r) { return r.SerializeAsString(); };
+  hostwatch::v1::ConsumerRequest r;
+  EXPECT_FALSE(DecodeConsumerRequest(encode(r), 4).ok());  // empty
+  EXPECT_FALSE(DecodeConsumerRequest("\xff\xff", 4).ok());
+  r.mutable_subscribe()->set_group("ok-group");
+  EXPECT_TRUE(DecodeConsumerRequest(encode(r), 4).ok());
+  r.mutable_subscribe()->add_topics(static_cast<hostwatch::v1::Topic>(40));  // a shift of 40
+  EXPECT_FALSE(DecodeConsumerRequest(encode(r), 4).ok());
+  r.mutable_subscribe()->clear_topics();
+  r.mutable_subscribe()->set_group("../etc");
+  EXPECT_FALSE(DecodeConsumerRequest(encode(r), 4).ok());
+  r.mutable_commit()->set_partition(4);
+  EXPECT_FALSE(DecodeConsumerRequest(encode(r), 4).ok());
+  r.mutable_commit()->set_partition(3);
+  EXPECT_TRUE(DecodeConsumerRequest(encode(r), 4).ok());
 }
 
 }  // namespace

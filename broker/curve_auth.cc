@@ -95,9 +95,11 @@ Result<ZapHandler::KeyIndex> ZapHandler::IndexKeys(const std::map<std::string, s
   return index;
 }
 
-Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& ctx,
-                                                      std::map<std::string, std::string> keys) {
+Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(
+    zmq::context_t& ctx, std::map<std::string, std::string> keys,
+    std::map<std::string, std::string> consumer_keys) {
   HW_ASSIGN_OR_RETURN(KeyIndex index, IndexKeys(keys));
+  HW_ASSIGN_OR_RETURN(KeyIndex consumer_index, IndexKeys(consumer_keys));
   zmq::socket_t socket;
   try {
     socket = zmq::socket_t(ctx, zmq::socket_type::rep);
@@ -114,14 +116,17 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& ctx,
   // owning a socket, and zmq_poll waits on plain descriptors too.
   int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd < 0) return Status::IoError("ZAP handler: eventfd", errno);
-  spdlog::info("CURVE: ZAP handler started with {} authorized key(s)", keys.size());
-  return std::unique_ptr<ZapHandler>(new ZapHandler(std::move(socket), wake_fd, std::move(index)));
+  spdlog::info("CURVE: ZAP handler started with {} producer and {} consumer key(s)", keys.size(),
+               consumer_keys.size());
+  return std::unique_ptr<ZapHandler>(
+      new ZapHandler(std::move(socket), wake_fd, std::move(index), std::move(consumer_index)));
 }
 
-ZapHandler::ZapHandler(zmq::socket_t socket, int wake_fd, KeyIndex index)
+ZapHandler::ZapHandler(zmq::socket_t socket, int wake_fd, KeyIndex index, KeyIndex consumer_index)
     : socket_(std::move(socket)),
       wake_fd_(wake_fd),
       index_(std::move(index)),
+      consumer_index_(std::move(consumer_index)),
       deny_log_(std::chrono::seconds(10)),
       thread_([this] { Run(); }) {}
 
@@ -133,19 +138,34 @@ ZapHandler::~ZapHandler() {
   ::close(wake_fd_);
 }
 
-void ZapHandler::Reload(std::map<std::string, std::string> keys) {
+bool ZapHandler::Reload(std::map<std::string, std::string> keys,
+                        std::map<std::string, std::string> consumer_keys) {
   Result<KeyIndex> index = IndexKeys(keys);
-  if (!index.ok()) {
+  Result<KeyIndex> consumer_index = IndexKeys(consumer_keys);
+  if (!index.ok() || !consumer_index.ok()) {
     spdlog::error("CURVE: reload refused, keeping the authorized keys in use: {}",
-                  index.status().message());
-    return;
+                  (index.ok() ? consumer_index.status() : index.status()).message());
+    return false;
   }
+  // A key is taken away when its raw key is no longer authorized under the same name and role.
+  auto lost = [](const KeyIndex& before, const KeyIndex& after) {
+    for (const auto& [raw, name] : before) {
+      auto it = after.find(raw);
+      if (it == after.end() || it->second != name) return true;
+    }
+    return false;
+  };
+  bool revoked = false;
   {
     MutexLock lock(&mu_);
+    revoked = lost(index_, *index) || lost(consumer_index_, *consumer_index);
     index_.swap(*index);
+    consumer_index_.swap(*consumer_index);
   }
-  spdlog::info("CURVE: {} authorized key(s) after reload (existing connections are kept)",
-               keys.size());
+  spdlog::info("CURVE: {} producer and {} consumer key(s) after reload{}", keys.size(),
+               consumer_keys.size(),
+               revoked ? "; a key was revoked: closing live connections" : "");
+  return revoked;
 }
 
 void ZapHandler::Run() {
@@ -188,19 +208,24 @@ void ZapHandler::AnswerOne() {
     refusal = "malformed ZAP request (" + std::to_string(request.size()) + " frames)";
   } else if (frame(0) != kZapVersion) {
     refusal = "unsupported ZAP version '" + std::string(frame(0)) + "'";
-  } else if (frame(2) != kZapDomain) {
-    refusal = "domain '" + std::string(frame(2)) + "' is not '" + std::string(kZapDomain) + "'";
+  } else if (frame(2) != kZapDomain && frame(2) != kZapConsumerDomain) {
+    refusal = "domain '" + std::string(frame(2)) + "' is not a hostwatch domain";
   } else if (frame(5) != "CURVE") {
     refusal = "mechanism " + std::string(frame(5)) + " is not allowed (CURVE only)";
   } else if (request.size() != 7 || frame(6).size() != kCurveKeyBytes) {
     refusal = "malformed CURVE credentials";
   } else {
+    // The socket's domain says which role it serves: a producer key is unknown on the backend
+    // and the tap, a consumer key on the frontend.
+    const bool consumer = frame(2) == kZapConsumerDomain;
     MutexLock lock(&mu_);
-    auto it = index_.find(std::string(frame(6)));
-    if (it != index_.end()) {
+    const KeyIndex& index = consumer ? consumer_index_ : index_;
+    auto it = index.find(std::string(frame(6)));
+    if (it != index.end()) {
       user_id = it->second;
     } else {
-      refusal = "unknown client key " + transport::EncodeZ85Key(frame(6));
+      refusal = std::string(consumer ? "not a consumer key: " : "not a producer key: ") +
+                transport::EncodeZ85Key(frame(6));
     }
   }
 
@@ -230,7 +255,8 @@ void ZapHandler::AnswerOne() {
 
 // ---- socket setup ----
 
-Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config) {
+Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config,
+                       std::string_view domain) {
   HW_RETURN_IF_ERROR(RequireCurve());
   if (config.secret_key_file.empty()) {
     return Status::InvalidArgument("curve.secret_key_file is not set");
@@ -246,7 +272,7 @@ Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config) {
   try {
     socket.set(zmq::sockopt::curve_server, true);
     socket.set(zmq::sockopt::curve_secretkey, *secret);
-    socket.set(zmq::sockopt::zap_domain, kZapDomain);
+    socket.set(zmq::sockopt::zap_domain, domain);
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("CURVE server options: ") + e.what());
   }
@@ -302,11 +328,16 @@ bool GlobMatch(std::string_view pattern, std::string_view text) {
 bool KeyMayPublishFor(const std::map<std::string, std::vector<std::string>>& bindings,
                       std::string_view key_name, std::string_view endpoint) {
   auto it = bindings.find(std::string(key_name));
-  if (it == bindings.end()) return true;
+  if (it == bindings.end()) return endpoint == key_name;  // fail closed: only its own name
   for (const std::string& glob : it->second) {
     if (GlobMatch(glob, endpoint)) return true;
   }
   return false;
+}
+
+bool KeyMayReadGroup(const std::map<std::string, std::vector<std::string>>& group_bindings,
+                     std::string_view key_name, std::string_view group) {
+  return KeyMayPublishFor(group_bindings, key_name, group);  // the same rule over group names
 }
 
 }  // namespace hw::broker

@@ -10,8 +10,9 @@
 //   keys = LoadAuthorizedKeys(curve.authorized_keys_dir)
 //   zap  = ZapHandler::Start(ctx, keys)           // before any socket binds
 //   MakeCurveServer(frontend, curve); frontend.bind(...)   // likewise backend and tap
-//   on SIGHUP: zap->Reload(LoadAuthorizedKeys(...))       // new connections only
+//   on SIGHUP: if (zap->Reload(...)) close every live connection (they reconnect through ZAP)
 //   on a received envelope: KeyMayPublishFor(curve.bindings, msg.gets("User-Id"), endpoint)
+//   on a Subscribe: KeyMayReadGroup(curve.group_bindings, msg.gets("User-Id"), group)
 #pragma once
 
 #include <atomic>
@@ -32,8 +33,12 @@
 
 namespace hw::broker {
 
-// The ZAP domain of every broker socket; the handler refuses requests from any other.
+// The ZAP domains of the broker's sockets, one per key role (DESIGN.md §5): the frontend's is
+// kZapDomain, where only producer keys are accepted; the backend's and the tap's is
+// kZapConsumerDomain, where only consumer keys are. The handler refuses requests from any other.
+// The domain is a server-side socket option: clients are unaffected.
 inline constexpr std::string_view kZapDomain = "hostwatch";
+inline constexpr std::string_view kZapConsumerDomain = "hostwatch-consumer";
 
 // Loads dir/*.pub: key name (the file stem, "collector-01" for collector-01.pub) -> Z85 public key.
 // Other files are ignored (a README, or a .key that should not be there). Errors name the file:
@@ -53,17 +58,22 @@ Result<std::map<std::string, std::string>> LoadAuthorizedKeys(const std::string&
 // a connection whose key was removed stays up until it drops.
 class ZapHandler {
  public:
-  // keys: name -> Z85 public key, as LoadAuthorizedKeys returns. Fails when a key does not decode,
-  // two names share a key, or another handler is already bound in ctx.
-  static Result<std::unique_ptr<ZapHandler>> Start(zmq::context_t& ctx,
-                                                   std::map<std::string, std::string> keys);
+  // keys: name -> Z85 public key, as LoadAuthorizedKeys returns: producer keys (kZapDomain) and
+  // consumer keys (kZapConsumerDomain). Fails when a key does not decode, two names of one role
+  // share a key, or another handler is already bound in ctx.
+  static Result<std::unique_ptr<ZapHandler>> Start(
+      zmq::context_t& ctx, std::map<std::string, std::string> keys,
+      std::map<std::string, std::string> consumer_keys = {});
   ~ZapHandler();  // stops and joins the thread, closes the socket
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  // Replaces the authorized set (SIGHUP). A set that Start would refuse is logged and the old set
-  // kept, as with any invalid reloaded config.
-  void Reload(std::map<std::string, std::string> keys) EXCLUDES(mu_);
+  // Replaces the authorized sets (SIGHUP). A set that Start would refuse is logged and the old sets
+  // kept, as with any invalid reloaded config. Returns whether a key was taken away (removed, or
+  // its file now holds another key): its live connections must then be closed by the caller
+  // (libzmq asks ZAP only at the handshake).
+  bool Reload(std::map<std::string, std::string> keys,
+              std::map<std::string, std::string> consumer_keys = {}) EXCLUDES(mu_);
 
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   uint64_t denied() const { return denied_.load(std::memory_order_relaxed); }
@@ -72,7 +82,7 @@ class ZapHandler {
   // Raw 32-byte public key -> key name; the ZAP request carries the raw key.
   using KeyIndex = std::map<std::string, std::string>;
 
-  ZapHandler(zmq::socket_t socket, int wake_fd, KeyIndex index);
+  ZapHandler(zmq::socket_t socket, int wake_fd, KeyIndex index, KeyIndex consumer_index);
   static Result<KeyIndex> IndexKeys(const std::map<std::string, std::string>& keys);
   void Run();
   void AnswerOne() EXCLUDES(mu_);
@@ -80,7 +90,8 @@ class ZapHandler {
   zmq::socket_t socket_;  // the REP; used only by thread_ once Start returns
   int wake_fd_;           // eventfd; the destructor writes it so that thread_ leaves its poll
   mutable Mutex mu_;
-  KeyIndex index_ GUARDED_BY(mu_);
+  KeyIndex index_ GUARDED_BY(mu_);           // producer keys
+  KeyIndex consumer_index_ GUARDED_BY(mu_);  // consumer keys
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> denied_{0};
   daemon::RepeatLimiter deny_log_;  // thread_ only
@@ -88,20 +99,27 @@ class ZapHandler {
 };
 
 // Makes `socket` a CURVE server: ZMQ_CURVE_SERVER 1, ZMQ_CURVE_SECRETKEY from secret_key_file,
-// ZMQ_ZAP_DOMAIN kZapDomain, ZMQ_ZAP_ENFORCE_DOMAIN 1. Call before bind. When public_key_file is
+// ZMQ_ZAP_DOMAIN `domain`, ZMQ_ZAP_ENFORCE_DOMAIN 1. Call before bind. When public_key_file is
 // set it must be the secret key's pair (a mismatch would otherwise show up only as every client
 // failing its handshake). Applies the keys whatever `config.enabled` says; the caller decides.
-Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config);
+Status MakeCurveServer(zmq::socket_t& socket, const CurveServerConfig& config,
+                       std::string_view domain = kZapDomain);
 
 // Makes `socket` a CURVE client with the keys of `config` (ZMQ_CURVE_SERVERKEY, PUBLICKEY,
 // SECRETKEY), checking that public_key_file is the secret key's pair. Call before connect.
 Status MakeCurveClient(zmq::socket_t& socket, const transport::CurveClientConfig& config);
 
-// Whether the authenticated key `key_name` may publish for `endpoint`: true when the key has no
-// binding; otherwise the endpoint must match one of its globs ('*' any run, '?' one character,
-// everything else literal). A key bound to an empty list may publish for nothing.
+// Whether the authenticated producer key `key_name` may publish for `endpoint`. Fail closed: a key
+// with no binding may publish only for the endpoint of its own name; a bound key only for the
+// endpoints matching one of its globs ('*' any run, '?' one character, everything else literal).
+// A key bound to an empty list may publish for nothing.
 bool KeyMayPublishFor(const std::map<std::string, std::vector<std::string>>& bindings,
                       std::string_view key_name, std::string_view endpoint);
+
+// The same rule for a consumer key and a consumer group (curve.group_bindings): a key with no
+// binding may read only the group of its own name.
+bool KeyMayReadGroup(const std::map<std::string, std::vector<std::string>>& group_bindings,
+                     std::string_view key_name, std::string_view group);
 
 // The glob match behind KeyMayPublishFor, whole string.
 bool GlobMatch(std::string_view pattern, std::string_view text);

@@ -443,7 +443,8 @@ TEST(KeyMayPublishFor, Globs) {
     bool allowed;
   };
   const std::vector<Case> cases = {
-      {"unbound", "anything", true},  // no binding: may speak for any endpoint
+      {"unbound", "anything", false},  // no binding: fail closed...
+      {"unbound", "unbound", true},    // ...but its own name
       {"game-host", "game-01", true},  {"game-host", "game-02", false},
       {"game-fleet", "game-77", true}, {"game-fleet", "web-1", false},
       {"game-fleet", "game-", true},   {"web", "web-1", true},
@@ -455,6 +456,15 @@ TEST(KeyMayPublishFor, Globs) {
     EXPECT_EQ(KeyMayPublishFor(bindings, c.key, c.endpoint), c.allowed)
         << c.key << " for " << c.endpoint;
   }
+}
+
+TEST(KeyMayReadGroup, OwnNameOrBoundGlobs) {
+  const std::map<std::string, std::vector<std::string>> bindings = {{"ops", {"alerter", "ops-*"}}};
+  EXPECT_TRUE(KeyMayReadGroup(bindings, "ops", "alerter"));
+  EXPECT_TRUE(KeyMayReadGroup(bindings, "ops", "ops-1"));
+  EXPECT_FALSE(KeyMayReadGroup(bindings, "ops", "ops"));  // bound: only its globs
+  EXPECT_TRUE(KeyMayReadGroup(bindings, "graphite", "graphite"));
+  EXPECT_FALSE(KeyMayReadGroup(bindings, "graphite", "alerter"));
 }
 
 TEST(GlobMatch, Backtracks) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <thread>
 
 #include "broker/curve_auth.h"
 #include "broker/dedup_snapshot.h"
@@ -75,6 +76,7 @@ struct Frontend::Impl {
     self_epoch = (static_cast<uint64_t>(rd()) << 32) | rd();
     if (self_epoch == 0) self_epoch = 1;
     self_source = naming::LocalEndpoint("broker") + "/broker";
+    table.set_max_sources(c.max_sources);
   }
 
   void HandleBatch();
@@ -94,6 +96,8 @@ struct Frontend::Impl {
   zmq::socket_t notify;
 
   std::atomic<bool> always_fsync;
+  std::atomic<bool> reset_requested{false};
+  std::string frontend_bound, tap_bound;  // the endpoints as bound (for unbind)
   std::atomic<int64_t> fsync_interval_ms;
 
   // Per batch: payloads to append per partition (views into `held`), acks to send, tap topics.
@@ -111,11 +115,13 @@ struct Frontend::Impl {
 
   Envelope scratch_envelope;  // HandleOne's parse target, reused (frontend thread only)
   size_t board_sources = 0;   // sources in the table when the board was last published
+  uint64_t evicted_seen = 0;  // table.evicted() already added to the counters
   uint64_t self_epoch = 0;
   uint64_t self_seq = 0;
   std::string self_source;
   daemon::RepeatLimiter reject_log{std::chrono::seconds(10)};
   daemon::RepeatLimiter error_log{std::chrono::seconds(10)};
+  daemon::RepeatLimiter oversize_log{std::chrono::seconds(10)};  // its own: rare and telling
   Status fatal;
 };
 
@@ -133,10 +139,13 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
   Impl& s = *impl_;
   if (s.config.curve.enabled) {
     HW_RETURN_IF_ERROR(MakeCurveServer(s.frontend, s.config.curve).WithContext("frontend"));
-    HW_RETURN_IF_ERROR(MakeCurveServer(s.tap, s.config.curve).WithContext("tap"));
+    HW_RETURN_IF_ERROR(
+        MakeCurveServer(s.tap, s.config.curve, kZapConsumerDomain).WithContext("tap"));
   }
   try {
-    s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(s.config.max_message_bytes));
+    // Twice the limit: frames between the two are read, answered and counted as oversize
+    // (HandleOne); only beyond does ZeroMQ drop the connection, which it does without telling us.
+    s.frontend.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(2 * s.config.max_message_bytes));
     s.frontend.set(zmq::sockopt::linger, 0);
     s.frontend.set(zmq::sockopt::rcvhwm, 100000);
     s.frontend.set(zmq::sockopt::sndhwm, 100000);
@@ -145,9 +154,11 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
     s.frontend.set(zmq::sockopt::heartbeat_ivl, 1000);
     s.frontend.set(zmq::sockopt::heartbeat_timeout, 3000);
     s.frontend.bind(s.config.frontend);
+    s.frontend_bound = s.frontend.get(zmq::sockopt::last_endpoint);
     s.tap.set(zmq::sockopt::linger, 0);
     s.tap.set(zmq::sockopt::sndhwm, 10000);  // lossy by design: a slow viewer never slows ingest
     s.tap.bind(s.config.tap);
+    s.tap_bound = s.tap.get(zmq::sockopt::last_endpoint);
     s.notify.set(zmq::sockopt::linger, 0);
     s.notify.connect(notify_endpoint);
   } catch (const zmq::error_t& e) {
@@ -163,17 +174,57 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
   const std::string_view identity(static_cast<const char*>(identity_msg.data()),
                                   identity_msg.size());
   std::string_view bytes(static_cast<const char*>(payload.data()), payload.size());
-  Result<EnvelopeHeader> header = ParseEnvelopeHeader(bytes);
-  if (!header.ok()) {
-    counters.Reject("malformed");
-    if (auto n = reject_log.Allow()) {
-      spdlog::warn("rejected a malformed envelope ({} bytes): {} ({} more since)", payload.size(),
-                   header.status().message(), *n);
+  if (payload.size() > config.max_message_bytes) {
+    // ZeroMQ cuts the connection only past twice the limit (ZMQ_MAXMSGSIZE, set in Bind), so that
+    // a frame just over it is answered, counted and logged here instead of vanishing.
+    counters.oversize.fetch_add(1, std::memory_order_relaxed);
+    counters.Reject("oversize");
+    if (auto n = oversize_log.Allow()) {
+      spdlog::warn("rejected an envelope of {} bytes: over max_message_bytes {} ({} more since)",
+                   payload.size(), config.max_message_bytes, *n);
     }
+    acks.push_back(
+        {identity, "", 0, 0, Ack::REJECTED,
+         "envelope of " + std::to_string(payload.size()) + " bytes is over max_message_bytes"});
+    return;
+  }
+  // Order matters (docs/wire_format.md "What a rejection changes"): the header is validated, then
+  // the key's right to speak for the source is checked, and only then is the dedup table even
+  // read. Nothing from an envelope that fails either step is stored anywhere but in a counter.
+  Result<EnvelopeHeader> header = ParseProducerHeader(bytes);
+  if (!header.ok()) {
+    counters.Reject(ReasonKey(header.status().message()));
+    if (auto n = reject_log.Allow()) {
+      spdlog::warn("rejected an envelope with a bad header ({} bytes): {} ({} more since)",
+                   payload.size(), header.status().message(), *n);
+    }
+    // The source is not echoed: it is not valid, and may be huge.
     acks.push_back({identity, "", 0, 0, Ack::REJECTED, header.status().message()});
     return;
   }
   EnvelopeHeader& h = *header;  // its source is moved into the ack, the last use
+  if (config.curve.enabled) {
+    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5). Checked
+    // before the dedup table, so a key cannot learn or move another source's position.
+    const char* user = nullptr;
+    try {
+      user = payload.gets("User-Id");
+    } catch (const zmq::error_t&) {
+      user = nullptr;
+    }
+    const std::string_view endpoint = naming::SourceEndpoint(h.source);
+    if (user == nullptr || !KeyMayPublishFor(config.curve.bindings, user, endpoint)) {
+      counters.Reject("binding");
+      std::string why = "binding: key \"" + std::string(user ? user : "?") +
+                        "\" may not publish for endpoint \"" + std::string(endpoint) + "\"";
+      if (auto n = reject_log.Allow()) {
+        spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq, why, *n);
+      }
+      acks.push_back(
+          {identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, std::move(why)});
+      return;
+    }
+  }
   Decision d = table.Check(h.source, h.epoch, h.seq);
   if (d.verdict == Verdict::kDuplicate) {
     counters.duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -199,24 +250,11 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
       valid = naming::ValidateEnvelope(env);
     }
   }
-  if (valid.ok() && config.curve.enabled) {
-    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5).
-    const char* user = nullptr;
-    try {
-      user = payload.gets("User-Id");
-    } catch (const zmq::error_t&) {
-      user = nullptr;
-    }
-    const std::string_view endpoint = naming::SourceEndpoint(h.source);
-    if (user == nullptr || !KeyMayPublishFor(config.curve.bindings, user, endpoint)) {
-      valid = Status::InvalidArgument("binding: key \"" + std::string(user ? user : "?") +
-                                      "\" may not publish for endpoint \"" + std::string(endpoint) +
-                                      "\"");
-    }
-  }
-  // Judged in order, so the seq is used up whether appended or rejected: the stream goes on.
-  table.Observe(h.source, h.epoch, h.seq, NowMs());
   if (!valid.ok()) {
+    // Rejected by content from a key allowed to speak for the source: the seq is used up when the
+    // stream is already known, so the producer's stream goes on; a stream the table does not know
+    // yet is not created (its next envelope is taken as its first).
+    table.ObserveIfKnown(h.source, h.epoch, h.seq, NowMs());
     counters.Reject(ReasonKey(valid.message()));
     if (auto n = reject_log.Allow()) {
       spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq,
@@ -225,6 +263,7 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
     acks.push_back({identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, valid.message()});
     return;
   }
+  table.Observe(h.source, h.epoch, h.seq, NowMs());
   const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
   to_append[p].emplace_back(bytes);
   std::string_view endpoint = naming::SourceEndpoint(h.source);
@@ -293,6 +332,14 @@ void Frontend::Impl::HandleBatch() {
   }
   // A new producer shows in Stats before its first ack leaves, not up to a second later
   // (`hostwatch send; hostwatch status` lists it).
+  if (const uint64_t ev = table.evicted(); ev != evicted_seen) {
+    counters.sources_evicted.fetch_add(ev - evicted_seen, std::memory_order_relaxed);
+    if (auto n = error_log.Allow()) {
+      spdlog::warn("dedup table full (max_sources {}): {} least recently seen source(s) evicted",
+                   config.max_sources, ev - evicted_seen);
+    }
+    evicted_seen = ev;
+  }
   if (table.size() != board_sources) {
     board_sources = table.size();
     PublishBoard();
@@ -428,6 +475,11 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
     last_retention = now;
   }
   if (force || now - last_snapshot >= kSnapshotEvery) {
+    if (size_t gone = table.ExpireIdle(NowMs(), config.source_ttl.count()); gone > 0) {
+      counters.sources_expired.fetch_add(gone, std::memory_order_relaxed);
+      spdlog::info("dedup table: {} source(s) idle for source_ttl forgotten ({} left)", gone,
+                   table.size());
+    }
     // Only after the fsync above: a snapshot must never claim records the disk does not have.
     for (size_t p = 0; p < dirty.size(); ++p) {
       if (dirty[p]) (void)journal.partitions[p]->Sync();
@@ -440,9 +492,38 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
   }
 }
 
+void Frontend::ResetConnections() { impl_->reset_requested = true; }
+
+// Unbinding a bound endpoint ends every connection accepted on it (libzmq terminates the
+// listener's sessions); binding again lets the peers reconnect.
+void Rebind(zmq::socket_t& socket, const std::string& endpoint) {
+  try {
+    socket.unbind(endpoint);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("unbind {}: {}", endpoint, e.what());
+  }
+  for (int attempt = 0;; ++attempt) {
+    try {
+      socket.bind(endpoint);
+      return;
+    } catch (const zmq::error_t& e) {
+      if (attempt >= 50) {
+        spdlog::critical("bind {} again after a key was revoked: {}", endpoint, e.what());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the port is being released
+    }
+  }
+}
+
 void Frontend::Run(std::stop_token stop) {
   Impl& s = *impl_;
   while (!stop.stop_requested() && s.fatal.ok()) {
+    if (s.reset_requested.exchange(false)) {
+      Rebind(s.frontend, s.frontend_bound);
+      Rebind(s.tap, s.tap_bound);
+      spdlog::info("frontend and tap: every connection closed after a key was revoked");
+    }
     zmq::pollitem_t items[] = {{s.frontend.handle(), 0, ZMQ_POLLIN, 0}};
     const auto timeout =
         std::chrono::milliseconds(std::min<int64_t>(s.fsync_interval_ms.load(), 100));

@@ -24,6 +24,9 @@
 
 namespace hw::broker {
 
+// Closes every connection accepted on a bound endpoint and binds it again (ResetConnections).
+void Rebind(zmq::socket_t& socket, const std::string& endpoint);
+
 class Frontend {
  public:
   Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, SourceTable table,
@@ -32,6 +35,9 @@ class Frontend {
   // Binds the frontend ROUTER and the tap PUB, and connects the notifier to the backend.
   Status Bind(const std::string& notify_endpoint);
   void Run(std::stop_token stop);
+  // Asks Run's thread to close every live connection of its sockets (unbind, bind again) at its
+  // next turn; safe from any thread. After a key was revoked.
+  void ResetConnections();
   // Final fsync and dedup snapshot; call after Run returned.
   Status Flush();
   // Hot reload of the settings that may change without a restart.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/naming/envelope_wire.h"
+#include "common/naming/naming.h"
 #include "common/spool/crc32c.h"
 #include "common/spool/file_io.h"
 
@@ -54,9 +55,26 @@ Decision SourceTable::Check(std::string_view source, uint64_t epoch, uint64_t se
   return {Verdict::kGap, last};
 }
 
+void SourceTable::EvictOldest() {
+  // A bulk eviction keeps the cost per new source O(1) amortized while the table is full.
+  std::vector<std::pair<int64_t, const std::string*>> by_age;
+  by_age.reserve(sources_.size());
+  for (const auto& [name, st] : sources_) by_age.emplace_back(st.last_seen_ms, &name);
+  const size_t n = std::max<size_t>(1, sources_.size() / 8);
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<ptrdiff_t>(n - 1), by_age.end());
+  std::vector<std::string> victims;
+  victims.reserve(n);
+  for (size_t i = 0; i < n; ++i) victims.push_back(*by_age[i].second);
+  for (const std::string& v : victims) sources_.erase(v);
+  evicted_ += victims.size();
+}
+
 void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms) {
   auto found = sources_.find(source);
-  if (found == sources_.end()) found = sources_.emplace(std::string(source), SourceState{}).first;
+  if (found == sources_.end()) {
+    if (sources_.size() >= max_sources_) EvictOldest();
+    found = sources_.emplace(std::string(source), SourceState{}).first;
+  }
   SourceState& st = found->second;
   auto [it, inserted] = st.last_seq.try_emplace(epoch, seq);
   if (inserted) {
@@ -71,6 +89,29 @@ void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq,
   st.current_epoch = epoch;
   st.last_seen_ms = std::max(st.last_seen_ms, now_ms);
   ++st.envelopes;
+}
+
+bool SourceTable::ObserveIfKnown(std::string_view source, uint64_t epoch, uint64_t seq,
+                                 int64_t now_ms) {
+  auto found = sources_.find(source);
+  if (found == sources_.end() || !found->second.last_seq.contains(epoch)) return false;
+  Observe(source, epoch, seq, now_ms);
+  return true;
+}
+
+size_t SourceTable::ExpireIdle(int64_t now_ms, int64_t ttl_ms) {
+  size_t removed = 0;
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    SourceState& st = it->second;
+    if (st.last_seen_ms == 0) st.last_seen_ms = now_ms;
+    if (now_ms - st.last_seen_ms > ttl_ms) {
+      it = sources_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  return removed;
 }
 
 std::string SourceTable::Serialize(const std::vector<uint64_t>& covered_next_offsets) const {
@@ -147,6 +188,15 @@ Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes) {
   naming::EnvelopeWire w;
   if (!naming::ScanEnvelopeHeader(bytes, &w)) return Status::InvalidArgument("malformed envelope");
   if (!w.has_source || !w.has_seq) return Status::InvalidArgument("envelope without source or seq");
+  return EnvelopeHeader{std::string(w.source), w.epoch, w.seq, w.body_field};
+}
+
+Result<EnvelopeHeader> ParseProducerHeader(std::string_view bytes) {
+  naming::EnvelopeWire w;
+  if (!naming::ScanEnvelopeHeader(bytes, &w)) return Status::InvalidArgument("malformed envelope");
+  if (!w.has_source || !w.has_seq) return Status::InvalidArgument("envelope without source or seq");
+  if (Status s = naming::ValidateSource(w.source); !s.ok()) return s;
+  if (w.seq == 0) return Status::InvalidArgument("seq 0: must be >= 1 (seq starts at 1)");
   return EnvelopeHeader{std::string(w.source), w.epoch, w.seq, w.body_field};
 }
 

@@ -55,8 +55,22 @@ class SourceTable {
   using Map = std::unordered_map<std::string, SourceState, SourceHash, std::equal_to<>>;
 
   Decision Check(std::string_view source, uint64_t epoch, uint64_t seq) const;
-  // Records that (source, epoch, seq) is journaled (appended or rejected-and-consumed).
+  // Records that (source, epoch, seq) is journaled. A new source beyond max_sources() first evicts
+  // the least recently seen eighth of the table (counted in evicted()): forgetting a source costs
+  // at most a duplicate on its next resend, never a loss, since an unknown stream appends whatever
+  // arrives first.
   void Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms);
+  // For an envelope rejected by its content: uses up its seq only when (source, epoch) is already
+  // in the table, so the stream goes on; never creates a source or an epoch (a rejected envelope
+  // must not grow the table). Returns whether the seq was recorded.
+  bool ObserveIfKnown(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms);
+  // Forgets sources not seen for ttl_ms; a source with last_seen 0 (replayed from the journal at
+  // start) gets now_ms as its last sighting instead. Returns how many were removed.
+  size_t ExpireIdle(int64_t now_ms, int64_t ttl_ms);
+
+  void set_max_sources(size_t n) { max_sources_ = n == 0 ? 1 : n; }
+  size_t max_sources() const { return max_sources_; }
+  uint64_t evicted() const { return evicted_; }
 
   const Map& sources() const { return sources_; }
   size_t size() const { return sources_.size(); }
@@ -68,7 +82,11 @@ class SourceTable {
   Result<std::vector<uint64_t>> Load(std::string_view snapshot);
 
  private:
+  void EvictOldest();
+
   Map sources_;
+  size_t max_sources_ = 100000;
+  uint64_t evicted_ = 0;
 };
 
 // The header fields of a serialized Envelope (source, epoch, seq), read without parsing the body:
@@ -80,5 +98,11 @@ struct EnvelopeHeader {
   int body_field = 0;  // 10 samples, 11 events, 12 alerts (the Envelope oneof); 0 when absent
 };
 Result<EnvelopeHeader> ParseEnvelopeHeader(std::string_view bytes);
+
+// The frontend's parse of a producer's envelope: the header as above, and the source valid
+// (naming::ValidateSource: bounded length and charset) and seq >= 1, checked on views into `bytes`
+// before anything is copied, so hostile header fields never reach a string, the table or a log
+// line whole. The error says which field; it never carries more than a short quote of the source.
+Result<EnvelopeHeader> ParseProducerHeader(std::string_view bytes);
 
 }  // namespace hw::broker

@@ -138,5 +138,47 @@ TEST(EnvelopeHeaderTest, RejectsGarbage) {
   EXPECT_FALSE(ParseEnvelopeHeader(no_seq.SerializeAsString()).ok());
 }
 
+TEST(SourceTableTest, ARejectionNeverCreatesASourceOrAnEpoch) {
+  SourceTable t;
+  EXPECT_FALSE(t.ObserveIfKnown("new/x", 1, 5, 1000));
+  EXPECT_EQ(t.size(), 0u);
+  t.Observe("a/x", 1, 1, 1000);
+  EXPECT_FALSE(t.ObserveIfKnown("a/x", 2, 1, 1000));  // an unknown epoch of a known source
+  EXPECT_TRUE(t.ObserveIfKnown("a/x", 1, 2, 1000));   // the stream goes on
+  EXPECT_EQ(t.Check("a/x", 1, 3).verdict, Verdict::kAppend);
+  EXPECT_EQ(t.sources().at("a/x").last_seq.size(), 1u);
+}
+
+TEST(SourceTableTest, IdleSourcesExpireAndTheCapEvictsTheOldest) {
+  SourceTable t;
+  t.Observe("old/x", 1, 1, 1000);
+  t.Observe("replayed/x", 1, 1, 0);  // from the journal at start: its clock starts now
+  t.Observe("new/x", 1, 1, 9000);
+  EXPECT_EQ(t.ExpireIdle(10000, 5000), 1u);
+  EXPECT_FALSE(t.sources().contains("old/x"));
+  EXPECT_TRUE(t.sources().contains("replayed/x"));
+  SourceTable c;
+  c.set_max_sources(16);
+  for (int i = 0; i < 100; ++i) c.Observe("s" + std::to_string(i) + "/x", 1, 1, 1000 + i);
+  EXPECT_LE(c.size(), 16u);
+  EXPECT_EQ(c.evicted(), 100u - c.size());
+  EXPECT_TRUE(c.sources().contains("s99/x"));
+  EXPECT_FALSE(c.sources().contains("s0/x"));
+}
+
+TEST(SourceTableTest, ProducerHeaderValidatesTheSourceBeforeCopyingIt) {
+  hostwatch::v1::Envelope e;
+  e.set_source(std::string(1 << 20, 'a') + "/x");
+  e.set_seq(1);
+  auto h = ParseProducerHeader(e.SerializeAsString());
+  ASSERT_FALSE(h.ok());
+  EXPECT_LT(h.status().message().size(), 400u);
+  e.set_source("a/x");
+  e.set_seq(0);
+  EXPECT_FALSE(ParseProducerHeader(e.SerializeAsString()).ok());
+  e.set_seq(3);
+  ASSERT_TRUE(ParseProducerHeader(e.SerializeAsString()).ok());
+}
+
 }  // namespace
 }  // namespace hw::broker

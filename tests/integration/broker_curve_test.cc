@@ -1,6 +1,8 @@
 // CURVE on the real broker (DESIGN.md §5), keys made by the real `hostwatch keygen`: a plaintext
 // client, a client with an unknown key and a client with the wrong server key get nothing accepted;
-// an authorized client works; a key bound to endpoint A cannot publish for B.
+// an authorized client works; a key bound to endpoint A cannot publish for B, and an unbound key
+// only for its own name. Key roles (issue 12): producer keys only publish, consumer keys only read
+// their groups and query status, and a revoked key's open connections are closed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -23,10 +25,10 @@ namespace {
 using hostwatch::v1::Ack;
 using namespace std::chrono_literals;
 
-std::string Envelope(const std::string& endpoint, uint64_t seq) {
+std::string Envelope(const std::string& endpoint, uint64_t seq, uint64_t epoch = 11) {
   hostwatch::v1::Envelope env;
   env.set_source(endpoint + "/test");
-  env.set_epoch(11);
+  env.set_epoch(epoch);
   env.set_seq(seq);
   auto* b = env.mutable_samples();
   b->set_endpoint(endpoint);
@@ -47,7 +49,9 @@ class CurveBrokerTest : public ::testing::Test {
   void SetUp() override {
     keys_ = dir_.Sub("keys");
     authorized_ = dir_.Sub("authorized");
-    for (const char* name : {"broker", "game-a", "ops", "stranger", "fake-broker"}) {
+    consumers_ = dir_.Sub("consumers");
+    for (const char* name :
+         {"broker", "game-a", "game-b", "solo", "ops", "mon", "stranger", "fake-broker"}) {
       std::string out;
       testing::SubprocessOptions o;
       Result<int> rc = testing::RunCommand(
@@ -57,12 +61,17 @@ class CurveBrokerTest : public ::testing::Test {
       ASSERT_TRUE(rc.ok() && *rc == 0) << out;
     }
     std::filesystem::copy_file(keys_ / "game-a.pub", authorized_ / "game-a.pub");
-    std::filesystem::copy_file(keys_ / "ops.pub", authorized_ / "ops.pub");
+    std::filesystem::copy_file(keys_ / "game-b.pub", authorized_ / "game-b.pub");
+    std::filesystem::copy_file(keys_ / "solo.pub", authorized_ / "solo.pub");
+    std::filesystem::copy_file(keys_ / "ops.pub", consumers_ / "ops.pub");
+    std::filesystem::copy_file(keys_ / "mon.pub", consumers_ / "mon.pub");
     testing::BrokerProcessOptions opts;
     opts.top_yaml =
         "curve:\n  enabled: true\n  secret_key_file: " + (keys_ / "broker.key").string() +
         "\n  public_key_file: " + (keys_ / "broker.pub").string() +
-        "\n  authorized_keys_dir: " + authorized_.string() + "\n  bindings: {game-a: [game-a]}\n";
+        "\n  authorized_keys_dir: " + authorized_.string() +
+        "\n  bindings: {game-a: [game-a], game-b: [game-b]}\n  consumer_keys_dir: " +
+        consumers_.string() + "\n  group_bindings: {ops: ['*']}\n";
     auto b = testing::BrokerProcess::Start(dir_.path(), opts);
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     broker_ = std::move(b).value();
@@ -98,6 +107,35 @@ class CurveBrokerTest : public ::testing::Test {
     Ack a;
     a.ParseFromArray(m.data(), static_cast<int>(m.size()));
     return a;
+  }
+
+  // Every journaled envelope, "source seq", read as group `group` over a CURVE consumer connection.
+  std::multiset<std::string> JournaledSeqs(const std::string& group) {
+    zmq::socket_t s = Dealer(broker_->backend(), "ops");
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_subscribe()->set_group(group);
+    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
+    r.mutable_subscribe()->set_credit(1000);
+    std::string b = r.SerializeAsString();
+    s.send(zmq::buffer(b), zmq::send_flags::none);
+    std::multiset<std::string> out;
+    for (;;) {
+      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, 2s);
+      if (!(items[0].revents & ZMQ_POLLIN)) break;
+      zmq::message_t head;
+      (void)s.recv(head);
+      hostwatch::v1::ConsumerMessage msg;
+      msg.ParseFromArray(head.data(), static_cast<int>(head.size()));
+      if (!msg.has_delivery()) continue;
+      zmq::message_t body;
+      (void)s.recv(body);
+      hostwatch::v1::Envelope env;
+      env.ParseFromArray(body.data(), static_cast<int>(body.size()));
+      if (!env.source().ends_with("/broker"))
+        out.insert(env.source() + " " + std::to_string(env.seq()));
+    }
+    return out;
   }
 
   // Every journaled envelope's source, read as group `group` over a CURVE consumer connection.
@@ -148,7 +186,7 @@ class CurveBrokerTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::filesystem::path keys_, authorized_;
+  std::filesystem::path keys_, authorized_, consumers_;
   zmq::context_t ctx_;
   std::unique_ptr<testing::BrokerProcess> broker_;
 };
@@ -174,18 +212,52 @@ TEST_F(CurveBrokerTest, OnlyAuthorizedKeysGetThroughAndBindingsHold) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status(), Ack::REJECTED);
   EXPECT_THAT(bad->error(), ::testing::HasSubstr("may not publish for endpoint \"game-b\""));
-  // An authorized key without bindings may speak for any endpoint.
-  zmq::socket_t ops = Producer("ops");
-  auto any = SendAndWait(ops, Envelope("anything-1", 1), 5s);
+  // An authorized key without bindings may speak only for the endpoint of its own name (issue 12:
+  // bindings used to fail open).
+  zmq::socket_t solo = Producer("solo");
+  auto own = SendAndWait(solo, Envelope("solo", 1), 5s);
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->status(), Ack::OK);
+  auto any = SendAndWait(solo, Envelope("anything-1", 1), 5s);
   ASSERT_TRUE(any);
-  EXPECT_EQ(any->status(), Ack::OK);
+  EXPECT_EQ(any->status(), Ack::REJECTED);
 
-  EXPECT_EQ(JournaledSources("after"),
-            (std::multiset<std::string>{"game-a/test", "anything-1/test"}));
+  EXPECT_EQ(JournaledSources("after"), (std::multiset<std::string>{"game-a/test", "solo/test"}));
   auto stats = Stats();
   ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->rejected(), 1u);
-  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("CURVE on: 2 authorized client keys"));
+  EXPECT_EQ(stats->rejected(), 2u);
+  EXPECT_THAT(broker_->Log(), ::testing::HasSubstr("CURVE on: 3 authorized client keys"));
+}
+
+// Issue 12, finding 1: a key bound to A that sends B's next seqs must not use them up. Before the
+// fix every one was recorded in the dedup table although rejected, and B's own envelopes with
+// those seqs were then acked as duplicates and never journaled.
+TEST_F(CurveBrokerTest, SpoofedSeqsFromAnotherKeyLoseNothingOfTheVictimsStream) {
+  zmq::socket_t b = Producer("game-b");
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    auto ack = SendAndWait(b, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack && ack->status() == Ack::OK) << broker_->Log();
+  }
+  zmq::socket_t a = Producer("game-a");
+  for (uint64_t seq = 6; seq <= 15; ++seq) {
+    auto ack = SendAndWait(a, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->status(), Ack::REJECTED);
+    EXPECT_THAT(ack->error(), ::testing::HasSubstr("binding"));
+  }
+  for (uint64_t seq = 6; seq <= 15; ++seq) {
+    auto ack = SendAndWait(b, Envelope("game-b", seq, 77), 5s);
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->status(), Ack::OK);
+    EXPECT_EQ(ack->acked_seq(), seq);
+  }
+  std::multiset<std::string> want;
+  for (uint64_t seq = 1; seq <= 15; ++seq) want.insert("game-b/test " + std::to_string(seq));
+  EXPECT_EQ(JournaledSeqs("victim"), want);
+  auto stats = Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->duplicates(), 0u);
+  EXPECT_EQ(stats->rejected_by_reason().at("binding"), 10u);
 }
 
 // libzmq never retries a connection that ZAP refused; the producer link opens a new socket later,
@@ -202,7 +274,7 @@ TEST_F(CurveBrokerTest, RefusedProducerGetsThroughOnceAuthorized) {
             "--server-key",
             (keys_ / "broker.pub").string(),
             "--endpoint",
-            "late-1",
+            "stranger",  // an unbound key publishes only for its own name
             "--timeout",
             "60",
             "cpu.busy",
@@ -220,7 +292,127 @@ TEST_F(CurveBrokerTest, RefusedProducerGetsThroughOnceAuthorized) {
   std::optional<int> rc = send->Wait(60s);
   ASSERT_TRUE(rc.has_value());
   EXPECT_EQ(*rc, 0) << testing::ReadFile(dir_.path() / "send.err").value_or("") << broker_->Log();
-  EXPECT_EQ(JournaledSources("late").count("late-1/cli"), 1u);
+  EXPECT_EQ(JournaledSources("late").count("stranger/cli"), 1u);
+}
+
+// Issue 12, findings 5 and 6: a producer key cannot subscribe or query status, a consumer key
+// cannot publish, and a consumer key reads only its bound groups (so it cannot move another
+// group's position either).
+TEST_F(CurveBrokerTest, ProducerAndConsumerKeysHaveSeparateRoles) {
+  zmq::socket_t a = Producer("game-a");
+  ASSERT_TRUE(SendAndWait(a, Envelope("game-a", 1), 5s)) << broker_->Log();
+
+  // A producer key on the backend: ZAP refuses the handshake, so no Stats and no deliveries.
+  {
+    zmq::socket_t p = Dealer(broker_->backend(), "game-a");
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_stats();
+    std::string b = r.SerializeAsString();
+    p.send(zmq::buffer(b), zmq::send_flags::dontwait);
+    r.mutable_subscribe()->set_group("game-a");
+    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
+    r.mutable_subscribe()->set_credit(100);
+    b = r.SerializeAsString();
+    p.send(zmq::buffer(b), zmq::send_flags::dontwait);
+    zmq::pollitem_t items[] = {{p.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, 3s);
+    EXPECT_FALSE(items[0].revents & ZMQ_POLLIN) << "a producer key got an answer on the backend";
+  }
+  // `hostwatch status` with a producer key fails; with a consumer key it works.
+  auto status = [&](const std::string& key) {
+    std::string out;
+    Result<int> rc = testing::RunCommand(
+        {HW_BINARY_DIR "/cli/hostwatch", "status", "--backend", broker_->backend(), "--rate", "0",
+         "--curve-key", (keys_ / key).string(), "--server-key", (keys_ / "broker.pub").string(),
+         "--timeout", "3"},
+        &out, 30s);
+    return rc.ok() ? *rc : -1;
+  };
+  EXPECT_NE(status("game-a"), 0);
+  EXPECT_EQ(status("ops"), 0);
+  // A consumer key on the frontend: refused, no ack.
+  zmq::socket_t c = Producer("ops");
+  EXPECT_FALSE(SendAndWait(c, Envelope("ops", 1), 3s)) << "a consumer key published";
+
+  // A consumer key without group bindings reads only the group of its own name.
+  auto subscribe = [&](const std::string& key, const std::string& group) {
+    zmq::socket_t s = Dealer(broker_->backend(), key);
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_subscribe()->set_group(group);
+    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::LATEST);
+    r.mutable_subscribe()->set_credit(10);
+    std::string b = r.SerializeAsString();
+    s.send(zmq::buffer(b), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, 5s);
+    hostwatch::v1::ConsumerMessage msg;
+    if (!(items[0].revents & ZMQ_POLLIN)) return msg;
+    zmq::message_t m;
+    (void)s.recv(m);
+    msg.ParseFromArray(m.data(), static_cast<int>(m.size()));
+    return msg;
+  };
+  EXPECT_TRUE(subscribe("mon", "mon").has_assignment());
+  hostwatch::v1::ConsumerMessage refused = subscribe("mon", "victims");
+  ASSERT_TRUE(refused.has_error()) << refused.DebugString();
+  EXPECT_THAT(refused.error().error(), ::testing::HasSubstr("may not read group \"victims\""));
+  // "victims" was not moved to LATEST by the refused Subscribe: ops still reads it from the start.
+  EXPECT_EQ(JournaledSources("victims").count("game-a/test"), 1u);
+}
+
+// Issue 12, finding 7: removing a key and sending SIGHUP closes the connections it already had;
+// other clients reconnect and carry on.
+TEST_F(CurveBrokerTest, RevokingAKeyClosesItsLiveConnections) {
+  zmq::socket_t solo = Producer("solo");
+  zmq::socket_t a = Producer("game-a");
+  ASSERT_TRUE(SendAndWait(solo, Envelope("solo", 1), 5s)) << broker_->Log();
+  ASSERT_TRUE(SendAndWait(a, Envelope("game-a", 1), 5s));
+  zmq::socket_t mon = Dealer(broker_->backend(), "mon");
+  {
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_stats();
+    std::string b = r.SerializeAsString();
+    mon.send(zmq::buffer(b), zmq::send_flags::none);
+    zmq::pollitem_t items[] = {{mon.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, 5s);
+    ASSERT_TRUE(items[0].revents & ZMQ_POLLIN);
+    zmq::message_t m;
+    (void)mon.recv(m);
+  }
+
+  std::filesystem::remove(authorized_ / "solo.pub");
+  std::filesystem::remove(consumers_ / "mon.pub");
+  broker_->Signal(SIGHUP);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const std::string log = broker_->Log();
+        return log.find("frontend and tap: every connection closed") != std::string::npos &&
+               log.find("backend: every connection closed") != std::string::npos;
+      },
+      10s))
+      << broker_->Log();
+
+  // The revoked producer's open socket gets nothing through any more.
+  EXPECT_FALSE(SendAndWait(solo, Envelope("solo", 2), 3s))
+      << "a revoked key still publishes" << broker_->Log();
+  // Nor does the revoked consumer's.
+  {
+    hostwatch::v1::ConsumerRequest r;
+    r.mutable_stats();
+    std::string b = r.SerializeAsString();
+    mon.send(zmq::buffer(b), zmq::send_flags::dontwait);
+    zmq::pollitem_t items[] = {{mon.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, 3s);
+    EXPECT_FALSE(items[0].revents & ZMQ_POLLIN) << "a revoked consumer key still gets answers";
+  }
+  // A key still authorized reconnects by itself (its unacked envelope goes out again).
+  auto ok = SendAndWait(a, Envelope("game-a", 2), 10s);
+  ASSERT_TRUE(ok) << broker_->Log();
+  EXPECT_EQ(ok->status(), Ack::OK);
+  auto stats = Stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->revoked_disconnects(), 1u);
+  EXPECT_EQ(JournaledSources("revoked").count("solo/test"), 1u);
 }
 
 TEST(CurveConfigTest, NonLoopbackWithoutCurveRefusesToStart) {

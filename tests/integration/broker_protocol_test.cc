@@ -253,8 +253,16 @@ TEST_F(BrokerProtocolTest, HostileInputIsRejectedCountedAndHarmless) {
     close(fd);
   }
   {
+    // Just over max_message_bytes (4 MiB): answered, counted and logged (issue 12, finding 8).
+    RawProducer over(ctx_, broker_->frontend());
+    over.Send(std::string(5u << 20, 'x'));
+    auto a = over.Recv(10s);
+    ASSERT_TRUE(a) << broker_->Log();
+    EXPECT_EQ(a->status(), Ack::REJECTED);
+    EXPECT_THAT(a->error(), HasSubstr("max_message_bytes"));
+    // Beyond twice the limit ZeroMQ drops the frame and the connection (ZMQ_MAXMSGSIZE).
     RawProducer huge(ctx_, broker_->frontend());
-    huge.Send(std::string(5u << 20, 'x'));
+    huge.Send(std::string(9u << 20, 'x'));
     EXPECT_FALSE(huge.Recv(1s).has_value());
   }
   send_good(50);
@@ -280,6 +288,8 @@ TEST_F(BrokerProtocolTest, HostileInputIsRejectedCountedAndHarmless) {
   ASSERT_TRUE(stats);
   EXPECT_GE(stats->rejected(), 4u);
   EXPECT_GE(stats->rejected_by_reason().size(), 2u);
+  EXPECT_EQ(stats->oversize(), 1u);
+  EXPECT_THAT(broker_->Log(), HasSubstr("over max_message_bytes"));
 }
 
 TEST_F(BrokerProtocolTest, GroupsGetEverythingAndResumeAfterCommit) {
