@@ -129,13 +129,6 @@ hs_database_t* CompileMulti(const std::vector<std::string>& exprs,
   return db;
 }
 
-int OnHit(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
-          unsigned int /*flags*/, void* ctx) {
-  auto* hits = static_cast<std::vector<uint8_t>*>(ctx);
-  (*hits)[id / 3] |= static_cast<uint8_t>(1u << (id % 3));
-  return 0;
-}
-
 }  // namespace
 
 std::string StripGroupNames(std::string_view p) {
@@ -284,6 +277,10 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
   }
   // Without a chunk database, chunks are answered line by line with the line database.
   set->chunk_db_.reset(CompileMulti(chunk_exprs, chunk_flags, chunk_ids));
+  for (uint32_t i = 0; i < n; ++i) {
+    if (set->always_[i] != 0) set->always_rules_.push_back(i);
+    if (set->chunk_always_[i] != 0) set->chunk_always_rules_.push_back(i);
+  }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
@@ -346,18 +343,33 @@ RuleSet::Scanner::Scanner(std::shared_ptr<const RuleSet> rules) : rules_(std::mo
 
 RuleSet::Scanner::~Scanner() = default;
 
+void RuleSet::Scanner::ResetHits(const std::vector<uint8_t>& always,
+                                 const std::vector<uint32_t>& always_rules) {
+  for (const uint32_t r : hit_rules_) hits_[r] = 0;
+  hit_rules_ = always_rules;
+  for (const uint32_t r : always_rules) hits_[r] = always[r];
+}
+
+int RuleSet::Scanner::OnLineHit(unsigned int id, unsigned long long /*from*/,
+                                unsigned long long /*to*/, unsigned int /*flags*/, void* ctx) {
+  static_cast<Scanner*>(ctx)->Mark(id);
+  return 0;
+}
+
 const std::vector<uint8_t>& RuleSet::Scanner::Scan(std::string_view line) {
   from_chunk_ = false;
-  std::memcpy(hits_.data(), rules_->always_.data(), hits_.size());
+  ResetHits(rules_->always_, rules_->always_rules_);
   if (!rules_->db_) return hits_;
   if (!scratch_) {
     // No scratch (allocation failed): every pattern is a candidate; RE2 decides.
-    std::fill(hits_.begin(), hits_.end(), kMatchHit | kStartHit | kExcludeHit);
+    for (uint32_t r = 0; r < hits_.size(); ++r) {
+      for (uint32_t kind = 0; kind < 3; ++kind) Mark(r * 3 + kind);
+    }
     return hits_;
   }
   hs_scan(static_cast<hs_database_t*>(rules_->db_.get()), line.data(),
-          static_cast<unsigned>(line.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()), OnHit,
-          &hits_);
+          static_cast<unsigned>(line.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()),
+          OnLineHit, this);
   return hits_;
 }
 
@@ -415,14 +427,13 @@ const std::vector<uint8_t>& RuleSet::Scanner::HitsFor(std::string_view line) {
   }
   from_chunk_ = true;
   ++lines_from_chunks_;
-  std::memcpy(hits_.data(), rules_->chunk_always_.data(), hits_.size());
+  ResetHits(rules_->chunk_always_, rules_->chunk_always_rules_);
   // Hits ending inside (start, end] are this line's (a match ends after its first byte).
   size_t i = chunk_cursor_;
   if (i > chunk_hits_.size() || (i > 0 && chunk_hits_[i - 1].to > start)) i = 0;
   while (i < chunk_hits_.size() && chunk_hits_[i].to <= start) ++i;
   for (; i < chunk_hits_.size() && chunk_hits_[i].to <= end; ++i) {
-    const uint32_t id = chunk_hits_[i].id;
-    hits_[id / 3] |= static_cast<uint8_t>(1u << (id % 3));
+    Mark(chunk_hits_[i].id);
   }
   chunk_cursor_ = i;
   return hits_;

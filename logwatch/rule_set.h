@@ -90,6 +90,9 @@ class RuleSet {
     // (starts the chunk or follows a newline, and ends at a newline or the chunk's end), else from
     // Scan(line). The span is valid until the next Scan or HitsFor.
     const std::vector<uint8_t>& HitsFor(std::string_view line);
+    // The rules whose entry in the hits last returned is not zero, each once, in no particular
+    // order: a line's work then depends on the rules it may match, not on how many there are.
+    const std::vector<uint32_t>& hit_rules() const { return hit_rules_; }
     // RuleSet::HitIsExact for the hits last returned.
     bool HitIsExact(size_t rule) const {
       return from_chunk_ ? rules_->chunk_exact_[rule] : rules_->exact_[rule];
@@ -110,11 +113,21 @@ class RuleSet {
     };
     static int OnChunkHit(unsigned int id, unsigned long long from, unsigned long long to,
                           unsigned int flags, void* ctx);
+    static int OnLineHit(unsigned int id, unsigned long long from, unsigned long long to,
+                         unsigned int flags, void* ctx);
+    // Clears the last hits (only the rules that had some) and sets the always-candidates.
+    void ResetHits(const std::vector<uint8_t>& always, const std::vector<uint32_t>& always_rules);
+    void Mark(uint32_t id) {
+      uint8_t& h = hits_[id / 3];
+      if (h == 0) hit_rules_.push_back(id / 3);
+      h |= static_cast<uint8_t>(1u << (id % 3));
+    }
 
     std::shared_ptr<const RuleSet> rules_;
     std::unique_ptr<void, ScratchDeleter> scratch_;  // sized for both databases
     std::vector<uint8_t> hits_;
-    std::string_view chunk_;  // empty: no chunk to answer from
+    std::vector<uint32_t> hit_rules_;  // the rules with a non-zero entry in hits_
+    std::string_view chunk_;           // empty: no chunk to answer from
     std::vector<ChunkHit> chunk_hits_;
     size_t chunk_cursor_ = 0;  // chunk_hits_ before it end at or before the last line asked for
     bool chunk_overflow_ = false;
@@ -132,6 +145,7 @@ class RuleSet {
   std::vector<std::vector<int>> capture_groups_;  // per rule: RE2 group index of each capture
   std::vector<uint8_t> always_;        // per rule: bits that are always set (unfiltered patterns)
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)
+  std::vector<uint32_t> always_rules_, chunk_always_rules_;  // the rules with bits in those
   size_t unfiltered_ = 0;
   struct DatabaseDeleter {
     void operator()(void* db) const;

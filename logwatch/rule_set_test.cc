@@ -275,5 +275,55 @@ TEST(RecordProcessorTest, ChunkedAndLineByLineGiveTheSameRecords) {
   }
 }
 
+// A line visits the rules it may match: the scanner lists them (each once), and the list is
+// cleared with the next line, chunked or alone.
+TEST(RuleSetTest, HitRulesListTheRulesOfThisLineOnly) {
+  std::vector<RuleConfig> rules;
+  for (int i = 0; i < 200; ++i)
+    rules.push_back(Rule("r" + std::to_string(i), "code=" + std::to_string(i) + "x"));
+  rules.push_back(Rule("ungreedy", R"((?U)q.+z)"));  // RE2 only: a candidate on every line
+  auto rs = RuleSet::Compile(rules);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  RuleSet::Scanner scanner(*rs);
+  auto sorted = [&] {
+    std::vector<uint32_t> v = scanner.hit_rules();
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  scanner.Scan("a code=7x b code=7x code=150x");
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(7, 150, 200));
+  scanner.Scan("nothing");
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(200));
+  const std::string chunk = "code=3x\nnone\ncode=199x code=0x\n";
+  scanner.ScanChunk(chunk);
+  EXPECT_TRUE(scanner.HitsFor(std::string_view(chunk).substr(0, 7))[3] & RuleSet::kMatchHit);
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(3, 200));
+  scanner.HitsFor(std::string_view(chunk).substr(8, 4));
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(200));
+  scanner.HitsFor(std::string_view(chunk).substr(13, 17));
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(0, 199, 200));
+}
+
+// Records of one line come in the file's rule order, whichever rules the line hit, with the
+// multiline rules among them.
+TEST(RecordProcessorTest, RecordsKeepTheFilesRuleOrder) {
+  RuleConfig trace = Rule("trace", "Traceback");
+  trace.multiline_start = R"(^\d{4}-)";
+  auto rs = RuleSet::Compile({Rule("a", "alpha"), Rule("b", "beta"), trace, Rule("c", "gamma")});
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  RecordProcessor p(*rs, 1024);
+  FileRecords f;
+  p.Attach({"c", "trace", "b", "a"}, &f);
+  Collect sink;
+  sink.rs = rs->get();
+  p.OnLine("/l", "2024-01-01 Traceback", 0, false, &f, &sink);
+  p.OnLine("/l", "2024-01-02 beta gamma alpha", 100, false, &f, &sink);
+  using P = std::pair<std::string, std::string>;
+  EXPECT_THAT(sink.got, ::testing::ElementsAre(P("c", "2024-01-02 beta gamma alpha"),
+                                               P("trace", "2024-01-01 Traceback"),
+                                               P("b", "2024-01-02 beta gamma alpha"),
+                                               P("a", "2024-01-02 beta gamma alpha")));
+}
+
 }  // namespace
 }  // namespace hw::logwatch
