@@ -75,6 +75,8 @@ class RecordProcessor {
   // A read buffer whose lines follow as OnLine calls (they are then prefiltered from one scan of
   // the whole buffer); an empty chunk ends it. Optional: a line outside a chunk is scanned alone.
   void OnChunk(std::string_view chunk) { scanner_.ScanChunk(chunk); }
+  // Tests: how chunks are scanned (RuleSet::Scanner::ScanMode; measured by default).
+  void set_scan_mode(RuleSet::Scanner::ScanMode mode) { scanner_.set_scan_mode(mode); }
   // One line (without its newline). truncated: the line was longer than max_line_bytes.
   void OnLine(std::string_view path, std::string_view line, uint64_t offset, bool truncated,
               FileRecords* f, RecordSink* sink);

@@ -13,15 +13,22 @@
 // Two databases hold the same patterns. The line database (single match per pattern) scans one
 // line. The chunk database (HS_FLAG_MULTILINE, every match reported) scans a whole read buffer in
 // one call, and each line then takes the hits that end inside it: a Vectorscan call costs ~70 ns
-// before it reads a byte, which on short log lines was half of the prefilter's time. A chunk hit
-// may come from a match that started on an earlier line, so chunk hits are candidates that RE2
-// confirms (a plain literal cannot span lines, so its hit stays exact). Patterns whose meaning
-// changes when other lines surround them (\A, \z, \Z) are always candidates in chunk mode.
+// before it reads a byte. In the chunk database a pattern is rewritten so that no match can
+// cross a newline (LineBound: '\n' taken out of its classes, which on a line changes nothing),
+// so its hit is as exact as a line hit, and its final repeat is cut short (TrimTail: one report,
+// not one per byte of a trailing \S+). A pattern that cannot be rewritten (\A, \z, \x..., (?s))
+// takes the literal it requires that the fewest other patterns require (a literal shared by many
+// rules would hand RE2 all of them on every line that has it), and RE2 confirms. Which way a
+// chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
+//
+// Each database is compiled once, both at the same time on two threads; a pattern Vectorscan
+// refuses is moved to its next form and the database compiled again without it.
 //
 // Threads: a RuleSet is immutable after Compile and may be shared; each thread scans with its own
 // Scanner (Vectorscan scratch space is per thread).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -84,8 +91,16 @@ class RuleSet {
 
     // One pass over a read buffer of whole and partial lines; HitsFor then answers for the lines
     // in it without scanning again. The buffer must stay unchanged until the next ScanChunk (an
-    // empty chunk forgets it).
+    // empty chunk forgets it, and ends the chunk's timing: see ScanMode).
     void ScanChunk(std::string_view chunk);
+    // How the lines of a chunk are scanned. kAuto measures: the first chunks alternate between
+    // the two ways, timing each from its ScanChunk to the next (the scan, and RE2 on the hits it
+    // gave, which is what differs), and later chunks take the faster per byte, trying the other
+    // way now and then in case the log changed. A chunk whose hits would outgrow a bound
+    // (a pattern hitting at almost every byte) is scanned line by line, and costs its way what
+    // that took.
+    enum class ScanMode { kAuto, kChunk, kLine };
+    void set_scan_mode(ScanMode mode) { mode_ = mode; }
     // What Scan(line) would say, or a superset of it: from the chunk when line is one of its lines
     // (starts the chunk or follows a newline, and ends at a newline or the chunk's end), else from
     // Scan(line). The span is valid until the next Scan or HitsFor.
@@ -97,7 +112,9 @@ class RuleSet {
     bool HitIsExact(size_t rule) const {
       return from_chunk_ ? rules_->chunk_exact_[rule] : rules_->exact_[rule];
     }
-    // Chunks scanned, and lines answered from a chunk (for tests and tuning).
+    // Chunks scanned whole, chunks scanned line by line, and lines answered from a chunk (for
+    // tests and tuning).
+    uint64_t chunks_by_line() const { return chunks_ - chunks_scanned_; }
     uint64_t chunks_scanned() const { return chunks_scanned_; }
     uint64_t lines_from_chunks() const { return lines_from_chunks_; }
 
@@ -131,8 +148,17 @@ class RuleSet {
     std::vector<ChunkHit> chunk_hits_;
     size_t chunk_cursor_ = 0;  // chunk_hits_ before it end at or before the last line asked for
     bool chunk_overflow_ = false;
-    bool chunk_disabled_ = false;  // a pattern reported too many hits: lines are scanned one by one
+    bool chunk_disabled_ = false;  // no scratch space for the chunk database
     bool from_chunk_ = false;
+    // The measured choice (ScanMode): nanoseconds per byte of each way (0: chunk, 1: line), an
+    // average of its last chunks, and how many chunks each has been timed on.
+    ScanMode mode_ = ScanMode::kAuto;
+    double ns_per_byte_[2] = {0, 0};
+    uint64_t timed_[2] = {0, 0};
+    int timing_ = -1;  // the way the open chunk takes; -1: none open
+    size_t timing_bytes_ = 0;
+    std::chrono::steady_clock::time_point timing_start_{};
+    uint64_t chunks_ = 0;
     uint64_t chunks_scanned_ = 0, lines_from_chunks_ = 0;
   };
 
@@ -156,5 +182,12 @@ class RuleSet {
 
 // (?P<name>...) and (?<name>...) become (...), leaving escapes and character classes alone.
 std::string StripGroupNames(std::string_view pattern);
+// pattern (without group names) such that no match can contain a newline and, on a text without
+// one, the same texts match as RE2 matches with pattern; "" when pattern uses what this does not
+// rewrite (\A, \z, \x.., (?s), POSIX classes, bytes beyond ASCII...).
+std::string LineBound(std::string_view pattern);
+// pattern with a final X+ or X{n,m} cut to X or X{n}: a text matches it exactly when it matches
+// pattern, with fewer match ends (Vectorscan reports each).
+std::string TrimTail(std::string_view pattern);
 
 }  // namespace hw::logwatch
