@@ -328,7 +328,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
   //          else the pattern itself as a candidate, unless it anchors to the whole text.
   std::vector<Entry> line, chunk;
   std::vector<std::vector<std::string>> atoms;  // per chunk entry that may fall back to a literal
-  std::vector<size_t> atom_entry;               // its index in `chunk`
+  std::vector<size_t> atom_entry;               // its index in `chunk` (and `line`)
+  std::vector<bool> atom_in_line;               // the literal goes first in `line` as well
   for (size_t i = 0; i < n; ++i) {
     const RuleConfig& r = rules[i];
     auto compile = [&](const std::string& pattern,
@@ -338,28 +339,32 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       if (!re->ok()) {
         return Status::InvalidArgument("rule " + r.name + ": " + pattern + ": " + re->error());
       }
+      // An exclude is for RE2 to check on a record that matched (rare): scanning for it is no use.
+      if (bit == kExcludeHit) return re;
       const std::string expr = StripGroupNames(pattern);
       const std::string bound = LineBound(expr);
-      const unsigned id = static_cast<unsigned>(i * 3 + (bit == kMatchHit   ? 0
-                                                         : bit == kStartHit ? 1
-                                                                            : 2));
+      const unsigned id = static_cast<unsigned>(i * 3 + (bit == kMatchHit ? 0 : 1));
       Entry l{id, {}, 0}, c{id, {}, 0};
       const std::string& line_expr = bound.empty() ? expr : bound;
       l.forms.push_back({line_expr, HS_FLAG_SINGLEMATCH, true});
       l.forms.push_back({line_expr, HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER, false});
+      // RE2 runs on every match of a rule whose captures are read: an exact hit saves it nothing,
+      // and Vectorscan scans a literal for a fraction of what it takes for a `.*` pattern.
+      const bool re2_anyway = bit == kMatchHit && set->UsesCaptures(i);
       if (!bound.empty()) {
         const std::string trimmed = TrimTail(bound);
         c.forms.push_back({trimmed, HS_FLAG_MULTILINE, true});
         c.forms.push_back({trimmed, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
-      } else {
+      } else if (expr.find("\\A") == std::string::npos && expr.find("\\z") == std::string::npos &&
+                 expr.find("\\Z") == std::string::npos) {
+        c.forms.push_back({expr, HS_FLAG_MULTILINE, false});
+        c.forms.push_back({expr, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
+      }
+      if (bound.empty() || re2_anyway) {
+        // The literal is put in front once the rarest is known (below).
         atoms.push_back(RequiredAtoms(pattern));
         atom_entry.push_back(chunk.size());
-        // The literal is put in front once the rarest is known (below).
-        if (expr.find("\\A") == std::string::npos && expr.find("\\z") == std::string::npos &&
-            expr.find("\\Z") == std::string::npos) {
-          c.forms.push_back({expr, HS_FLAG_MULTILINE, false});
-          c.forms.push_back({expr, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
-        }
+        atom_in_line.push_back(re2_anyway);
       }
       line.push_back(std::move(l));
       chunk.push_back(std::move(c));
@@ -399,10 +404,17 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
         best_shared = shared;
       }
     }
-    if (!best.empty()) {
+    // For a pattern Vectorscan cannot bind to one line any literal beats RE2 on every line; in
+    // front of one it can, a literal of under 4 bytes would narrow too little.
+    if (best.size() >= (atom_in_line[k] ? 4u : 1u)) {
       auto& forms = chunk[atom_entry[k]].forms;
       forms.insert(forms.begin(),
                    {EscapeLiteral(best), HS_FLAG_MULTILINE | HS_FLAG_CASELESS, false});
+      if (atom_in_line[k]) {
+        auto& lforms = line[atom_entry[k]].forms;
+        lforms.insert(lforms.begin(),
+                      {EscapeLiteral(best), HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, false});
+      }
     }
   }
   // Each database is compiled once (a pattern Vectorscan refuses is the exception), the chunk's

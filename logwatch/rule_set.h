@@ -1,10 +1,11 @@
 // The compiled rules: one Vectorscan (Hyperscan) database scans every line once for all rules, and
 // RE2 runs only for the rules the scan says can match (to confirm and to extract captures).
 //
-// Each rule contributes up to three patterns to the database: its match, its multiline_start and
-// its exclude. A pattern Vectorscan cannot take exactly is compiled in prefilter mode (it may then
-// report lines the regex does not match, never miss one) and RE2 confirms; a pattern it cannot take
-// at all is marked "always candidate", so RE2 runs on every line for that rule. RE2 named groups
+// Each rule contributes up to two patterns to the database: its match and its multiline_start (its
+// exclude is for RE2 to check on a record that matched). A pattern Vectorscan cannot take exactly
+// is compiled in prefilter mode (it may then report lines the regex does not match, never miss one)
+// and RE2 confirms; a pattern it cannot take at all is marked "always candidate", so RE2 runs on
+// every line for that rule. RE2 named groups
 // (?P<x>...) are rewritten to plain groups for Vectorscan, which has no named groups.
 //
 // Both engines see bytes (RE2 in Latin-1 mode): logs are not UTF-8, and a line with invalid UTF-8
