@@ -424,14 +424,15 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       [&] { set->chunk_db_.reset(CompileDatabase(&chunk, &set->chunk_always_, &chunk_dropped)); });
   set->db_.reset(CompileDatabase(&line, &set->always_, &set->unfiltered_));
   chunk_thread.join();
-  // A hit answers whether the rule matches when its form is exact and no exclude or record
-  // joining is left for RE2 to do; captures are RE2's work only when someone reads them
+  // A hit answers whether the match pattern matches the line when its form is exact and the
+  // rule does not join lines (a record is matched as a whole, by RE2); an exclude is checked by
+  // RE2 on the record either way, and captures are RE2's work only when someone reads them
   // (RecordProcessor decides).
   for (size_t k = 0; k < line.size(); ++k) {
     const unsigned id = line[k].id;
     if (id % 3 != 0) continue;
     const RuleConfig& r = rules[id / 3];
-    const bool re2_has_work = !r.exclude.empty() || !r.multiline_start.empty();
+    const bool re2_has_work = !r.multiline_start.empty();
     auto exact = [&](const Entry& e) {
       return !re2_has_work && e.at < e.forms.size() && e.forms[e.at].exact;
     };

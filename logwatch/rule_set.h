@@ -66,10 +66,10 @@ class RuleSet {
   bool Match(size_t rule, std::string_view text, std::vector<std::string_view>* groups) const;
   bool Excluded(size_t rule, std::string_view text) const;
   bool StartsRecord(size_t rule, std::string_view text) const;
-  // True when a line-scan hit on the match pattern is already the exact answer to whether the rule
-  // matches (compiled exactly, no exclude or multiline to evaluate), so RE2 need not run unless
-  // the captures are wanted. Scanner::HitIsExact also knows whether the last hits came from a
-  // chunk.
+  // True when a line-scan hit on the match pattern is already the exact answer to whether the
+  // pattern matches the line (compiled exactly, no multiline record to join), so RE2 need not run
+  // it unless the captures are wanted (an exclude is still RE2's to check). Scanner::HitIsExact
+  // also knows whether the last hits came from a chunk.
   bool HitIsExact(size_t rule) const { return exact_[rule]; }
   // The rule's records carry their captures to someone: an event, or a value to aggregate. A
   // count-only rule's captures are never read, so RE2 neither extracts them nor runs at all
