@@ -405,10 +405,14 @@ void Engine::Wake() {
 }
 
 Status Engine::Reload(const LogwatchConfig& config) {
-  HW_RETURN_IF_ERROR(RuleSet::Compile(config.rules).status());
+  // Compiled here, on the caller's thread (the daemon's signal handling), once: the engine thread
+  // keeps reading lines with the old rules meanwhile (1,000 rules take seconds to compile), and
+  // swaps at the top of its next pass. An error keeps the old rules.
+  HW_ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, RuleSet::Compile(config.rules));
   {
     MutexLock lock(&reload_mu_);
     reload_ = config;
+    reload_rules_ = std::move(rules);
   }
   Wake();
   return Status::Ok();
@@ -416,14 +420,15 @@ Status Engine::Reload(const LogwatchConfig& config) {
 
 Status Engine::ApplyReload() {
   std::optional<LogwatchConfig> next;
+  std::shared_ptr<const RuleSet> rules;
   {
     MutexLock lock(&reload_mu_);
     next.swap(reload_);
+    rules.swap(reload_rules_);
   }
   if (!next) return Status::Ok();
   HW_RETURN_IF_ERROR(FlushEvents());
   for (auto& f : tailer_->files()) OnClose(*f);  // multiline records end with the old rules
-  HW_ASSIGN_OR_RETURN(auto rules, RuleSet::Compile(next->rules));
   // Counts of rules that are gone are published with the interval they belong to.
   HW_RETURN_IF_ERROR(FlushInterval(interval_end_ms_));
   next->link = config_.link;  // the link is not reloaded: its spool holds the stream

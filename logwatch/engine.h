@@ -66,7 +66,8 @@ class Engine : public LineHandler, public RecordSink {
   Status Finish();
   // Wakes Loop from another thread (reload, stop).
   void Wake();
-  // Applied at the top of the next loop pass; an error keeps the old config.
+  // Compiles config's rules on the calling thread while the loop goes on with the old ones; the
+  // new config is applied at the top of the next loop pass. An error keeps the old config.
   Status Reload(const LogwatchConfig& config) EXCLUDES(reload_mu_);
   // Publishes the interval's samples now (tests; the loop does it on the interval boundary).
   Status FlushInterval(int64_t time_ms);
@@ -143,6 +144,7 @@ class Engine : public LineHandler, public RecordSink {
   spool::UniqueFd wake_fd_;
   Mutex reload_mu_;
   std::optional<LogwatchConfig> reload_ GUARDED_BY(reload_mu_);
+  std::shared_ptr<const RuleSet> reload_rules_ GUARDED_BY(reload_mu_);  // reload_'s, compiled
 };
 
 }  // namespace hw::logwatch

@@ -8,11 +8,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
+#include "common/base/mutex.h"
 #include "common/testing/temp_dir.h"
+#include "common/testing/wait.h"
 
 namespace hw::logwatch {
 namespace {
@@ -267,6 +271,82 @@ TEST_F(EngineTest, LagBytesCountsWhatWasWrittenSinceTheLastRead) {
     }
   }
   EXPECT_EQ(lag, 1000);
+}
+
+// A reload compiles the new rules on the caller's thread while the loop goes on reading with the
+// old ones, and swaps between two passes: every line is counted once, before or after, and an
+// invalid set keeps the old one.
+TEST_F(EngineTest, ReloadOfManyRulesCompilesAsideAndLosesOrRepeatsNoLine) {
+  LogwatchConfig next = Config();
+  for (int i = 0; i < 120; ++i) {
+    RuleConfig r;
+    r.name = "gen" + std::to_string(i);
+    r.match = "svc" + std::to_string(i) + R"(\[\d+\]: .* took (?P<ms>\d+)ms)";
+    r.captures = {"ms"};
+    r.emit_event = false;
+    r.emit_count = true;
+    next.rules.push_back(r);
+    next.files[0].rules.push_back(r.name);
+  }
+  Mutex mu;
+  std::vector<pb::Envelope> published;  // GUARDED_BY(mu), written by the loop's thread
+  EngineOptions o;
+  o.endpoint = "test-host";
+  o.publish = [&](const pb::Envelope& env) {
+    MutexLock lock(&mu);
+    published.push_back(env);
+    return Status::Ok();
+  };
+  o.rotate_wait = std::chrono::milliseconds(0);
+  o.now_ms = [] { return kStart; };
+  Engine e(Config(), std::move(o));
+  ASSERT_TRUE(e.Start().ok());
+  std::atomic<bool> stop{false};
+  Status loop_status;
+  std::thread loop([&] { loop_status = e.Loop(stop); });
+  uint64_t written = 0;
+  auto write = [&](int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i, ++written) text += "latency_ms=" + std::to_string(written) + "\n";
+    Append(log_, text);
+    e.Wake();
+  };
+  std::atomic<bool> reloaded{false};
+  Status reload_status, invalid_status;
+  std::thread reloader([&] {
+    LogwatchConfig bad = next;
+    bad.rules.back().match = "(";
+    invalid_status = e.Reload(bad);
+    reload_status = e.Reload(next);
+    reloaded = true;
+  });
+  while (!reloaded) write(50);  // lines keep coming while the new rules compile
+  reloader.join();
+  ASSERT_FALSE(invalid_status.ok());
+  ASSERT_TRUE(reload_status.ok()) << reload_status.ToString();
+  // The swap publishes the interval so far (counts of the old rules): wait for it.
+  auto publishes = [&] {
+    MutexLock lock(&mu);
+    return published.size();
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return publishes() > 0; }, std::chrono::seconds(30)));
+  write(500);
+  stop = true;
+  e.Wake();
+  loop.join();
+  ASSERT_TRUE(loop_status.ok()) << loop_status.ToString();
+  ASSERT_TRUE(e.Pass(false, true).ok());  // what the loop had not read yet
+  ASSERT_TRUE(e.FlushInterval(kFirstEnd).ok());
+  double latency = 0;
+  MutexLock lock(&mu);
+  for (const pb::Envelope& env : published) {
+    for (const pb::Sample& smp : env.samples().samples()) {
+      if (smp.metric() == "log.latency.count") latency += smp.value();
+    }
+  }
+  EXPECT_EQ(e.tailer_stats().lines_read, written);
+  EXPECT_EQ(latency, static_cast<double>(written));
+  EXPECT_GT(written, 550u);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // From lines to rule matches: every line is scanned once for all rules (RuleSet::Scanner), RE2
 // confirms the candidates, `exclude` vetoes, and rules with `multiline_start` join continuation
-// lines into one record before matching.
+// lines into one record before matching. A line visits only the rules the scan says it may match
+// and the file's multiline rules (every line starts or extends their record), so its cost does not
+// grow with rules it cannot match.
 //
 // Multiline state is per (file, rule) and lives in FileRecords, which the engine keeps per
 // followed file (the tailer knows nothing of rules). A record is finished by the next start line,
@@ -49,7 +51,10 @@ struct FileRecords {
   };
   std::vector<size_t> rules;     // indexes into the RuleSet
   std::vector<uint8_t> applies;  // per RuleSet rule: 1 when in `rules`
-  std::vector<Pending> pending;  // per RuleSet rule (only multiline rules use theirs)
+  std::vector<uint32_t>
+      position;  // per RuleSet rule: its index in `rules` (records keep that order)
+  std::vector<size_t> multiline;  // the multiline rules of `rules`: every line is theirs
+  std::vector<Pending> pending;   // per RuleSet rule (only multiline rules use theirs)
   // After a restart: lines before replay_until were processed already, except by the multiline
   // rules whose record started at replay_from[rule] (UINT64_MAX: not replaying).
   uint64_t replay_until = 0;
@@ -70,6 +75,8 @@ class RecordProcessor {
   // A read buffer whose lines follow as OnLine calls (they are then prefiltered from one scan of
   // the whole buffer); an empty chunk ends it. Optional: a line outside a chunk is scanned alone.
   void OnChunk(std::string_view chunk) { scanner_.ScanChunk(chunk); }
+  // Tests: how chunks are scanned (RuleSet::Scanner::ScanMode; measured by default).
+  void set_scan_mode(RuleSet::Scanner::ScanMode mode) { scanner_.set_scan_mode(mode); }
   // One line (without its newline). truncated: the line was longer than max_line_bytes.
   void OnLine(std::string_view path, std::string_view line, uint64_t offset, bool truncated,
               FileRecords* f, RecordSink* sink);
@@ -88,6 +95,7 @@ class RecordProcessor {
   uint64_t max_record_bytes_;
   bool capture_all_;
   std::vector<std::string_view> groups_;
+  std::vector<size_t> candidates_;  // this line's rules: the hit ones and the multiline ones
   uint64_t lines_matched_ = 0;
 };
 

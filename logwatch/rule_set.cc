@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 #include <limits>
+#include <thread>
 
 namespace hw::logwatch {
 namespace {
@@ -23,79 +24,163 @@ std::unique_ptr<re2::RE2> CompileRe2(const std::string& pattern) {
   return std::make_unique<re2::RE2>(pattern, opts);
 }
 
-enum class Mode { kExact, kPrefilter, kNone };
+// How Vectorscan takes one pattern: the candidates in order, each tried when the one before failed
+// to compile (RuleSet::Compile builds a whole database at once and, on an error, moves the pattern
+// it names to its next candidate). Past the last, the pattern is a candidate on every line.
+struct Form {
+  std::string expr;
+  unsigned flags = 0;
+  bool exact = false;  // a hit is a match (else a candidate RE2 confirms)
+};
 
-// Single-pattern compiles decide, pattern by pattern, how Vectorscan can take it: one bad pattern
-// in hs_compile_multi fails the whole database, so each is tried alone first.
-Mode Classify(const std::string& expr, unsigned base_flags) {
-  for (unsigned flags : {base_flags, base_flags | HS_FLAG_PREFILTER}) {
-    hs_database_t* db = nullptr;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile(expr.c_str(), flags, HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS) {
-      hs_free_database(db);
-      return (flags & HS_FLAG_PREFILTER) ? Mode::kPrefilter : Mode::kExact;
-    }
-    hs_free_compile_error(err);
-  }
-  return Mode::kNone;
+bool Escaped(std::string_view p, size_t at) {
+  size_t n = 0;
+  while (at > n && p[at - n - 1] == '\\') ++n;
+  return n % 2 == 1;
 }
 
-// \A, \z and \Z anchor to the whole text: in a chunk that is the chunk, not the line.
-bool AnchorsToText(std::string_view p) {
-  for (size_t i = 0; i + 1 < p.size(); ++i) {
-    if (p[i] != '\\') continue;
-    if (p[i + 1] == 'A' || p[i + 1] == 'z' || p[i + 1] == 'Z') return true;
-    ++i;  // an escaped character, perhaps a backslash
+// An (?flags) or (?flags:...) group at p[i] that turns on s (dot matches newline).
+bool SetsDotAll(std::string_view p, size_t i) {
+  if (!p.substr(i).starts_with("(?")) return false;
+  for (size_t j = i + 2; j < p.size() && p[j] != ')' && p[j] != ':'; ++j) {
+    if (p[j] == '-') return false;  // flags after '-' are turned off
+    if (p[j] == 's') return true;
   }
   return false;
 }
 
-// A pattern of literal characters only (escaped punctuation allowed): its matches cannot span a
-// newline, so a chunk hit is as exact as a line hit.
-bool IsPlainLiteral(std::string_view p) {
+}  // namespace
+
+std::string LineBound(std::string_view p) {
+  // On a line there is no '\n' to match, so taking '\n' out of every class that holds one changes
+  // nothing there; in a chunk it keeps every match inside one line, which makes a chunk hit as
+  // exact as a line hit. \s and \S are spelt out as RE2 means them (Vectorscan's also hold \v).
+  std::string out;
+  out.reserve(p.size() + 16);
+  bool in_class = false, negated = false;
   for (size_t i = 0; i < p.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(p[i]);
+    // Bytes beyond ASCII: RE2 folds Latin-1 letters under (?i), Vectorscan only ASCII.
+    if (c < 0x20 || c >= 0x7f) return "";
     if (c == '\\') {
-      if (i + 1 >= p.size() || std::isalnum(static_cast<unsigned char>(p[i + 1]))) return false;
-      ++i;
+      if (i + 1 >= p.size()) return "";
+      const char e = p[++i];
+      if (!std::isalnum(static_cast<unsigned char>(e))) {
+        out.push_back('\\');
+        out.push_back(e);
+        continue;
+      }
+      switch (e) {
+        case 'd':
+        case 'w':
+        case 't':
+        case 'r':
+        case 'f':
+          out.push_back('\\');
+          out.push_back(e);
+          break;
+        case 'b':
+        case 'B':
+          if (in_class) return "";
+          out.push_back('\\');
+          out.push_back(e);
+          break;
+        case 's':
+          out += in_class ? "\\t\\f\\r\\x20" : "[\\t\\f\\r\\x20]";
+          break;
+        case 'S':
+          if (in_class) return "";
+          out += "[^\\t\\n\\f\\r\\x20]";
+          break;
+        case 'D':
+          if (in_class) return "";
+          out += "[^\\n0-9]";
+          break;
+        case 'W':
+          if (in_class) return "";
+          out += "[^\\n0-9A-Za-z_]";
+          break;
+        default:  // \A \z \n \x.. \p.. \Q..\E \C...: meant for more than one line, or unknown here
+          return "";
+      }
       continue;
     }
-    if (std::strchr(".[]()*+?{}|^$", c) != nullptr || c < 0x20 || c >= 0x7f) return false;
+    if (in_class) {
+      if (c == '[' && i + 1 < p.size() && p[i + 1] == ':') return "";  // [[:space:]] and the like
+      if (c == ']') {
+        if (negated) out += "\\n";
+        in_class = false;
+      }
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      out.push_back('[');
+      negated = i + 1 < p.size() && p[i + 1] == '^';
+      if (negated) out.push_back(p[++i]);
+      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);  // "[]a]": a literal ']'
+      continue;
+    }
+    if (c == '(' && SetsDotAll(p, i)) return "";
+    out.push_back(static_cast<char>(c));
   }
-  return true;
+  return in_class ? "" : out;
 }
 
-// The longest string every match of pattern must contain (compared caseless), or "" when there
-// is none. RE2's FilteredRE2 reduces a regex to an AND/OR tree of such strings ("atoms"); an atom
-// is required when the filter fails with every other atom present. A literal scans at a fraction
-// of the cost of the whole pattern in Vectorscan, and RE2 confirms chunk hits anyway. Atoms come
-// back lowercased, and beyond ASCII in UTF-8 (the text is Latin-1 bytes): only printable ASCII
-// atoms are used.
-std::string RequiredAtom(const std::string& pattern) {
+std::string TrimTail(std::string_view p) {
+  // Whether a pattern matches does not depend on how far a final X+ or X{n,m} runs; cut to its
+  // least, a chunk scan reports one hit where it reported one per extra byte (` from \S+`).
+  size_t end = p.size();
+  while (end > 0 && p[end - 1] == ')' && !Escaped(p, end - 1)) --end;
+  size_t q = end;
+  if (q >= 2 && p[q - 1] == '?' && !Escaped(p, q - 1)) --q;  // lazy
+  if (q >= 2 && p[q - 1] == '+' && !Escaped(p, q - 1)) {
+    return std::string(p.substr(0, q - 1)) + std::string(p.substr(end));
+  }
+  if (q >= 4 && p[q - 1] == '}' && !Escaped(p, q - 1)) {
+    const size_t open = p.rfind('{', q - 1);
+    if (open == std::string_view::npos || open == 0 || Escaped(p, open)) return std::string(p);
+    const std::string_view body = p.substr(open + 1, q - 1 - open - 1);
+    const size_t comma = body.find(',');
+    if (comma == std::string_view::npos || comma == 0) return std::string(p);
+    for (size_t k = 0; k < body.size(); ++k) {
+      if (k != comma && !std::isdigit(static_cast<unsigned char>(body[k]))) return std::string(p);
+    }
+    return std::string(p.substr(0, open + 1)) + std::string(body.substr(0, comma)) + "}" +
+           std::string(p.substr(end));
+  }
+  return std::string(p);
+}
+
+namespace {
+
+// Every string a match of pattern must contain (lowercase, compared caseless): RE2's FilteredRE2
+// reduces a regex to an AND/OR tree of such strings ("atoms"); an atom is required when the filter
+// fails with every other atom present. Only printable ASCII atoms are kept (beyond ASCII they
+// come back in UTF-8 while the text is Latin-1 bytes).
+std::vector<std::string> RequiredAtoms(const std::string& pattern) {
   re2::FilteredRE2 filter(3);
   RE2::Options opts;
   opts.set_encoding(RE2::Options::EncodingLatin1);
   opts.set_log_errors(false);
   int id = 0;
-  if (filter.Add(pattern, opts, &id) != RE2::NoError) return "";
+  std::vector<std::string> required;
+  if (filter.Add(pattern, opts, &id) != RE2::NoError) return required;
   std::vector<std::string> atoms;
   filter.Compile(&atoms);
-  std::string best;
   std::vector<int> others, passed;
   for (size_t i = 0; i < atoms.size(); ++i) {
     const std::string& a = atoms[i];
-    if (a.size() <= best.size() ||
-        !std::all_of(a.begin(), a.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
-      continue;
-    }
+    if (!std::all_of(a.begin(), a.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) continue;
     others.clear();
     for (size_t j = 0; j < atoms.size(); ++j) {
       if (j != i) others.push_back(static_cast<int>(j));
     }
     filter.AllPotentials(others, &passed);
-    if (passed.empty()) best = a;
+    if (passed.empty()) required.push_back(a);
   }
-  return best;
+  return required;
 }
 
 // s as a Vectorscan pattern that matches s literally.
@@ -114,26 +199,60 @@ std::string EscapeLiteral(std::string_view s) {
   return out;
 }
 
-hs_database_t* CompileMulti(const std::vector<std::string>& exprs,
-                            const std::vector<unsigned>& flags, const std::vector<unsigned>& ids) {
-  if (exprs.empty()) return nullptr;
-  std::vector<const char*> ptrs;
-  for (const std::string& e : exprs) ptrs.push_back(e.c_str());
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), static_cast<unsigned>(ptrs.size()),
-                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
-    hs_free_compile_error(err);
-    return nullptr;
+// One database from every pattern's current form, compiled once; a pattern Vectorscan refuses is
+// moved to its next form (or dropped: its bits go to *always) and the rest compiled again. An
+// error that names no pattern (a resource limit) drops them all: correctness does not need the
+// prefilter, only speed does.
+struct Entry {
+  unsigned id;
+  std::vector<Form> forms;
+  size_t at = 0;
+};
+hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>* always,
+                               size_t* dropped) {
+  auto drop = [&](const Entry& e) {
+    (*always)[e.id / 3] |= static_cast<uint8_t>(1u << (e.id % 3));
+    ++*dropped;
+  };
+  std::vector<Entry*> live;
+  for (Entry& e : *entries) {
+    if (e.at < e.forms.size()) {
+      live.push_back(&e);
+    } else {
+      drop(e);
+    }
   }
-  return db;
-}
-
-int OnHit(unsigned int id, unsigned long long /*from*/, unsigned long long /*to*/,
-          unsigned int /*flags*/, void* ctx) {
-  auto* hits = static_cast<std::vector<uint8_t>*>(ctx);
-  (*hits)[id / 3] |= static_cast<uint8_t>(1u << (id % 3));
-  return 0;
+  while (!live.empty()) {
+    std::vector<const char*> exprs;
+    std::vector<unsigned> flags, ids;
+    for (const Entry* e : live) {
+      exprs.push_back(e->forms[e->at].expr.c_str());
+      flags.push_back(e->forms[e->at].flags);
+      ids.push_back(e->id);
+    }
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &err) == HS_SUCCESS) {
+      return db;
+    }
+    const int bad = err->expression;
+    hs_free_compile_error(err);
+    if (bad < 0 || static_cast<size_t>(bad) >= live.size()) {
+      for (Entry* e : live) {
+        e->at = e->forms.size();
+        drop(*e);
+      }
+      return nullptr;
+    }
+    Entry* e = live[static_cast<size_t>(bad)];
+    if (++e->at >= e->forms.size()) {
+      drop(*e);
+      live.erase(live.begin() + bad);
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -202,10 +321,15 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
   set->chunk_exact_.assign(n, false);
   set->always_.assign(n, 0);
   set->chunk_always_.assign(n, 0);
-  // The same patterns for both databases; a pattern either database cannot take is a candidate
-  // on every line (RE2 decides).
-  std::vector<std::string> exprs, chunk_exprs;
-  std::vector<unsigned> flags, ids, chunk_flags, chunk_ids;
+  // Every pattern goes to both databases, each in the first form Vectorscan takes (Form):
+  //   line:  the pattern, exact, else in prefilter mode (a candidate);
+  //   chunk: the pattern bound to one line (LineBound) with its tail trimmed (TrimTail): exact, so
+  //          RE2 runs only for captures, exclude and multiline; else its rarest required literal;
+  //          else the pattern itself as a candidate, unless it anchors to the whole text.
+  std::vector<Entry> line, chunk;
+  std::vector<std::vector<std::string>> atoms;  // per chunk entry that may fall back to a literal
+  std::vector<size_t> atom_entry;               // its index in `chunk` (and `line`)
+  std::vector<bool> atom_in_line;               // the literal goes first in `line` as well
   for (size_t i = 0; i < n; ++i) {
     const RuleConfig& r = rules[i];
     auto compile = [&](const std::string& pattern,
@@ -215,40 +339,35 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       if (!re->ok()) {
         return Status::InvalidArgument("rule " + r.name + ": " + pattern + ": " + re->error());
       }
-      std::string expr = StripGroupNames(pattern);
-      const unsigned id = static_cast<unsigned>(i * 3 + (bit == kMatchHit   ? 0
-                                                         : bit == kStartHit ? 1
-                                                                            : 2));
-      const Mode mode = Classify(expr, HS_FLAG_SINGLEMATCH);
-      if (mode == Mode::kNone) {
-        set->always_[i] |= bit;
-        ++set->unfiltered_;
-      } else {
-        exprs.push_back(expr);
-        flags.push_back(HS_FLAG_SINGLEMATCH | (mode == Mode::kPrefilter ? HS_FLAG_PREFILTER : 0));
-        ids.push_back(id);
-        if (bit == kMatchHit && mode == Mode::kExact) set->exact_[i] = true;
+      // An exclude is for RE2 to check on a record that matched (rare): scanning for it is no use.
+      if (bit == kExcludeHit) return re;
+      const std::string expr = StripGroupNames(pattern);
+      const std::string bound = LineBound(expr);
+      const unsigned id = static_cast<unsigned>(i * 3 + (bit == kMatchHit ? 0 : 1));
+      Entry l{id, {}, 0}, c{id, {}, 0};
+      const std::string& line_expr = bound.empty() ? expr : bound;
+      l.forms.push_back({line_expr, HS_FLAG_SINGLEMATCH, true});
+      l.forms.push_back({line_expr, HS_FLAG_SINGLEMATCH | HS_FLAG_PREFILTER, false});
+      // RE2 runs on every match of a rule whose captures are read: an exact hit saves it nothing,
+      // and Vectorscan scans a literal for a fraction of what it takes for a `.*` pattern.
+      const bool re2_anyway = bit == kMatchHit && set->UsesCaptures(i);
+      if (!bound.empty()) {
+        const std::string trimmed = TrimTail(bound);
+        c.forms.push_back({trimmed, HS_FLAG_MULTILINE, true});
+        c.forms.push_back({trimmed, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
+      } else if (expr.find("\\A") == std::string::npos && expr.find("\\z") == std::string::npos &&
+                 expr.find("\\Z") == std::string::npos) {
+        c.forms.push_back({expr, HS_FLAG_MULTILINE, false});
+        c.forms.push_back({expr, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
       }
-      // In chunks: a plain literal as it is (exact); else a literal the pattern requires (a
-      // candidate); else the pattern itself, unless it anchors to the whole text.
-      const std::string atom = IsPlainLiteral(pattern) ? std::string() : RequiredAtom(pattern);
-      const Mode chunk_mode =
-          !atom.empty() || AnchorsToText(expr) ? Mode::kNone : Classify(expr, HS_FLAG_MULTILINE);
-      if (!atom.empty()) {
-        chunk_exprs.push_back(EscapeLiteral(atom));
-        chunk_flags.push_back(HS_FLAG_MULTILINE | HS_FLAG_CASELESS);
-        chunk_ids.push_back(id);
-      } else if (chunk_mode == Mode::kNone) {
-        set->chunk_always_[i] |= bit;
-      } else {
-        chunk_exprs.push_back(std::move(expr));
-        chunk_flags.push_back(HS_FLAG_MULTILINE |
-                              (chunk_mode == Mode::kPrefilter ? HS_FLAG_PREFILTER : 0));
-        chunk_ids.push_back(id);
-        if (bit == kMatchHit && chunk_mode == Mode::kExact && IsPlainLiteral(pattern)) {
-          set->chunk_exact_[i] = true;
-        }
+      if (bound.empty() || re2_anyway) {
+        // The literal is put in front once the rarest is known (below).
+        atoms.push_back(RequiredAtoms(pattern));
+        atom_entry.push_back(chunk.size());
+        atom_in_line.push_back(re2_anyway);
       }
+      line.push_back(std::move(l));
+      chunk.push_back(std::move(c));
       return re;
     };
     HW_ASSIGN_OR_RETURN(auto m, compile(r.match, kMatchHit));
@@ -266,24 +385,64 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
     set->match_.push_back(std::move(m));
     set->start_.push_back(std::move(s));
     set->exclude_.push_back(std::move(x));
-    // A hit answers whether the rule matches when no exclude or record joining is left for RE2
-    // to do; captures are RE2's work only when someone reads them (RecordProcessor decides).
-    const bool re2_has_work = !r.exclude.empty() || !r.multiline_start.empty();
-    set->exact_[i] = set->exact_[i] && !re2_has_work;
-    set->chunk_exact_[i] = set->chunk_exact_[i] && !re2_has_work;
   }
-  set->db_.reset(CompileMulti(exprs, flags, ids));
-  if (!exprs.empty() && !set->db_) {
-    // Each pattern compiled alone, so this is a resource limit of the combination: correctness
-    // does not need the prefilter, only speed does.
-    for (size_t i = 0; i < ids.size(); ++i) {
-      set->always_[ids[i] / 3] |= static_cast<uint8_t>(1u << (ids[i] % 3));
-      set->exact_[ids[i] / 3] = false;
+  // A literal shared by many rules hands RE2 all of them on every line that has it (" port ",
+  // "sshd["): each pattern takes, of the literals it requires, the one the fewest other patterns
+  // require (or contain), the longest among those.
+  for (size_t k = 0; k < atoms.size(); ++k) {
+    std::string best;
+    size_t best_shared = std::numeric_limits<size_t>::max();
+    for (const std::string& a : atoms[k]) {
+      size_t shared = 0;
+      for (size_t o = 0; o < atoms.size(); ++o) {
+        if (o == k) continue;
+        shared += std::any_of(atoms[o].begin(), atoms[o].end(),
+                              [&](const std::string& b) { return b.find(a) != std::string::npos; });
+      }
+      if (shared < best_shared || (shared == best_shared && a.size() > best.size())) {
+        best = a;
+        best_shared = shared;
+      }
     }
-    set->unfiltered_ += ids.size();
+    // For a pattern Vectorscan cannot bind to one line any literal beats RE2 on every line; in
+    // front of one it can, a literal of under 4 bytes would narrow too little.
+    if (best.size() >= (atom_in_line[k] ? 4u : 1u)) {
+      auto& forms = chunk[atom_entry[k]].forms;
+      forms.insert(forms.begin(),
+                   {EscapeLiteral(best), HS_FLAG_MULTILINE | HS_FLAG_CASELESS, false});
+      if (atom_in_line[k]) {
+        auto& lforms = line[atom_entry[k]].forms;
+        lforms.insert(lforms.begin(),
+                      {EscapeLiteral(best), HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, false});
+      }
+    }
   }
-  // Without a chunk database, chunks are answered line by line with the line database.
-  set->chunk_db_.reset(CompileMulti(chunk_exprs, chunk_flags, chunk_ids));
+  // Each database is compiled once (a pattern Vectorscan refuses is the exception), the chunk's
+  // on a thread of its own: they share nothing, and at 1,000 rules each takes a second or so.
+  size_t chunk_dropped = 0;
+  std::thread chunk_thread(
+      [&] { set->chunk_db_.reset(CompileDatabase(&chunk, &set->chunk_always_, &chunk_dropped)); });
+  set->db_.reset(CompileDatabase(&line, &set->always_, &set->unfiltered_));
+  chunk_thread.join();
+  // A hit answers whether the match pattern matches the line when its form is exact and the
+  // rule does not join lines (a record is matched as a whole, by RE2); an exclude is checked by
+  // RE2 on the record either way, and captures are RE2's work only when someone reads them
+  // (RecordProcessor decides).
+  for (size_t k = 0; k < line.size(); ++k) {
+    const unsigned id = line[k].id;
+    if (id % 3 != 0) continue;
+    const RuleConfig& r = rules[id / 3];
+    const bool re2_has_work = !r.multiline_start.empty();
+    auto exact = [&](const Entry& e) {
+      return !re2_has_work && e.at < e.forms.size() && e.forms[e.at].exact;
+    };
+    set->exact_[id / 3] = set->db_ != nullptr && exact(line[k]);
+    set->chunk_exact_[id / 3] = set->chunk_db_ != nullptr && exact(chunk[k]);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (set->always_[i] != 0) set->always_rules_.push_back(i);
+    if (set->chunk_always_[i] != 0) set->chunk_always_rules_.push_back(i);
+  }
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
@@ -346,26 +505,41 @@ RuleSet::Scanner::Scanner(std::shared_ptr<const RuleSet> rules) : rules_(std::mo
 
 RuleSet::Scanner::~Scanner() = default;
 
+void RuleSet::Scanner::ResetHits(const std::vector<uint8_t>& always,
+                                 const std::vector<uint32_t>& always_rules) {
+  for (const uint32_t r : hit_rules_) hits_[r] = 0;
+  hit_rules_ = always_rules;
+  for (const uint32_t r : always_rules) hits_[r] = always[r];
+}
+
+int RuleSet::Scanner::OnLineHit(unsigned int id, unsigned long long /*from*/,
+                                unsigned long long /*to*/, unsigned int /*flags*/, void* ctx) {
+  static_cast<Scanner*>(ctx)->Mark(id);
+  return 0;
+}
+
 const std::vector<uint8_t>& RuleSet::Scanner::Scan(std::string_view line) {
   from_chunk_ = false;
-  std::memcpy(hits_.data(), rules_->always_.data(), hits_.size());
+  ResetHits(rules_->always_, rules_->always_rules_);
   if (!rules_->db_) return hits_;
   if (!scratch_) {
     // No scratch (allocation failed): every pattern is a candidate; RE2 decides.
-    std::fill(hits_.begin(), hits_.end(), kMatchHit | kStartHit | kExcludeHit);
+    for (uint32_t r = 0; r < hits_.size(); ++r) {
+      for (uint32_t kind = 0; kind < 3; ++kind) Mark(r * 3 + kind);
+    }
     return hits_;
   }
   hs_scan(static_cast<hs_database_t*>(rules_->db_.get()), line.data(),
-          static_cast<unsigned>(line.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()), OnHit,
-          &hits_);
+          static_cast<unsigned>(line.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()),
+          OnLineHit, this);
   return hits_;
 }
 
 int RuleSet::Scanner::OnChunkHit(unsigned int id, unsigned long long /*from*/,
                                  unsigned long long to, unsigned int /*flags*/, void* ctx) {
   auto* self = static_cast<Scanner*>(ctx);
-  // A pattern that matches at almost every byte (\S+ ending a rule) would make the hit list as
-  // long as the chunk: give up on chunks for this scanner instead of holding that.
+  // A pattern that matches at almost every byte (\w ending a rule) would make the hit list as
+  // long as the chunk: this chunk is scanned line by line instead of holding that.
   if (self->chunk_hits_.size() >= self->chunk_.size() / 8 + 1024) {
     self->chunk_overflow_ = true;
     return 1;  // stop the scan
@@ -375,20 +549,49 @@ int RuleSet::Scanner::OnChunkHit(unsigned int id, unsigned long long /*from*/,
 }
 
 void RuleSet::Scanner::ScanChunk(std::string_view chunk) {
+  using Clock = std::chrono::steady_clock;
+  if (timing_ >= 0) {
+    // The chunk before took this long, scanning and RE2 on its hits included.
+    const double ns = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - timing_start_).count());
+    const double per_byte = ns / static_cast<double>(std::max<size_t>(timing_bytes_, 1));
+    double& avg = ns_per_byte_[timing_];
+    avg = timed_[timing_] == 0 ? per_byte : avg * 0.75 + per_byte * 0.25;
+    ++timed_[timing_];
+    timing_ = -1;
+  }
   chunk_ = {};
   chunk_hits_.clear();
   chunk_cursor_ = 0;
-  if (chunk.empty() || chunk_disabled_ || !rules_->chunk_db_ || !scratch_ ||
-      chunk.size() > std::numeric_limits<uint32_t>::max()) {
-    return;
+  if (chunk.empty()) return;
+  const bool can_chunk = !chunk_disabled_ && rules_->chunk_db_ && scratch_ &&
+                         chunk.size() <= std::numeric_limits<uint32_t>::max();
+  int way = 0;  // 0: the whole chunk, 1: line by line
+  if (!can_chunk || mode_ == ScanMode::kLine) {
+    way = 1;
+  } else if (mode_ == ScanMode::kAuto) {
+    constexpr uint64_t kTrials = 4;       // chunks timed each way before the choice
+    constexpr uint64_t kRetryEvery = 64;  // then one chunk the other way in this many
+    if (timed_[0] < kTrials || timed_[1] < kTrials) {
+      way = timed_[0] <= timed_[1] ? 0 : 1;
+    } else {
+      way = ns_per_byte_[0] <= ns_per_byte_[1] ? 0 : 1;
+      if (chunks_ % kRetryEvery == kRetryEvery - 1) way = 1 - way;
+    }
   }
+  ++chunks_;
+  if (mode_ == ScanMode::kAuto && can_chunk) {
+    timing_ = way;
+    timing_bytes_ = chunk.size();
+    timing_start_ = Clock::now();
+  }
+  if (way == 1) return;
   chunk_ = chunk;
   chunk_overflow_ = false;
   hs_scan(static_cast<hs_database_t*>(rules_->chunk_db_.get()), chunk.data(),
           static_cast<unsigned>(chunk.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()),
           OnChunkHit, this);
   if (chunk_overflow_) {
-    chunk_disabled_ = true;
     chunk_ = {};
     chunk_hits_.clear();
     return;
@@ -415,14 +618,13 @@ const std::vector<uint8_t>& RuleSet::Scanner::HitsFor(std::string_view line) {
   }
   from_chunk_ = true;
   ++lines_from_chunks_;
-  std::memcpy(hits_.data(), rules_->chunk_always_.data(), hits_.size());
+  ResetHits(rules_->chunk_always_, rules_->chunk_always_rules_);
   // Hits ending inside (start, end] are this line's (a match ends after its first byte).
   size_t i = chunk_cursor_;
   if (i > chunk_hits_.size() || (i > 0 && chunk_hits_[i - 1].to > start)) i = 0;
   while (i < chunk_hits_.size() && chunk_hits_[i].to <= start) ++i;
   for (; i < chunk_hits_.size() && chunk_hits_[i].to <= end; ++i) {
-    const uint32_t id = chunk_hits_[i].id;
-    hits_[id / 3] |= static_cast<uint8_t>(1u << (id % 3));
+    Mark(chunk_hits_[i].id);
   }
   chunk_cursor_ = i;
   return hits_;

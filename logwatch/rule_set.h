@@ -1,10 +1,11 @@
 // The compiled rules: one Vectorscan (Hyperscan) database scans every line once for all rules, and
 // RE2 runs only for the rules the scan says can match (to confirm and to extract captures).
 //
-// Each rule contributes up to three patterns to the database: its match, its multiline_start and
-// its exclude. A pattern Vectorscan cannot take exactly is compiled in prefilter mode (it may then
-// report lines the regex does not match, never miss one) and RE2 confirms; a pattern it cannot take
-// at all is marked "always candidate", so RE2 runs on every line for that rule. RE2 named groups
+// Each rule contributes up to two patterns to the database: its match and its multiline_start (its
+// exclude is for RE2 to check on a record that matched). A pattern Vectorscan cannot take exactly
+// is compiled in prefilter mode (it may then report lines the regex does not match, never miss one)
+// and RE2 confirms; a pattern it cannot take at all is marked "always candidate", so RE2 runs on
+// every line for that rule. RE2 named groups
 // (?P<x>...) are rewritten to plain groups for Vectorscan, which has no named groups.
 //
 // Both engines see bytes (RE2 in Latin-1 mode): logs are not UTF-8, and a line with invalid UTF-8
@@ -13,15 +14,22 @@
 // Two databases hold the same patterns. The line database (single match per pattern) scans one
 // line. The chunk database (HS_FLAG_MULTILINE, every match reported) scans a whole read buffer in
 // one call, and each line then takes the hits that end inside it: a Vectorscan call costs ~70 ns
-// before it reads a byte, which on short log lines was half of the prefilter's time. A chunk hit
-// may come from a match that started on an earlier line, so chunk hits are candidates that RE2
-// confirms (a plain literal cannot span lines, so its hit stays exact). Patterns whose meaning
-// changes when other lines surround them (\A, \z, \Z) are always candidates in chunk mode.
+// before it reads a byte. In the chunk database a pattern is rewritten so that no match can
+// cross a newline (LineBound: '\n' taken out of its classes, which on a line changes nothing),
+// so its hit is as exact as a line hit, and its final repeat is cut short (TrimTail: one report,
+// not one per byte of a trailing \S+). A pattern that cannot be rewritten (\A, \z, \x..., (?s))
+// takes the literal it requires that the fewest other patterns require (a literal shared by many
+// rules would hand RE2 all of them on every line that has it), and RE2 confirms. Which way a
+// chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
+//
+// Each database is compiled once, both at the same time on two threads; a pattern Vectorscan
+// refuses is moved to its next form and the database compiled again without it.
 //
 // Threads: a RuleSet is immutable after Compile and may be shared; each thread scans with its own
 // Scanner (Vectorscan scratch space is per thread).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,10 +66,10 @@ class RuleSet {
   bool Match(size_t rule, std::string_view text, std::vector<std::string_view>* groups) const;
   bool Excluded(size_t rule, std::string_view text) const;
   bool StartsRecord(size_t rule, std::string_view text) const;
-  // True when a line-scan hit on the match pattern is already the exact answer to whether the rule
-  // matches (compiled exactly, no exclude or multiline to evaluate), so RE2 need not run unless
-  // the captures are wanted. Scanner::HitIsExact also knows whether the last hits came from a
-  // chunk.
+  // True when a line-scan hit on the match pattern is already the exact answer to whether the
+  // pattern matches the line (compiled exactly, no multiline record to join), so RE2 need not run
+  // it unless the captures are wanted (an exclude is still RE2's to check). Scanner::HitIsExact
+  // also knows whether the last hits came from a chunk.
   bool HitIsExact(size_t rule) const { return exact_[rule]; }
   // The rule's records carry their captures to someone: an event, or a value to aggregate. A
   // count-only rule's captures are never read, so RE2 neither extracts them nor runs at all
@@ -84,17 +92,30 @@ class RuleSet {
 
     // One pass over a read buffer of whole and partial lines; HitsFor then answers for the lines
     // in it without scanning again. The buffer must stay unchanged until the next ScanChunk (an
-    // empty chunk forgets it).
+    // empty chunk forgets it, and ends the chunk's timing: see ScanMode).
     void ScanChunk(std::string_view chunk);
+    // How the lines of a chunk are scanned. kAuto measures: the first chunks alternate between
+    // the two ways, timing each from its ScanChunk to the next (the scan, and RE2 on the hits it
+    // gave, which is what differs), and later chunks take the faster per byte, trying the other
+    // way now and then in case the log changed. A chunk whose hits would outgrow a bound
+    // (a pattern hitting at almost every byte) is scanned line by line, and costs its way what
+    // that took.
+    enum class ScanMode { kAuto, kChunk, kLine };
+    void set_scan_mode(ScanMode mode) { mode_ = mode; }
     // What Scan(line) would say, or a superset of it: from the chunk when line is one of its lines
     // (starts the chunk or follows a newline, and ends at a newline or the chunk's end), else from
     // Scan(line). The span is valid until the next Scan or HitsFor.
     const std::vector<uint8_t>& HitsFor(std::string_view line);
+    // The rules whose entry in the hits last returned is not zero, each once, in no particular
+    // order: a line's work then depends on the rules it may match, not on how many there are.
+    const std::vector<uint32_t>& hit_rules() const { return hit_rules_; }
     // RuleSet::HitIsExact for the hits last returned.
     bool HitIsExact(size_t rule) const {
       return from_chunk_ ? rules_->chunk_exact_[rule] : rules_->exact_[rule];
     }
-    // Chunks scanned, and lines answered from a chunk (for tests and tuning).
+    // Chunks scanned whole, chunks scanned line by line, and lines answered from a chunk (for
+    // tests and tuning).
+    uint64_t chunks_by_line() const { return chunks_ - chunks_scanned_; }
     uint64_t chunks_scanned() const { return chunks_scanned_; }
     uint64_t lines_from_chunks() const { return lines_from_chunks_; }
 
@@ -110,16 +131,35 @@ class RuleSet {
     };
     static int OnChunkHit(unsigned int id, unsigned long long from, unsigned long long to,
                           unsigned int flags, void* ctx);
+    static int OnLineHit(unsigned int id, unsigned long long from, unsigned long long to,
+                         unsigned int flags, void* ctx);
+    // Clears the last hits (only the rules that had some) and sets the always-candidates.
+    void ResetHits(const std::vector<uint8_t>& always, const std::vector<uint32_t>& always_rules);
+    void Mark(uint32_t id) {
+      uint8_t& h = hits_[id / 3];
+      if (h == 0) hit_rules_.push_back(id / 3);
+      h |= static_cast<uint8_t>(1u << (id % 3));
+    }
 
     std::shared_ptr<const RuleSet> rules_;
     std::unique_ptr<void, ScratchDeleter> scratch_;  // sized for both databases
     std::vector<uint8_t> hits_;
-    std::string_view chunk_;  // empty: no chunk to answer from
+    std::vector<uint32_t> hit_rules_;  // the rules with a non-zero entry in hits_
+    std::string_view chunk_;           // empty: no chunk to answer from
     std::vector<ChunkHit> chunk_hits_;
     size_t chunk_cursor_ = 0;  // chunk_hits_ before it end at or before the last line asked for
     bool chunk_overflow_ = false;
-    bool chunk_disabled_ = false;  // a pattern reported too many hits: lines are scanned one by one
+    bool chunk_disabled_ = false;  // no scratch space for the chunk database
     bool from_chunk_ = false;
+    // The measured choice (ScanMode): nanoseconds per byte of each way (0: chunk, 1: line), an
+    // average of its last chunks, and how many chunks each has been timed on.
+    ScanMode mode_ = ScanMode::kAuto;
+    double ns_per_byte_[2] = {0, 0};
+    uint64_t timed_[2] = {0, 0};
+    int timing_ = -1;  // the way the open chunk takes; -1: none open
+    size_t timing_bytes_ = 0;
+    std::chrono::steady_clock::time_point timing_start_{};
+    uint64_t chunks_ = 0;
     uint64_t chunks_scanned_ = 0, lines_from_chunks_ = 0;
   };
 
@@ -132,6 +172,7 @@ class RuleSet {
   std::vector<std::vector<int>> capture_groups_;  // per rule: RE2 group index of each capture
   std::vector<uint8_t> always_;        // per rule: bits that are always set (unfiltered patterns)
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)
+  std::vector<uint32_t> always_rules_, chunk_always_rules_;  // the rules with bits in those
   size_t unfiltered_ = 0;
   struct DatabaseDeleter {
     void operator()(void* db) const;
@@ -142,5 +183,12 @@ class RuleSet {
 
 // (?P<name>...) and (?<name>...) become (...), leaving escapes and character classes alone.
 std::string StripGroupNames(std::string_view pattern);
+// pattern (without group names) such that no match can contain a newline and, on a text without
+// one, the same texts match as RE2 matches with pattern; "" when pattern uses what this does not
+// rewrite (\A, \z, \x.., (?s), POSIX classes, bytes beyond ASCII...).
+std::string LineBound(std::string_view pattern);
+// pattern with a final X+ or X{n,m} cut to X or X{n}: a text matches it exactly when it matches
+// pattern, with fewer match ends (Vectorscan reports each).
+std::string TrimTail(std::string_view pattern);
 
 }  // namespace hw::logwatch

@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <map>
 
 #include "logwatch/record_processor.h"
 
@@ -186,6 +189,7 @@ TEST(RuleSetTest, ChunkHitsContainLineHitsAndPlainLiteralsStayExact) {
   auto rs = RuleSet::Compile(ChunkRules());
   ASSERT_TRUE(rs.ok()) << rs.status().ToString();
   RuleSet::Scanner chunked(*rs), alone(*rs);
+  chunked.set_scan_mode(RuleSet::Scanner::ScanMode::kChunk);
   uint64_t compared = 0, line_hits = 0;
   for (uint32_t seed = 1; seed <= 200; ++seed) {
     const std::vector<std::string> lines = RandomLines(seed, 40);
@@ -247,6 +251,7 @@ TEST(RecordProcessorTest, ChunkedAndLineByLineGiveTheSameRecords) {
     std::vector<std::string> names;
     for (const RuleConfig& r : use) names.push_back(r.name);
     RecordProcessor chunked(*rs, 1024), alone(*rs, 1024);
+    chunked.set_scan_mode(RuleSet::Scanner::ScanMode::kChunk);
     FileRecords fc, fa;
     chunked.Attach(names, &fc);
     alone.Attach(names, &fa);
@@ -272,6 +277,238 @@ TEST(RecordProcessorTest, ChunkedAndLineByLineGiveTheSameRecords) {
     alone.FlushIdle("/l", {}, std::chrono::milliseconds(0), &fa, &got_alone);
     EXPECT_GT(got_alone.got.size(), 100u);
     EXPECT_EQ(got_chunked.got, got_alone.got) << "with_greedy=" << with_greedy;
+  }
+}
+
+// A line visits the rules it may match: the scanner lists them (each once), and the list is
+// cleared with the next line, chunked or alone.
+TEST(RuleSetTest, HitRulesListTheRulesOfThisLineOnly) {
+  std::vector<RuleConfig> rules;
+  for (int i = 0; i < 200; ++i)
+    rules.push_back(Rule("r" + std::to_string(i), "code=" + std::to_string(i) + "x"));
+  rules.push_back(Rule("ungreedy", R"((?U)q.+z)"));  // RE2 only: a candidate on every line
+  auto rs = RuleSet::Compile(rules);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  RuleSet::Scanner scanner(*rs);
+  auto sorted = [&] {
+    std::vector<uint32_t> v = scanner.hit_rules();
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  scanner.Scan("a code=7x b code=7x code=150x");
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(7, 150, 200));
+  scanner.Scan("nothing");
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(200));
+  const std::string chunk = "code=3x\nnone\ncode=199x code=0x\n";
+  scanner.ScanChunk(chunk);
+  EXPECT_TRUE(scanner.HitsFor(std::string_view(chunk).substr(0, 7))[3] & RuleSet::kMatchHit);
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(3, 200));
+  scanner.HitsFor(std::string_view(chunk).substr(8, 4));
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(200));
+  scanner.HitsFor(std::string_view(chunk).substr(13, 17));
+  EXPECT_THAT(sorted(), ::testing::ElementsAre(0, 199, 200));
+}
+
+// Records of one line come in the file's rule order, whichever rules the line hit, with the
+// multiline rules among them.
+TEST(RecordProcessorTest, RecordsKeepTheFilesRuleOrder) {
+  RuleConfig trace = Rule("trace", "Traceback");
+  trace.multiline_start = R"(^\d{4}-)";
+  auto rs = RuleSet::Compile({Rule("a", "alpha"), Rule("b", "beta"), trace, Rule("c", "gamma")});
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  RecordProcessor p(*rs, 1024);
+  FileRecords f;
+  p.Attach({"c", "trace", "b", "a"}, &f);
+  Collect sink;
+  sink.rs = rs->get();
+  p.OnLine("/l", "2024-01-01 Traceback", 0, false, &f, &sink);
+  p.OnLine("/l", "2024-01-02 beta gamma alpha", 100, false, &f, &sink);
+  using P = std::pair<std::string, std::string>;
+  EXPECT_THAT(sink.got, ::testing::ElementsAre(P("c", "2024-01-02 beta gamma alpha"),
+                                               P("trace", "2024-01-01 Traceback"),
+                                               P("b", "2024-01-02 beta gamma alpha"),
+                                               P("a", "2024-01-02 beta gamma alpha")));
+}
+
+TEST(LineBoundTest, TakesNewlinesOutOfClassesAndGivesUpOnTextAnchors) {
+  EXPECT_EQ(LineBound(R"(a\sb)"), R"(a[\t\f\r\x20]b)");
+  EXPECT_EQ(LineBound(R"(\(([^)]+)\))"), R"(\(([^)\n]+)\))");
+  EXPECT_EQ(LineBound(R"([^]a]x)"), R"([^]a\n]x)");
+  EXPECT_EQ(LineBound(R"([\s,]\S\D\W)"), R"([\t\f\r\x20,][^\t\n\f\r\x20][^\n0-9][^\n0-9A-Za-z_])");
+  EXPECT_EQ(LineBound(R"((?i)^x.y$)"), R"((?i)^x.y$)");
+  EXPECT_EQ(LineBound(R"(\Afoo)"), "");
+  EXPECT_EQ(LineBound(R"(foo\z)"), "");
+  EXPECT_EQ(LineBound(R"((?s)a.b)"), "");
+  EXPECT_EQ(LineBound(R"((?is:a.b))"), "");
+  EXPECT_EQ(LineBound(R"((?i-s)a.b)"), R"((?i-s)a.b)");
+  EXPECT_EQ(LineBound(R"([[:space:]]x)"), "");
+  EXPECT_EQ(LineBound(R"(x\x41)"), "");
+  EXPECT_EQ(LineBound("caf\xe9"), "");
+}
+
+TEST(TrimTailTest, CutsAFinalRepeatToItsLeast) {
+  EXPECT_EQ(TrimTail(R"(from (\S+))"), R"(from (\S))");
+  EXPECT_EQ(TrimTail(R"(from (?:a|b+?))"), R"(from (?:a|b))");
+  EXPECT_EQ(TrimTail(R"(x\d{2,5})"), R"(x\d{2})");
+  EXPECT_EQ(TrimTail(R"(x\d{3,})"), R"(x\d{3})");
+  EXPECT_EQ(TrimTail(R"(x\d{3})"), R"(x\d{3})");
+  EXPECT_EQ(TrimTail(R"(a\+)"), R"(a\+)");
+  EXPECT_EQ(TrimTail(R"(a\))"), R"(a\))");
+  EXPECT_EQ(TrimTail(R"(\d+ms$)"), R"(\d+ms$)");
+  EXPECT_EQ(TrimTail(R"(a\{2,3})"), R"(a\{2,3})");
+}
+
+// Rules of every kind the benchmark generates (bench/logwatch/gen_rules.py), several of each with
+// literals shared between them, and lines built from the same pieces with noise (\v, tabs, case):
+// per-rule counts must be what RE2 alone says, whichever way the chunks are scanned.
+std::vector<RuleConfig> GeneratedRules() {
+  const std::vector<std::string> res = {"users-list", "users-item", "orders-list", "cart-sync"};
+  const std::vector<std::string> svc = {"api", "apid", "worker", "cron-west"};
+  const std::vector<std::string> user = {"root0", "root1", "admin", "git"};
+  std::vector<RuleConfig> out;
+  for (size_t v = 0; v < 4; ++v) {
+    const std::string r = res[v], s = svc[v], u = user[v], n = std::to_string(v);
+    const std::string h = "node0" + n;
+    auto add = [&](std::string kind, std::string match, std::string exclude = "",
+                   std::vector<std::string> captures = {}) {
+      RuleConfig c = Rule(kind + n, std::move(match), std::move(captures));
+      c.exclude = std::move(exclude);
+      c.emit_event = false;
+      c.emit_count = true;
+      out.push_back(std::move(c));
+    };
+    add("literal", "GET /api/v1/" + r + "/");
+    add("class", "/api/v1/" + r + R"(/\d+ HTTP/1\.[01]" 5\d\d )");
+    add("alt", s + R"(\[\d+\]: level=(?:error|warn) )");
+    add("caseless", "(?i)" + s + R"(\[\d+\]: LEVEL=ERROR )");
+    add("anchor_start", R"(^Nov \d+ \d\d:\d\d:\d\d )" + h + R"( sshd\[\d+\]: Failed password)");
+    add("anchor_end", "route=/" + r + R"( took \d{3,}ms$)");
+    add("dotstar", s + R"(\[.*route=/)" + r + " ");
+    add("capture",
+        R"(Failed password for (?:invalid user )?(?P<user>)" + u + R"() from (?P<ip>\S+))", "",
+        {"user", "ip"});
+    add("value", s + R"(\[\d+\]: .* took (?P<ms>\d+)ms)", "", {"ms"});
+    out.back().emit_value = true;
+    add("no_literal", R"(^\d+\.\d+\.)" + n + R"(\.\d+ - - \[[^]]+\] "(?:POST|PUT) )");
+    add("space", R"(kernel: \[\s*\d+\.\d+\] eth)" + n + R"(: link (?:up|down))");
+    add("exclude", s + R"(\[\d+\]: level=error )", "route=/" + r + " ");
+    add("caseless_end", R"re((?i)"curl/[\d.]+"$)re");
+    add("text_anchor", R"(\A10\.0\.)" + n + R"(\.)");
+    add("shared", R"( port \d+ ssh2)");
+    add("word_tail", R"(sshd\[\d+\]: \w+)");
+  }
+  return out;
+}
+
+std::vector<std::string> GeneratedLines(uint32_t seed, size_t n) {
+  uint32_t s = seed;
+  auto next = [&s](uint32_t m) {
+    s = s * 1664525u + 1013904223u;
+    return (s >> 8) % m;
+  };
+  const std::vector<std::string> res = {"users-list", "users-item", "orders-list", "cart-sync",
+                                        "x"};
+  const std::vector<std::string> svc = {"api", "apid", "worker", "cron-west", "API"};
+  const std::vector<std::string> user = {"root0", "root1", "admin", "git", "nobody"};
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < n; ++i) {
+    std::string l;
+    switch (next(5)) {
+      case 0:
+        l = "10.0." + std::to_string(next(5)) + "." + std::to_string(next(9)) + " - - [21/Nov] \"" +
+            (next(3) ? "GET" : "POST") + " /api/v1/" + res[next(5)] + "/" +
+            std::to_string(next(99)) + " HTTP/1." + std::to_string(next(3)) + "\" " +
+            (next(4) ? "200" : "503") + " 12 \"" + (next(2) ? "curl" : "Curl") + "/8." +
+            std::to_string(next(9)) + "\"";
+        break;
+      case 1:
+        l = "2026-11-21T10:00:00Z " + svc[next(5)] + "[" + std::to_string(next(9999)) +
+            "]: " + (next(5) ? "level=" : "LEVEL=") +
+            (next(3)   ? "error"
+             : next(2) ? "warn"
+                       : "info") +
+            " route=/" + res[next(5)] + " took " + std::to_string(next(3000)) + "ms";
+        break;
+      case 2:
+        l = "Nov 21 10:00:0" + std::to_string(next(10)) + " node0" + std::to_string(next(5)) +
+            " sshd[" + std::to_string(next(99)) +
+            "]: " + (next(2) ? "Failed password" : "Accepted") + " for " +
+            (next(2) ? "invalid user " : "") + user[next(5)] + " from 1.2.3." +
+            std::to_string(next(9)) + " port " + std::to_string(next(65535)) + " ssh2";
+        break;
+      case 3:
+        l = "Nov 21 host kernel: [" + std::string(next(3), ' ') + std::to_string(next(999)) +
+            ".5] eth" + std::to_string(next(5)) + ": link " + (next(2) ? "up" : "down");
+        break;
+      default:
+        l = "noise";
+        break;
+    }
+    // Noise: a vertical tab (a space to Vectorscan's \s, not to RE2's), a tab, a byte beyond ASCII.
+    const uint32_t k = next(12);
+    if (k == 0 && l.size() > 10) l[next(static_cast<uint32_t>(l.size()))] = '\v';
+    if (k == 1 && l.size() > 10) l[next(static_cast<uint32_t>(l.size()))] = '\t';
+    if (k == 2) l += "\xe9";
+    lines.push_back(std::move(l));
+  }
+  return lines;
+}
+
+TEST(RecordProcessorTest, GeneratedRulesCountWhatRe2AloneCounts) {
+  const std::vector<RuleConfig> rules = GeneratedRules();
+  auto rs = RuleSet::Compile(rules);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  std::vector<std::string> names;
+  for (const RuleConfig& r : rules) names.push_back(r.name);
+  std::vector<std::string> lines;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    for (std::string& l : GeneratedLines(seed * 104729, 100)) lines.push_back(std::move(l));
+  }
+  // RE2 alone, as mtail would.
+  RE2::Options opts;
+  opts.set_encoding(RE2::Options::EncodingLatin1);
+  std::map<std::string, uint64_t> want;
+  for (const RuleConfig& r : rules) {
+    RE2 match(r.match, opts), exclude(r.exclude.empty() ? "$^" : r.exclude, opts);
+    ASSERT_TRUE(match.ok()) << r.match;
+    for (const std::string& l : lines) {
+      if (RE2::PartialMatch(l, match) && (r.exclude.empty() || !RE2::PartialMatch(l, exclude))) {
+        ++want[r.name];
+      }
+    }
+  }
+  EXPECT_GT(want.size(), rules.size() * 3 / 4);  // the lines do hit most rules
+  struct Count : RecordSink {
+    const RuleSet* rs = nullptr;
+    std::map<std::string, uint64_t> got;
+    void OnRecord(const Record& r) override { ++got[rs->rule(r.rule).name]; }
+  };
+  using Mode = RuleSet::Scanner::ScanMode;
+  for (const Mode mode : {Mode::kChunk, Mode::kLine, Mode::kAuto}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    RecordProcessor p(*rs, 1 << 16);
+    p.set_scan_mode(mode);
+    FileRecords f;
+    p.Attach(names, &f);
+    Count sink;
+    sink.rs = rs->get();
+    uint64_t off = 0;
+    // Chunks of 1 to 37 lines; every fourth line is also sent alone, outside any chunk.
+    for (size_t at = 0, size = 1; at < lines.size(); at += size, size = size % 37 + 1) {
+      const size_t end = std::min(lines.size(), at + size);
+      std::string chunk;
+      for (size_t i = at; i < end; ++i) chunk += lines[i] + "\n";
+      p.OnChunk(chunk);
+      size_t pos = 0;
+      for (size_t i = at; i < end; ++i) {
+        p.OnLine("/l", std::string_view(chunk.data() + pos, lines[i].size()), off, false, &f,
+                 &sink);
+        pos += lines[i].size() + 1;
+        off += lines[i].size() + 1;
+      }
+      p.OnChunk({});
+    }
+    EXPECT_EQ(sink.got, want);
   }
 }
 
