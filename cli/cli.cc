@@ -88,7 +88,7 @@ std::string Usage() {
       "Common options: --broker URL (default tcp://127.0.0.1:7400; backend and tap are its port "
       "+ 1\n"
       "and + 2 unless --backend / --tap), --curve-key NAME --server-key FILE for a CURVE broker.\n"
-      "Verbs still to come: test-alerts.\n";
+      "Verbs still to come: test-alerts, silence.\n";
   return text;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,6 +96,7 @@ Status Engine::Start() {
                    &s == &state->after ? "is" : "is not");
       stats_ = s.stats;
       interval_end_ms_ = s.interval_end_ms;
+      counter_base_ = s.counters;
       tailer_->Restore(s.files,
                        [this](TailedFile& f, const FileState& saved) { OnRestored(f, saved); });
     }
@@ -132,7 +134,25 @@ Snapshot Engine::Take() const {
   }
   s.interval_end_ms = interval_end_ms_;
   s.stats = stats_;
+  s.counters = Counters();
   return s;
+}
+
+std::map<std::string, uint64_t> Engine::Counters() const {
+  const TailerStats& ts = tailer_->stats();
+  std::map<std::string, uint64_t> c = counter_base_;
+  c["bytes_read"] += ts.bytes_read - std::min(ts.bytes_read, replayed_bytes_);
+  c["lines_read"] += ts.lines_read - std::min(ts.lines_read, replayed_lines_);
+  c["lines_matched"] += processor_->lines_matched();
+  c["lines_truncated"] += ts.lines_truncated;
+  c["events_published"] += events_published_;
+  c["events_suppressed"] += events_suppressed_;
+  c["value_parse_errors"] += value_errors_;
+  c["truncations"] += ts.truncations;
+  c["copytruncate_recovered_bytes"] += ts.recovered_bytes;
+  c["copytruncate_lost_bytes"] += ts.lost_bytes;
+  c["copytruncate_lost_lines"] += ts.lost_lines;
+  return c;
 }
 
 Status Engine::WriteState(const Snapshot& before, const Snapshot& after, uint64_t mark) {
@@ -208,7 +228,13 @@ void Engine::OnTruncated(TailedFile& f) {
 
 void Engine::OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) {
   dirty_ = true;
-  processor_->OnLine(f.state.path, line, offset, truncated, &Of(f).records, this);
+  FileRecords& records = Of(f).records;
+  if (offset < records.replay_until) {
+    // Read again after a restart for a multiline record in progress: counted in the last run.
+    ++replayed_lines_;
+    replayed_bytes_ += line.size() + 1;
+  }
+  processor_->OnLine(f.state.path, line, offset, truncated, &records, this);
 }
 
 void Engine::ReadFailed(const TailedFile& f, const Status& error) {
@@ -291,22 +317,19 @@ Status Engine::FlushEvents() {
 
 void Engine::SelfMetrics(int64_t t, pb::SampleBatch* out) {
   const uint32_t step = static_cast<uint32_t>(config_.interval.count() / 1000);
-  const TailerStats& ts = tailer_->stats();
-  const auto C = pb::Sample::COUNTER;
-  AddSelf(out, "bytes_read", static_cast<double>(ts.bytes_read), t, step, C);
-  AddSelf(out, "lines_read", static_cast<double>(ts.lines_read), t, step, C);
-  AddSelf(out, "lines_matched", static_cast<double>(processor_->lines_matched()), t, step, C);
-  AddSelf(out, "lines_truncated", static_cast<double>(ts.lines_truncated), t, step, C);
-  AddSelf(out, "events_published", static_cast<double>(events_published_), t, step, C);
-  AddSelf(out, "events_suppressed", static_cast<double>(events_suppressed_), t, step, C);
-  AddSelf(out, "value_parse_errors", static_cast<double>(value_errors_), t, step, C);
-  AddSelf(out, "truncations", static_cast<double>(ts.truncations), t, step, C);
-  AddSelf(out, "copytruncate_recovered_bytes", static_cast<double>(ts.recovered_bytes), t, step, C);
-  AddSelf(out, "copytruncate_lost_bytes", static_cast<double>(ts.lost_bytes), t, step, C);
-  AddSelf(out, "copytruncate_lost_lines", static_cast<double>(ts.lost_lines), t, step, C);
+  for (const auto& [name, v] : Counters()) {
+    AddSelf(out, name, static_cast<double>(v), t, step, pb::Sample::COUNTER);
+  }
+  // Lag against the file's size now, not the size at the last read: that read went to the end
+  // it saw, so the last-read size would show no lag exactly when the flush comes (at an interval
+  // boundary) however far behind the writer is.
   std::map<std::string, uint64_t> lag;
-  for (const auto& f : tailer_->files())
-    lag[f->state.path] += f->size - std::min(f->size, f->state.offset);
+  for (const auto& f : tailer_->files()) {
+    struct stat sb;
+    const uint64_t size =
+        ::fstat(f->fd.get(), &sb) == 0 ? static_cast<uint64_t>(sb.st_size) : f->size;
+    lag[f->state.path] += size - std::min(size, f->state.offset);
+  }
   for (const auto& [path, bytes] : lag) {
     AddSelf(out, "lag_bytes", static_cast<double>(bytes), t, step, pb::Sample::GAUGE,
             naming::SanitizeUtf8(path));
@@ -406,6 +429,7 @@ Status Engine::ApplyReload() {
   next->link = config_.link;  // the link is not reloaded: its spool holds the stream
   config_ = std::move(*next);
   rules_ = std::move(rules);
+  counter_base_["lines_matched"] += processor_->lines_matched();  // the new processor counts from 0
   processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes);
   suppressed_.assign(rules_->size(), 0);
   buckets_.assign(rules_->size(), Bucket());

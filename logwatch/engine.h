@@ -104,6 +104,9 @@ class Engine : public LineHandler, public RecordSink {
   Status FlushEvents();
   Status ApplyReload() EXCLUDES(reload_mu_);
   void SelfMetrics(int64_t time_ms, hostwatch::v1::SampleBatch* out);
+  // The self-metric counters: what the offsets file carried over from earlier runs plus this
+  // run's.
+  std::map<std::string, uint64_t> Counters() const;
   int64_t NextIntervalEnd(int64_t now_ms) const;
 
   LogwatchConfig config_;
@@ -131,6 +134,9 @@ class Engine : public LineHandler, public RecordSink {
   std::chrono::steady_clock::time_point last_event_flush_{}, last_state_write_{}, last_discover_{};
   bool dirty_ = false;  // lines read since the offsets file was written
   uint64_t events_published_ = 0, events_suppressed_ = 0, value_errors_ = 0;
+  // Counters from earlier runs (the restored snapshot) and from rule sets replaced by a reload.
+  std::map<std::string, uint64_t> counter_base_;
+  uint64_t replayed_lines_ = 0, replayed_bytes_ = 0;  // re-read for OnRestored: not new reads
   uint64_t read_errors_ = 0;
   Status last_read_error_;
 

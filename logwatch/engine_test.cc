@@ -216,5 +216,58 @@ TEST_F(EngineTest, MultilineRecordInProgressSurvivesARestart) {
               ElementsAre("crash 2024-01-01 10:00:00 FATAL crash\nlevel=error code=1\n  at bar"));
 }
 
+// The last value of a self-metric (hostwatch.logwatch.<name>) published so far; -1 if none.
+double SelfMetric(const std::vector<pb::Envelope>& published, const std::string& name) {
+  double v = -1;
+  for (const pb::Envelope& env : published) {
+    for (const pb::Sample& s : env.samples().samples()) {
+      if (s.metric() == "hostwatch.logwatch." + name) v = s.value();
+    }
+  }
+  return v;
+}
+
+// Counters are saved with the offsets: a restart under the same producer epoch carries on from
+// where the last run stopped instead of starting again at zero (a false counter reset).
+TEST_F(EngineTest, SelfMetricCountersCarryOnAcrossARestart) {
+  Append(log_, "level=error code=1\nlatency_ms=5\n");
+  {
+    auto e = Start();
+    Pass(*e, true);
+    now_ms_ = kFirstEnd;
+    Pass(*e);
+    EXPECT_EQ(SelfMetric(published_, "lines_read"), 2);
+    EXPECT_EQ(SelfMetric(published_, "lines_matched"), 2);
+    ASSERT_TRUE(e->Finish().ok());
+  }
+  Append(log_, "latency_ms=6\n");
+  auto e = Start();
+  Pass(*e, true);
+  now_ms_ = kFirstEnd + 10'000;
+  Pass(*e);
+  EXPECT_EQ(SelfMetric(published_, "lines_read"), 3);
+  EXPECT_EQ(SelfMetric(published_, "lines_matched"), 3);
+  EXPECT_EQ(SelfMetric(published_, "events_published"), 1);
+}
+
+// lag_bytes is the file's size at the flush minus our offset, not the size at our last read
+// (which is always 0 behind right after a read).
+TEST_F(EngineTest, LagBytesCountsWhatWasWrittenSinceTheLastRead) {
+  Append(log_, "latency_ms=5\n");
+  auto e = Start();
+  Pass(*e, true);
+  // Written after the last read and before the boundary: the flush comes before the next read.
+  Append(log_, std::string(999, 'x') + "\n");
+  now_ms_ = kFirstEnd;
+  ASSERT_TRUE(e->FlushInterval(kFirstEnd).ok());
+  double lag = -1;
+  for (const pb::Envelope& env : published_) {
+    for (const pb::Sample& s : env.samples().samples()) {
+      if (s.metric() == "hostwatch.logwatch.lag_bytes") lag = s.value();
+    }
+  }
+  EXPECT_EQ(lag, 1000);
+}
+
 }  // namespace
 }  // namespace hw::logwatch

@@ -13,6 +13,11 @@ constexpr std::string_view kMagic = "hostwatch logwatch state v1";
 
 void EncodeSnapshot(const Snapshot& s, std::ostringstream& o) {
   o << "interval_end " << s.interval_end_ms << '\n';
+  if (!s.counters.empty()) {
+    o << "counters";
+    for (const auto& [name, v] : s.counters) o << ' ' << name << '=' << v;
+    o << '\n';
+  }
   for (const FileState& f : s.files) {
     o << "file " << EscapeField(f.path) << ' ' << f.dev << ' ' << f.ino << ' ' << f.fp_len << ' '
       << f.fp_hash << ' ' << f.offset << ' ' << (f.skipping ? 1 : 0) << ' ' << (f.draining ? 1 : 0);
@@ -72,6 +77,15 @@ Status DecodeSnapshot(Lines& in, Snapshot* s) {
       }
       HW_ASSIGN_OR_RETURN(s->stats, IntervalStats::Decode(body));
       return Status::Ok();
+    }
+    if (w[0] == "counters") {
+      for (size_t i = 1; i < w.size(); ++i) {
+        const size_t eq = w[i].find('=');
+        uint64_t v = 0;
+        if (eq == std::string_view::npos || eq == 0 || !Num(w[i].substr(eq + 1), &v)) return bad();
+        s->counters[std::string(w[i].substr(0, eq))] = v;
+      }
+      continue;
     }
     if (w[0] != "file" || w.size() < 9) return bad();
     FileState f;

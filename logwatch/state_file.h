@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,9 +37,15 @@ struct Snapshot {
   std::vector<FileState> files;
   int64_t interval_end_ms = 0;  // the interval the stats belong to ends here (0: not started)
   IntervalStats stats;
+  // The self-metric counters (bytes_read, lines_matched, ...) as published with this state, so a
+  // restart under the same producer epoch carries on counting instead of starting at zero, which
+  // graphite and the alerter would read as a counter reset. Files written before this line
+  // existed decode with none (the counters then start at zero once).
+  std::map<std::string, uint64_t> counters;
 
   bool operator==(const Snapshot& o) const {
-    return files == o.files && interval_end_ms == o.interval_end_ms && stats == o.stats;
+    return files == o.files && interval_end_ms == o.interval_end_ms && stats == o.stats &&
+           counters == o.counters;
   }
 };
 

@@ -32,6 +32,29 @@ TEST(StateFileTest, RoundTripsAndChoosesBySpoolIndex) {
   EXPECT_EQ(&ChooseSnapshot(*back, 42), &back->after);
 }
 
+TEST(StateFileTest, CountersRoundTripAndOldFilesHaveNone) {
+  StateFile f;
+  f.mark = 3;
+  f.before.interval_end_ms = 10000;
+  f.after = f.before;
+  f.after.counters = {{"bytes_read", 1234}, {"lines_read", 12}};
+  Result<StateFile> back = DecodeState(EncodeState(f));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(back->before.counters.empty());
+  EXPECT_EQ(back->after.counters, f.after.counters);
+  // A file written before counters were saved (no "counters" line) still decodes.
+  const std::string old =
+      "hostwatch logwatch state v1\nmark 3\n[before]\ninterval_end 10000\nstats 0\n"
+      "[after]\ninterval_end 10000\nstats 0\nend\n";
+  Result<StateFile> o = DecodeState(old);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->after.counters.empty());
+  EXPECT_FALSE(DecodeState("hostwatch logwatch state v1\nmark 3\n[before]\ninterval_end 1\n"
+                           "counters bytes_read\nstats 0\n[after]\ninterval_end 1\nstats 0\n"
+                           "end\n")
+                   .ok());
+}
+
 TEST(StateFileTest, TornFileIsDataLoss) {
   StateFile f;
   std::string text = EncodeState(f);

@@ -458,7 +458,8 @@ void Tailer::HandleTruncation(TailedFile& f) {
       ::close(fd);
     }
   }
-  if (best_fd >= 0) {
+  const bool had_copy = best_fd >= 0;
+  if (had_copy) {
     spool::UniqueFd copy(best_fd);
     struct stat sb;
     if (::fstat(copy.get(), &sb) == 0) {
@@ -495,10 +496,19 @@ void Tailer::HandleTruncation(TailedFile& f) {
     f.truncated_lost = f.size - recovered_to;
     CountLost(f, f.truncated_lost);
   }
-  spdlog::info(
-      "{}: truncated (copytruncate?) at offset {}; {} bytes taken from the copy; reading "
-      "again from 0",
-      f.state.path, had, recovered_to - had);
+  // A warning, not an info line: copytruncate always loses what the writer wrote between
+  // logrotate's copy and its truncate, and nobody can see how much that was. What sizes showed us
+  // beyond what we or the copy have is the lower bound we can give.
+  const uint64_t avg_line =
+      f.lines_read ? std::max<uint64_t>(1, f.bytes_in_lines / f.lines_read) : 100;
+  spdlog::warn(
+      "{}: truncated in place (copytruncate?) at offset {}; {} bytes taken from {}; at least {} "
+      "bytes (~{} lines) lost, plus whatever was written between the copy and the truncate, "
+      "which copytruncate always loses (at a busy writer's rate, many lines per millisecond). "
+      "Rotate with `create` and have the writer reopen its log (nginx: kill -USR1) instead; "
+      "reading again from 0",
+      f.state.path, had, recovered_to - had, had_copy ? "the rotated copy" : "no copy (none found)",
+      f.truncated_lost, (f.truncated_lost + avg_line / 2) / avg_line);
   handler_->OnTruncated(f);  // multiline records end with the old content
   f.state.offset = 0;
   f.state.skipping = false;

@@ -17,8 +17,14 @@ PACKAGES=(
   # real servers and tools the integration tests start
   redis-server redis-tools graphite-carbon python3-whisper python3-aiosmtpd logrotate openssl curl
   procps iproute2 valgrind
+  # scripts/run-local.sh's charts (and the test that drives it)
+  graphite-web gunicorn
+  # alerter/delivery's alertmanager receiver is tested against the real one
+  prometheus-alertmanager
+  # systemd-analyze verify checks the units in deploy/systemd (tests/integration/deploy_test.cc)
+  systemd
 )
-BENCH_PACKAGES=(nats-server mtail collectd-core carbon-c-relay graphite-web gunicorn linux-perf hyperfine)
+BENCH_PACKAGES=(nats-server mtail collectd-core carbon-c-relay linux-perf hyperfine)
 
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=("${BENCH_PACKAGES[@]}")

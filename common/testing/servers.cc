@@ -24,6 +24,25 @@
 namespace hw::testing {
 namespace {
 
+// A blocking connect to ipv4:port (loopback: a closed port is refused at once).
+bool TcpConnectsTo(const std::string& ipv4, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, ipv4.c_str(), &addr.sin_addr) != 1) {
+    ::close(fd);
+    return false;
+  }
+  int rc;
+  do {
+    rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  ::close(fd);
+  return rc == 0;
+}
+
 using std::chrono::milliseconds;
 namespace fs = std::filesystem;
 
@@ -373,9 +392,9 @@ std::vector<pid_t> RedisCluster::pids() const {
 // ---------------------------------------------------------------------------------------------
 // CarbonCache
 
-Result<std::unique_ptr<CarbonCache>> CarbonCache::Start() {
+Result<std::unique_ptr<CarbonCache>> CarbonCache::Start(const CarbonOptions& options) {
   HW_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
-  std::unique_ptr<CarbonCache> carbon(new CarbonCache(std::move(dir)));
+  std::unique_ptr<CarbonCache> carbon(new CarbonCache(std::move(dir), options));
   Status last;
   std::vector<uint16_t> taken;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
@@ -391,6 +410,21 @@ Result<std::unique_ptr<CarbonCache>> CarbonCache::Start() {
 
 CarbonCache::~CarbonCache() {
   if (proc_) proc_->Stop();
+}
+
+void CarbonCache::Kill() {
+  if (!proc_) return;
+  proc_->Signal(SIGKILL);
+  proc_->Wait(milliseconds(10'000));
+  proc_.reset();
+}
+
+Status CarbonCache::Restart() {
+  if (proc_) {
+    proc_->Stop();
+    proc_.reset();
+  }
+  return Launch();
 }
 
 Status CarbonCache::Launch() {
@@ -409,11 +443,11 @@ Status CarbonCache::Launch() {
       {"MAX_CACHE_SIZE", "inf"},
       {"MAX_UPDATES_PER_SECOND", "inf"},
       {"MAX_CREATES_PER_MINUTE", "inf"},
-      {"LINE_RECEIVER_INTERFACE", "127.0.0.1"},
+      {"LINE_RECEIVER_INTERFACE", options_.interface},
       {"LINE_RECEIVER_PORT", std::to_string(line_port_)},
-      {"PICKLE_RECEIVER_INTERFACE", "127.0.0.1"},
+      {"PICKLE_RECEIVER_INTERFACE", options_.interface},
       {"PICKLE_RECEIVER_PORT", std::to_string(pickle_port_)},
-      {"CACHE_QUERY_INTERFACE", "127.0.0.1"},
+      {"CACHE_QUERY_INTERFACE", options_.interface},
       {"CACHE_QUERY_PORT", std::to_string(query_port_)},
       {"ENABLE_UDP_LISTENER", "False"},
       {"CACHE_WRITE_STRATEGY", "naive"},
@@ -444,9 +478,9 @@ Status CarbonCache::Launch() {
   const std::vector<uint16_t> ports = {query_port_, line_port_, pickle_port_};  // opening order
   Readiness r = AwaitReady(
       proc,
-      [&ports] {
+      [&ports, this] {
         return std::all_of(ports.begin(), ports.end(),
-                           [](uint16_t p) { return WaitForTcpPort(p, milliseconds(0)); });
+                           [this](uint16_t p) { return TcpConnectsTo(options_.interface, p); });
       },
       kCarbonReady);
   if (r != Readiness::kReady) {
@@ -483,7 +517,11 @@ std::optional<int64_t> JsonInt(std::string_view json, std::string_view key) {
 
 Result<std::vector<std::pair<int64_t, std::optional<double>>>> CarbonCache::Fetch(
     std::string_view metric_path, int64_t from_s, int64_t until_s) const {
-  const fs::path file = WhisperFile(metric_path);
+  return FetchFile(WhisperFile(metric_path), from_s, until_s);
+}
+
+Result<std::vector<std::pair<int64_t, std::optional<double>>>> CarbonCache::FetchFile(
+    const fs::path& file, int64_t from_s, int64_t until_s) {
   std::error_code ec;
   if (!fs::exists(file, ec)) return Status::NotFound(file.string() + " does not exist (yet)");
   std::string out;

@@ -97,12 +97,16 @@ class RedisCluster {
 Result<std::string> RedisRawCommand(uint16_t port, const std::vector<std::string>& argv,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+struct CarbonOptions {
+  std::string interface = "127.0.0.1";  // any 127.0.0.0/8 address: two caches on .1 and .2
+};
+
 // carbon-cache (graphite-carbon) in the foreground: plaintext line, pickle and cache-query
 // receivers on loopback, whisper files under whisper_dir(), retention 10s:1d for every metric.
 class CarbonCache {
  public:
   // Ready when all three ports accept connections; deadline 20 s.
-  static Result<std::unique_ptr<CarbonCache>> Start();
+  static Result<std::unique_ptr<CarbonCache>> Start(const CarbonOptions& options = {});
   ~CarbonCache();
   CarbonCache(const CarbonCache&) = delete;
   CarbonCache& operator=(const CarbonCache&) = delete;
@@ -115,6 +119,12 @@ class CarbonCache {
   std::filesystem::path WhisperFile(std::string_view metric_path) const;
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
   const std::filesystem::path& dir() const { return dir_.path(); }  // conf/, carbon.out
+  const std::string& interface() const { return options_.interface; }
+
+  // SIGKILL, then reap: a crash (whatever carbon held in its cache and socket buffers is lost).
+  void Kill();
+  // Starts again on the same ports and directories (stopping it first if it still runs).
+  Status Restart();
 
   // Points of metric_path with from_s < t <= until_s (whisper-fetch's --from is exclusive), one per
   // 10 s step, nullopt where nothing was written. NotFound until carbon has created the .wsp (about
@@ -122,12 +132,17 @@ class CarbonCache {
   Result<std::vector<std::pair<int64_t, std::optional<double>>>> Fetch(std::string_view metric_path,
                                                                        int64_t from_s,
                                                                        int64_t until_s) const;
+  // The same for a .wsp file given by path (tagged series live under _tagged/ by hash).
+  static Result<std::vector<std::pair<int64_t, std::optional<double>>>> FetchFile(
+      const std::filesystem::path& file, int64_t from_s, int64_t until_s);
 
  private:
-  explicit CarbonCache(TempDir dir) : dir_(std::move(dir)) {}
+  CarbonCache(TempDir dir, CarbonOptions options)
+      : dir_(std::move(dir)), options_(std::move(options)) {}
   Status Launch();
 
   TempDir dir_;
+  CarbonOptions options_;
   uint16_t line_port_ = 0, pickle_port_ = 0, query_port_ = 0;
   std::optional<Subprocess> proc_;
 };

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/testing/notify_socket.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
@@ -80,47 +81,13 @@ TEST(DaemonConfigTest, CheckConfigPrintsTheEffectiveConfig) {
   EXPECT_THAT(out, HasSubstr("hostwatch-broker 0."));
 }
 
-// A datagram socket standing in for systemd's notify socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::filesystem::path& path) : path_(path.string()) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
-    bound_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~NotifySocket() {
-    if (fd_ >= 0) close(fd_);
-  }
-  bool bound() const { return bound_; }
-  const std::string& path() const { return path_; }
-  // Everything received so far, one message per line.
-  std::string Drain() {
-    char buf[256];
-    for (;;) {
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      received_.append(buf, static_cast<size_t>(n));
-      received_ += '\n';
-    }
-    return received_;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool bound_ = false;
-  std::string received_;
-};
-
 TEST(DaemonConfigTest, ReadyReloadAndCleanStop) {
   testing::TempDir dir;
   auto cfg = dir.path() / "broker.yaml";
   const std::string data_dir = (dir.path() / "data").string();
   ASSERT_TRUE(
       testing::WriteFile(cfg, "broker:\n  data_dir: " + data_dir + "\nlog: {format: json}\n").ok());
-  NotifySocket notify(dir.path() / "notify.sock");
+  testing::NotifySocket notify(dir.path() / "notify.sock");
   ASSERT_TRUE(notify.bound());
 
   testing::SubprocessOptions opts;

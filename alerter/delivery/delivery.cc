@@ -1,0 +1,577 @@
+#include "alerter/delivery/delivery.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "alerter/delivery/json_payloads.h"
+#include "alerter/delivery/mail_format.h"
+#include "alerter/delivery/outbox.h"
+#include "alerter/delivery/senders.h"
+#include "common/base/mutex.h"
+#include "common/consumer/backoff.h"
+#include "common/spool/atomic_file.h"
+#include "common/spool/crc32c.h"
+#include "common/spool/file_io.h"
+
+namespace hw::alerter {
+
+Result<std::unique_ptr<Delivery>> CreateDelivery(const DeliveryConfig& c) {
+  HW_ASSIGN_OR_RETURN(auto d, delivery::OutboxDelivery::Open(c));
+  return std::unique_ptr<Delivery>(std::move(d));
+}
+
+}  // namespace hw::alerter
+
+namespace hw::alerter::delivery {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kStateMagic = "HWAMST1\n";
+
+struct AtomicChannelStats {
+  std::atomic<uint64_t> sent{0}, retried{0}, failed{0};
+  ChannelStats Load() const { return {sent.load(), retried.load(), failed.load()}; }
+};
+
+// Logs the 1st, 2nd, 4th, 8th ... repeat of a problem: a lane that stays down for hours does not
+// fill the log, and the count says how long it has been failing.
+bool LogThisTime(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+// One channel kind: its lanes, its thread. The send function runs without the lock held.
+class Worker {
+ public:
+  using SendFn = std::function<SendOutcome(const OutboxJob&, const AbortFn&)>;
+
+  Worker(Channel channel, SendFn send, const Outbox* outbox, AtomicChannelStats* stats,
+         std::atomic<uint64_t>* pending, const DeliveryOptions& options)
+      : channel_(channel),
+        send_(std::move(send)),
+        outbox_(outbox),
+        stats_(stats),
+        pending_(pending),
+        options_(options) {}
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  void Add(OutboxJob job, const std::string& lane) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    LaneFor(lane).jobs.push_back(std::move(job));
+    cv_.Signal();
+  }
+
+  // An Alertmanager re-post: replaces a re-post still waiting in the lane instead of piling up
+  // while the Alertmanager is away.
+  void AddRepost(OutboxJob job, const std::string& lane) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    Lane& l = LaneFor(lane);
+    for (OutboxJob& queued : l.jobs) {
+      if (queued.name.empty()) {
+        queued = std::move(job);
+        return;
+      }
+    }
+    l.jobs.push_back(std::move(job));
+    cv_.Signal();
+  }
+
+  void RequestStop(Clock::time_point deadline) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    stop_deadline_ = deadline;
+    cv_.SignalAll();
+  }
+
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Lane {
+    std::deque<OutboxJob> jobs;
+    consumer::Backoff backoff;
+    Clock::time_point next_attempt{};
+  };
+
+  Lane& LaneFor(const std::string& name) REQUIRES(mu_) {
+    auto it = lanes_.find(name);
+    if (it == lanes_.end()) {
+      it = lanes_
+               .emplace(name, Lane{{},
+                                   consumer::Backoff(options_.retry_initial, options_.retry_max),
+                                   Clock::time_point{}})
+               .first;
+    }
+    return it->second;
+  }
+
+  // The job to send now, or nullopt to stop. Waits for work or for a lane's backoff.
+  bool NextJob(std::string* lane_name, OutboxJob* job) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    for (;;) {
+      const Clock::time_point now = Clock::now();
+      if (stopping_ && now >= stop_deadline_) return false;
+      Lane* best = nullptr;
+      const std::string* best_name = nullptr;
+      for (auto& [name, lane] : lanes_) {
+        if (lane.jobs.empty()) continue;
+        if (best == nullptr || lane.next_attempt < best->next_attempt) {
+          best = &lane;
+          best_name = &name;
+        }
+      }
+      if (best == nullptr) {
+        if (stopping_) return false;
+        cv_.Wait(&mu_);
+        continue;
+      }
+      if (best->next_attempt > now) {
+        if (stopping_ && best->next_attempt >= stop_deadline_) return false;
+        cv_.WaitUntil(
+            &mu_, stopping_ ? std::min(best->next_attempt, stop_deadline_) : best->next_attempt);
+        continue;
+      }
+      *lane_name = *best_name;
+      *job = std::move(best->jobs.front());
+      best->jobs.pop_front();
+      return true;
+    }
+  }
+
+  void Run() {
+    // A child's stdin or a peer's socket that closes early must not kill the daemon.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    const AbortFn abort = [this] {
+      MutexLock lock(&mu_);
+      return stopping_ && Clock::now() >= stop_deadline_;
+    };
+    std::string lane_name;
+    OutboxJob job;
+    while (NextJob(&lane_name, &job)) {
+      const SendOutcome outcome = send_(job, abort);
+      const std::string_view channel = ChannelName(channel_);
+      // The outbox and `pending` first, the counter last: whoever sees `sent` go up may rely on
+      // the job being gone.
+      if (outcome.result == SendOutcome::kSent) {
+        if (Status s = outbox_->Remove(job); !s.ok()) {
+          spdlog::error("delivery: {} sent but not removed from the outbox: {}", job.name,
+                        s.ToString());
+        }
+        if (!job.name.empty()) --*pending_;
+        ++stats_->sent;
+        spdlog::debug("delivery: {} {} to {}: {}", channel, job.notification_id, lane_name,
+                      outcome.detail);
+      } else if (outcome.result == SendOutcome::kFailed) {
+        if (Status s = outbox_->MoveToFailed(job); !s.ok()) {
+          spdlog::error("delivery: {} could not be moved to failed/: {}", job.name, s.ToString());
+        }
+        if (!job.name.empty()) --*pending_;
+        ++stats_->failed;
+        spdlog::error("delivery: {} {} to {} refused, not retried: {} (\"{}\")", channel,
+                      job.notification_id, lane_name, outcome.detail, job.summary);
+      } else {
+        ++stats_->retried;
+      }
+      MutexLock lock(&mu_);
+      Lane& lane = LaneFor(lane_name);
+      if (outcome.result == SendOutcome::kRetry) {
+        const milliseconds delay = lane.backoff.Next();
+        lane.next_attempt = Clock::now() + delay;
+        if (LogThisTime(lane.backoff.failures())) {
+          spdlog::warn("delivery: {} to {} failed ({} times in a row), retry in {} ms: {}", channel,
+                       lane_name, lane.backoff.failures(), delay.count(), outcome.detail);
+        }
+        lane.jobs.push_front(std::move(job));
+      } else {
+        lane.backoff.Reset();
+        lane.next_attempt = Clock::time_point{};
+      }
+    }
+  }
+
+  const Channel channel_;
+  const SendFn send_;
+  const Outbox* const outbox_;
+  AtomicChannelStats* const stats_;
+  std::atomic<uint64_t>* const pending_;
+  const DeliveryOptions options_;
+  Mutex mu_;
+  CondVar cv_;
+  std::map<std::string, Lane> lanes_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  Clock::time_point stop_deadline_ GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+std::string EncodeState(const std::map<std::string, std::map<std::string, std::string>>& active) {
+  std::string body;
+  auto put = [&body](std::string_view s) {
+    spool::AppendFixed32(&body, static_cast<uint32_t>(s.size()));
+    body.append(s);
+  };
+  for (const auto& [receiver, alerts] : active) {
+    for (const auto& [key, json] : alerts) {
+      put(receiver);
+      put(key);
+      put(json);
+    }
+  }
+  std::string out(kStateMagic);
+  spool::AppendFixed32(&out, spool::Crc32c(body));
+  return out + body;
+}
+
+bool DecodeState(std::string_view in,
+                 std::map<std::string, std::map<std::string, std::string>>* active) {
+  if (in.size() < kStateMagic.size() + 4 || in.substr(0, kStateMagic.size()) != kStateMagic) {
+    return false;
+  }
+  const uint32_t crc = spool::GetFixed32(in.data() + kStateMagic.size());
+  std::string_view body = in.substr(kStateMagic.size() + 4);
+  if (spool::Crc32c(body) != crc) return false;
+  auto get = [&body](std::string* s) {
+    if (body.size() < 4) return false;
+    const uint32_t n = spool::GetFixed32(body.data());
+    if (body.size() - 4 < n) return false;
+    s->assign(body.data() + 4, n);
+    body.remove_prefix(4 + n);
+    return true;
+  };
+  while (!body.empty()) {
+    std::string receiver, key, json;
+    if (!get(&receiver) || !get(&key) || !get(&json)) return false;
+    (*active)[receiver][key] = std::move(json);
+  }
+  return true;
+}
+
+std::string JoinArray(const std::map<std::string, std::string>& alerts) {
+  std::string out = "[";
+  for (const auto& [key, json] : alerts) {
+    if (out.size() > 1) out += ',';
+    out += json;
+  }
+  return out + "]";
+}
+
+std::string AlertmanagerUrl(const std::string& base) {
+  std::string url = base;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url + "/api/v2/alerts";
+}
+
+Status ValidateConfig(const DeliveryConfig& c) {
+  if (!IsPlainAddress(c.smtp.from)) {
+    return Status::InvalidArgument("alerter.smtp.from: not a plain address: \"" + c.smtp.from +
+                                   "\"");
+  }
+  for (const auto& [name, r] : c.receivers) {
+    const std::string where = "alerter.receivers." + name + ".";
+    for (const std::string& addr : r.email) {
+      if (!IsPlainAddress(addr)) {
+        return Status::InvalidArgument(where + "email: not a plain address: \"" + addr + "\"");
+      }
+    }
+    for (const auto& [key, url] :
+         {std::pair{"webhook", &r.webhook}, std::pair{"alertmanager", &r.alertmanager}}) {
+      if (!url->empty() && url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        return Status::InvalidArgument(
+            where + key + ": must be an http:// or https:// URL, got \"" + *url + "\"");
+      }
+    }
+    if (r.exec_timeout.count() <= 0) {
+      return Status::InvalidArgument(where + "exec_timeout: must be positive");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+class OutboxDelivery::Impl {
+ public:
+  Impl(DeliveryConfig config, DeliveryOptions options, Outbox outbox)
+      : config_(std::move(config)), options_(options), outbox_(std::move(outbox)) {}
+
+  Status Init() {
+    HW_RETURN_IF_ERROR(ValidateConfig(config_));
+    if (!config_.smtp.url.empty()) {
+      HW_ASSIGN_OR_RETURN(smtp_, SmtpSender::Create(config_.smtp));
+    }
+    {
+      MutexLock lock(&am_mu_);
+      Result<std::string> state = spool::ReadWholeFile(StatePath());
+      if (state.ok() && !DecodeState(*state, &active_)) {
+        ++corrupt_;
+        active_.clear();
+        spdlog::error("delivery: {} is corrupt; Alertmanager re-posts start empty",
+                      StatePath().string());
+      } else if (!state.ok() && state.status().code() != StatusCode::kNotFound) {
+        return state.status();
+      }
+    }
+    size_t corrupt = 0;
+    HW_ASSIGN_OR_RETURN(std::vector<OutboxJob> jobs, outbox_.Recover(&corrupt));
+    corrupt_ += corrupt;
+    recovered_ = jobs.size();
+    if (!jobs.empty() || corrupt > 0) {
+      spdlog::info("delivery: {} jobs recovered from {} ({} corrupt)", jobs.size(),
+                   outbox_.dir().string(), corrupt);
+    }
+
+    http_ = std::make_unique<HttpSender>(options_.http_timeout);
+    am_http_ = std::make_unique<HttpSender>(options_.http_timeout);
+    auto make = [this](Channel ch, Worker::SendFn fn) {
+      return std::make_unique<Worker>(ch, std::move(fn), &outbox_, &StatsFor(ch), &pending_,
+                                      options_);
+    };
+    mail_ = make(Channel::kMail,
+                 [this](const OutboxJob& j, const AbortFn& a) { return SendMail(j, a); });
+    webhook_ = make(Channel::kWebhook, [this](const OutboxJob& j, const AbortFn& a) {
+      return http_->Post(j.target, j.payload, a);
+    });
+    alertmanager_ = make(Channel::kAlertmanager, [this](const OutboxJob& j, const AbortFn& a) {
+      return am_http_->Post(j.target, j.payload, a);
+    });
+    exec_ = make(Channel::kExec,
+                 [this](const OutboxJob& j, const AbortFn& a) { return RunExec(j, a); });
+    for (OutboxJob& job : jobs) {
+      ++pending_;
+      const std::string lane = LaneOf(job);
+      WorkerFor(job.channel).Add(std::move(job), lane);
+    }
+    for (Worker* w : Workers()) w->Start();
+    return Status::Ok();
+  }
+
+  Status Enqueue(const Notification& given) {
+    // A notification without a time would be dated 1970 and sorted first in the outbox.
+    Notification dated;
+    if (given.time_ms <= 0) {
+      dated = given;
+      dated.time_ms = std::chrono::duration_cast<milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    }
+    const Notification& n = given.time_ms <= 0 ? dated : given;
+    auto it = config_.receivers.find(n.receiver);
+    if (it == config_.receivers.end()) {
+      return Status::InvalidArgument("delivery: no receiver named \"" + n.receiver + "\"");
+    }
+    const ReceiverConfig& r = it->second;
+    const std::string summary = SanitizeHeaderValue(Subject(n));
+    std::vector<OutboxJob> jobs;
+    auto add = [&](Channel ch, std::string target, std::string payload) {
+      OutboxJob job;
+      job.name = Outbox::JobName(n.id, ch);
+      job.channel = ch;
+      job.receiver = n.receiver;
+      job.notification_id = n.id;
+      job.target = std::move(target);
+      job.summary = summary;
+      job.payload = std::move(payload);
+      job.created_ms = n.time_ms;
+      jobs.push_back(std::move(job));
+    };
+    if (!r.email.empty()) {
+      add(Channel::kMail, config_.smtp.url,
+          BuildMail(n, MailEnvelope{config_.smtp.from, r.email, config_.endpoint}));
+      jobs.back().recipients = r.email;
+    }
+    if (!r.webhook.empty()) add(Channel::kWebhook, r.webhook, WebhookPayload(n));
+    if (!r.exec.empty()) add(Channel::kExec, r.exec, WebhookPayload(n));
+    if (!r.alertmanager.empty() && !n.alerts.empty()) {
+      std::map<std::string, std::string> delta;
+      for (const AlertView& a : n.alerts) delta[a.alert.key()] = AlertmanagerAlert(n, a);
+      add(Channel::kAlertmanager, AlertmanagerUrl(r.alertmanager), JoinArray(delta));
+      HW_RETURN_IF_ERROR(UpdateActive(n));
+    }
+    for (const OutboxJob& job : jobs) HW_RETURN_IF_ERROR(outbox_.Put(job));
+    ++enqueued_;
+    for (OutboxJob& job : jobs) {
+      ++pending_;
+      const std::string lane = LaneOf(job);
+      WorkerFor(job.channel).Add(std::move(job), lane);
+    }
+    return Status::Ok();
+  }
+
+  void Tick(int64_t now_ms) {
+    if (now_ms - last_repost_ms_.load() < options_.alertmanager_repost.count()) return;
+    last_repost_ms_ = now_ms;
+    MutexLock lock(&am_mu_);
+    for (const auto& [receiver, alerts] : active_) {
+      auto it = config_.receivers.find(receiver);
+      if (alerts.empty() || it == config_.receivers.end() || it->second.alertmanager.empty()) {
+        continue;
+      }
+      OutboxJob job;
+      job.channel = Channel::kAlertmanager;
+      job.receiver = receiver;
+      job.notification_id = "repost";
+      job.target = AlertmanagerUrl(it->second.alertmanager);
+      job.summary = std::to_string(alerts.size()) + " firing alerts";
+      job.payload = JoinArray(alerts);
+      job.created_ms = now_ms;
+      const std::string lane = job.target;
+      alertmanager_->AddRepost(std::move(job), lane);
+    }
+  }
+
+  void Stop(milliseconds deadline) {
+    if (stopped_.exchange(true)) return;
+    const Clock::time_point until = Clock::now() + deadline;
+    for (Worker* w : Workers()) w->RequestStop(until);
+    for (Worker* w : Workers()) w->Join();
+    if (pending_ > 0) {
+      spdlog::info("delivery: stopped with {} jobs left in {} for the next start", pending_.load(),
+                   outbox_.dir().string());
+    }
+  }
+
+  DeliveryStats Stats() const {
+    DeliveryStats s;
+    s.mail = mail_stats_.Load();
+    s.webhook = webhook_stats_.Load();
+    s.alertmanager = am_stats_.Load();
+    s.exec = exec_stats_.Load();
+    s.enqueued = enqueued_;
+    s.recovered = recovered_;
+    s.corrupt = corrupt_;
+    s.exec_timeouts = exec_timeouts_;
+    s.pending = pending_;
+    return s;
+  }
+
+ private:
+  std::filesystem::path StatePath() const { return outbox_.dir() / "alertmanager.state"; }
+
+  std::string LaneOf(const OutboxJob& job) const {
+    return job.channel == Channel::kMail ? (job.target.empty() ? "sent/" : job.target) : job.target;
+  }
+
+  AtomicChannelStats& StatsFor(Channel c) {
+    switch (c) {
+      case Channel::kMail:
+        return mail_stats_;
+      case Channel::kWebhook:
+        return webhook_stats_;
+      case Channel::kAlertmanager:
+        return am_stats_;
+      case Channel::kExec:
+        return exec_stats_;
+    }
+    return mail_stats_;
+  }
+
+  Worker& WorkerFor(Channel c) {
+    switch (c) {
+      case Channel::kMail:
+        return *mail_;
+      case Channel::kWebhook:
+        return *webhook_;
+      case Channel::kAlertmanager:
+        return *alertmanager_;
+      case Channel::kExec:
+        return *exec_;
+    }
+    return *mail_;
+  }
+
+  std::vector<Worker*> Workers() {
+    return {mail_.get(), webhook_.get(), alertmanager_.get(), exec_.get()};
+  }
+
+  Status UpdateActive(const Notification& n) EXCLUDES(am_mu_) {
+    MutexLock lock(&am_mu_);
+    auto& alerts = active_[n.receiver];
+    for (const AlertView& a : n.alerts) {
+      if (IsResolved(n, a)) {
+        alerts.erase(a.alert.key());
+      } else {
+        alerts[a.alert.key()] = AlertmanagerAlert(n, a);
+      }
+    }
+    return spool::WriteFileAtomic(StatePath(), EncodeState(active_));
+  }
+
+  SendOutcome SendMail(const OutboxJob& job, const AbortFn& abort) {
+    // A job stored while no SMTP server was configured, or none is now: write the .eml file.
+    if (job.target.empty() || smtp_ == nullptr) {
+      Status s = spool::WriteFileAtomic(outbox_.dir() / "sent" / (job.name + ".eml"), job.payload);
+      if (!s.ok()) return {SendOutcome::kRetry, s.ToString()};
+      return {SendOutcome::kSent, "written to sent/"};
+    }
+    return smtp_->Send(job.recipients, job.payload, abort);
+  }
+
+  SendOutcome RunExec(const OutboxJob& job, const AbortFn& abort) {
+    milliseconds timeout{10000};
+    if (auto it = config_.receivers.find(job.receiver); it != config_.receivers.end()) {
+      timeout = it->second.exec_timeout;
+    }
+    const ExecResult r = RunCommand(
+        job.target, job.payload,
+        {"HOSTWATCH_RECEIVER=" + job.receiver, "HOSTWATCH_NOTIFICATION_ID=" + job.notification_id},
+        timeout, abort);
+    std::string output = r.output.substr(0, 1000);
+    for (char& c : output) {
+      if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = ' ';
+    }
+    if (!r.error.empty()) return {SendOutcome::kRetry, r.error};
+    if (r.timed_out) {
+      ++exec_timeouts_;
+      return {SendOutcome::kFailed,
+              "killed after " + std::to_string(timeout.count()) + " ms; output: " + output};
+    }
+    if (r.exit_code != 0) {
+      return {SendOutcome::kFailed,
+              "exit status " + std::to_string(r.exit_code) + "; output: " + output};
+    }
+    spdlog::info("delivery: exec for {} ({}) exited 0; output: {}", job.receiver,
+                 job.notification_id, output);
+    return {SendOutcome::kSent, "exit status 0"};
+  }
+
+  const DeliveryConfig config_;
+  const DeliveryOptions options_;
+  const Outbox outbox_;
+  std::unique_ptr<SmtpSender> smtp_;            // used by the mail worker only
+  std::unique_ptr<HttpSender> http_, am_http_;  // webhook worker, alertmanager worker
+  AtomicChannelStats mail_stats_, webhook_stats_, am_stats_, exec_stats_;
+  std::atomic<uint64_t> enqueued_{0}, recovered_{0}, corrupt_{0}, exec_timeouts_{0}, pending_{0};
+  std::atomic<int64_t> last_repost_ms_{0};
+  std::atomic<bool> stopped_{false};
+  Mutex am_mu_;
+  // receiver -> alert key -> its /api/v2/alerts JSON, for the firing alerts only.
+  std::map<std::string, std::map<std::string, std::string>> active_ GUARDED_BY(am_mu_);
+  std::unique_ptr<Worker> mail_, webhook_, alertmanager_, exec_;
+};
+
+Result<std::unique_ptr<OutboxDelivery>> OutboxDelivery::Open(const DeliveryConfig& config,
+                                                             const DeliveryOptions& options) {
+  HW_ASSIGN_OR_RETURN(Outbox outbox, Outbox::Open(config.outbox_dir));
+  auto impl = std::make_unique<Impl>(config, options, std::move(outbox));
+  HW_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<OutboxDelivery>(new OutboxDelivery(std::move(impl)));
+}
+
+OutboxDelivery::OutboxDelivery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OutboxDelivery::~OutboxDelivery() { impl_->Stop(milliseconds(0)); }
+Status OutboxDelivery::Enqueue(const Notification& n) { return impl_->Enqueue(n); }
+void OutboxDelivery::Tick(int64_t now_ms) { impl_->Tick(now_ms); }
+void OutboxDelivery::Stop(milliseconds deadline) { impl_->Stop(deadline); }
+DeliveryStats OutboxDelivery::stats() const { return impl_->Stats(); }
+
+}  // namespace hw::alerter::delivery
