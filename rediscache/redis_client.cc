@@ -86,7 +86,7 @@ Result<std::unique_ptr<RedisConnection>> RedisConnection::Connect(const RedisAdd
 
 RedisConnection::~RedisConnection() { redisFree(ctx_); }
 
-Result<std::vector<Reply>> RedisConnection::Run(const std::vector<const Command*>& commands) {
+Status RedisConnection::Send(const std::vector<const Command*>& commands) {
   if (broken_) return Status::Unavailable("redis " + address_.ToString() + ": connection lost");
   std::vector<const char*> argv;
   std::vector<size_t> lens;
@@ -103,9 +103,21 @@ Result<std::vector<Reply>> RedisConnection::Run(const std::vector<const Command*
       return Status::Unavailable("redis " + address_.ToString() + ": " + ctx_->errstr);
     }
   }
+  // Written out now (blocking, bounded by the timeout), not on the first read.
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(ctx_, &done) != REDIS_OK) {
+      broken_ = true;
+      return Status::Unavailable("redis " + address_.ToString() + ": " + ctx_->errstr);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<Reply>> RedisConnection::Receive(size_t count) {
   std::vector<Reply> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
       broken_ = true;
@@ -116,6 +128,11 @@ Result<std::vector<Reply>> RedisConnection::Run(const std::vector<const Command*
     freeReplyObject(raw);
   }
   return replies;
+}
+
+Result<std::vector<Reply>> RedisConnection::Run(const std::vector<const Command*>& commands) {
+  HW_RETURN_IF_ERROR(Send(commands));
+  return Receive(commands.size());
 }
 
 Result<std::vector<Reply>> RedisConnection::Run(const Pipeline& commands) {

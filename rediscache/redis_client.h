@@ -57,6 +57,10 @@ class RedisConnection {
   // Command errors (-ERR, -MOVED ...) are replies, not a failed Status.
   Result<std::vector<Reply>> Run(const std::vector<const Command*>& commands);
   Result<std::vector<Reply>> Run(const Pipeline& commands);
+  // Run in two halves, so that several connections' pipelines are all on the wire before any
+  // reply is awaited (a Redis Cluster: one round trip for all masters, not one after another).
+  Status Send(const std::vector<const Command*>& commands);
+  Result<std::vector<Reply>> Receive(size_t count);
   Result<Reply> RunOne(const Command& command);
 
   const std::string& run_id() const { return run_id_; }
