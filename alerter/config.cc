@@ -35,7 +35,7 @@ void ReadRule(config::Section& r, const std::set<std::string>& receivers, Rule* 
   if (out->metric.empty() == out->event_rule.empty()) {
     r.Error("metric", "a rule needs exactly one of metric (samples) and event_rule (log events)");
   } else if (!out->metric.empty() && !naming::ValidateMetric(out->metric).ok()) {
-    r.Error("metric", "\"" + out->metric + "\" is not a metric name (DESIGN.md §2)");
+    r.Error("metric", "\"" + out->metric + "\" is not a metric name (docs/wire_format.md, names)");
   }
   r.Read("endpoint", &out->endpoint);
   r.Check(!out->endpoint.empty(), "endpoint", "must be a glob, e.g. \"*\" or \"web-*\"");

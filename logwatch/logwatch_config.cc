@@ -119,7 +119,7 @@ Status ReadLogwatch(config::Document& doc, LogwatchConfig* c) {
   lw.Read("host_tags", &c->host_tags);
   for (const auto& [k, v] : c->host_tags) {
     if (!naming::ValidateTagKey(k).ok() || !naming::ValidateTagValue(v).ok()) {
-      lw.Error("host_tags", "\"" + k + "\": not a valid tag (DESIGN.md §2)");
+      lw.Error("host_tags", "\"" + k + "\": not a valid tag (docs/wire_format.md, names)");
     }
   }
   lw.Read("state_dir", &c->state_dir);

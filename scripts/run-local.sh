@@ -186,7 +186,7 @@ done
     ts=$(date -u +%FT%TZ)
     echo "$ts level=info method=GET path=/api/items status=200 latency_ms=$((RANDOM % 80 + 5))"
     ((i % 7 == 0)) && echo "$ts level=warn method=POST path=/api/orders status=200 latency_ms=$((RANDOM % 900 + 400))"
-    ((i % 60 == 30)) && for _ in 1 2 3; do echo "$ts level=error msg=\"payment backend timeout\" status=504"; done
+    ((i % 60 == 10)) && for _ in 1 2 3; do echo "$ts level=error msg=\"payment backend timeout\" status=504"; done
   done >> "$DATA/demo/app.log"
 ) &
 started demo-log-writer $!
@@ -207,6 +207,7 @@ hostwatch is running (data in $DATA, logs in $LOGS). Where to look:
   live samples:      $BIN/cli/hostwatch tail --tap tcp://127.0.0.1:$P_TAP --metric 'cpu.*'
   broker and lag:    $BIN/cli/hostwatch status --backend tcp://127.0.0.1:$P_BACK
   graphite-web:      http://127.0.0.1:$P_WEB/render?target=hostwatch.*.cpu.busy.total&from=-15min
+  fleet from redis:  $BIN/cli/hostwatch hosts --redis redis://127.0.0.1:$P_REDIS
   redis:             redis-cli -p $P_REDIS hgetall 'hw:latest:{$(hostname)}'
   alert mail:        $DATA/outbox/sent/ (.eml files; set alerter.smtp.url to send real mail)
 Ctrl-C stops everything.

@@ -6,6 +6,7 @@
 #   - in a graphite-web PNG render (a real PNG with a plotted line: the render's JSON has values,
 #     and the PNG differs from the render of a series that does not exist),
 #   - on `hostwatch top`'s screen (run in a pty with script(1));
+# and the demo log's error burst must reach the alert outbox as a mail within 120 s;
 # then Ctrl-C (SIGINT) must stop every process it started, and no daemon may have logged an error.
 # Usage: run_local_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
@@ -100,6 +101,12 @@ top_shows() {
 }
 wait_for $((60 - (SECONDS - started))) top_shows || fail "hostwatch top did not show $HOST: $(tail -c 2000 "$T/top.out")"
 echo "everything seen $((SECONDS - started)) s after the start"
+
+# The alerter: the demo log's error burst (10 s after the start) fires app_errors, mailed as an
+# .eml file into the outbox (no SMTP server in the local stack).
+eml_has() { grep -lqs "app_errors" "$T"/data/outbox/sent/*.eml; }
+wait_for $((120 - (SECONDS - started))) eml_has || fail "no app_errors mail in $T/data/outbox/sent: $(ls "$T"/data/outbox/sent 2>&1)"
+echo "alert mail seen $((SECONDS - started)) s after the start"
 
 # Ctrl-C: every process stops, and none logged an error.
 mapfile -t pids < <(sed -n 's/^hostwatch: started .* (pid \([0-9]*\))$/\1/p' "$T/run-local.out")
