@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "alerter/delivery/json_payloads.h"
@@ -17,6 +18,7 @@
 #include "common/spool/atomic_file.h"
 #include "common/spool/crc32c.h"
 #include "common/spool/file_io.h"
+#include "common/strings/strings.h"
 
 namespace hw::alerter {
 
@@ -321,6 +323,18 @@ class OutboxDelivery::Impl {
         return state.status();
       }
     }
+    {
+      MutexLock lock(&ids_mu_);
+      Result<std::string> ids = spool::ReadWholeFile(IdsPath());
+      if (ids.ok()) {
+        for (std::string_view v : strings::Split(*ids, '\n')) {
+          std::string id(v);
+          if (!id.empty() && enqueued_ids_.insert(id).second) id_order_.push_back(std::move(id));
+        }
+      } else if (ids.status().code() != StatusCode::kNotFound) {
+        return ids.status();
+      }
+    }
     size_t corrupt = 0;
     HW_ASSIGN_OR_RETURN(std::vector<OutboxJob> jobs, outbox_.Recover(&corrupt));
     corrupt_ += corrupt;
@@ -365,6 +379,14 @@ class OutboxDelivery::Impl {
                           .count();
     }
     const Notification& n = given.time_ms <= 0 ? dated : given;
+    // The alerter hands a notification over again (same id) when it crashed after Enqueue and
+    // before saving its state: a repeat of an id this outbox already took is not sent twice.
+    MutexLock ids_lock(&ids_mu_);
+    if (enqueued_ids_.count(n.id) > 0) {
+      ++repeats_;
+      spdlog::info("delivery: {} was enqueued before; not sent again", n.id);
+      return Status::Ok();
+    }
     auto it = config_.receivers.find(n.receiver);
     if (it == config_.receivers.end()) {
       return Status::InvalidArgument("delivery: no receiver named \"" + n.receiver + "\"");
@@ -398,6 +420,7 @@ class OutboxDelivery::Impl {
       HW_RETURN_IF_ERROR(UpdateActive(n));
     }
     for (const OutboxJob& job : jobs) HW_RETURN_IF_ERROR(outbox_.Put(job));
+    HW_RETURN_IF_ERROR(RememberId(n.id));
     ++enqueued_;
     for (OutboxJob& job : jobs) {
       ++pending_;
@@ -451,6 +474,7 @@ class OutboxDelivery::Impl {
     s.corrupt = corrupt_;
     s.exec_timeouts = exec_timeouts_;
     s.pending = pending_;
+    s.repeats = repeats_;
     return s;
   }
 
@@ -544,6 +568,21 @@ class OutboxDelivery::Impl {
     return {SendOutcome::kSent, "exit status 0"};
   }
 
+  std::filesystem::path IdsPath() const { return outbox_.dir() / "enqueued.ids"; }
+  // The last kRememberedIds notification ids taken, saved (atomically) before Enqueue returns.
+  Status RememberId(const std::string& id) REQUIRES(ids_mu_) {
+    static constexpr size_t kRememberedIds = 1024;
+    enqueued_ids_.insert(id);
+    id_order_.push_back(id);
+    while (id_order_.size() > kRememberedIds) {
+      enqueued_ids_.erase(id_order_.front());
+      id_order_.pop_front();
+    }
+    std::string text;
+    for (const std::string& x : id_order_) text += x + "\n";
+    return spool::WriteFileAtomic(IdsPath(), text);
+  }
+
   const DeliveryConfig config_;
   const DeliveryOptions options_;
   const Outbox outbox_;
@@ -551,6 +590,10 @@ class OutboxDelivery::Impl {
   std::unique_ptr<HttpSender> http_, am_http_;  // webhook worker, alertmanager worker
   AtomicChannelStats mail_stats_, webhook_stats_, am_stats_, exec_stats_;
   std::atomic<uint64_t> enqueued_{0}, recovered_{0}, corrupt_{0}, exec_timeouts_{0}, pending_{0};
+  std::atomic<uint64_t> repeats_{0};
+  Mutex ids_mu_;
+  std::set<std::string> enqueued_ids_ GUARDED_BY(ids_mu_);
+  std::deque<std::string> id_order_ GUARDED_BY(ids_mu_);
   std::atomic<int64_t> last_repost_ms_{0};
   std::atomic<bool> stopped_{false};
   Mutex am_mu_;

@@ -51,6 +51,7 @@ struct DeliveryStats {
   uint64_t corrupt = 0;        // outbox files that failed their checksum (moved to failed/)
   uint64_t exec_timeouts = 0;  // exec commands killed at their timeout
   uint64_t pending = 0;        // jobs not yet sent (in the outbox)
+  uint64_t repeats = 0;        // notifications whose id was enqueued before: not sent again
 };
 
 class OutboxDelivery final : public Delivery {

@@ -95,6 +95,32 @@ TEST(DeliveryTest, WithoutSmtpMailsBecomeEmlFilesInSent) {
   (*d)->Stop(milliseconds(1000));
 }
 
+// The alerter hands a notification over again after a crash between Enqueue and its state save:
+// the same id, already taken (even sent, and across a restart), is not sent a second time.
+TEST(DeliveryTest, ARepeatedIdIsNotSentTwiceEvenAfterARestart) {
+  testing::TempDir dir;
+  DeliveryConfig c;
+  c.outbox_dir = (dir.path() / "outbox").string();
+  c.receivers["ops"] = Mail("ops", "ops@example.com");
+  {
+    auto d = OutboxDelivery::Open(c, FastRetries());
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    ASSERT_TRUE((*d)->Enqueue(MakeNotification("ops", 1)).ok());
+    ASSERT_TRUE(testing::WaitFor([&] { return (*d)->stats().mail.sent == 1; }, milliseconds(5000)));
+    ASSERT_TRUE((*d)->Enqueue(MakeNotification("ops", 1)).ok());
+    EXPECT_EQ((*d)->stats().repeats, 1u);
+    (*d)->Stop(milliseconds(1000));
+  }
+  auto d = OutboxDelivery::Open(c, FastRetries());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE((*d)->Enqueue(MakeNotification("ops", 1)).ok());
+  ASSERT_TRUE((*d)->Enqueue(MakeNotification("ops", 2)).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->stats().mail.sent == 1; }, milliseconds(5000)));
+  (*d)->Stop(milliseconds(1000));
+  EXPECT_EQ((*d)->stats().repeats, 1u);
+  EXPECT_EQ(CountFiles(dir.path() / "outbox" / "sent", ".eml"), 2u) << "ids 1 and 2, once each";
+}
+
 TEST(DeliveryTest, ANotificationWithoutATimeIsDatedNow) {
   testing::TempDir dir;
   DeliveryConfig c;
