@@ -93,6 +93,34 @@ curl -sf -o "$T/empty.png" "$WEB/render?target=hostwatch.no_such_host.cpu.busy.t
 [[ $(head -c 8 "$T/chart.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] || fail "the render is not a PNG"
 cmp -s "$T/chart.png" "$T/empty.png" && fail "the PNG is the empty chart"
 
+# Every target of the grafana dashboard renders through graphite-web (HTTP 200 and JSON), and the
+# ones this host can feed (all but disks on a machine without real ones) have values.
+/usr/bin/python3 - "$SRC/deploy/grafana/hostwatch-overview.json" "$WEB" "${HOST//[^A-Za-z0-9_-]/_}" << 'PY' || fail "a dashboard target does not render"
+import json, sys, urllib.parse, urllib.request
+dash, web, host = sys.argv[1], sys.argv[2], sys.argv[3]
+def targets(node):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "target" and isinstance(v, str):
+                yield v
+            else:
+                yield from targets(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from targets(v)
+with_values = 0
+for t in targets(json.load(open(dash))):
+    t = t.replace("$host", host).replace("$iface", "*")
+    url = web + "/render?" + urllib.parse.urlencode({"target": t, "from": "-10min", "format": "json"})
+    series = json.load(urllib.request.urlopen(url, timeout=30))
+    if any(v is not None for s in series for v, _ in s["datapoints"]):
+        with_values += 1
+    else:
+        print("no values yet:", t, file=sys.stderr)
+print(f"dashboard: every target renders, {with_values} with values")
+sys.exit(0 if with_values >= 8 else 1)
+PY
+
 # hostwatch top in a pseudo-terminal: this host's row shows up.
 top_shows() {
   timeout -s INT 8 script -qfec "$BUILD/cli/hostwatch top --tap tcp://127.0.0.1:$((BASE + 2))" /dev/null \
