@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 
 const std::string kCollector = HW_BINARY_DIR "/collector/hostwatch-collector";
 const std::string kLogwatch = HW_BINARY_DIR "/logwatch/hostwatch-logwatch";
+const std::string kAlerter = HW_BINARY_DIR "/alerter/hostwatch-alerter";
 
 std::string Slurp(const fs::path& p) {
   Result<std::string> r = testing::ReadFile(p);
@@ -173,6 +174,42 @@ TEST_F(ReloadTest, LogwatchTakesANewRuleAndKeepsItsOffsets) {
   ASSERT_TRUE(ReadUntil([&] { return values_[warnings] >= 3; }, 30s)) << "the running rules";
   EXPECT_TRUE(daemon_->Running());
   ExpectNoGaps();
+}
+
+// The alerter's daemon on SIGHUP (its rules' and state's behaviour across a reload is
+// alerter_sink_test's): an invalid config is refused naming file and line, a valid one applied, and
+// the daemon keeps running and stops cleanly.
+TEST_F(ReloadTest, AlerterAppliesAValidConfigAndRefusesAnInvalidOne) {
+  const fs::path cfg = dir_.path() / "alerter.yaml";
+  auto config = [&](const std::string& rules) {
+    return "alerter:\n  state_dir: " + dir_.Sub("astate").string() +
+           "\n  outbox_dir: " + dir_.Sub("outbox").string() +
+           "\n  receivers:\n    ops: {email: [ops@localhost]}\n" + "  rules:\n" + rules +
+           "link:\n  brokers: [" + broker_->frontend() + "]\n  backends: [" + broker_->backend() +
+           "]\n  spool_dir: " + dir_.Sub("aspool").string() + "\n";
+  };
+  const std::string cpu =
+      "    - {name: cpu_high, metric: cpu.busy, expr: \"all(#3) > 90\", receivers: [ops]}\n";
+  const std::string mem =
+      "    - {name: mem_high, metric: mem.used_percent, expr: \"all(#3) > 95\", receivers: "
+      "[ops]}\n";
+  ASSERT_TRUE(testing::WriteFile(cfg, config(cpu)).ok());
+  Start(kAlerter, cfg);
+  ASSERT_TRUE(testing::WaitFor([&] { return LogHas("hostwatch-alerter started"); }, 20s));
+
+  Reload(cfg, config(cpu + "    - {name: broken, metric: cpu.busy, expr: \"avg(#3) >\"}\n"));
+  ASSERT_TRUE(testing::WaitFor([&] { return LogHas("keeping the running config"); }, 10s));
+  EXPECT_TRUE(LogHas("alerter.yaml:")) << "file and line";
+  EXPECT_TRUE(daemon_->Running());
+
+  Reload(cfg, config(cpu + mem));
+  ASSERT_TRUE(testing::WaitFor([&] { return LogHas("reloaded"); }, 10s));
+  EXPECT_TRUE(daemon_->Running());
+  daemon_->Signal(SIGTERM);
+  std::optional<int> rc = daemon_->Wait(20s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0);
+  daemon_.reset();
 }
 
 }  // namespace
