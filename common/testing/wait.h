@@ -19,7 +19,7 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds deadli
 bool WaitForTcpPort(uint16_t port, std::chrono::milliseconds deadline);
 
 // A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, close). Another process
-// may take it before the caller binds it; servers.cc retries a start that loses that race.
+// may take it before the caller binds it; servers.h's servers retry a start that loses that race.
 Result<uint16_t> FreeLoopbackPort();
 
 }  // namespace hw::testing
