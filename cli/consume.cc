@@ -290,22 +290,7 @@ void PrintJson(const Delivery& d) {
   std::fputs(line.c_str(), stdout);
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+using strings::JsonString;
 
 struct Totals {
   uint64_t received = 0, missing = 0, duplicates = 0, items = 0;

@@ -4,41 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include "common/consumer/backoff.h"
+#include "common/strings/strings.h"
 
 namespace hw::graphite {
 namespace {
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
+using strings::AppendJsonString;
 
 // A tag is one word: graphite-web joins a list of tags with spaces and splits them again.
 std::string TagWord(std::string_view s) {

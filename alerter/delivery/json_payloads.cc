@@ -5,6 +5,7 @@
 #include "alerter/delivery/mail_format.h"
 #include "common/naming/naming.h"
 #include "common/strings/fnv1a.h"
+#include "common/strings/strings.h"
 
 namespace hw::alerter::delivery {
 namespace {
@@ -58,38 +59,7 @@ constexpr const char* kGoZeroTime = "0001-01-01T00:00:00Z";  // what Alertmanage
 }  // namespace
 
 std::string JsonString(std::string_view raw) {
-  const std::string s = naming::SanitizeUtf8(raw);
-  std::string out = "\"";
-  out.reserve(s.size() + 2);
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  return out + "\"";
+  return strings::JsonString(naming::SanitizeUtf8(raw));
 }
 
 std::map<std::string, std::string> AlertLabels(const AlertView& a, std::string_view rule) {

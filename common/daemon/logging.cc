@@ -5,44 +5,12 @@
 
 #include <ctime>
 
+#include "common/strings/strings.h"
+
 namespace hw::daemon {
 namespace {
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          // Bytes >= 0x80 pass through: messages are UTF-8 by construction; raw log lines never go
-          // into log messages unescaped.
-          out->push_back(ch);
-        }
-    }
-  }
-  out->push_back('"');
-}
+using strings::AppendJsonString;
 
 class JsonFormatter final : public spdlog::formatter {
  public:

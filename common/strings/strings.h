@@ -61,4 +61,9 @@ inline std::optional<int64_t> ParseI64(std::string_view s) { return ParseNumber<
 // ("+1.5"), which from_chars alone rejects.
 std::optional<double> ParseDouble(std::string_view s);
 
+// s as a JSON string literal, quotes included: ", \ and control bytes (and DEL) escaped, bytes
+// >= 0x80 copied as they are, so s must be UTF-8 for the result to be valid JSON.
+void AppendJsonString(std::string_view s, std::string* out);
+std::string JsonString(std::string_view s);
+
 }  // namespace hw::strings

@@ -96,5 +96,17 @@ TEST(Fnv1a64Test, BytesAboveSevenBitsHashAsUnsigned) {
   EXPECT_EQ(Fnv1a64("\xff"), (kFnv1a64OffsetBasis ^ 0xffull) * kFnv1a64Prime);
 }
 
+TEST(JsonStringTest, EscapesQuotesBackslashesAndControlBytesAndKeepsUtf8) {
+  EXPECT_EQ(JsonString("plain"), "\"plain\"");
+  EXPECT_EQ(JsonString("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(JsonString("l1\nl2\r\t"), "\"l1\\nl2\\r\\t\"");
+  EXPECT_EQ(JsonString(std::string("\x01\x1f\x7f", 3)), "\"\\u0001\\u001f\\u007f\"");
+  EXPECT_EQ(JsonString(std::string("nul\0", 4)), "\"nul\\u0000\"");
+  EXPECT_EQ(JsonString("h\xc3\xa9llo"), "\"h\xc3\xa9llo\"");
+  std::string out = "[";
+  AppendJsonString("x", &out);
+  EXPECT_EQ(out, "[\"x\"");
+}
+
 }  // namespace
 }  // namespace hw::strings
