@@ -241,12 +241,7 @@ Result<AlerterConfig> ParseAlerterConfig(std::string_view yaml, const std::strin
 }
 
 Result<AlerterConfig> LoadAlerterConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   AlerterConfig c = Defaults();
   HW_RETURN_IF_ERROR(ReadAlerter(*doc, &c));
   return c;

@@ -93,12 +93,7 @@ Result<BrokerConfig> ParseBrokerConfig(std::string_view yaml, const std::string&
 }
 
 Result<BrokerConfig> LoadBrokerConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   BrokerConfig c;
   HW_RETURN_IF_ERROR(ReadBroker(*doc, &c));
   return c;

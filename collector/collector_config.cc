@@ -75,12 +75,7 @@ Result<CollectorConfig> ParseCollectorConfig(std::string_view yaml,
 }
 
 Result<CollectorConfig> LoadCollectorConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   CollectorConfig c;
   HW_RETURN_IF_ERROR(ReadCollector(*doc, &c));
   return c;

@@ -94,12 +94,7 @@ Result<GraphiteConfig> ParseGraphiteConfig(std::string_view yaml, const std::str
 }
 
 Result<GraphiteConfig> LoadGraphiteConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   GraphiteConfig c;
   HW_RETURN_IF_ERROR(ReadGraphite(*doc, &c));
   return c;

@@ -201,12 +201,7 @@ Result<LogwatchConfig> ParseLogwatchConfig(std::string_view yaml, const std::str
 }
 
 Result<LogwatchConfig> LoadLogwatchConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   LogwatchConfig c = Defaults();
   HW_RETURN_IF_ERROR(ReadLogwatch(*doc, &c));
   return c;

@@ -97,12 +97,7 @@ Result<RedisCacheConfig> ParseRedisCacheConfig(std::string_view yaml,
 }
 
 Result<RedisCacheConfig> LoadRedisCacheConfig(const std::string& path) {
-  std::unique_ptr<config::Document> doc;
-  if (path.empty()) {
-    doc = config::Document::Empty("<defaults>");
-  } else {
-    HW_ASSIGN_OR_RETURN(doc, config::Document::LoadFile(path));
-  }
+  HW_ASSIGN_OR_RETURN(auto doc, config::Document::LoadFileOrDefaults(path));
   return Read(*doc);
 }
 

@@ -406,6 +406,11 @@ void Document::AddProblem(int line, std::string_view key_path, std::string_view 
   problems_.push_back({line, std::move(text)});
 }
 
+Result<std::unique_ptr<Document>> Document::LoadFileOrDefaults(const std::string& path) {
+  if (path.empty()) return Empty("<defaults>");
+  return LoadFile(path);
+}
+
 std::unique_ptr<Document> Document::Empty(std::string display_name) {
   std::unique_ptr<Document> doc(new Document(std::move(display_name)));
   doc->AddSection(YAML::Node(YAML::NodeType::Map), "");

@@ -98,6 +98,8 @@ class Document {
                                                       std::string display_name);
   // An empty document: every Read* leaves defaults (the process runs without a config file).
   static std::unique_ptr<Document> Empty(std::string display_name);
+  // What a daemon's --config gives: LoadFile(path), or Empty("<defaults>") when path is empty.
+  static Result<std::unique_ptr<Document>> LoadFileOrDefaults(const std::string& path);
 
   ~Document();
   Document(const Document&) = delete;
