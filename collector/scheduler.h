@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "collector/clock.h"
+#include "common/base/clock.h"
 #include "collector/plugin.h"
 #include "common/base/mutex.h"
 

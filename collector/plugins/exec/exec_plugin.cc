@@ -17,7 +17,7 @@
 #include <set>
 #include <thread>
 
-#include "collector/clock.h"
+#include "common/base/clock.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
 

@@ -1,8 +1,8 @@
-#include "collector/clock.h"
+#include "common/base/clock.h"
 
 #include <chrono>
 
-namespace hw::collector {
+namespace hw {
 namespace {
 
 class SystemClock : public Clock {
@@ -26,4 +26,4 @@ const Clock& RealClock() {
   return clock;
 }
 
-}  // namespace hw::collector
+}  // namespace hw
