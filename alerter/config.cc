@@ -93,6 +93,13 @@ Status ReadAlerter(config::Document& doc, AlerterConfig* c) {
   a.Check(!c->state_dir.empty(), "state_dir", "must not be empty");
   a.Read("outbox_dir", &c->delivery.outbox_dir);
   a.Check(!c->delivery.outbox_dir.empty(), "outbox_dir", "must not be empty");
+  {
+    config::Duration keep = c->delivery.outbox_keep;
+    a.Read("outbox_keep", &keep);
+    a.Check(keep.count() == 0 || keep >= std::chrono::hours(1), "outbox_keep",
+            "must be 0 (keep forever) or at least 1h");
+    c->delivery.outbox_keep = keep;
+  }
   a.Read("silences_file", &c->silences_file);
   a.Read("graphite_url", &c->pipeline.graphite_url);
   PipelineConfig& p = c->pipeline;
@@ -254,6 +261,7 @@ std::string DescribeAlerterConfig(const AlerterConfig& c) {
   e << YAML::Key << "endpoint" << YAML::Value << YAML::DoubleQuoted << c.endpoint;
   e << YAML::Key << "state_dir" << YAML::Value << c.state_dir;
   e << YAML::Key << "outbox_dir" << YAML::Value << c.delivery.outbox_dir;
+  e << YAML::Key << "outbox_keep" << YAML::Value << config::FormatDuration(c.delivery.outbox_keep);
   e << YAML::Key << "silences_file" << YAML::Value << YAML::DoubleQuoted << c.silences_file;
   e << YAML::Key << "graphite_url" << YAML::Value << YAML::DoubleQuoted << p.graphite_url;
   e << YAML::Key << "group_wait" << YAML::Value << config::FormatDuration(p.group_wait);

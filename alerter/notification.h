@@ -76,6 +76,9 @@ struct SmtpConfig {
 
 struct DeliveryConfig {
   std::string outbox_dir = "./hostwatch-data/outbox";
+  // How long written .eml files (sent/) and refused jobs (failed/) are kept for a person to
+  // read; older ones are deleted about once an hour. Zero keeps them forever.
+  std::chrono::milliseconds outbox_keep{std::chrono::hours(24 * 7)};
   SmtpConfig smtp;
   std::map<std::string, ReceiverConfig> receivers;
   std::string endpoint;  // this alerter's endpoint, for Message-ID and the sender's labels

@@ -80,6 +80,15 @@ void GraphiteEvents::Post(const hostwatch::v1::AlertBatch& batch, uint64_t ticke
   cv_.Signal();
 }
 
+bool GraphiteEvents::Drain(std::chrono::milliseconds max_wait) {
+  const auto until = std::chrono::steady_clock::now() + max_wait;
+  MutexLock lock(&mu_);
+  while (!queue_.empty() || busy_) {
+    if (!idle_cv_.WaitUntil(&mu_, until)) return queue_.empty() && !busy_;
+  }
+  return true;
+}
+
 std::vector<uint64_t> GraphiteEvents::TakeDone() {
   MutexLock lock(&mu_);
   std::vector<uint64_t> out;
@@ -128,6 +137,7 @@ void GraphiteEvents::Run() {
       if (stop_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      busy_ = true;
     }
     for (const std::string& body : job.bodies) {
       for (int attempt = 1;; ++attempt) {
@@ -153,6 +163,8 @@ void GraphiteEvents::Run() {
     }
     MutexLock lock(&mu_);
     done_.push_back(job.ticket);
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.SignalAll();
   }
 }
 

@@ -37,6 +37,10 @@ class GraphiteEvents {
 
   void Post(const hostwatch::v1::AlertBatch& batch, uint64_t ticket);
   std::vector<uint64_t> TakeDone();
+  // At a stop: waits up to max_wait for every queued post to be sent or given up, so their
+  // batches can be committed rather than posted a second time after the restart. True when
+  // nothing is left.
+  bool Drain(std::chrono::milliseconds max_wait);
 
   std::atomic<uint64_t> posted{0}, failed{0}, retries{0};
 
@@ -55,6 +59,8 @@ class GraphiteEvents {
   CondVar cv_;
   std::deque<Job> queue_ GUARDED_BY(mu_);
   std::vector<uint64_t> done_ GUARDED_BY(mu_);
+  bool busy_ GUARDED_BY(mu_) = false;  // a job taken from queue_ and not in done_ yet
+  CondVar idle_cv_;                    // queue_ empty and !busy_
   bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -17,6 +17,8 @@ using std::chrono::milliseconds;
 // the sockets (on the sink's own thread) instead of taking more: memory stays bounded and the kit
 // stops granting credit.
 constexpr uint64_t kHighWaterBytes = 8ull << 20;
+// How long a stop waits for alert events still queued for graphite-web.
+constexpr std::chrono::milliseconds kEventDrain{5000};
 
 }  // namespace
 
@@ -246,6 +248,19 @@ milliseconds GraphiteSink::TickInterval() const {
 }
 
 void GraphiteSink::Close(consumer::Finisher& finisher) {
+  // Alerts queued for graphite-web are posted before the stop (bounded: a dead graphite-web must
+  // not hold it up), so their batches are committed and not posted again after the restart.
+  const Clock::time_point drain_until = Clock::now() + kEventDrain;
+  for (const auto& events : retired_events_) {
+    (void)events->Drain(std::chrono::duration_cast<milliseconds>(drain_until - Clock::now()));
+  }
+  if (events_ &&
+      !events_->Drain(std::chrono::duration_cast<milliseconds>(drain_until - Clock::now()))) {
+    spdlog::warn(
+        "graphite events not all posted within {} ms of the stop; those batches come again after "
+        "the restart",
+        kEventDrain.count());
+  }
   std::vector<uint64_t> done;
   PumpAll(milliseconds(0), &done);
   FinishTickets(done, finisher);

@@ -161,19 +161,41 @@ class Worker {
     std::string lane_name;
     OutboxJob job;
     while (NextJob(&lane_name, &job)) {
-      const SendOutcome outcome = send_(job, abort);
+      SendOutcome outcome = send_(job, abort);
       const std::string_view channel = ChannelName(channel_);
-      // The outbox and `pending` first, the counter last: whoever sees `sent` go up may rely on
-      // the job being gone.
-      if (outcome.result == SendOutcome::kSent) {
+      // Some recipients deferred the mail: the job lives on for them alone (rewritten before
+      // `sent` is counted), so the ones who took it never get it twice.
+      const bool narrowed = !outcome.retry_recipients.empty() &&
+                            outcome.retry_recipients != job.recipients && !job.name.empty();
+      if (narrowed) {
+        job.recipients = std::move(outcome.retry_recipients);
+        if (Status s = outbox_->Put(job); !s.ok()) {
+          spdlog::error("delivery: {} could not be rewritten for its deferred recipients: {}",
+                        job.name, s.ToString());
+        }
+      }
+      if (outcome.result == SendOutcome::kSent && narrowed) {
+        ++stats_->sent;
+        ++stats_->retried;
+        spdlog::warn("delivery: {} {} to {}: {}; retrying the deferred recipients", channel,
+                     job.notification_id, lane_name, outcome.detail);
+        outcome.result = SendOutcome::kRetry;
+      } else if (outcome.result == SendOutcome::kSent) {
+        // The outbox and `pending` first, the counter last: whoever sees `sent` go up may rely on
+        // the job being gone.
         if (Status s = outbox_->Remove(job); !s.ok()) {
           spdlog::error("delivery: {} sent but not removed from the outbox: {}", job.name,
                         s.ToString());
         }
         if (!job.name.empty()) --*pending_;
         ++stats_->sent;
-        spdlog::debug("delivery: {} {} to {}: {}", channel, job.notification_id, lane_name,
-                      outcome.detail);
+        if (outcome.some_refused) {
+          spdlog::error("delivery: {} {} to {}: {} (\"{}\")", channel, job.notification_id,
+                        lane_name, outcome.detail, job.summary);
+        } else {
+          spdlog::debug("delivery: {} {} to {}: {}", channel, job.notification_id, lane_name,
+                        outcome.detail);
+        }
       } else if (outcome.result == SendOutcome::kFailed) {
         if (Status s = outbox_->MoveToFailed(job); !s.ok()) {
           spdlog::error("delivery: {} could not be moved to failed/: {}", job.name, s.ToString());
@@ -431,6 +453,7 @@ class OutboxDelivery::Impl {
   }
 
   void Tick(int64_t now_ms) {
+    PruneIfDue(now_ms);
     if (now_ms - last_repost_ms_.load() < options_.alertmanager_repost.count()) return;
     last_repost_ms_ = now_ms;
     MutexLock lock(&am_mu_);
@@ -472,6 +495,7 @@ class OutboxDelivery::Impl {
     s.enqueued = enqueued_;
     s.recovered = recovered_;
     s.corrupt = corrupt_;
+    s.pruned = pruned_;
     s.exec_timeouts = exec_timeouts_;
     s.pending = pending_;
     s.repeats = repeats_;
@@ -479,6 +503,24 @@ class OutboxDelivery::Impl {
   }
 
  private:
+  // sent/ and failed/ would grow without end on a long-lived alerter: delete what is older than
+  // outbox_keep, at the first Tick and then hourly (a directory scan; cheap at that rate).
+  void PruneIfDue(int64_t now_ms) {
+    if (config_.outbox_keep.count() <= 0) return;
+    if (last_prune_ms_.load() != 0 && now_ms - last_prune_ms_.load() < 3'600'000) return;
+    last_prune_ms_ = now_ms;
+    auto n = outbox_.Prune(std::filesystem::file_time_type::clock::now() - config_.outbox_keep);
+    if (!n.ok()) {
+      spdlog::warn("delivery: pruning {}: {}", outbox_.dir().string(), n.status().ToString());
+      return;
+    }
+    pruned_ += *n;
+    if (*n > 0) {
+      spdlog::info("delivery: removed {} files older than {} h from sent/ and failed/", *n,
+                   std::chrono::duration_cast<std::chrono::hours>(config_.outbox_keep).count());
+    }
+  }
+
   std::filesystem::path StatePath() const { return outbox_.dir() / "alertmanager.state"; }
 
   std::string LaneOf(const OutboxJob& job) const {
@@ -595,6 +637,8 @@ class OutboxDelivery::Impl {
   std::set<std::string> enqueued_ids_ GUARDED_BY(ids_mu_);
   std::deque<std::string> id_order_ GUARDED_BY(ids_mu_);
   std::atomic<int64_t> last_repost_ms_{0};
+  std::atomic<int64_t> last_prune_ms_{0};
+  std::atomic<uint64_t> pruned_{0};
   std::atomic<bool> stopped_{false};
   Mutex am_mu_;
   // receiver -> alert key -> its /api/v2/alerts JSON, for the firing alerts only.

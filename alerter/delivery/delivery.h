@@ -52,6 +52,7 @@ struct DeliveryStats {
   uint64_t exec_timeouts = 0;  // exec commands killed at their timeout
   uint64_t pending = 0;        // jobs not yet sent (in the outbox)
   uint64_t repeats = 0;        // notifications whose id was enqueued before: not sent again
+  uint64_t pruned = 0;         // files removed from sent/ and failed/ after outbox_keep
 };
 
 class OutboxDelivery final : public Delivery {

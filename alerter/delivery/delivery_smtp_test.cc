@@ -170,6 +170,33 @@ TEST(DeliverySmtpTest, A550IsNotRetried) {
   }
 }
 
+// One stale address must not silence the rest of the team: the mail goes to every recipient the
+// server takes; a 5xx recipient is dropped (and logged), a 4xx one is retried alone, so nobody
+// gets the mail twice.
+TEST(DeliverySmtpTest, ARefusedRecipientDoesNotStopTheOthers) {
+  testing::SmtpOptions options;
+  options.refuse_rcpt = {"gone@example.com=550", "later@example.com=451x1"};
+  auto smtp = testing::SmtpServer::Start(options);
+  ASSERT_TRUE(smtp.ok()) << smtp.status().ToString();
+  testing::TempDir dir;
+  DeliveryConfig c = Config(dir, (*smtp)->url());
+  c.receivers["ops"].email = {"ops@example.com", "gone@example.com", "later@example.com"};
+  auto d = OutboxDelivery::Open(c, FastRetries());
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE((*d)->Enqueue(MakeNotification(Notification::Kind::kFiring, 1)).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return (*d)->stats().pending == 0; }, kWait));
+  auto envelopes = (*smtp)->Envelopes();
+  ASSERT_TRUE(envelopes.ok());
+  ASSERT_EQ(envelopes->size(), 2u);
+  EXPECT_NE((*envelopes)[0].find("to=ops@example.com\n"), std::string::npos) << (*envelopes)[0];
+  EXPECT_NE((*envelopes)[1].find("to=later@example.com\n"), std::string::npos) << (*envelopes)[1];
+  EXPECT_EQ((*d)->stats().mail.sent, 2u);
+  EXPECT_EQ((*d)->stats().mail.retried, 1u);
+  EXPECT_EQ((*d)->stats().mail.failed, 0u);
+  EXPECT_FALSE(fs::exists(dir.path() / "outbox" /
+                          (Outbox::JobName("ops/cpu_high/1", Channel::kMail) + ".job")));
+}
+
 TEST(DeliverySmtpTest, ServerDownThenUpDeliversEveryNotificationExactlyOnce) {
   auto port = testing::FreeLoopbackPort();
   ASSERT_TRUE(port.ok());

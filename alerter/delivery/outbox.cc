@@ -209,4 +209,23 @@ Status Outbox::WriteSent(const OutboxJob& job) const {
   return Remove(job);
 }
 
+Result<size_t> Outbox::Prune(fs::file_time_type before) const {
+  size_t removed = 0;
+  for (const char* sub : {"sent", "failed"}) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_ / sub, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code fec;
+      if (!it->is_regular_file(fec) || fec) continue;
+      const fs::file_time_type mtime = it->last_write_time(fec);
+      if (fec || mtime >= before) continue;
+      // Gone already (a person tidied up) is as good as removed.
+      if (fs::remove(it->path(), fec) || !fec) ++removed;
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return Status::IoError("listing " + (dir_ / sub).string(), ec.value());
+    }
+  }
+  return removed;
+}
+
 }  // namespace hw::alerter::delivery

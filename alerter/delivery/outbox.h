@@ -5,6 +5,7 @@
 //   <outbox_dir>/sent/<name>.eml mails "sent" with no SMTP server configured (DESIGN.md §6)
 //   <outbox_dir>/failed/<name>.job  refused for good (a 5xx, an exec that failed): kept for a
 //   person
+// sent/ and failed/ are pruned by age (Prune; delivery calls it with `outbox_keep`).
 //
 // A job file is a magic line, a CRC32C and length-prefixed fields; a file that fails the check
 // (a disk fault; a crash cannot make one) is moved to failed/ with ".corrupt" and counted.
@@ -60,6 +61,9 @@ class Outbox {
   Status MoveToFailed(const OutboxJob& job) const;
   // Writes job.payload to sent/<name>.eml (atomically), then removes the job.
   Status WriteSent(const OutboxJob& job) const;
+  // Deletes files in sent/ and failed/ last modified before `before` (wall clock); returns how
+  // many. Pending jobs are never touched.
+  Result<size_t> Prune(std::filesystem::file_time_type before) const;
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path JobPath(const OutboxJob& job) const;

@@ -98,5 +98,41 @@ TEST(OutboxTest, RecoversAfterACrashInOrderAndDropsTempFiles) {
   EXPECT_EQ((*left)[0].channel, Channel::kExec);
 }
 
+TEST(OutboxTest, PruneRemovesOldSentAndFailedFilesOnly) {
+  testing::TempDir dir;
+  auto box = Outbox::Open(dir.path() / "outbox");
+  ASSERT_TRUE(box.ok()) << box.status().ToString();
+  const OutboxJob pending = MakeJob("ops/g/1", Channel::kMail, 1);
+  ASSERT_TRUE(box->Put(pending).ok());
+  const OutboxJob sent_old = MakeJob("ops/g/2", Channel::kMail, 2);
+  const OutboxJob sent_new = MakeJob("ops/g/3", Channel::kMail, 3);
+  const OutboxJob failed_old = MakeJob("ops/g/4", Channel::kWebhook, 4);
+  for (const OutboxJob* j : {&sent_old, &sent_new, &failed_old}) ASSERT_TRUE(box->Put(*j).ok());
+  ASSERT_TRUE(box->WriteSent(sent_old).ok());
+  ASSERT_TRUE(box->WriteSent(sent_new).ok());
+  ASSERT_TRUE(box->MoveToFailed(failed_old).ok());
+  const fs::path old_eml = dir.path() / "outbox" / "sent" / (sent_old.name + ".eml");
+  const fs::path new_eml = dir.path() / "outbox" / "sent" / (sent_new.name + ".eml");
+  const fs::path old_failed = dir.path() / "outbox" / "failed" / (failed_old.name + ".job");
+  ASSERT_TRUE(fs::exists(old_eml) && fs::exists(new_eml) && fs::exists(old_failed));
+  const auto now = fs::file_time_type::clock::now();
+  fs::last_write_time(old_eml, now - std::chrono::hours(200));
+  fs::last_write_time(old_failed, now - std::chrono::hours(200));
+  // The pending job is old too, but it is still to be sent.
+  fs::last_write_time(box->JobPath(pending), now - std::chrono::hours(200));
+
+  auto removed = box->Prune(now - std::chrono::hours(168));
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_FALSE(fs::exists(old_eml));
+  EXPECT_FALSE(fs::exists(old_failed));
+  EXPECT_TRUE(fs::exists(new_eml));
+  size_t corrupt = 0;
+  auto jobs = box->Recover(&corrupt);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].notification_id, "ops/g/1");
+}
+
 }  // namespace
 }  // namespace hw::alerter::delivery

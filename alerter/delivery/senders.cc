@@ -47,6 +47,38 @@ size_t KeepHead(char* buf, size_t size, size_t n, void* p) {
   return size * n;
 }
 
+// The reply to each RCPT TO, read from libcurl's protocol trace: libcurl reports only the last
+// failing code, and with CURLOPT_MAIL_RCPT_ALLLOWFAILS it goes on past refused recipients
+// without saying which they were. SMTP without PIPELINING (libcurl does not pipeline) answers
+// each command before the next is sent, so the first final reply line after "RCPT TO:<a>" is a's.
+struct RcptTrace {
+  std::string pending;  // the address of the RCPT TO awaiting its reply
+  std::vector<std::pair<std::string, int>> replies;  // (address, code)
+};
+
+int TraceCallback(CURL*, curl_infotype type, char* data, size_t size, void* p) {
+  auto* t = static_cast<RcptTrace*>(p);
+  std::string_view text(data, size);
+  if (type == CURLINFO_HEADER_OUT) {
+    constexpr std::string_view kRcpt = "RCPT TO:<";  // as libcurl writes it
+    if (text.starts_with(kRcpt)) {
+      text.remove_prefix(kRcpt.size());
+      t->pending = std::string(text.substr(0, text.find('>')));
+    } else {
+      t->pending.clear();
+    }
+  } else if (type == CURLINFO_HEADER_IN && !t->pending.empty()) {
+    // "250-..." continues a multi-line reply; "250 ..." (or a bare code) ends it.
+    if (text.size() >= 3 && (text.size() == 3 || text[3] != '-')) {
+      if (auto code = strings::ParseU64(text.substr(0, 3))) {
+        t->replies.emplace_back(std::move(t->pending), static_cast<int>(*code));
+      }
+      t->pending.clear();
+    }
+  }
+  return 0;
+}
+
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -128,6 +160,13 @@ SendOutcome SmtpSender::Send(const std::vector<std::string>& recipients, std::st
   curl_easy_setopt(c, CURLOPT_URL, config_.url.c_str());
   curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
   curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt.get());
+  // Go on to DATA when at least one recipient was accepted (curl >= 7.69; spelled with three Ls
+  // until 8.2, which kept that name as an alias).
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+  RcptTrace trace;
+  curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+  curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, TraceCallback);
+  curl_easy_setopt(c, CURLOPT_DEBUGDATA, &trace);
   curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadCallback);
   curl_easy_setopt(c, CURLOPT_READDATA, &read);
@@ -148,9 +187,34 @@ SendOutcome SmtpSender::Send(const std::vector<std::string>& recipients, std::st
   const CURLcode rc = curl_easy_perform(c);
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  if (rc == CURLE_OK) return {SendOutcome::kSent, "SMTP " + std::to_string(code)};
-  std::string detail =
-      "SMTP " + std::to_string(code) + ": " + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+  size_t accepted = 0;
+  std::vector<std::string> deferred;
+  std::string refused;  // "a@b (550), c@d (553)"
+  for (auto& [address, reply] : trace.replies) {
+    if (reply >= 200 && reply < 300) {
+      ++accepted;
+    } else if (reply >= 400 && reply < 500) {
+      deferred.push_back(std::move(address));
+    } else {
+      if (!refused.empty()) refused += ", ";
+      refused += address + " (" + std::to_string(reply) + ")";
+    }
+  }
+  std::string partial;
+  if (!refused.empty()) partial += "; refused for good: " + refused;
+  for (size_t i = 0; i < deferred.size(); ++i)
+    partial += (i == 0 ? "; deferred: " : ", ") + deferred[i];
+  if (rc == CURLE_OK) {
+    return {SendOutcome::kSent, "SMTP " + std::to_string(code) + partial, std::move(deferred),
+            !refused.empty()};
+  }
+  std::string detail = "SMTP " + std::to_string(code) + ": " +
+                       (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc)) + partial;
+  // Every recipient was answered and none was taken: the deferred ones decide.
+  if (accepted == 0 && trace.replies.size() == recipients.size()) {
+    if (deferred.empty()) return {SendOutcome::kFailed, std::move(detail)};
+    return {SendOutcome::kRetry, std::move(detail), std::move(deferred), !refused.empty()};
+  }
   if (code >= 500 && code < 600) return {SendOutcome::kFailed, std::move(detail)};
   return {SendOutcome::kRetry, std::move(detail)};
 }

@@ -22,8 +22,20 @@ namespace hw::alerter::delivery {
 
 struct SendOutcome {
   enum Result { kSent, kRetry, kFailed };
+  SendOutcome() = default;
+  SendOutcome(Result r, std::string d, std::vector<std::string> retry = {}, bool refused = false)
+      : result(r),
+        detail(std::move(d)),
+        retry_recipients(std::move(retry)),
+        some_refused(refused) {}
   Result result = kSent;
   std::string detail;  // for the log: the server's code and curl's message, or the exit status
+  // Mail only: recipients the server deferred (4xx at RCPT TO) while it took or refused the
+  // others. Non-empty with kSent (sent to the rest) or kRetry (nobody took it yet): the job is
+  // to be retried for these recipients alone, so nobody gets the mail twice. Recipients refused
+  // for good (5xx) are never retried; `detail` names them.
+  std::vector<std::string> retry_recipients;
+  bool some_refused = false;  // mail only: a recipient refused for good (5xx) was dropped
 };
 
 // True (stop now) when delivery's Stop deadline has passed.
@@ -46,7 +58,11 @@ class SmtpSender {
   SmtpSender(const SmtpSender&) = delete;
   SmtpSender& operator=(const SmtpSender&) = delete;
 
-  // One transaction: MAIL FROM, RCPT TO each recipient, DATA (libcurl dot-stuffs it).
+  // One transaction: MAIL FROM, RCPT TO each recipient, DATA (libcurl dot-stuffs it). A
+  // recipient the server refuses does not stop the mail to the others (an operator's stale
+  // address must not silence the whole team): the mail is sent to every recipient it accepted,
+  // a 5xx recipient is reported in `detail` and dropped, and 4xx ones come back in
+  // retry_recipients.
   SendOutcome Send(const std::vector<std::string>& recipients, std::string_view message,
                    const AbortFn& abort);
 

@@ -152,8 +152,11 @@ struct SmtpOptions {
   int fail_code = 0;  // e.g. 451 or 550: reply with this code ...
   std::string fail_at = "rcpt";  // ... at RCPT TO or after DATA ...
   int fail_times = 0;            // ... for the first N transactions (-1: always)
-  bool tls = false;              // STARTTLS with a self-signed cert for 127.0.0.1 (cert_path())
-  bool require_tls = false;      // MAIL before STARTTLS gets 530; implies tls
+  // "ADDRESS=CODE[xTIMES]": RCPT TO that one address gets CODE (the first TIMES times, or always)
+  // while the transaction's other recipients are accepted.
+  std::vector<std::string> refuse_rcpt;
+  bool tls = false;          // STARTTLS with a self-signed cert for 127.0.0.1 (cert_path())
+  bool require_tls = false;  // MAIL before STARTTLS gets 530; implies tls
 };
 
 // An aiosmtpd server (common/testing/smtp_fixture.py, run by /usr/bin/python3) that saves every

@@ -5,11 +5,13 @@ Run with /usr/bin/python3 (Debian's python3-aiosmtpd); the pyenv python3 on PATH
 
   smtp_fixture.py --port P --outdir DIR [--tls-cert C --tls-key K [--require-tls]]
                   [--auth user:pass] [--fail-code 451 --fail-at rcpt|data --fail-times N]
+                  [--refuse-rcpt ADDRESS=CODE[xTIMES] ...]
 
 Each accepted message becomes DIR/NNNN.env (from=, to=, auth=, tls=) and then DIR/NNNN.eml (the raw
 DATA bytes). The .eml is written under a temporary name and renamed into place last, so a test that
 sees NNNN.eml can read both files whole. --fail-times N fails the first N transactions with
---fail-code at the --fail-at stage, then accepts; -1 fails every transaction. SIGTERM exits 0.
+--fail-code at the --fail-at stage, then accepts; -1 fails every transaction. --refuse-rcpt refuses
+one recipient's RCPT TO with CODE (the first TIMES times, or always) while the others are accepted. SIGTERM exits 0.
 """
 
 import argparse
@@ -24,8 +26,10 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
-    def __init__(self, outdir, fail_code, fail_at, fail_times, has_auth):
+    def __init__(self, outdir, fail_code, fail_at, fail_times, has_auth, refuse_rcpt):
         self.outdir = outdir
+        # address -> [code, times left (-1: always)]
+        self.refuse_rcpt = refuse_rcpt
         self.fail_code = fail_code
         self.fail_at = fail_at
         self.fail_times = fail_times
@@ -61,6 +65,11 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._should_fail(envelope, "rcpt"):
             return self._failure_reply()
+        refusal = self.refuse_rcpt.get(address)
+        if refusal is not None and refusal[1] != 0:
+            refusal[1] -= 1 if refusal[1] > 0 else 0
+            enhanced = "4.2.1" if refusal[0] < 500 else "5.1.1"
+            return f"{refusal[0]} {enhanced} <{address}> refused by smtp_fixture"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -104,8 +113,14 @@ async def serve(args):
     if args.auth:
         user, _, password = args.auth.partition(":")
         authenticator = make_authenticator(user, password)
+    refuse_rcpt = {}
+    for spec in args.refuse_rcpt:
+        # ADDRESS=CODE[xTIMES]
+        address, _, rest = spec.partition("=")
+        code, _, times = rest.partition("x")
+        refuse_rcpt[address] = [int(code), int(times) if times else -1]
     handler = Handler(args.outdir, args.fail_code, args.fail_at, args.fail_times,
-                      authenticator is not None)
+                      authenticator is not None, refuse_rcpt)
     loop = asyncio.get_running_loop()
 
     def factory():
@@ -131,6 +146,8 @@ def main():
     p.add_argument("--fail-code", type=int, default=0)
     p.add_argument("--fail-at", choices=["rcpt", "data"], default="rcpt")
     p.add_argument("--fail-times", type=int, default=0, help="-1 fails every transaction")
+    p.add_argument("--refuse-rcpt", action="append", default=[],
+                   help="ADDRESS=CODE[xTIMES]: refuse this recipient (every time without xTIMES)")
     p.add_argument("--tls-cert", default="")
     p.add_argument("--tls-key", default="")
     p.add_argument("--require-tls", action="store_true")

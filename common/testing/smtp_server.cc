@@ -66,6 +66,7 @@ Result<std::unique_ptr<SmtpServer>> SmtpServer::Start(const SmtpOptions& options
       Append(opts.argv, {"--fail-code", std::to_string(options.fail_code), "--fail-at",
                          options.fail_at, "--fail-times", std::to_string(options.fail_times)});
     }
+    for (const std::string& r : options.refuse_rcpt) Append(opts.argv, {"--refuse-rcpt", r});
     if (tls) {
       Append(opts.argv,
              {"--tls-cert", (d / "cert.pem").string(), "--tls-key", (d / "key.pem").string()});
