@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/base/mutex.h"
-#include "common/spool/crc32c.h"
+#include "common/io/crc32c.h"
 #include "common/testing/temp_dir.h"
 
 namespace hw::broker {
@@ -326,7 +326,7 @@ TEST_F(PartitionTest, TornHeaderAtEnd) {
   AppendUpTo(*p, 5);
   p.reset();
   const std::string next = Payload(6);
-  AppendToFile(Segment(1), Header(kRecordBytes, spool::Crc32c(next), 6).substr(0, 7));
+  AppendToFile(Segment(1), Header(kRecordBytes, io::Crc32c(next), 6).substr(0, 7));
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -344,7 +344,7 @@ TEST_F(PartitionTest, TornPayloadAtEnd) {
   AppendUpTo(*p, 5);
   p.reset();
   const std::string next = Payload(6);
-  AppendToFile(Segment(1), Header(kRecordBytes, spool::Crc32c(next), 6) + next.substr(0, 40));
+  AppendToFile(Segment(1), Header(kRecordBytes, io::Crc32c(next), 6) + next.substr(0, 40));
 
   PartitionRecovery rec;
   p = Open(&rec);
