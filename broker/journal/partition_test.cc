@@ -16,12 +16,14 @@
 
 #include "common/base/mutex.h"
 #include "common/io/crc32c.h"
+#include "common/io/segmented_log.h"
 #include "common/testing/temp_dir.h"
 
 namespace hw::broker {
 namespace {
 
-constexpr uint64_t kHeaderBytes = 16;
+constexpr uint64_t kSegHeader = io::SegmentedLog::kSegmentHeaderBytes;  // at each file's start
+constexpr uint64_t kHeaderBytes = io::SegmentedLog::kRecordHeaderBytes;
 constexpr size_t kRecordBytes = 100;  // payload size in most tests: 116 bytes on disk per record
 constexpr uint64_t kOnDisk = kHeaderBytes + kRecordBytes;
 
@@ -138,7 +140,7 @@ TEST_F(PartitionTest, EmptyPartition) {
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(p->first_offset(), 1u);
   EXPECT_EQ(p->next_offset(), 1u);
-  EXPECT_EQ(p->bytes(), 0u);
+  EXPECT_EQ(p->bytes(), kSegHeader);  // the empty active segment
   EXPECT_EQ(p->segments(), 1u);
   EXPECT_TRUE(std::filesystem::exists(Segment(1)));
   EXPECT_TRUE(ReadAll(*p).empty());
@@ -162,7 +164,7 @@ TEST_F(PartitionTest, AppendsAndReadsBack) {
   ASSERT_EQ(p->Append("").value_or(0), 2u);
   ASSERT_EQ(p->Append(binary).value_or(0), 3u);
   EXPECT_EQ(p->next_offset(), 4u);
-  EXPECT_EQ(p->bytes(), 3 * kHeaderBytes + 5 + 0 + 4);
+  EXPECT_EQ(p->bytes(), kSegHeader + 3 * kHeaderBytes + 5 + 0 + 4);
   EXPECT_EQ(ReadAll(*p), (Records{{1, "first"}, {2, ""}, {3, binary}}));
   EXPECT_EQ(ReadAll(*p, 3), (Records{{3, binary}}));
 }
@@ -182,7 +184,7 @@ TEST_F(PartitionTest, OffsetsSurviveReopen) {
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(p->first_offset(), 1u);
   EXPECT_EQ(p->next_offset(), 6u);
-  EXPECT_EQ(p->bytes(), 5 * kOnDisk);
+  EXPECT_EQ(p->bytes(), kSegHeader + 5 * kOnDisk);
   EXPECT_EQ(p->Append(Payload(6)).value_or(0), 6u);
   Records all = ReadAll(*p);
   EXPECT_EQ(Offsets(all), Range(1, 6));
@@ -240,7 +242,7 @@ TEST_F(PartitionTest, AppendBatchSpansSegments) {
   EXPECT_EQ(p->segments(), 7u);
   for (uint64_t base = 1; base <= 49; base += 8) {
     ASSERT_TRUE(std::filesystem::exists(Segment(base))) << base;
-    EXPECT_LE(std::filesystem::file_size(Segment(base)), options_.segment_bytes);
+    EXPECT_LE(std::filesystem::file_size(Segment(base)), kSegHeader + options_.segment_bytes);
   }
   p.reset();
   p = Open();
@@ -268,10 +270,10 @@ TEST_F(PartitionTest, RollsSegments) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   EXPECT_EQ(p->segments(), 3u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(1)), 8 * kOnDisk);
-  EXPECT_EQ(std::filesystem::file_size(Segment(9)), 8 * kOnDisk);
-  EXPECT_EQ(std::filesystem::file_size(Segment(17)), 4 * kOnDisk);
-  EXPECT_EQ(p->bytes(), 20 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(1)), kSegHeader + 8 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(9)), kSegHeader + 8 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(17)), kSegHeader + 4 * kOnDisk);
+  EXPECT_EQ(p->bytes(), 3 * kSegHeader + 20 * kOnDisk);
   EXPECT_TRUE(p->Sync().ok());
   p.reset();
 
@@ -284,7 +286,7 @@ TEST_F(PartitionTest, RollsSegments) {
   EXPECT_EQ(Offsets(all), Range(1, 20));
   ExpectContent(all);
   EXPECT_EQ(p->Append(Payload(21)).value_or(0), 21u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(17)), 5 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(17)), kSegHeader + 5 * kOnDisk);
 }
 
 TEST_F(PartitionTest, RecordLargerThanSegmentGetsItsOwnSegment) {
@@ -295,7 +297,7 @@ TEST_F(PartitionTest, RecordLargerThanSegmentGetsItsOwnSegment) {
   ASSERT_EQ(p->Append(std::string(500, 'L')).value_or(0), 2u);
   ASSERT_EQ(p->Append("small again").value_or(0), 3u);
   EXPECT_EQ(p->segments(), 3u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(2)), kHeaderBytes + 500);
+  EXPECT_EQ(std::filesystem::file_size(Segment(2)), kSegHeader + kHeaderBytes + 500);
   EXPECT_EQ(ReadAll(*p, 2).at(0).second, std::string(500, 'L'));
 }
 
@@ -312,7 +314,7 @@ TEST_F(PartitionTest, TruncatesGarbageTail) {
   EXPECT_EQ(rec.truncated_bytes, 37u);
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(rec.records, 10u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(1)), 10 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(1)), kSegHeader + 10 * kOnDisk);
   EXPECT_EQ(p->next_offset(), 11u);
   EXPECT_EQ(p->Append(Payload(11)).value_or(0), 11u);
   Records all = ReadAll(*p);
@@ -363,7 +365,7 @@ TEST_F(PartitionTest, SkipsFlippedByteInSealedSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 3 * kOnDisk + kHeaderBytes + 50);  // payload of offset 4
+  FlipByte(Segment(1), kSegHeader + 3 * kOnDisk + kHeaderBytes + 50);  // payload of offset 4
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -384,7 +386,7 @@ TEST_F(PartitionTest, SkipsCorruptLastRecordOfSealedSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 7 * kOnDisk + kHeaderBytes + 99);  // last byte of offset 8
+  FlipByte(Segment(1), kSegHeader + 7 * kOnDisk + kHeaderBytes + 99);  // last byte of offset 8
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -409,8 +411,8 @@ TEST_F(PartitionTest, ReadSaysWhereToResume) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 7 * kOnDisk + kHeaderBytes + 99);   // offset 8 is lost
-  FlipByte(Segment(17), 2 * kOnDisk + kHeaderBytes + 99);  // and offset 19
+  FlipByte(Segment(1), kSegHeader + 7 * kOnDisk + kHeaderBytes + 99);   // offset 8 is lost
+  FlipByte(Segment(17), kSegHeader + 2 * kOnDisk + kHeaderBytes + 99);  // and offset 19
   p = Open();
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->next_offset(), 21u);
@@ -440,8 +442,8 @@ TEST_F(PartitionTest, ResyncsAfterCorruptHeadersInSealedSegments) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
-  FlipByte(Segment(9), 3 * kOnDisk + 8);  // offset field of offset 12 now says 76
+  FlipByte(Segment(1), kSegHeader + 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
+  FlipByte(Segment(9), kSegHeader + 3 * kOnDisk + 8);  // offset field of offset 12 now says 76
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -458,7 +460,7 @@ TEST_F(PartitionTest, SkipsFlippedByteInLastSegmentKeepingLaterRecords) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 10);
   p.reset();
-  FlipByte(Segment(1), 4 * kOnDisk + kHeaderBytes + 10);  // payload of offset 5
+  FlipByte(Segment(1), kSegHeader + 4 * kOnDisk + kHeaderBytes + 10);  // payload of offset 5
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -478,7 +480,7 @@ TEST_F(PartitionTest, TruncatesCorruptLastRecordOfLastSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 10);
   p.reset();
-  FlipByte(Segment(1), 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
+  FlipByte(Segment(1), kSegHeader + 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -506,7 +508,7 @@ TEST_F(PartitionTest, RetentionByBytesKeepsActiveSegment) {
   EXPECT_EQ(*removed, 32u);
   EXPECT_EQ(p->segments(), 1u);  // 928 bytes would do, but the active segment always stays
   EXPECT_EQ(p->first_offset(), 33u);
-  EXPECT_EQ(p->bytes(), 8 * kOnDisk);
+  EXPECT_EQ(p->bytes(), kSegHeader + 8 * kOnDisk);
   EXPECT_FALSE(std::filesystem::exists(Segment(25)));
   EXPECT_TRUE(std::filesystem::exists(Segment(33)));
   EXPECT_EQ(Offsets(ReadAll(*p)), Range(33, 40));
@@ -737,7 +739,7 @@ TEST_F(PartitionTest, AppendBatchThroughput) {
 
   EXPECT_EQ(p->next_offset(), kBatch * kBatches + 1);
   EXPECT_EQ(read, kBatch * kBatches);
-  EXPECT_EQ(p->bytes(), kBatch * kBatches * (kHeaderBytes + 1024));
+  EXPECT_EQ(p->bytes(), p->segments() * kSegHeader + kBatch * kBatches * (kHeaderBytes + 1024));
 }
 
 }  // namespace
