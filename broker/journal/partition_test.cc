@@ -744,3 +744,43 @@ TEST_F(PartitionTest, AppendBatchThroughput) {
 
 }  // namespace
 }  // namespace hw::broker
+
+namespace hw::broker {
+namespace {
+
+// A partition written by the format 1 code (testdata/old_format: offsets 1..5 of 24 bytes in
+// segments [1..3] [4..5]) still recovers: its records read back, a torn tail on its last segment
+// is cut, and appends go to a new format 2 segment.
+TEST(PartitionFormatTest, RecoversAFormat1Partition) {
+  hw::testing::TempDir tmp;
+  PartitionOptions o;
+  o.dir = tmp.path() / "p0";
+  std::filesystem::copy(std::filesystem::path(HW_SOURCE_DIR) / "broker/journal/testdata/old_format",
+                        o.dir);
+  AppendToFile(o.dir / SegmentName(4), std::string(40, '\0'));  // zeros: torn, not records
+  auto expected = [](uint64_t offset) {
+    std::string r = "old-journal-record-" + std::to_string(offset);
+    r.resize(24, '.');
+    return r;
+  };
+  for (int round = 0; round < 2; ++round) {
+    PartitionRecovery rec;
+    Result<std::unique_ptr<Partition>> p = Partition::Open(o, &rec);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(rec.truncated_bytes, round == 0 ? 40u : 0u);
+    EXPECT_EQ(rec.corrupt_records, 0u);
+    EXPECT_EQ(rec.records, round == 0 ? 5u : 6u);
+    if (round == 0) {
+      EXPECT_EQ((*p)->Append("new").value_or(0), 6u);
+      EXPECT_TRUE(std::filesystem::exists(o.dir / SegmentName(6)));
+      EXPECT_EQ(std::filesystem::file_size(o.dir / SegmentName(4)), 2 * (16 + 24u));
+    }
+    Records all = ReadAll(**p);
+    ASSERT_EQ(Offsets(all), Range(1, 6));
+    for (uint64_t i = 1; i <= 5; ++i) EXPECT_EQ(all[i - 1].second, expected(i));
+    EXPECT_EQ(all[5].second, "new");
+  }
+}
+
+}  // namespace
+}  // namespace hw::broker

@@ -507,3 +507,54 @@ TEST_F(SpoolTest, AppendThroughputOneKiB) {
 
 }  // namespace
 }  // namespace hw::spool
+
+namespace hw::spool {
+namespace {
+
+// A spool written by the format 1 code (testdata/old_format: records 1..5 of 24 bytes in segments
+// [1..3] [4..5], released up to 1) still recovers: its records read back, a torn tail on its last
+// segment is cut, and appends go to a new format 2 segment.
+TEST(SpoolFormatTest, RecoversAFormat1Spool) {
+  hw::testing::TempDir tmp;
+  const fs::path dir = tmp.path() / "spool";
+  fs::copy(fs::path(HW_SOURCE_DIR) / "common/spool/testdata/old_format", dir);
+  const fs::path last = dir / "00000000000000000004.seg";
+  {
+    auto content = hw::testing::ReadFile(last);
+    ASSERT_TRUE(content.ok());
+    ASSERT_TRUE(hw::testing::WriteFile(last, *content + "\x18\x00\x00\x00\x01"s).ok());
+  }
+  auto expected = [](uint64_t i) {
+    std::string p = "old-spool-record-" + std::to_string(i);
+    p.resize(24, '.');
+    return p;
+  };
+  SpoolOptions o;
+  o.dir = dir;
+  for (int round = 0; round < 2; ++round) {
+    auto s = Spool::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    SpoolStats st = (*s)->stats();
+    EXPECT_EQ(st.truncated_bytes, round == 0 ? 5u : 0u);
+    EXPECT_EQ(st.corrupt_records, 0u);
+    EXPECT_EQ((*s)->first_index(), 2u);  // 1 was released
+    if (round == 0) {
+      auto idx = (*s)->Append("new");
+      ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+      EXPECT_EQ(*idx, 6u);
+      EXPECT_TRUE(fs::exists(dir / "00000000000000000006.seg"));
+      EXPECT_EQ(fs::file_size(last), 2 * (8 + 24u));  // format 1, cut and left as it is
+    }
+    std::vector<std::pair<uint64_t, std::string>> all;
+    ASSERT_TRUE((*s)->Read(0, SIZE_MAX, [&](uint64_t i, std::string_view b) {
+                       all.emplace_back(i, std::string(b));
+                       return true;
+                     }).ok());
+    ASSERT_EQ(all.size(), 5u);
+    for (uint64_t i = 2; i <= 5; ++i) EXPECT_EQ(all[i - 2], std::make_pair(i, expected(i)));
+    EXPECT_EQ(all[4], std::make_pair(uint64_t{6}, "new"s));
+  }
+}
+
+}  // namespace
+}  // namespace hw::spool
