@@ -442,7 +442,8 @@ TEST_F(PartitionTest, ResyncsAfterCorruptHeadersInSealedSegments) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), kSegHeader + 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
+  FlipByte(Segment(1),
+           kSegHeader + 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
   FlipByte(Segment(9), kSegHeader + 3 * kOnDisk + 8);  // offset field of offset 12 now says 76
 
   PartitionRecovery rec;
@@ -480,7 +481,8 @@ TEST_F(PartitionTest, TruncatesCorruptLastRecordOfLastSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 10);
   p.reset();
-  FlipByte(Segment(1), kSegHeader + 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
+  FlipByte(Segment(1),
+           kSegHeader + 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
 
   PartitionRecovery rec;
   p = Open(&rec);

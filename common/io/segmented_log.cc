@@ -67,7 +67,8 @@ Header DecodeHeader(Format f, const char* p, uint64_t expected) {
 
 bool CrcMatches(Format f, const char* record, const Header& h) {
   const char* payload = record + HeaderBytes(f);
-  if (f == Format::k2) return Mask(Crc32c(payload, size_t{h.length}, Crc32c(record + 8, size_t{8}))) == h.crc;
+  if (f == Format::k2)
+    return Mask(Crc32c(payload, size_t{h.length}, Crc32c(record + 8, size_t{8}))) == h.crc;
   return Crc32c(payload, size_t{h.length}) == h.crc;
 }
 
@@ -258,8 +259,7 @@ Status SegmentedLog::Impl::Scan(Segment* seg, uint64_t limit, bool last,
     start = n;
     torn_header = true;
   } else {
-    seg->format =
-        options.legacy == LegacyFraming::kSpool ? Format::kSpool1 : Format::kJournal1;
+    seg->format = options.legacy == LegacyFraming::kSpool ? Format::kSpool1 : Format::kJournal1;
   }
   const Format f = seg->format;
   const uint64_t hb = HeaderBytes(f);
@@ -270,8 +270,7 @@ Status SegmentedLog::Impl::Scan(Segment* seg, uint64_t limit, bool last,
     if (n - p < hb) return false;
     *h = DecodeHeader(f, data + p, lo);
     if (f == Format::kSpool1 && h->length == 0 && h->crc == 0) return false;  // zeros: torn
-    return h->index >= lo && h->index < hi && h->length <= max_record &&
-           h->length <= n - p - hb;
+    return h->index >= lo && h->index < hi && h->length <= max_record && h->length <= n - p - hb;
   };
 
   std::vector<uint64_t>& positions = seg->positions;
@@ -408,10 +407,9 @@ Result<uint64_t> SegmentedLog::Append(const std::string_view* records, size_t co
   // Validate the whole batch first, so an invalid record appends nothing.
   for (size_t i = 0; i < count; ++i) {
     if (records[i].size() > m.options.max_record_bytes) {
-      return Status::InvalidArgument(m.options.what + " record of " +
-                                     std::to_string(records[i].size()) +
-                                     " bytes exceeds max_record_bytes " +
-                                     std::to_string(m.options.max_record_bytes));
+      return Status::InvalidArgument(
+          m.options.what + " record of " + std::to_string(records[i].size()) +
+          " bytes exceeds max_record_bytes " + std::to_string(m.options.max_record_bytes));
     }
   }
   if (m.must_roll) HW_RETURN_IF_ERROR(m.Create(next_index()));
@@ -434,15 +432,15 @@ Result<uint64_t> SegmentedLog::Append(const std::string_view* records, size_t co
     do {
       chunk_bytes += kHeader + records[j].size();
       ++j;
-    } while (j < count && used + chunk_bytes + kHeader + records[j].size() <= m.options.segment_bytes);
+    } while (j < count &&
+             used + chunk_bytes + kHeader + records[j].size() <= m.options.segment_bytes);
     HW_RETURN_IF_ERROR(m.WriteChunk(seg, records + i, j - i));
     i = j;
   }
   return first;
 }
 
-Status SegmentedLog::Impl::WriteChunk(Segment* seg, const std::string_view* records,
-                                      size_t count) {
+Status SegmentedLog::Impl::WriteChunk(Segment* seg, const std::string_view* records, size_t count) {
   const uint64_t first = next_index.load(std::memory_order_relaxed);
   if (headers.size() < count) headers.resize(count);
   iov.clear();

@@ -41,7 +41,8 @@
 //             is rewritten as an empty format 2 segment.
 //   Deletion  Whole segments only, oldest first, never the active one.
 //   Reading   Read delivers only records the index of segments covers, so it never sees a
-//             partial append; it re-checks each record's header and CRC (the file may have changed).
+//             partial append; it re-checks each record's header and CRC (the file may have
+//             changed).
 //
 // Thread-safety: one writer thread calls everything; Read, first_index, next_index, bytes and
 // segment_count may also be called from other threads at the same time.

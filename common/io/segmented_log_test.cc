@@ -90,7 +90,9 @@ class SegmentedLogTest : public ::testing::Test {
     return out;
   }
 
-  fs::path File(uint64_t first) const { return options_.dir / Name(first, options_.suffix.c_str()); }
+  fs::path File(uint64_t first) const {
+    return options_.dir / Name(first, options_.suffix.c_str());
+  }
 
   std::string Content(uint64_t first) const {
     auto c = hw::testing::ReadFile(File(first));

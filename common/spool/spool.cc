@@ -41,8 +41,8 @@ struct Spool::Impl {
   SpoolOptions options;
   std::unique_ptr<SegmentedLog> log;
   io::UniqueFd released_fd;
-  uint64_t released = 0;  // Release watermark: indexes <= released are never read again
-  SpoolStats stats;       // bytes is the log's; the rest kept here
+  uint64_t released = 0;        // Release watermark: indexes <= released are never read again
+  SpoolStats stats;             // bytes is the log's; the rest kept here
   bool released_dirty = false;  // watermark rewritten since the last Sync()
 
   std::string PathOf(const char* name) const { return (options.dir / name).string(); }

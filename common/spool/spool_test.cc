@@ -22,7 +22,7 @@ using namespace std::literals;
 using Records = std::vector<std::pair<uint64_t, std::string>>;
 
 constexpr uint64_t kSegHeader = io::SegmentedLog::kSegmentHeaderBytes;  // at each file's start
-constexpr uint64_t kHeader = io::SegmentedLog::kRecordHeaderBytes;     // before each record
+constexpr uint64_t kHeader = io::SegmentedLog::kRecordHeaderBytes;      // before each record
 
 class SpoolTest : public ::testing::Test {
  protected:
@@ -546,10 +546,12 @@ TEST(SpoolFormatTest, RecoversAFormat1Spool) {
       EXPECT_EQ(fs::file_size(last), 2 * (8 + 24u));  // format 1, cut and left as it is
     }
     std::vector<std::pair<uint64_t, std::string>> all;
-    ASSERT_TRUE((*s)->Read(0, SIZE_MAX, [&](uint64_t i, std::string_view b) {
-                       all.emplace_back(i, std::string(b));
-                       return true;
-                     }).ok());
+    ASSERT_TRUE((*s)->Read(0, SIZE_MAX,
+                           [&](uint64_t i, std::string_view b) {
+                             all.emplace_back(i, std::string(b));
+                             return true;
+                           })
+                    .ok());
     ASSERT_EQ(all.size(), 5u);
     for (uint64_t i = 2; i <= 5; ++i) EXPECT_EQ(all[i - 2], std::make_pair(i, expected(i)));
     EXPECT_EQ(all[4], std::make_pair(uint64_t{6}, "new"s));
