@@ -27,18 +27,16 @@
 #include <system_error>
 #include <utility>
 
-#include "common/io/crc32c.h"
+#include "common/io/segment_format.h"
 
 namespace hw::io {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMagic[8] = {'H', 'W', 'S', 'G', 2, 0, 0, 0};  // format 2's segment header
-constexpr uint64_t kSegmentHeaderBytes = SegmentedLog::kSegmentHeaderBytes;
-constexpr uint64_t kMaxHeaderBytes = SegmentedLog::kRecordHeaderBytes;
-constexpr uint64_t kLost = 1ull << 63;  // flag on a slot's position: its record is lost
-constexpr uint64_t kNoLimit = UINT64_MAX;
+using namespace segment_format;  // NOLINT: this file is the format's one user
+static_assert(kSegmentHeaderBytes == SegmentedLog::kSegmentHeaderBytes);
+static_assert(kRecordHeaderBytes == SegmentedLog::kRecordHeaderBytes);
 // A Read fetches at most about this much per pread, so huge limits do not mean huge buffers.
 constexpr uint64_t kMaxReadChunkBytes = 1u << 20;
 #ifdef IOV_MAX
@@ -46,59 +44,6 @@ constexpr size_t kMaxIov = IOV_MAX;
 #else
 constexpr size_t kMaxIov = 1024;
 #endif
-
-enum class Format : uint8_t { kSpool1, kJournal1, k2 };
-
-uint64_t HeaderBytes(Format f) { return f == Format::kSpool1 ? 8 : 16; }
-
-// leveldb's mask: a CRC stored over data that itself holds CRCs, or over zeros, still checks.
-uint32_t Mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
-
-struct Header {
-  uint32_t length;
-  uint32_t crc;
-  uint64_t index;
-};
-
-// Format 1 spool records carry no index: theirs is the one expected.
-Header DecodeHeader(Format f, const char* p, uint64_t expected) {
-  return {GetFixed32(p), GetFixed32(p + 4), f == Format::kSpool1 ? expected : GetFixed64(p + 8)};
-}
-
-bool CrcMatches(Format f, const char* record, const Header& h) {
-  const char* payload = record + HeaderBytes(f);
-  if (f == Format::k2)
-    return Mask(Crc32c(payload, size_t{h.length}, Crc32c(record + 8, size_t{8}))) == h.crc;
-  return Crc32c(payload, size_t{h.length}) == h.crc;
-}
-
-void EncodeHeader(char* out, std::string_view bytes, uint64_t index) {
-  PutFixed32(out, static_cast<uint32_t>(bytes.size()));
-  PutFixed64(out + 8, index);
-  PutFixed32(out + 4, Mask(Crc32c(bytes, Crc32c(out + 8, size_t{8}))));
-}
-
-std::string SegmentName(uint64_t first, const std::string& suffix) {
-  char digits[24];
-  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(first));
-  return digits + suffix;
-}
-
-// Index 0 is never a record, so a "0…" file is not ours either.
-bool ParseSegmentName(const std::string& name, const std::string& suffix, uint64_t* first) {
-  if (name.size() != 20 + suffix.size() || name.compare(20, suffix.size(), suffix) != 0) {
-    return false;
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < 20; ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, name[i] - '0', &v)) {
-      return false;
-    }
-  }
-  *first = v;
-  return v != 0;
-}
 
 std::chrono::system_clock::time_point ToTimePoint(const timespec& ts) {
   return std::chrono::system_clock::time_point(
@@ -136,7 +81,7 @@ struct Segment {
 
 struct SegmentedLog::Impl {
   Status Recover(SegmentedLogRecovery* recovery) EXCLUDES(mu);
-  Status Scan(Segment* seg, uint64_t limit, bool last, SegmentedLogRecovery* recovery);
+  Status ScanFile(Segment* seg, uint64_t limit, bool last, SegmentedLogRecovery* recovery);
   Status Create(uint64_t first) EXCLUDES(mu);
   Status WriteChunk(Segment* seg, const std::string_view* records, size_t count) EXCLUDES(mu);
   Result<int> ReadFd(const Segment& seg, UniqueFd* opened) const;
@@ -164,8 +109,8 @@ struct SegmentedLog::Impl {
   // Writer only.
   bool dir_dirty = false;
   bool must_roll = false;  // the active segment is format 1, or ends in a partial record
-  std::vector<std::array<char, kMaxHeaderBytes>> headers;  // Append scratch, reused
-  std::vector<iovec> iov;                                  // likewise
+  std::vector<std::array<char, kRecordHeaderBytes>> headers;  // Append scratch, reused
+  std::vector<iovec> iov;                                     // likewise
 };
 
 Result<std::unique_ptr<SegmentedLog>> SegmentedLog::Open(const SegmentedLogOptions& options,
@@ -217,7 +162,7 @@ Status SegmentedLog::Impl::Recover(SegmentedLogRecovery* recovery) {
     UniqueFd fd(::open(path.c_str(), (last ? O_RDWR | O_APPEND : O_RDONLY) | O_CLOEXEC));
     if (!fd.valid()) return Status::IoError("open " + path.string(), errno);
     auto seg = std::make_shared<Segment>(firsts[i], std::move(path), std::move(fd));
-    HW_RETURN_IF_ERROR(Scan(seg.get(), last ? kNoLimit : firsts[i + 1], last, recovery));
+    HW_RETURN_IF_ERROR(ScanFile(seg.get(), last ? kNoLimit : firsts[i + 1], last, recovery));
     if (!last && !options.keep_sealed_open) seg->fd.Reset();
     recovery->records += seg->records;
     total_bytes.fetch_add(seg->size, std::memory_order_relaxed);
@@ -233,8 +178,8 @@ Status SegmentedLog::Impl::Recover(SegmentedLogRecovery* recovery) {
   return Status::Ok();
 }
 
-Status SegmentedLog::Impl::Scan(Segment* seg, uint64_t limit, bool last,
-                                SegmentedLogRecovery* recovery) {
+Status SegmentedLog::Impl::ScanFile(Segment* seg, uint64_t limit, bool last,
+                                    SegmentedLogRecovery* recovery) {
   struct stat st {};
   if (::fstat(seg->fd.get(), &st) != 0) return Status::IoError("stat " + seg->path.string(), errno);
   const auto n = static_cast<uint64_t>(st.st_size);
@@ -244,103 +189,30 @@ Status SegmentedLog::Impl::Scan(Segment* seg, uint64_t limit, bool last,
     if (map == MAP_FAILED) return Status::IoError("mmap " + seg->path.string(), errno);
     ::madvise(map, n, MADV_SEQUENTIAL);
   }
-  const char* data = static_cast<const char*>(map);
-
-  // The format: a header, a torn header (a prefix of it, or zeros) or no header (format 1).
-  uint64_t start = 0;
-  bool torn_header = false;
-  if (n >= kSegmentHeaderBytes && std::memcmp(data, kMagic, kSegmentHeaderBytes) == 0) {
-    seg->format = Format::k2;
-    start = kSegmentHeaderBytes;
-  } else if (n == 0 || (n < kSegmentHeaderBytes && std::memcmp(data, kMagic, n) == 0) ||
-             (n < kSegmentHeaderBytes &&
-              std::all_of(data, data + n, [](char c) { return c == 0; }))) {
-    seg->format = Format::k2;
-    start = n;
-    torn_header = true;
-  } else {
-    seg->format = options.legacy == LegacyFraming::kSpool ? Format::kSpool1 : Format::kJournal1;
-  }
-  const Format f = seg->format;
-  const uint64_t hb = HeaderBytes(f);
-  const uint64_t max_record = options.max_record_bytes;
-
-  // A header at p with an index in [lo, hi) and a record that fits in the file.
-  auto consistent = [&](uint64_t p, uint64_t lo, uint64_t hi, Header* h) {
-    if (n - p < hb) return false;
-    *h = DecodeHeader(f, data + p, lo);
-    if (f == Format::kSpool1 && h->length == 0 && h->crc == 0) return false;  // zeros: torn
-    return h->index >= lo && h->index < hi && h->length <= max_record && h->length <= n - p - hb;
-  };
-
-  std::vector<uint64_t>& positions = seg->positions;
-  uint64_t pos = start;
-  uint64_t expected = seg->first;
-  uint64_t corrupt = 0;
-  // The state right after the last valid record: where the last segment is cut.
-  uint64_t valid_end = torn_header ? 0 : start;
-  size_t valid_positions = 0;
-  uint64_t valid_corrupt = 0;
-  uint64_t valid_records = 0;
-  while (pos < n) {
-    Header h{};
-    if (consistent(pos, expected, std::min(expected + 1, limit), &h)) {
-      const uint64_t next = pos + hb + h.length;
-      if (CrcMatches(f, data + pos, h)) {  // rule 1
-        positions.push_back(pos);
-        ++seg->records;
-        ++expected;
-        pos = next;
-        valid_end = pos;
-        valid_positions = positions.size();
-        valid_corrupt = corrupt;
-        valid_records = seg->records;
-        continue;
-      }
-      Header following{};
-      if (next == n || consistent(next, expected + 1, std::min(expected + 2, limit), &following)) {
-        positions.push_back(pos | kLost);  // rule 2
-        ++corrupt;
-        ++expected;
-        pos = next;
-        continue;
-      }
-    }
-    if (f == Format::kSpool1) break;  // nothing to resynchronise on
-    // Rule 3: resynchronise on the next record that proves itself with its CRC.
-    uint64_t found = kNoLimit;
-    Header found_header{};
-    for (uint64_t p = pos + 1; n - p >= hb; ++p) {
-      const uint64_t max_lost = (p - pos) / hb;
-      if (consistent(p, expected, std::min(expected + max_lost + 1, limit), &found_header) &&
-          CrcMatches(f, data + p, found_header)) {
-        found = p;
-        break;
-      }
-    }
-    if (found == kNoLimit) break;
-    for (; expected < found_header.index; ++expected) {
-      positions.push_back(found | kLost);
-      ++corrupt;
-    }
-    pos = found;  // taken by rule 1 on the next turn
-  }
+  const Format legacy =
+      options.legacy == LegacyFraming::kSpool ? Format::kSpool1 : Format::kJournal1;
+  Scan s = ScanSegment(static_cast<const char*>(map), n, seg->first, limit, legacy,
+                       options.max_record_bytes);
   if (map != nullptr) ::munmap(map, n);
 
+  seg->format = s.format;
   if (!last) {
     // Indexes below the next segment's first that this one does not hold are lost too.
-    if (limit > expected) corrupt += limit - expected;
-    recovery->corrupt_records += corrupt;
-    seg->end = pos;
+    if (limit > s.expected) s.corrupt += limit - s.expected;
+    recovery->corrupt_records += s.corrupt;
+    seg->positions = std::move(s.positions);
+    seg->records = s.records;
+    seg->end = s.end;
     seg->size = n;
     return Status::Ok();
   }
-  positions.resize(valid_positions);
-  seg->records = valid_records;
-  recovery->corrupt_records += valid_corrupt;
+  s.positions.resize(s.valid_positions);
+  seg->positions = std::move(s.positions);
+  seg->records = s.valid_records;
+  recovery->corrupt_records += s.valid_corrupt;
   // Appends go to format 2 only: an empty format 1 segment (or a torn header) is rewritten.
-  const bool rewrite = torn_header || (f != Format::k2 && valid_positions == 0);
-  if (rewrite) valid_end = 0;
+  const bool rewrite = s.torn_header || (s.format != Format::k2 && s.valid_positions == 0);
+  uint64_t valid_end = rewrite ? 0 : s.valid_end;
   if (valid_end < n) {
     recovery->truncated_bytes += n - valid_end;
     if (::ftruncate(seg->fd.get(), static_cast<off_t>(valid_end)) != 0) {
@@ -446,7 +318,7 @@ Status SegmentedLog::Impl::WriteChunk(Segment* seg, const std::string_view* reco
   iov.clear();
   for (size_t k = 0; k < count; ++k) {
     EncodeHeader(headers[k].data(), records[k], first + k);
-    iov.push_back({headers[k].data(), kMaxHeaderBytes});
+    iov.push_back({headers[k].data(), kRecordHeaderBytes});
     iov.push_back({const_cast<char*>(records[k].data()), records[k].size()});
   }
   uint64_t written = 0;
@@ -474,7 +346,7 @@ Status SegmentedLog::Impl::WriteChunk(Segment* seg, const std::string_view* reco
     WriterMutexLock lock(&mu);
     for (size_t k = 0; k < count; ++k) {
       seg->positions.push_back(pos);
-      pos += kMaxHeaderBytes + records[k].size();
+      pos += kRecordHeaderBytes + records[k].size();
     }
     total_bytes.fetch_add(pos - seg->size, std::memory_order_relaxed);
     seg->size = seg->end = pos;
@@ -721,26 +593,6 @@ Status SegmentedLog::TakeSyncBatch(SyncBatch* batch) {
 void SegmentedLog::MarkUnsynced() {
   for (const auto& seg : impl_->W()) seg->synced = false;
   impl_->dir_dirty = true;
-}
-
-Status SyncBatch::AddDup(int fd, std::string path, bool data_only) {
-  UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-  if (!dup.valid()) return Status::IoError("dup " + path, errno);
-  files_.push_back({std::move(dup), std::move(path), data_only});
-  return Status::Ok();
-}
-
-void SyncBatch::Add(UniqueFd fd, std::string path, bool data_only) {
-  files_.push_back({std::move(fd), std::move(path), data_only});
-}
-
-Status SyncBatch::Run() {
-  for (const File& f : files_) {
-    if ((f.data_only ? ::fdatasync(f.fd.get()) : ::fsync(f.fd.get())) != 0) {
-      return Status::IoError((f.data_only ? "fdatasync " : "fsync ") + f.path, errno);
-    }
-  }
-  return Status::Ok();
 }
 
 }  // namespace hw::io

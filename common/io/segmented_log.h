@@ -60,6 +60,7 @@
 
 #include "common/base/mutex.h"
 #include "common/io/file_io.h"
+#include "common/io/sync_batch.h"
 #include "common/status/status.h"
 
 namespace hw::io {
@@ -86,24 +87,6 @@ struct SegmentedLogRecovery {
   uint64_t truncated_bytes = 0;  // torn or corrupt tail cut from the last segment
   uint64_t corrupt_records = 0;  // indexes lost to corruption (see the recovery rules)
   uint64_t records = 0;          // intact records found
-};
-
-// fsyncs gathered by SegmentedLog::TakeSyncBatch, run later without the owner's lock.
-class SyncBatch {
- public:
-  Status Run();
-  bool empty() const { return files_.empty(); }
-  // Syncs a duplicate of fd (the original may be closed before Run).
-  Status AddDup(int fd, std::string path, bool data_only);
-  void Add(UniqueFd fd, std::string path, bool data_only);
-
- private:
-  struct File {
-    UniqueFd fd;
-    std::string path;  // for the error message
-    bool data_only;    // fdatasync; false: fsync (a directory)
-  };
-  std::vector<File> files_;
 };
 
 class SegmentedLog {
