@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <random>
 
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 namespace hw::alerter {
 namespace {
@@ -60,7 +60,7 @@ Status AlerterSink::Open() {
     return Status::IoError("alerter: cannot create state_dir " + config_.state_dir, ec.value());
   }
   const int64_t now = options_.now_ms();
-  Result<std::string> bytes = spool::ReadWholeFile(StatePath(config_));
+  Result<std::string> bytes = io::ReadWholeFile(StatePath(config_));
   if (bytes.ok()) {
     st::AlerterState state;
     if (!state.ParseFromString(*bytes)) {
@@ -248,7 +248,7 @@ Status AlerterSink::SaveState(int64_t now_ms) {
   std::string bytes;
   if (!state.SerializeToString(&bytes))
     return Status::Internal("alerter: state does not serialize");
-  return spool::WriteFileAtomic(StatePath(config_), bytes);
+  return io::WriteFileAtomic(StatePath(config_), bytes);
 }
 
 void AlerterSink::MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finisher, bool force) {

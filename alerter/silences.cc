@@ -9,7 +9,7 @@
 
 #include "alerter/rules.h"
 #include "common/config/config.h"
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 namespace hw::alerter {
 
@@ -64,7 +64,7 @@ Status SaveSilences(const std::string& path, const std::vector<Silence>& silence
   std::string text =
       "# hostwatch-alerter silences: edit with `hostwatch silence add|list|expire`.\n" +
       std::string(e.c_str()) + "\n";
-  return spool::WriteFileAtomic(path, text);
+  return io::WriteFileAtomic(path, text);
 }
 
 std::string NewSilenceId() {

@@ -13,7 +13,7 @@
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 namespace hw::broker {
 namespace {
@@ -116,7 +116,7 @@ Status Backend::Impl::LoadOffsets() {
   if (ec) return Status::IoError("create " + dir.string(), ec.value());
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".offsets") continue;
-    Result<std::string> text = spool::ReadWholeFile(entry.path());
+    Result<std::string> text = io::ReadWholeFile(entry.path());
     if (!text.ok()) return text.status();
     std::vector<uint64_t> committed(journal.partitions.size(), 0);
     std::istringstream in(*text);
@@ -142,7 +142,7 @@ void Backend::Impl::SaveOffsets(bool force) {
     for (size_t p = 0; p < g.committed.size(); ++p) {
       text += std::to_string(p) + " " + std::to_string(g.committed[p]) + "\n";
     }
-    if (Status s = spool::WriteFileAtomic(dir / (name + ".offsets"), text); !s.ok()) {
+    if (Status s = io::WriteFileAtomic(dir / (name + ".offsets"), text); !s.ok()) {
       if (auto n = log_limit.Allow())
         spdlog::error("saving offsets of group {}: {}", name, s.ToString());
       continue;  // stays dirty: retried next time

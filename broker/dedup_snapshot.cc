@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 namespace hw::broker {
 
@@ -19,14 +19,14 @@ Status SaveSourceTable(const std::string& data_dir, const SourceTable& table,
                        const Journal& journal) {
   std::vector<uint64_t> next;
   for (const auto& p : journal.partitions) next.push_back(p->next_offset());
-  return spool::WriteFileAtomic(SnapshotPath(data_dir), table.Serialize(next));
+  return io::WriteFileAtomic(SnapshotPath(data_dir), table.Serialize(next));
 }
 
 Result<SourceTable> RecoverSourceTable(const std::string& data_dir, const Journal& journal) {
   SourceTable table;
   const size_t parts = journal.partitions.size();
   std::vector<uint64_t> from(parts, 0);
-  Result<std::string> snap = spool::ReadWholeFile(SnapshotPath(data_dir));
+  Result<std::string> snap = io::ReadWholeFile(SnapshotPath(data_dir));
   if (snap.ok()) {
     Result<std::vector<uint64_t>> covered = table.Load(*snap);
     bool usable = covered.ok() && covered->size() == parts;

@@ -5,8 +5,8 @@
 
 #include "common/naming/envelope_wire.h"
 #include "common/naming/naming.h"
-#include "common/spool/crc32c.h"
-#include "common/spool/file_io.h"
+#include "common/io/crc32c.h"
+#include "common/io/file_io.h"
 
 namespace hw::broker {
 namespace {
@@ -20,13 +20,13 @@ class Reader {
   explicit Reader(std::string_view s) : s_(s) {}
   bool U32(uint32_t* v) {
     if (s_.size() < 4) return false;
-    *v = spool::GetFixed32(s_.data());
+    *v = io::GetFixed32(s_.data());
     s_.remove_prefix(4);
     return true;
   }
   bool U64(uint64_t* v) {
     if (s_.size() < 8) return false;
-    *v = spool::GetFixed64(s_.data());
+    *v = io::GetFixed64(s_.data());
     s_.remove_prefix(8);
     return true;
   }
@@ -116,23 +116,23 @@ size_t SourceTable::ExpireIdle(int64_t now_ms, int64_t ttl_ms) {
 
 std::string SourceTable::Serialize(const std::vector<uint64_t>& covered_next_offsets) const {
   std::string body;
-  spool::AppendFixed32(&body, static_cast<uint32_t>(covered_next_offsets.size()));
-  for (uint64_t o : covered_next_offsets) spool::AppendFixed64(&body, o);
-  spool::AppendFixed32(&body, static_cast<uint32_t>(sources_.size()));
+  io::AppendFixed32(&body, static_cast<uint32_t>(covered_next_offsets.size()));
+  for (uint64_t o : covered_next_offsets) io::AppendFixed64(&body, o);
+  io::AppendFixed32(&body, static_cast<uint32_t>(sources_.size()));
   for (const auto& [source, st] : sources_) {
-    spool::AppendFixed32(&body, static_cast<uint32_t>(source.size()));
+    io::AppendFixed32(&body, static_cast<uint32_t>(source.size()));
     body += source;
-    spool::AppendFixed64(&body, static_cast<uint64_t>(st.last_seen_ms));
-    spool::AppendFixed32(&body, static_cast<uint32_t>(st.epoch_order.size()));
+    io::AppendFixed64(&body, static_cast<uint64_t>(st.last_seen_ms));
+    io::AppendFixed32(&body, static_cast<uint32_t>(st.epoch_order.size()));
     for (uint64_t epoch : st.epoch_order) {  // oldest first, so Load restores the eviction order
-      spool::AppendFixed64(&body, epoch);
-      spool::AppendFixed64(&body, st.last_seq.at(epoch));
+      io::AppendFixed64(&body, epoch);
+      io::AppendFixed64(&body, st.last_seq.at(epoch));
     }
   }
   std::string out;
-  spool::AppendFixed32(&out, kSnapshotMagic);
-  spool::AppendFixed32(&out, kSnapshotVersion);
-  spool::AppendFixed32(&out, spool::Crc32c(body));
+  io::AppendFixed32(&out, kSnapshotMagic);
+  io::AppendFixed32(&out, kSnapshotVersion);
+  io::AppendFixed32(&out, io::Crc32c(body));
   out += body;
   return out;
 }
@@ -145,7 +145,7 @@ Result<std::vector<uint64_t>> SourceTable::Load(std::string_view snapshot) {
   if (!r.U32(&version) || version != kSnapshotVersion) {
     return Status::DataLoss("dedup snapshot: unknown version");
   }
-  if (!r.U32(&crc) || crc != spool::Crc32c(snapshot.substr(12))) {
+  if (!r.U32(&crc) || crc != io::Crc32c(snapshot.substr(12))) {
     return Status::DataLoss("dedup snapshot: checksum mismatch");
   }
   auto truncated = [] { return Status::DataLoss("dedup snapshot: truncated"); };

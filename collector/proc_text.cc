@@ -24,7 +24,7 @@ constexpr size_t kReadChunk = 4096;
 Status ReadTextFileInto(const std::string& path, std::string* buf, size_t max_read) {
   // The same read loop as a kept-open ProcFile, so the fixture tests that read recorded trees
   // this way exercise the loop a live procfs goes through.
-  spool::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  io::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     buf->clear();
     return Status::IoError("open " + path, errno);

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "collector/host_env.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 #include "common/status/status.h"
 #include "common/strings/strings.h"
 
@@ -55,7 +55,7 @@ class ProcFile {
   std::string path_;
   bool keep_open_;
   size_t max_read_;
-  spool::UniqueFd fd_;
+  io::UniqueFd fd_;
 };
 
 // Reads from offset 0 until a pread returns 0; false on an error (errno kept).

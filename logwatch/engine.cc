@@ -13,7 +13,7 @@
 
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 namespace hw::logwatch {
 namespace {
@@ -84,7 +84,7 @@ Status Engine::Start() {
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir, ec);
   if (ec) return Status::IoError("create " + config_.state_dir, ec.value());
-  Result<std::string> text = spool::ReadWholeFile(state_path_);
+  Result<std::string> text = io::ReadWholeFile(state_path_);
   if (text.ok()) {
     Result<StateFile> state = DecodeState(*text);
     if (!state.ok()) {
@@ -160,7 +160,7 @@ Status Engine::WriteState(const Snapshot& before, const Snapshot& after, uint64_
   f.mark = mark;
   f.before = before;
   f.after = after;
-  HW_RETURN_IF_ERROR(spool::WriteFileAtomic(state_path_, EncodeState(f)));
+  HW_RETURN_IF_ERROR(io::WriteFileAtomic(state_path_, EncodeState(f)));
   last_state_write_ = Clock::now();
   return Status::Ok();
 }

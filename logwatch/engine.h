@@ -24,7 +24,7 @@
 
 #include "common/base/mutex.h"
 #include "common/daemon/logging.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 #include "common/status/status.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 #include "logwatch/logwatch_config.h"
@@ -141,7 +141,7 @@ class Engine : public LineHandler, public RecordSink {
   uint64_t read_errors_ = 0;
   Status last_read_error_;
 
-  spool::UniqueFd wake_fd_;
+  io::UniqueFd wake_fd_;
   Mutex reload_mu_;
   std::optional<LogwatchConfig> reload_ GUARDED_BY(reload_mu_);
   std::shared_ptr<const RuleSet> reload_rules_ GUARDED_BY(reload_mu_);  // reload_'s, compiled

@@ -130,7 +130,7 @@ void Tailer::Watch(const std::string& dir) {
 
 Result<TailedFile*> Tailer::Open(const std::string& path, size_t spec, int fd, uint64_t offset,
                                  bool draining) {
-  spool::UniqueFd owned(fd);
+  io::UniqueFd owned(fd);
   struct stat sb;
   if (::fstat(fd, &sb) != 0) return IoErrorOf(path, "fstat");
   auto f = std::make_unique<TailedFile>();
@@ -460,7 +460,7 @@ void Tailer::HandleTruncation(TailedFile& f) {
   }
   const bool had_copy = best_fd >= 0;
   if (had_copy) {
-    spool::UniqueFd copy(best_fd);
+    io::UniqueFd copy(best_fd);
     struct stat sb;
     if (::fstat(copy.get(), &sb) == 0) {
       uint64_t off = had;

@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "common/daemon/logging.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 #include "common/status/status.h"
 #include "logwatch/state_file.h"
 
@@ -61,7 +61,7 @@ struct TailedFile {
   uint64_t id = 0;
   FileState state;  // path, identity, offset, skipping, draining (pending: the handler's)
   size_t spec = 0;
-  spool::UniqueFd fd;
+  io::UniqueFd fd;
   uint64_t size = 0;                            // at the last fstat
   uint64_t lines_read = 0, bytes_in_lines = 0;  // this file's average line, for lost estimates
   // Set by a copytruncate: the offset up to which the old content was read (from the file or the
@@ -170,7 +170,7 @@ class Tailer {
   LineHandler* handler_;
   std::vector<std::unique_ptr<TailedFile>> files_;
   std::set<std::string> known_paths_;  // followed at some point: a new file there is a rotation
-  spool::UniqueFd inotify_;
+  io::UniqueFd inotify_;
   std::map<std::string, int> watches_;  // dir -> wd
   std::string buf_;
   TailerStats stats_;

@@ -15,9 +15,9 @@
 #include "alerter/delivery/senders.h"
 #include "common/base/mutex.h"
 #include "common/consumer/backoff.h"
-#include "common/spool/atomic_file.h"
-#include "common/spool/crc32c.h"
-#include "common/spool/file_io.h"
+#include "common/io/atomic_file.h"
+#include "common/io/crc32c.h"
+#include "common/io/file_io.h"
 #include "common/strings/strings.h"
 
 namespace hw::alerter {
@@ -241,7 +241,7 @@ class Worker {
 std::string EncodeState(const std::map<std::string, std::map<std::string, std::string>>& active) {
   std::string body;
   auto put = [&body](std::string_view s) {
-    spool::AppendFixed32(&body, static_cast<uint32_t>(s.size()));
+    io::AppendFixed32(&body, static_cast<uint32_t>(s.size()));
     body.append(s);
   };
   for (const auto& [receiver, alerts] : active) {
@@ -252,7 +252,7 @@ std::string EncodeState(const std::map<std::string, std::map<std::string, std::s
     }
   }
   std::string out(kStateMagic);
-  spool::AppendFixed32(&out, spool::Crc32c(body));
+  io::AppendFixed32(&out, io::Crc32c(body));
   return out + body;
 }
 
@@ -261,12 +261,12 @@ bool DecodeState(std::string_view in,
   if (in.size() < kStateMagic.size() + 4 || in.substr(0, kStateMagic.size()) != kStateMagic) {
     return false;
   }
-  const uint32_t crc = spool::GetFixed32(in.data() + kStateMagic.size());
+  const uint32_t crc = io::GetFixed32(in.data() + kStateMagic.size());
   std::string_view body = in.substr(kStateMagic.size() + 4);
-  if (spool::Crc32c(body) != crc) return false;
+  if (io::Crc32c(body) != crc) return false;
   auto get = [&body](std::string* s) {
     if (body.size() < 4) return false;
-    const uint32_t n = spool::GetFixed32(body.data());
+    const uint32_t n = io::GetFixed32(body.data());
     if (body.size() - 4 < n) return false;
     s->assign(body.data() + 4, n);
     body.remove_prefix(4 + n);
@@ -335,7 +335,7 @@ class OutboxDelivery::Impl {
     }
     {
       MutexLock lock(&am_mu_);
-      Result<std::string> state = spool::ReadWholeFile(StatePath());
+      Result<std::string> state = io::ReadWholeFile(StatePath());
       if (state.ok() && !DecodeState(*state, &active_)) {
         ++corrupt_;
         active_.clear();
@@ -347,7 +347,7 @@ class OutboxDelivery::Impl {
     }
     {
       MutexLock lock(&ids_mu_);
-      Result<std::string> ids = spool::ReadWholeFile(IdsPath());
+      Result<std::string> ids = io::ReadWholeFile(IdsPath());
       if (ids.ok()) {
         for (std::string_view v : strings::Split(*ids, '\n')) {
           std::string id(v);
@@ -569,13 +569,13 @@ class OutboxDelivery::Impl {
         alerts[a.alert.key()] = AlertmanagerAlert(n, a);
       }
     }
-    return spool::WriteFileAtomic(StatePath(), EncodeState(active_));
+    return io::WriteFileAtomic(StatePath(), EncodeState(active_));
   }
 
   SendOutcome SendMail(const OutboxJob& job, const AbortFn& abort) {
     // A job stored while no SMTP server was configured, or none is now: write the .eml file.
     if (job.target.empty() || smtp_ == nullptr) {
-      Status s = spool::WriteFileAtomic(outbox_.dir() / "sent" / (job.name + ".eml"), job.payload);
+      Status s = io::WriteFileAtomic(outbox_.dir() / "sent" / (job.name + ".eml"), job.payload);
       if (!s.ok()) return {SendOutcome::kRetry, s.ToString()};
       return {SendOutcome::kSent, "written to sent/"};
     }
@@ -622,7 +622,7 @@ class OutboxDelivery::Impl {
     }
     std::string text;
     for (const std::string& x : id_order_) text += x + "\n";
-    return spool::WriteFileAtomic(IdsPath(), text);
+    return io::WriteFileAtomic(IdsPath(), text);
   }
 
   const DeliveryConfig config_;

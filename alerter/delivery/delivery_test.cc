@@ -8,7 +8,7 @@
 
 #include "alerter/delivery/outbox.h"
 #include "alerter/delivery/senders.h"
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 
@@ -85,7 +85,7 @@ TEST(DeliveryTest, WithoutSmtpMailsBecomeEmlFilesInSent) {
   const fs::path sent = dir.path() / "outbox" / "sent";
   ASSERT_EQ(CountFiles(sent, ".eml"), 1u);
   auto eml =
-      spool::ReadWholeFile(sent / (Outbox::JobName("ops/cpu_high/1", Channel::kMail) + ".eml"));
+      io::ReadWholeFile(sent / (Outbox::JobName("ops/cpu_high/1", Channel::kMail) + ".eml"));
   ASSERT_TRUE(eml.ok());
   EXPECT_NE(eml->find("Subject: [FIRING] cpu_high on web-1: cpu.busy = 97\r\n"), std::string::npos);
   EXPECT_NE(eml->find("To: ops@example.com\r\n"), std::string::npos);
@@ -132,7 +132,7 @@ TEST(DeliveryTest, ANotificationWithoutATimeIsDatedNow) {
   n.time_ms = 0;
   ASSERT_TRUE((*d)->Enqueue(n).ok());
   ASSERT_TRUE(testing::WaitFor([&] { return (*d)->stats().mail.sent == 1; }, milliseconds(5000)));
-  auto eml = spool::ReadWholeFile(dir.path() / "outbox" / "sent" /
+  auto eml = io::ReadWholeFile(dir.path() / "outbox" / "sent" /
                                   (Outbox::JobName(n.id, Channel::kMail) + ".eml"));
   ASSERT_TRUE(eml.ok());
   EXPECT_EQ(eml->find("1970"), std::string::npos) << eml->substr(0, 200);
@@ -220,7 +220,7 @@ TEST(DeliveryTest, ExecGetsTheJsonOnStdinAndAHangingCommandIsKilled) {
       milliseconds(10000)));
   EXPECT_EQ((*d)->stats().exec.failed, 1u);
   EXPECT_EQ((*d)->stats().exec.retried, 0u);
-  auto text = spool::ReadWholeFile(log);
+  auto text = io::ReadWholeFile(log);
   ASSERT_TRUE(text.ok());
   const size_t first = text->find("\"version\":\"4\"");
   ASSERT_NE(first, std::string::npos) << *text;
@@ -230,7 +230,7 @@ TEST(DeliveryTest, ExecGetsTheJsonOnStdinAndAHangingCommandIsKilled) {
   EXPECT_NE(text->find(" fix/cpu_high/3\n"), std::string::npos) << *text;
   EXPECT_EQ(text->find("hang/"), std::string::npos);
   // The command's whole process group was killed and reaped: its background child is gone too.
-  auto pid_text = spool::ReadWholeFile(bg_pid);
+  auto pid_text = io::ReadWholeFile(bg_pid);
   ASSERT_TRUE(pid_text.ok());
   const pid_t bg = std::stoi(*pid_text);
   EXPECT_TRUE(testing::WaitFor([&] { return kill(bg, 0) != 0; }, milliseconds(5000)));

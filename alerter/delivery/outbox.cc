@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <system_error>
 
-#include "common/spool/atomic_file.h"
-#include "common/spool/crc32c.h"
-#include "common/spool/file_io.h"
+#include "common/io/atomic_file.h"
+#include "common/io/crc32c.h"
+#include "common/io/file_io.h"
 #include "common/strings/fnv1a.h"
 
 namespace hw::alerter::delivery {
@@ -21,7 +21,7 @@ constexpr std::string_view kMagic = "HWOBOX1\n";
 constexpr size_t kMaxNameBytes = 160;  // well below NAME_MAX with ".job.tmp" and ".corrupt"
 
 void PutString(std::string* out, std::string_view s) {
-  spool::AppendFixed32(out, static_cast<uint32_t>(s.size()));
+  io::AppendFixed32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
 
@@ -30,13 +30,13 @@ class Reader {
   explicit Reader(std::string_view in) : in_(in) {}
   bool U32(uint32_t* v) {
     if (in_.size() < 4) return false;
-    *v = spool::GetFixed32(in_.data());
+    *v = io::GetFixed32(in_.data());
     in_.remove_prefix(4);
     return true;
   }
   bool U64(uint64_t* v) {
     if (in_.size() < 8) return false;
-    *v = spool::GetFixed64(in_.data());
+    *v = io::GetFixed64(in_.data());
     in_.remove_prefix(8);
     return true;
   }
@@ -54,7 +54,7 @@ class Reader {
 };
 
 void SyncDir(const fs::path& dir) {
-  spool::UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  io::UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.valid()) fsync(fd.get());
 }
 
@@ -85,17 +85,17 @@ std::string_view ChannelName(Channel c) {
 
 std::string EncodeJob(const OutboxJob& job) {
   std::string body;
-  spool::AppendFixed64(&body, static_cast<uint64_t>(job.created_ms));
-  spool::AppendFixed32(&body, static_cast<uint32_t>(job.channel));
+  io::AppendFixed64(&body, static_cast<uint64_t>(job.created_ms));
+  io::AppendFixed32(&body, static_cast<uint32_t>(job.channel));
   PutString(&body, job.receiver);
   PutString(&body, job.notification_id);
   PutString(&body, job.target);
-  spool::AppendFixed32(&body, static_cast<uint32_t>(job.recipients.size()));
+  io::AppendFixed32(&body, static_cast<uint32_t>(job.recipients.size()));
   for (const std::string& r : job.recipients) PutString(&body, r);
   PutString(&body, job.summary);
   PutString(&body, job.payload);
   std::string out(kMagic);
-  spool::AppendFixed32(&out, spool::Crc32c(body));
+  io::AppendFixed32(&out, io::Crc32c(body));
   out += body;
   return out;
 }
@@ -104,9 +104,9 @@ Result<OutboxJob> DecodeJob(std::string_view bytes) {
   if (bytes.size() < kMagic.size() + 4 || bytes.substr(0, kMagic.size()) != kMagic) {
     return Status::DataLoss("not an outbox job (bad magic)");
   }
-  const uint32_t crc = spool::GetFixed32(bytes.data() + kMagic.size());
+  const uint32_t crc = io::GetFixed32(bytes.data() + kMagic.size());
   const std::string_view body = bytes.substr(kMagic.size() + 4);
-  if (spool::Crc32c(body) != crc) return Status::DataLoss("outbox job fails its checksum");
+  if (io::Crc32c(body) != crc) return Status::DataLoss("outbox job fails its checksum");
   Reader r(body);
   OutboxJob job;
   uint64_t created = 0;
@@ -168,7 +168,7 @@ Result<std::vector<OutboxJob>> Outbox::Recover(size_t* corrupt) const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     if (!entry.is_regular_file() || entry.path().extension() != ".job") continue;
-    HW_ASSIGN_OR_RETURN(std::string bytes, spool::ReadWholeFile(entry.path()));
+    HW_ASSIGN_OR_RETURN(std::string bytes, io::ReadWholeFile(entry.path()));
     Result<OutboxJob> job = DecodeJob(bytes);
     if (!job.ok()) {
       ++*corrupt;
@@ -187,7 +187,7 @@ Result<std::vector<OutboxJob>> Outbox::Recover(size_t* corrupt) const {
 }
 
 Status Outbox::Put(const OutboxJob& job) const {
-  return spool::WriteFileAtomic(JobPath(job), EncodeJob(job));
+  return io::WriteFileAtomic(JobPath(job), EncodeJob(job));
 }
 
 Status Outbox::Remove(const OutboxJob& job) const {
@@ -205,7 +205,7 @@ Status Outbox::MoveToFailed(const OutboxJob& job) const {
 }
 
 Status Outbox::WriteSent(const OutboxJob& job) const {
-  HW_RETURN_IF_ERROR(spool::WriteFileAtomic(dir_ / "sent" / (job.name + ".eml"), job.payload));
+  HW_RETURN_IF_ERROR(io::WriteFileAtomic(dir_ / "sent" / (job.name + ".eml"), job.payload));
   return Remove(job);
 }
 

@@ -4,7 +4,7 @@
 
 #include <fstream>
 
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 #include "common/testing/temp_dir.h"
 
 namespace hw::alerter::delivery {

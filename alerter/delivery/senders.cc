@@ -14,7 +14,7 @@
 #include <mutex>
 
 #include "alerter/delivery/mail_format.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 #include "common/strings/strings.h"
 
 extern char** environ;
@@ -304,12 +304,12 @@ ExecResult RunCommand(const std::string& command, std::string_view input,
     result.error = std::string("pipe: ") + std::strerror(errno);
     return result;
   }
-  spool::UniqueFd in_r(in[0]), in_w(in[1]);
+  io::UniqueFd in_r(in[0]), in_w(in[1]);
   if (pipe2(out, O_CLOEXEC) != 0) {
     result.error = std::string("pipe: ") + std::strerror(errno);
     return result;
   }
-  spool::UniqueFd out_r(out[0]), out_w(out[1]);
+  io::UniqueFd out_r(out[0]), out_w(out[1]);
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

@@ -1,7 +1,8 @@
 // One journal partition of the broker (DESIGN.md §4): an append-only log of envelopes in segment
-// files "<first offset, 20 digits>.log", each a run of records
-//     [u32 length][u32 crc32c of the bytes][u64 offset][bytes]      (little-endian)
-// Offsets start at 1 and grow by one per record (0 means "nothing", e.g. no committed offset).
+// files "<first offset, 20 digits>.log", kept by io::SegmentedLog (common/io/segmented_log.h: the
+// record format, the recovery rules and whole-segment deletion). A record's offset is its index
+// there: offsets start at 1 and grow by one per record (0 means "nothing", e.g. no committed
+// offset).
 //
 // Thread-safety: Append/Sync/ApplyRetention from one writer thread; Read may run concurrently from
 // other threads (it reads published data only: offsets < next_offset() as last seen).
@@ -29,15 +30,15 @@ struct PartitionOptions {
 
 struct PartitionRecovery {
   uint64_t truncated_bytes = 0;  // torn or corrupt tail cut from the last segment
-  uint64_t corrupt_records = 0;  // CRC mismatches (or bad offsets), skipped; see partition.cc
+  uint64_t corrupt_records = 0;  // offsets lost to CRC mismatches or bad headers, skipped
   uint64_t records = 0;          // intact records found
 };
 
 class Partition {
  public:
-  // Opens or creates, then recovers: the last segment is cut after its last valid record; in older
-  // (sealed) segments a record whose CRC fails is skipped and counted, and reading goes on at the
-  // next record whose header is consistent (its offset follows). Every intact record stays
+  // Opens or creates, then recovers by SegmentedLog's rules: the last segment is cut after its last
+  // valid record; elsewhere a record whose CRC fails is skipped and counted, and reading goes on at
+  // the next record whose header is consistent (its offset follows). Every intact record stays
   // readable.
   static Result<std::unique_ptr<Partition>> Open(const PartitionOptions& options,
                                                  PartitionRecovery* recovery);

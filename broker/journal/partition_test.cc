@@ -15,13 +15,15 @@
 #include <vector>
 
 #include "common/base/mutex.h"
-#include "common/spool/crc32c.h"
+#include "common/io/crc32c.h"
+#include "common/io/segmented_log.h"
 #include "common/testing/temp_dir.h"
 
 namespace hw::broker {
 namespace {
 
-constexpr uint64_t kHeaderBytes = 16;
+constexpr uint64_t kSegHeader = io::SegmentedLog::kSegmentHeaderBytes;  // at each file's start
+constexpr uint64_t kHeaderBytes = io::SegmentedLog::kRecordHeaderBytes;
 constexpr size_t kRecordBytes = 100;  // payload size in most tests: 116 bytes on disk per record
 constexpr uint64_t kOnDisk = kHeaderBytes + kRecordBytes;
 
@@ -138,7 +140,7 @@ TEST_F(PartitionTest, EmptyPartition) {
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(p->first_offset(), 1u);
   EXPECT_EQ(p->next_offset(), 1u);
-  EXPECT_EQ(p->bytes(), 0u);
+  EXPECT_EQ(p->bytes(), kSegHeader);  // the empty active segment
   EXPECT_EQ(p->segments(), 1u);
   EXPECT_TRUE(std::filesystem::exists(Segment(1)));
   EXPECT_TRUE(ReadAll(*p).empty());
@@ -162,7 +164,7 @@ TEST_F(PartitionTest, AppendsAndReadsBack) {
   ASSERT_EQ(p->Append("").value_or(0), 2u);
   ASSERT_EQ(p->Append(binary).value_or(0), 3u);
   EXPECT_EQ(p->next_offset(), 4u);
-  EXPECT_EQ(p->bytes(), 3 * kHeaderBytes + 5 + 0 + 4);
+  EXPECT_EQ(p->bytes(), kSegHeader + 3 * kHeaderBytes + 5 + 0 + 4);
   EXPECT_EQ(ReadAll(*p), (Records{{1, "first"}, {2, ""}, {3, binary}}));
   EXPECT_EQ(ReadAll(*p, 3), (Records{{3, binary}}));
 }
@@ -182,7 +184,7 @@ TEST_F(PartitionTest, OffsetsSurviveReopen) {
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(p->first_offset(), 1u);
   EXPECT_EQ(p->next_offset(), 6u);
-  EXPECT_EQ(p->bytes(), 5 * kOnDisk);
+  EXPECT_EQ(p->bytes(), kSegHeader + 5 * kOnDisk);
   EXPECT_EQ(p->Append(Payload(6)).value_or(0), 6u);
   Records all = ReadAll(*p);
   EXPECT_EQ(Offsets(all), Range(1, 6));
@@ -240,7 +242,7 @@ TEST_F(PartitionTest, AppendBatchSpansSegments) {
   EXPECT_EQ(p->segments(), 7u);
   for (uint64_t base = 1; base <= 49; base += 8) {
     ASSERT_TRUE(std::filesystem::exists(Segment(base))) << base;
-    EXPECT_LE(std::filesystem::file_size(Segment(base)), options_.segment_bytes);
+    EXPECT_LE(std::filesystem::file_size(Segment(base)), kSegHeader + options_.segment_bytes);
   }
   p.reset();
   p = Open();
@@ -268,10 +270,10 @@ TEST_F(PartitionTest, RollsSegments) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   EXPECT_EQ(p->segments(), 3u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(1)), 8 * kOnDisk);
-  EXPECT_EQ(std::filesystem::file_size(Segment(9)), 8 * kOnDisk);
-  EXPECT_EQ(std::filesystem::file_size(Segment(17)), 4 * kOnDisk);
-  EXPECT_EQ(p->bytes(), 20 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(1)), kSegHeader + 8 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(9)), kSegHeader + 8 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(17)), kSegHeader + 4 * kOnDisk);
+  EXPECT_EQ(p->bytes(), 3 * kSegHeader + 20 * kOnDisk);
   EXPECT_TRUE(p->Sync().ok());
   p.reset();
 
@@ -284,7 +286,7 @@ TEST_F(PartitionTest, RollsSegments) {
   EXPECT_EQ(Offsets(all), Range(1, 20));
   ExpectContent(all);
   EXPECT_EQ(p->Append(Payload(21)).value_or(0), 21u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(17)), 5 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(17)), kSegHeader + 5 * kOnDisk);
 }
 
 TEST_F(PartitionTest, RecordLargerThanSegmentGetsItsOwnSegment) {
@@ -295,7 +297,7 @@ TEST_F(PartitionTest, RecordLargerThanSegmentGetsItsOwnSegment) {
   ASSERT_EQ(p->Append(std::string(500, 'L')).value_or(0), 2u);
   ASSERT_EQ(p->Append("small again").value_or(0), 3u);
   EXPECT_EQ(p->segments(), 3u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(2)), kHeaderBytes + 500);
+  EXPECT_EQ(std::filesystem::file_size(Segment(2)), kSegHeader + kHeaderBytes + 500);
   EXPECT_EQ(ReadAll(*p, 2).at(0).second, std::string(500, 'L'));
 }
 
@@ -312,7 +314,7 @@ TEST_F(PartitionTest, TruncatesGarbageTail) {
   EXPECT_EQ(rec.truncated_bytes, 37u);
   EXPECT_EQ(rec.corrupt_records, 0u);
   EXPECT_EQ(rec.records, 10u);
-  EXPECT_EQ(std::filesystem::file_size(Segment(1)), 10 * kOnDisk);
+  EXPECT_EQ(std::filesystem::file_size(Segment(1)), kSegHeader + 10 * kOnDisk);
   EXPECT_EQ(p->next_offset(), 11u);
   EXPECT_EQ(p->Append(Payload(11)).value_or(0), 11u);
   Records all = ReadAll(*p);
@@ -326,7 +328,7 @@ TEST_F(PartitionTest, TornHeaderAtEnd) {
   AppendUpTo(*p, 5);
   p.reset();
   const std::string next = Payload(6);
-  AppendToFile(Segment(1), Header(kRecordBytes, spool::Crc32c(next), 6).substr(0, 7));
+  AppendToFile(Segment(1), Header(kRecordBytes, io::Crc32c(next), 6).substr(0, 7));
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -344,7 +346,7 @@ TEST_F(PartitionTest, TornPayloadAtEnd) {
   AppendUpTo(*p, 5);
   p.reset();
   const std::string next = Payload(6);
-  AppendToFile(Segment(1), Header(kRecordBytes, spool::Crc32c(next), 6) + next.substr(0, 40));
+  AppendToFile(Segment(1), Header(kRecordBytes, io::Crc32c(next), 6) + next.substr(0, 40));
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -363,7 +365,7 @@ TEST_F(PartitionTest, SkipsFlippedByteInSealedSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 3 * kOnDisk + kHeaderBytes + 50);  // payload of offset 4
+  FlipByte(Segment(1), kSegHeader + 3 * kOnDisk + kHeaderBytes + 50);  // payload of offset 4
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -384,7 +386,7 @@ TEST_F(PartitionTest, SkipsCorruptLastRecordOfSealedSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 7 * kOnDisk + kHeaderBytes + 99);  // last byte of offset 8
+  FlipByte(Segment(1), kSegHeader + 7 * kOnDisk + kHeaderBytes + 99);  // last byte of offset 8
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -409,8 +411,8 @@ TEST_F(PartitionTest, ReadSaysWhereToResume) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 7 * kOnDisk + kHeaderBytes + 99);   // offset 8 is lost
-  FlipByte(Segment(17), 2 * kOnDisk + kHeaderBytes + 99);  // and offset 19
+  FlipByte(Segment(1), kSegHeader + 7 * kOnDisk + kHeaderBytes + 99);   // offset 8 is lost
+  FlipByte(Segment(17), kSegHeader + 2 * kOnDisk + kHeaderBytes + 99);  // and offset 19
   p = Open();
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(p->next_offset(), 21u);
@@ -440,8 +442,9 @@ TEST_F(PartitionTest, ResyncsAfterCorruptHeadersInSealedSegments) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 20);
   p.reset();
-  FlipByte(Segment(1), 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
-  FlipByte(Segment(9), 3 * kOnDisk + 8);  // offset field of offset 12 now says 76
+  FlipByte(Segment(1),
+           kSegHeader + 3 * kOnDisk + 3);  // length of offset 4 becomes 1 GiB and then some
+  FlipByte(Segment(9), kSegHeader + 3 * kOnDisk + 8);  // offset field of offset 12 now says 76
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -458,7 +461,7 @@ TEST_F(PartitionTest, SkipsFlippedByteInLastSegmentKeepingLaterRecords) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 10);
   p.reset();
-  FlipByte(Segment(1), 4 * kOnDisk + kHeaderBytes + 10);  // payload of offset 5
+  FlipByte(Segment(1), kSegHeader + 4 * kOnDisk + kHeaderBytes + 10);  // payload of offset 5
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -478,7 +481,8 @@ TEST_F(PartitionTest, TruncatesCorruptLastRecordOfLastSegment) {
   ASSERT_NE(p, nullptr);
   AppendUpTo(*p, 10);
   p.reset();
-  FlipByte(Segment(1), 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
+  FlipByte(Segment(1),
+           kSegHeader + 9 * kOnDisk + kHeaderBytes + 10);  // payload of offset 10, nothing after it
 
   PartitionRecovery rec;
   p = Open(&rec);
@@ -506,7 +510,7 @@ TEST_F(PartitionTest, RetentionByBytesKeepsActiveSegment) {
   EXPECT_EQ(*removed, 32u);
   EXPECT_EQ(p->segments(), 1u);  // 928 bytes would do, but the active segment always stays
   EXPECT_EQ(p->first_offset(), 33u);
-  EXPECT_EQ(p->bytes(), 8 * kOnDisk);
+  EXPECT_EQ(p->bytes(), kSegHeader + 8 * kOnDisk);
   EXPECT_FALSE(std::filesystem::exists(Segment(25)));
   EXPECT_TRUE(std::filesystem::exists(Segment(33)));
   EXPECT_EQ(Offsets(ReadAll(*p)), Range(33, 40));
@@ -737,7 +741,47 @@ TEST_F(PartitionTest, AppendBatchThroughput) {
 
   EXPECT_EQ(p->next_offset(), kBatch * kBatches + 1);
   EXPECT_EQ(read, kBatch * kBatches);
-  EXPECT_EQ(p->bytes(), kBatch * kBatches * (kHeaderBytes + 1024));
+  EXPECT_EQ(p->bytes(), p->segments() * kSegHeader + kBatch * kBatches * (kHeaderBytes + 1024));
+}
+
+}  // namespace
+}  // namespace hw::broker
+
+namespace hw::broker {
+namespace {
+
+// A partition written by the format 1 code (testdata/old_format: offsets 1..5 of 24 bytes in
+// segments [1..3] [4..5]) still recovers: its records read back, a torn tail on its last segment
+// is cut, and appends go to a new format 2 segment.
+TEST(PartitionFormatTest, RecoversAFormat1Partition) {
+  hw::testing::TempDir tmp;
+  PartitionOptions o;
+  o.dir = tmp.path() / "p0";
+  std::filesystem::copy(std::filesystem::path(HW_SOURCE_DIR) / "broker/journal/testdata/old_format",
+                        o.dir);
+  AppendToFile(o.dir / SegmentName(4), std::string(40, '\0'));  // zeros: torn, not records
+  auto expected = [](uint64_t offset) {
+    std::string r = "old-journal-record-" + std::to_string(offset);
+    r.resize(24, '.');
+    return r;
+  };
+  for (int round = 0; round < 2; ++round) {
+    PartitionRecovery rec;
+    Result<std::unique_ptr<Partition>> p = Partition::Open(o, &rec);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(rec.truncated_bytes, round == 0 ? 40u : 0u);
+    EXPECT_EQ(rec.corrupt_records, 0u);
+    EXPECT_EQ(rec.records, round == 0 ? 5u : 6u);
+    if (round == 0) {
+      EXPECT_EQ((*p)->Append("new").value_or(0), 6u);
+      EXPECT_TRUE(std::filesystem::exists(o.dir / SegmentName(6)));
+      EXPECT_EQ(std::filesystem::file_size(o.dir / SegmentName(4)), 2 * (16 + 24u));
+    }
+    Records all = ReadAll(**p);
+    ASSERT_EQ(Offsets(all), Range(1, 6));
+    for (uint64_t i = 1; i <= 5; ++i) EXPECT_EQ(all[i - 1].second, expected(i));
+    EXPECT_EQ(all[5].second, "new");
+  }
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 // The producer spool (DESIGN.md §3): every envelope is appended here before it is sent, and dropped
 // only once the broker acked it, so a producer restart or a broker outage loses nothing.
 //
-// On disk: a directory of segment files "<first index, 20 digits>.seg", each a run of records
-//     [u32 length][u32 crc32c of the bytes][bytes]          (little-endian)
-// plus "meta" (opaque bytes the owner stores atomically, e.g. the epoch and logwatch offsets).
-// Records carry no index: a record's index is its segment's first index plus its position, so the
-// file names are the index.
+// On disk: a directory of segment files "<first index, 20 digits>.seg" kept by io::SegmentedLog
+// (common/io/segmented_log.h: framing, CRC, recovery, deletion of whole segments), plus "meta"
+// (opaque bytes the owner stores atomically, e.g. the epoch and logwatch offsets) and "released"
+// (the Release watermark). A record's index is its SegmentedLog index.
 //
 // Thread-safety: none; one owner thread (the producer link's).
 #pragma once
@@ -18,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/spool/file_io.h"
+#include "common/io/segmented_log.h"
 #include "common/status/status.h"
 
 namespace hw::spool {
@@ -42,9 +41,10 @@ struct SpoolStats {
 
 class Spool {
  public:
-  // Opens or creates the spool and recovers it: a torn tail (a partial record at the end of the
-  // last segment) is truncated; a record whose CRC fails is skipped and counted (its index is then
-  // absent: Read skips it); a length that cannot be right ends that segment's scan (counted).
+  // Opens or creates the spool and recovers it by SegmentedLog's rules: a torn tail (a partial
+  // record at the end of the last segment) is truncated; a record whose CRC fails is skipped and
+  // counted (its index is then absent: Read skips it), and so are the indexes a damaged header
+  // hides.
   static Result<std::unique_ptr<Spool>> Open(const SpoolOptions& options);
   ~Spool();
 
@@ -75,20 +75,7 @@ class Spool {
   // (the producer link's Publish): TakeSyncBatch, under that lock, opens everything Sync would
   // flush and counts it as synced; SyncBatch::Run does the flushes without the lock. When Run
   // fails, call MarkUnsynced (under the lock again) so that the next Sync flushes everything.
-  class SyncBatch {
-   public:
-    Status Run();
-    bool empty() const { return files_.empty(); }
-
-   private:
-    friend class Spool;
-    struct File {
-      UniqueFd fd;
-      std::string path;  // for the error message
-      bool data_only;    // fdatasync; false: fsync (the directory)
-    };
-    std::vector<File> files_;
-  };
+  using SyncBatch = io::SyncBatch;
   Result<SyncBatch> TakeSyncBatch();
   void MarkUnsynced();
 

@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 using namespace std::literals;
 using Records = std::vector<std::pair<uint64_t, std::string>>;
 
-constexpr uint64_t kHeader = 8;  // [u32 length][u32 crc32c]
+constexpr uint64_t kSegHeader = io::SegmentedLog::kSegmentHeaderBytes;  // at each file's start
+constexpr uint64_t kHeader = io::SegmentedLog::kRecordHeaderBytes;      // before each record
 
 class SpoolTest : public ::testing::Test {
  protected:
@@ -111,7 +112,7 @@ TEST_F(SpoolTest, AppendsAndReadsInOrder) {
   EXPECT_EQ(Indexes(ReadAll(*s, 5, 3)), Iota(5, 7));
   EXPECT_TRUE(ReadAll(*s, 11).empty());
   EXPECT_EQ(s->stats().records, 10u);
-  EXPECT_EQ(s->stats().bytes, 10 * (kHeader + 100));
+  EXPECT_EQ(s->stats().bytes, kSegHeader + 10 * (kHeader + 100));
 }
 
 TEST_F(SpoolTest, IndexesSurviveReopen) {
@@ -184,7 +185,7 @@ TEST_F(SpoolTest, ReleaseDeletesWholeSegmentsAndSurvivesReopen) {
     EXPECT_EQ(s->first_index(), 11u);
     EXPECT_EQ(Indexes(ReadAll(*s, 1)), Iota(11, 20));
     EXPECT_EQ(s->stats().records, 10u);
-    EXPECT_EQ(s->stats().bytes, 12 * (kHeader + 100));
+    EXPECT_EQ(s->stats().bytes, 3 * kSegHeader + 12 * (kHeader + 100));
     ASSERT_TRUE(s->Release(3).ok());  // going back is a no-op
     EXPECT_EQ(s->first_index(), 11u);
   }
@@ -223,15 +224,15 @@ TEST_F(SpoolTest, RecoversAfterTornTail) {
   }
   ASSERT_EQ(SegmentFiles().size(), 1u);
   const fs::path seg = SegmentFiles()[0];
-  // The crash hit the write of record 10: only 60 of its 108 bytes reached the file.
-  ASSERT_EQ(::truncate(seg.c_str(), 9 * (kHeader + 100) + 60), 0);
+  // The crash hit the write of record 10: only 60 of its 116 bytes reached the file.
+  ASSERT_EQ(::truncate(seg.c_str(), kSegHeader + 9 * (kHeader + 100) + 60), 0);
   {
     auto s = MustOpen(Options());
     EXPECT_EQ(s->stats().truncated_bytes, 60u);
     EXPECT_EQ(s->stats().corrupt_records, 0u);
     EXPECT_EQ(Indexes(ReadAll(*s)), Iota(1, 9));
     EXPECT_EQ(s->next_index(), 10u);
-    EXPECT_EQ(fs::file_size(seg), 9 * (kHeader + 100));
+    EXPECT_EQ(fs::file_size(seg), kSegHeader + 9 * (kHeader + 100));
     AppendRange(*s, 10, 11);
     Records all = ReadAll(*s);
     ASSERT_EQ(Indexes(all), Iota(1, 11));
@@ -256,7 +257,7 @@ TEST_F(SpoolTest, SkipsCorruptRecord) {
     AppendRange(*s, 1, 5);
   }
   // One flipped payload byte in record 3.
-  Overwrite(SegmentFiles()[0], 2 * (kHeader + 100) + kHeader + 50, "#");
+  Overwrite(SegmentFiles()[0], kSegHeader + 2 * (kHeader + 100) + kHeader + 50, "#");
   auto s = MustOpen(Options());
   EXPECT_EQ(s->stats().corrupt_records, 1u);
   EXPECT_EQ(s->stats().truncated_bytes, 0u);
@@ -271,13 +272,15 @@ TEST_F(SpoolTest, SkipsCorruptRecord) {
 TEST_F(SpoolTest, SkipsRecordThatGoesBadAfterOpen) {
   auto s = MustOpen(Options());
   AppendRange(*s, 1, 5);
-  Overwrite(SegmentFiles()[0], 3 * (kHeader + 100) + kHeader + 10, "#");  // record 4
+  Overwrite(SegmentFiles()[0], kSegHeader + 3 * (kHeader + 100) + kHeader + 10, "#");  // record 4
   EXPECT_EQ(Indexes(ReadAll(*s)), (std::vector<uint64_t>{1, 2, 3, 5}));
   EXPECT_EQ(s->stats().corrupt_records, 1u);
   EXPECT_EQ(s->stats().records, 4u);
 }
 
-TEST_F(SpoolTest, GarbageLengthEndsScan) {
+// A header whose length cannot be right: recovery resynchronises on the next record whose index
+// and CRC prove it (io::SegmentedLog's rule 3), so only the damaged record's index is lost.
+TEST_F(SpoolTest, GarbageLengthLosesOnlyThatRecord) {
   SpoolOptions o = Options();
   o.segment_bytes = 3 * (kHeader + 100);  // [1..3] [4..6] [7..9]
   o.max_record_bytes = 1000;
@@ -286,26 +289,26 @@ TEST_F(SpoolTest, GarbageLengthEndsScan) {
     AppendRange(*s, 1, 9);
   }
   ASSERT_EQ(SegmentFiles().size(), 3u);
-  // Sealed segment: record 2's length can't be right. Record 1 stays, 2 and 3 are lost, and the
-  // next segment still starts at 4.
-  Overwrite(SegmentFiles()[0], 1 * (kHeader + 100), "\xff\xff\xff\xff"sv);
-  // Last segment: record 8 claims 2000 bytes (> max_record_bytes), so the scan ends there.
-  Overwrite(SegmentFiles()[2], 1 * (kHeader + 100), "\xd0\x07\x00\x00"sv);
+  // Sealed segment: record 2's length can't be right.
+  Overwrite(SegmentFiles()[0], kSegHeader + 1 * (kHeader + 100), "\xff\xff\xff\xff"sv);
+  // Last segment: record 8 claims 2000 bytes (> max_record_bytes); record 9 after it is intact,
+  // so nothing is cut.
+  Overwrite(SegmentFiles()[2], kSegHeader + 1 * (kHeader + 100), "\xd0\x07\x00\x00"sv);
   auto s = MustOpen(o);
-  EXPECT_EQ(s->stats().corrupt_records, 1u);
-  EXPECT_EQ(s->stats().truncated_bytes, 2 * (kHeader + 100));
+  EXPECT_EQ(s->stats().corrupt_records, 2u);
+  EXPECT_EQ(s->stats().truncated_bytes, 0u);
   Records all = ReadAll(*s);
-  EXPECT_EQ(Indexes(all), (std::vector<uint64_t>{1, 4, 5, 6, 7}));
-  EXPECT_EQ(all[1].second, Payload(4));
-  EXPECT_EQ(s->next_index(), 8u);
-  AppendRange(*s, 8, 8);
-  EXPECT_EQ(Indexes(ReadAll(*s, 6)), Iota(6, 8));
+  EXPECT_EQ(Indexes(all), (std::vector<uint64_t>{1, 3, 4, 5, 6, 7, 9}));
+  EXPECT_EQ(all[1].second, Payload(3));
+  EXPECT_EQ(s->next_index(), 10u);
+  AppendRange(*s, 10, 10);
+  EXPECT_EQ(Indexes(ReadAll(*s, 6)), (std::vector<uint64_t>{6, 7, 9, 10}));
 }
 
 TEST_F(SpoolTest, DropsOldestWhenFull) {
   SpoolOptions o = Options();
   o.max_bytes = 4096;
-  o.segment_bytes = 1024;  // 9 records of 108 bytes
+  o.segment_bytes = 1024;  // 8 records of 116 bytes
   auto s = MustOpen(o);
   constexpr uint64_t kCount = 200;
   for (uint64_t i = 1; i <= kCount; ++i) {
@@ -326,8 +329,8 @@ TEST_F(SpoolTest, DropsOldestWhenFull) {
 
 TEST_F(SpoolTest, DropCountsOnlyRecordsNotYetReleased) {
   SpoolOptions o = Options();
-  o.max_bytes = 4096;
-  o.segment_bytes = 1024;
+  o.segment_bytes = 9 * (kHeader + 100);
+  o.max_bytes = 5 * kSegHeader + 37 * (kHeader + 100) + 100;  // room for 37 records, not 38
   auto s = MustOpen(o);
   AppendRange(*s, 1, 37);  // [1..9] [10..18] [19..27] [28..36] [37]
   ASSERT_TRUE(s->Release(5).ok());
@@ -338,10 +341,10 @@ TEST_F(SpoolTest, DropCountsOnlyRecordsNotYetReleased) {
 
 TEST_F(SpoolTest, DropsTheActiveSegmentWhenItIsTheOnlyOne) {
   SpoolOptions o = Options();
-  o.max_bytes = 1000;
-  o.segment_bytes = 1 << 20;  // never rolls by size
+  o.max_bytes = kSegHeader + 9 * (kHeader + 100) + 50;  // room for 9 records, not 10
+  o.segment_bytes = 1 << 20;                            // never rolls by size
   auto s = MustOpen(o);
-  AppendRange(*s, 1, 9);  // 972 bytes
+  AppendRange(*s, 1, 9);
   AppendRange(*s, 10, 10);
   EXPECT_EQ(s->stats().dropped_records, 9u);
   EXPECT_LE(s->stats().bytes, o.max_bytes);
@@ -353,12 +356,12 @@ TEST_F(SpoolTest, RejectsRecordLargerThanSpool) {
   o.max_bytes = 1000;
   o.max_record_bytes = 2000;
   auto s = MustOpen(o);
-  auto too_big = s->Append(std::string(1000 - kHeader + 1, 'x'));
+  auto too_big = s->Append(std::string(1000 - kSegHeader - kHeader + 1, 'x'));
   ASSERT_FALSE(too_big.ok());
   EXPECT_EQ(too_big.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s->next_index(), 1u);
 
-  auto fits = s->Append(std::string(1000 - kHeader, 'x'));
+  auto fits = s->Append(std::string(1000 - kSegHeader - kHeader, 'x'));
   ASSERT_TRUE(fits.ok()) << fits.status().ToString();
   EXPECT_EQ(*fits, 1u);
 
@@ -389,7 +392,7 @@ TEST_F(SpoolTest, MetaIsAtomicAndPersists) {
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(*read, meta);
   EXPECT_FALSE(fs::exists(Options().dir / "meta.tmp"));
-  EXPECT_EQ(s->stats().bytes, 0u);  // meta is not a record
+  EXPECT_EQ(s->stats().bytes, kSegHeader);  // meta is not a record: only the empty segment
 }
 
 TEST_F(SpoolTest, ReadStopsWhenCallbackReturnsFalse) {
@@ -412,7 +415,7 @@ TEST_F(SpoolTest, EmptyRecordsAreFine) {
   }
   auto s = MustOpen(Options());
   EXPECT_EQ(s->stats().truncated_bytes, 0u);
-  EXPECT_EQ(s->stats().bytes, 3 * kHeader + 1);
+  EXPECT_EQ(s->stats().bytes, kSegHeader + 3 * kHeader + 1);
   Records all = ReadAll(*s);
   ASSERT_EQ(all, (Records{{1, ""}, {2, "x"}, {3, ""}}));
 }
@@ -500,6 +503,59 @@ TEST_F(SpoolTest, AppendThroughputOneKiB) {
       "records/s\n",
       kCount / append_s, kCount * 1032.0 / append_s / (1 << 20), kCount / sync_s);
   EXPECT_EQ(s->stats().records, kCount);
+}
+
+}  // namespace
+}  // namespace hw::spool
+
+namespace hw::spool {
+namespace {
+
+// A spool written by the format 1 code (testdata/old_format: records 1..5 of 24 bytes in segments
+// [1..3] [4..5], released up to 1) still recovers: its records read back, a torn tail on its last
+// segment is cut, and appends go to a new format 2 segment.
+TEST(SpoolFormatTest, RecoversAFormat1Spool) {
+  hw::testing::TempDir tmp;
+  const fs::path dir = tmp.path() / "spool";
+  fs::copy(fs::path(HW_SOURCE_DIR) / "common/spool/testdata/old_format", dir);
+  const fs::path last = dir / "00000000000000000004.seg";
+  {
+    auto content = hw::testing::ReadFile(last);
+    ASSERT_TRUE(content.ok());
+    ASSERT_TRUE(hw::testing::WriteFile(last, *content + "\x18\x00\x00\x00\x01"s).ok());
+  }
+  auto expected = [](uint64_t i) {
+    std::string p = "old-spool-record-" + std::to_string(i);
+    p.resize(24, '.');
+    return p;
+  };
+  SpoolOptions o;
+  o.dir = dir;
+  for (int round = 0; round < 2; ++round) {
+    auto s = Spool::Open(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    SpoolStats st = (*s)->stats();
+    EXPECT_EQ(st.truncated_bytes, round == 0 ? 5u : 0u);
+    EXPECT_EQ(st.corrupt_records, 0u);
+    EXPECT_EQ((*s)->first_index(), 2u);  // 1 was released
+    if (round == 0) {
+      auto idx = (*s)->Append("new");
+      ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+      EXPECT_EQ(*idx, 6u);
+      EXPECT_TRUE(fs::exists(dir / "00000000000000000006.seg"));
+      EXPECT_EQ(fs::file_size(last), 2 * (8 + 24u));  // format 1, cut and left as it is
+    }
+    std::vector<std::pair<uint64_t, std::string>> all;
+    ASSERT_TRUE((*s)->Read(0, SIZE_MAX,
+                           [&](uint64_t i, std::string_view b) {
+                             all.emplace_back(i, std::string(b));
+                             return true;
+                           })
+                    .ok());
+    ASSERT_EQ(all.size(), 5u);
+    for (uint64_t i = 2; i <= 5; ++i) EXPECT_EQ(all[i - 2], std::make_pair(i, expected(i)));
+    EXPECT_EQ(all[4], std::make_pair(uint64_t{6}, "new"s));
+  }
 }
 
 }  // namespace

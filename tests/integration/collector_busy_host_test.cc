@@ -41,7 +41,7 @@
 #include "collector/plugins/disk/disk_plugin.h"
 #include "collector/plugins/net/net_plugin.h"
 #include "common/config/config.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 #include "common/status/status.h"
 #include "common/strings/strings.h"
 #include "common/testing/subprocess.h"
@@ -53,7 +53,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-using spool::UniqueFd;
+using io::UniqueFd;
 
 // What main() could set up before gtest started.
 std::string g_skip_reason;  // unshare failed (not privileged): every test skips with this

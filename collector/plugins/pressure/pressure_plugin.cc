@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "collector/proc_text.h"
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 
 namespace hw::collector {
 namespace {
@@ -22,7 +22,7 @@ constexpr std::array<Resource, 3> kResources = {{{"cpu", false}, {"memory", true
 // in the header). ProcFile's Status carries no errno, so the file is opened again to ask; this
 // runs only after a failure.
 bool KernelHasNoPsi(const std::string& path) {
-  spool::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  io::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return errno == ENOENT;
   char c;
   return ::read(fd.get(), &c, 1) < 0 && errno == EOPNOTSUPP;

@@ -239,12 +239,12 @@ class ProcessPlugin : public Plugin {
     if (!cache_comm_fds_ || comm_fds_.size() >= kMaxCommFds) {
       return ReadTextFileInto(dir + "/comm", &buf_, env_.max_read_bytes).ok();
     }
-    CommFd entry{spool::UniqueFd(::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC)),
+    CommFd entry{io::UniqueFd(::open((dir + "/comm").c_str(), O_RDONLY | O_CLOEXEC)),
                  scan_generation_,
                  false,
                  {}};
     if (!entry.fd.valid() || !PreadWhole(entry.fd.get(), &buf_, env_.max_read_bytes)) return false;
-    if (spool::UniqueFd pidfd = KernelThreadPidfd(pid, dir, entry.fd.get()); pidfd.valid()) {
+    if (io::UniqueFd pidfd = KernelThreadPidfd(pid, dir, entry.fd.get()); pidfd.valid()) {
       entry.fd = std::move(pidfd);  // closes the comm file
       entry.kthread = true;
       entry.comm = buf_;
@@ -256,13 +256,13 @@ class ProcessPlugin : public Plugin {
   // A pidfd (close-on-exec) for pid when it is a kernel thread (PF_KTHREAD), else none.
   // comm_fd is the pid's open comm file: it reads only while the thread it was opened for lives,
   // so a read after the pidfd and the stat proves both were that thread's and not a successor's.
-  spool::UniqueFd KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
+  io::UniqueFd KernelThreadPidfd(int64_t pid, const std::string& dir, int comm_fd) {
     constexpr uint64_t kPfKthread = 0x00200000;  // include/linux/sched.h
     if (!pidfd_works_ || !ReadTextFileInto(dir + "/stat", &stat_, env_.max_read_bytes).ok())
       return {};
     std::optional<ProcStat> st = ParseProcStat(stat_);
     if (!st || (st->flags & kPfKthread) == 0) return {};
-    spool::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+    io::UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
     if (!pidfd.valid()) {
       if (errno == ENOSYS) pidfd_works_ = false;  // before Linux 5.3: read comm every scan
       return {};
@@ -309,7 +309,7 @@ class ProcessPlugin : public Plugin {
   int64_t previous_mono_ms_ = 0;
   const bool cache_comm_fds_;  // proc_root is a real procfs
   struct CommFd {
-    spool::UniqueFd fd;    // /proc/<pid>/comm, open; a kernel thread's pidfd
+    io::UniqueFd fd;    // /proc/<pid>/comm, open; a kernel thread's pidfd
     uint64_t seen;         // the last scan that listed the pid
     bool kthread = false;  // a kernel thread, whose comm is kept here
     std::string comm;

@@ -139,7 +139,7 @@ class SockDiagCounter {
   // NLMSG_HDRLEN: the header rounded up to 4 bytes.
   static constexpr size_t kHeaderLen = (sizeof(nlmsghdr) + 3) & ~size_t{3};
 
-  spool::UniqueFd fd_;
+  io::UniqueFd fd_;
   uint32_t seq_ = 0;
   // A dump message is ~72 bytes plus attributes; the kernel fills up to 32 KiB per recv.
   std::array<char, 64 * 1024> buf_{};

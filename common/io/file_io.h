@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-namespace hw::spool {
+namespace hw::io {
 
 inline void PutFixed32(char* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
@@ -73,4 +73,4 @@ int PreadFull(int fd, char* buf, size_t n, uint64_t off, size_t* got);
 // errno; *written counts what reached the file either way, so a caller can cut a partial record.
 int WritevFull(int fd, iovec* iov, int iovcnt, uint64_t* written);
 
-}  // namespace hw::spool
+}  // namespace hw::io

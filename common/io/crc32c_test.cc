@@ -1,10 +1,10 @@
-#include "common/spool/crc32c.h"
+#include "common/io/crc32c.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace hw::spool {
+namespace hw::io {
 namespace {
 
 TEST(Crc32cTest, KnownVectors) {
@@ -34,4 +34,4 @@ TEST(Crc32cTest, DetectsOneFlippedBit) {
 }
 
 }  // namespace
-}  // namespace hw::spool
+}  // namespace hw::io

@@ -1,13 +1,13 @@
-#include "common/spool/atomic_file.h"
+#include "common/io/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 
-namespace hw::spool {
+namespace hw::io {
 
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path tmp = path.string() + ".tmp";
@@ -47,4 +47,4 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& path) {
   return out;
 }
 
-}  // namespace hw::spool
+}  // namespace hw::io

@@ -1,8 +1,8 @@
-#include "common/spool/file_io.h"
+#include "common/io/file_io.h"
 
 #include <cerrno>
 
-namespace hw::spool {
+namespace hw::io {
 
 int PreadFull(int fd, char* buf, size_t n, uint64_t off, size_t* got) {
   *got = 0;
@@ -41,4 +41,4 @@ int WritevFull(int fd, iovec* iov, int iovcnt, uint64_t* written) {
   return 0;
 }
 
-}  // namespace hw::spool
+}  // namespace hw::io

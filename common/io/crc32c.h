@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace hw::spool {
+namespace hw::io {
 
 // Extends crc (0 for a fresh checksum) over n bytes. Crc32c("123456789") == 0xE3069283.
 uint32_t Crc32c(const void* data, size_t n, uint32_t crc = 0);
@@ -14,4 +14,4 @@ inline uint32_t Crc32c(std::string_view s, uint32_t crc = 0) {
   return Crc32c(s.data(), s.size(), crc);
 }
 
-}  // namespace hw::spool
+}  // namespace hw::io

@@ -9,10 +9,10 @@
 
 #include "common/status/status.h"
 
-namespace hw::spool {
+namespace hw::io {
 
 Status WriteFileAtomic(const std::filesystem::path& path, std::string_view contents);
 // NotFound when the file does not exist.
 Result<std::string> ReadWholeFile(const std::filesystem::path& path);
 
-}  // namespace hw::spool
+}  // namespace hw::io

@@ -1,4 +1,4 @@
-#include "common/spool/crc32c.h"
+#include "common/io/crc32c.h"
 
 #include <array>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <nmmintrin.h>
 #endif
 
-namespace hw::spool {
+namespace hw::io {
 namespace {
 
 constexpr uint32_t kPoly = 0x82F63B78u;  // reflected Castagnoli polynomial
@@ -68,4 +68,4 @@ uint32_t Crc32c(const void* data, size_t n, uint32_t crc) {
   return ~c;
 }
 
-}  // namespace hw::spool
+}  // namespace hw::io
