@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "common/base/clock.h"
 #include "common/status/status.h"
 #include "common/transport/link_config.h"
 #include "hostwatch/v1/hostwatch.pb.h"
@@ -36,6 +37,9 @@ struct ProducerOptions {
   uint64_t spool_segment_bytes = 8ull << 20;
   // Run the naming validator before spooling (a bad envelope is refused here).
   bool validate = true;
+  // The link's timers (resend, failover, failback, spool sync, heartbeats) read this clock's
+  // monotonic time; nullptr: the real one. A test's FakeClock must outlive the link.
+  const hw::Clock* clock = nullptr;
 };
 
 struct ProducerStats {
@@ -43,6 +47,7 @@ struct ProducerStats {
   uint64_t acked = 0;          // envelopes acked OK
   uint64_t rejected = 0;       // envelopes the broker REJECTED (dropped)
   uint64_t resent = 0;         // envelopes sent more than once
+  uint64_t heartbeats = 0;     // heartbeats sent (only after heartbeat.h's idle time)
   uint64_t spool_records = 0;  // waiting in the spool
   uint64_t spool_bytes = 0;
   uint64_t spool_dropped = 0;  // dropped because the spool was full (never silent: logged too)
