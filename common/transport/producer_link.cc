@@ -19,26 +19,6 @@
 
 namespace hw::transport {
 
-size_t PreferredBroker(std::string_view endpoint, size_t broker_count) {
-  // Rendezvous (highest random weight) hashing: each host ranks the brokers by hash(endpoint, i)
-  // and takes the top one. Adding a broker moves only the hosts that now rank it first.
-  size_t best = 0;
-  uint64_t best_score = 0;
-  std::string key(endpoint);
-  key.push_back('\0');
-  const size_t prefix = key.size();
-  for (size_t i = 0; i < broker_count; ++i) {
-    key.resize(prefix);
-    key += std::to_string(i);
-    const uint64_t score = Mix64(strings::Fnv1a64(key));
-    if (i == 0 || score > best_score) {
-      best = i;
-      best_score = score;
-    }
-  }
-  return best;
-}
-
 ProducerLink::ProducerLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ProducerLink::~ProducerLink() { Stop(milliseconds(0)); }
@@ -117,7 +97,7 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
     if (impl->wake_fd < 0) return Status::IoError("producer link: eventfd", errno);
     impl->ctx = SharedZmqContext();
     if (!impl->ctx) return Status::Internal(ZmqError("zmq_ctx_new"));
-    impl->broker_index = PreferredBroker(options.endpoint, options.link.brokers.size());
+    impl->broker_index = impl->choice.preferred();
     HW_RETURN_IF_ERROR(impl->OpenSocket(impl->broker_index).WithContext("producer link"));
   }
 

@@ -18,6 +18,7 @@
 
 #include "common/base/clock.h"
 #include "common/status/status.h"
+#include "common/transport/broker_choice.h"
 #include "common/transport/link_config.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 
@@ -90,8 +91,6 @@ class ProducerLink {
   std::unique_ptr<Impl> impl_;
 };
 
-// The broker a producer prefers: a consistent hash of the endpoint over the listed brokers (so a
-// fleet spreads over them and each host sticks to one). Failover goes to the next index, wrapping.
-size_t PreferredBroker(std::string_view endpoint, size_t broker_count);
+// PreferredBroker (which broker a host starts on): common/transport/broker_choice.h.
 
 }  // namespace hw::transport

@@ -27,6 +27,7 @@
 #include "common/spool/spool.h"
 #include "common/strings/fnv1a.h"
 #include "common/strings/strings.h"
+#include "common/transport/broker_choice.h"
 #include "common/transport/endpoint.h"
 #include "common/transport/heartbeat.h"
 #include "common/transport/producer_link.h"
@@ -50,10 +51,6 @@ inline constexpr int kHighWaterMark = 100000;
 inline constexpr milliseconds kErrorPause{50};        // after a failed zmq_poll: never spin
 inline constexpr milliseconds kMaxPollTimeout{1000};  // the longest sleep, even with no timer due
 inline constexpr milliseconds kLogPeriod{10000};      // RepeatLimiter period for repeated problems
-inline constexpr std::chrono::minutes kFailbackAfter{
-    5};  // try the preferred broker again after this
-inline constexpr std::chrono::seconds kAuthRetryAfter{
-    10};  // reopen a socket whose CURVE key was refused
 inline constexpr std::string_view kMetaMagic = "hostwatch producer spool v1";
 
 // Appends Envelope.sent_ms (field 4, varint) to serialized envelope bytes.
@@ -115,16 +112,6 @@ inline std::optional<Meta> DecodeMeta(std::string_view text) {
   return m;
 }
 
-// FNV-1a's last bytes reach the high bits only weakly; a finaliser (splitmix64) evens that out.
-inline uint64_t Mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 inline std::string ZmqError(std::string_view what) {
   return std::string(what) + ": " + ZmqErrorText();
 }
@@ -134,7 +121,9 @@ using namespace producer_internal;  // the two files of the link only
 
 struct ProducerLink::Impl {
   explicit Impl(const ProducerOptions& o)
-      : options(o), window(o.link.window, static_cast<int64_t>(o.resend_timeout.count())) {}
+      : options(o),
+        window(o.link.window, static_cast<int64_t>(o.resend_timeout.count())),
+        choice(o.endpoint, o.link.brokers.size(), o.failover_after) {}
 
   ProducerOptions options;
   const hw::Clock* clock = &RealClock();
@@ -170,15 +159,10 @@ struct ProducerLink::Impl {
   // --- link thread only (and Start, before the thread exists) ---
   ZmqSocket socket;
   std::optional<SocketMonitor> monitor;  // the socket's connection events (none: just not logged)
-  // When the broker's ZAP handler refused our key on the current socket (link thread only).
-  std::optional<Clock::time_point> auth_refused_at;
   daemon::RepeatLimiter connection_log{kLogPeriod};
-  Clock::time_point waiting_since;  // unacked records and no ack from the broker since then
-  bool had_unacked = false;
-  Clock::time_point connected_since;
   Clock::time_point last_sync;
-  // What was sent to and heard from the current socket's broker: idle heartbeats and silence.
-  PeerLiveness liveness{kProducerHeartbeat};
+  // Which broker, failover and failback, and the current connection's heartbeats and silence.
+  BrokerChoice choice;
 
   ~Impl() {
     CloseSocket();
@@ -205,12 +189,12 @@ struct ProducerLink::Impl {
   // POLLOUT, connection events and Stop wake the thread by themselves, so a producer that
   // publishes once a second wakes a few times a second, not every 50 ms. Link thread only (it
   // reads the thread's own timers).
-  milliseconds PollTimeout(Clock::time_point now, size_t brokers, size_t preferred) const
-      REQUIRES(mu);
+  milliseconds PollTimeout(Clock::time_point now) const REQUIRES(mu);
 
   Status OpenSocket(size_t index);
   void CloseSocket();
   void LogConnectionEvents();
+  void LogSwitch(const BrokerChoice::Switch& sw);
   void Run() EXCLUDES(mu);
 
   void StartEpoch(uint64_t new_base, std::string_view why) REQUIRES(mu);

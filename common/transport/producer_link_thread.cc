@@ -35,9 +35,7 @@ Status ProducerLink::Impl::OpenSocket(size_t index) {
   CloseSocket();
   socket = std::move(s);
   monitor = std::move(m);
-  connected_since = Now();
-  waiting_since = connected_since;
-  liveness.Reset(Ms(connected_since));
+  choice.Connected(index, Ms(Now()));
   return Status::Ok();
 }
 
@@ -168,13 +166,13 @@ void ProducerLink::Impl::LogConnectionEvents() {
     const std::string_view peer = ev->peer;
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       spdlog::info("{}: connected to broker {}", source, peer);
-      auth_refused_at.reset();
+      choice.AuthSucceeded();
       continue;
     }
     // libzmq never retries a connection the broker's ZAP handler refused (a 400 is final for that
     // socket), so remember it: Run() opens a fresh socket later, in case our key was authorized in
     // the meantime (the broker reloads authorized_keys_dir on SIGHUP).
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !auth_refused_at) auth_refused_at = Now();
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) choice.AuthRefused(Ms(Now()));
     std::optional<uint64_t> n = connection_log.Allow();
     if (!n) continue;
     switch (event) {
@@ -200,19 +198,38 @@ void ProducerLink::Impl::LogConnectionEvents() {
   }
 }
 
-milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now, size_t brokers,
-                                             size_t preferred) const {
+void ProducerLink::Impl::LogSwitch(const BrokerChoice::Switch& sw) {
+  const std::string& from = options.link.brokers[choice.current()];
+  const std::string& to = options.link.brokers[sw.to];
+  switch (sw.why) {
+    case BrokerChoice::Reason::kNoAck:
+      spdlog::warn("{}: no ack from broker {} for {} ms; failing over to {}", source, from,
+                   options.failover_after.count(), to);
+      break;
+    case BrokerChoice::Reason::kRefused:
+      spdlog::info("{}: retrying after our CURVE key was refused, with broker {}", source, to);
+      break;
+    case BrokerChoice::Reason::kSilent:
+      // Sent something, heard nothing (not even to a heartbeat): a half-open connection or a
+      // hung broker. A fresh socket finds out which.
+      spdlog::warn("{}: broker {} answered nothing for {} ms; connecting to {}", source, from,
+                   kProducerHeartbeat.silence.count(), to);
+      break;
+    case BrokerChoice::Reason::kFailback:
+      spdlog::info("{}: trying the preferred broker {} again", source, to);
+      break;
+  }
+}
+
+milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now) const {
   Clock::time_point due = now + kMaxPollTimeout;
   auto consider = [&due](Clock::time_point t) { due = std::min(due, t); };
-  const bool unacked = SettledIndex() + 1 < spool->next_index();
   // The same conditions as the checks in Run(); a timer that cannot fire is not waited for.
   if (std::optional<int64_t> resend = window.ResendDueMs())
     consider(Clock::time_point(milliseconds(*resend)));
-  if (brokers > 1 && unacked) consider(waiting_since + options.failover_after);
-  if (auth_refused_at) consider(*auth_refused_at + kAuthRetryAfter);
-  if (broker_index != preferred && !unacked) consider(connected_since + kFailbackAfter);
   if (appended_since_sync) consider(last_sync + options.spool_sync_interval);
-  consider(Clock::time_point(milliseconds(liveness.NextDueMs())));
+  // Failover, failback, the CURVE retry, heartbeats and silence.
+  consider(Clock::time_point(milliseconds(choice.NextDueMs())));
   if (due <= now) return milliseconds(0);
   // Rounded up, plus 1 ms: the checks compare with '>', and waking a hair before a timer would
   // only cost another zero-timeout round.
@@ -220,8 +237,6 @@ milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now, size_t broke
 }
 
 void ProducerLink::Impl::Run() {
-  const size_t brokers = options.link.brokers.size();
-  const size_t preferred = PreferredBroker(options.endpoint, brokers);
   std::vector<pb::Ack> acks;
   std::vector<std::string> frames;
   bool caught_up = false;
@@ -236,7 +251,7 @@ void ProducerLink::Impl::Run() {
       MutexLock lock(&mu);
       if (stopping) break;
       want_out = CanSend(&caught_up);
-      timeout = PollTimeout(Now(), brokers, preferred);
+      timeout = PollTimeout(Now());
     }
     if (caught_up) {
       // Everything spooled is sent and the window has room: from now on a Publish must wake us.
@@ -275,7 +290,6 @@ void ProducerLink::Impl::Run() {
     }
 
     const Clock::time_point now = Now();
-    if (heard) liveness.Heard();
     bool failover = false;
     size_t reopen_index = 0;
     uint64_t frames_epoch = 0;
@@ -295,34 +309,12 @@ void ProducerLink::Impl::Run() {
       }
       CheckLost();
 
-      const bool unacked = SettledIndex() + 1 < spool->next_index();
-      if (heard || !unacked || !had_unacked) waiting_since = now;
-      had_unacked = unacked;
+      choice.Observe(SettledIndex() + 1 < spool->next_index(), heard, Ms(now));
       (void)window.ResendIfDue(Ms(now));
-      if (brokers > 1 && unacked && now - waiting_since > options.failover_after) {
+      if (std::optional<BrokerChoice::Switch> sw = choice.Decide(Ms(now))) {
         failover = true;
-        reopen_index = (broker_index + 1) % brokers;
-        spdlog::warn("{}: no ack from broker {} for {} ms; failing over to {}", source,
-                     options.link.brokers[broker_index], options.failover_after.count(),
-                     options.link.brokers[reopen_index]);
-      } else if (auth_refused_at && now - *auth_refused_at > kAuthRetryAfter) {
-        failover = true;
-        reopen_index = brokers > 1 ? (broker_index + 1) % brokers : broker_index;
-        spdlog::info("{}: retrying after our CURVE key was refused, with broker {}", source,
-                     options.link.brokers[reopen_index]);
-      } else if (liveness.Silent(Ms(now))) {
-        // Sent something, heard nothing (not even to a heartbeat): a half-open connection or a
-        // hung broker. A fresh socket finds out which; with several brokers, try the next.
-        failover = true;
-        reopen_index = (broker_index + 1) % brokers;
-        spdlog::warn("{}: broker {} answered nothing for {} ms; connecting to {}", source,
-                     options.link.brokers[broker_index], kProducerHeartbeat.silence.count(),
-                     options.link.brokers[reopen_index]);
-      } else if (broker_index != preferred && !unacked && now - connected_since > kFailbackAfter) {
-        failover = true;
-        reopen_index = preferred;
-        spdlog::info("{}: trying the preferred broker {} again", source,
-                     options.link.brokers[preferred]);
+        reopen_index = sw->to;
+        LogSwitch(*sw);
       }
       if (appended_since_sync && now - last_sync >= options.spool_sync_interval) {
         appended_since_sync = false;
@@ -340,7 +332,7 @@ void ProducerLink::Impl::Run() {
       // Frames are built only when the socket takes them (ZMQ_IMMEDIATE: a broker is connected).
       if (!failover && (items[0].revents & ZMQ_POLLOUT)) BuildFrames(&frames, &first_seq);
       frames_epoch = window.epoch();
-      if (!failover && frames.empty() && liveness.HeartbeatDue(Ms(now))) {
+      if (!failover && frames.empty() && choice.liveness().HeartbeatDue(Ms(now))) {
         if (window.acked_seq() >= 1) {
           // Envelope{source, epoch, seq: acked_seq} and no body: every broker has that seq, so
           // it answers as to a duplicate (Ack OK, its last seq) and appends nothing
@@ -348,7 +340,7 @@ void ProducerLink::Impl::Run() {
           header.set_seq(window.acked_seq());
           heartbeat = header.SerializeAsString();
         } else {
-          liveness.Skipped(Ms(now));
+          choice.liveness().Skipped(Ms(now));
         }
       }
     }
@@ -366,10 +358,8 @@ void ProducerLink::Impl::Run() {
     }
 
     if (failover) {
-      auth_refused_at.reset();
       if (Status st = OpenSocket(reopen_index); !st.ok()) {
-        waiting_since = now;  // keep the old socket; try again after another failover_after
-        liveness.Reset(Ms(now));
+        choice.ConnectFailed(Ms(now));  // keep the old socket; try again after failover_after
         spdlog::error("{}: {}", source, st.ToString());
         continue;
       }
@@ -381,11 +371,11 @@ void ProducerLink::Impl::Run() {
     if (!heartbeat.empty()) {
       // Not connected (ZMQ_IMMEDIATE): nothing to prove; the next is an idle time away either way.
       if (zmq_send(socket.get(), heartbeat.data(), heartbeat.size(), ZMQ_DONTWAIT) >= 0) {
-        liveness.Sent(Ms(now));
+        choice.liveness().Sent(Ms(now));
         MutexLock lock(&mu);
         ++heartbeats;
       } else {
-        liveness.Skipped(Ms(now));
+        choice.liveness().Skipped(Ms(now));
       }
       continue;
     }
@@ -397,7 +387,7 @@ void ProducerLink::Impl::Run() {
         break;  // EAGAIN: not connected
       ++sent;
     }
-    if (sent > 0) liveness.Sent(Ms(now));
+    if (sent > 0) choice.liveness().Sent(Ms(now));
     MutexLock lock(&mu);
     if (window.epoch() != frames_epoch) continue;  // Publish re-epoched meanwhile: frames are void
     window.OnSent(first_seq, frames.size(), sent, Ms(now));
