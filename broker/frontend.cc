@@ -226,14 +226,14 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
     }
   }
   if (h.body_field == 0) {
-    // No body: an idle producer link's heartbeat, Envelope{source, epoch, seq: its last acked}
-    // (docs/wire_format.md §4). Answered as a duplicate would be, but neither counted nor stored;
-    // the dedup table is only read. A seq beyond the last goes on to the usual answers (GAP, or
-    // REJECTED for the missing body), so a body-less envelope never acks anything new.
+    // No body, and a seq this stream already has: an idle producer link's heartbeat,
+    // Envelope{source, epoch, seq: its last acked} (docs/wire_format.md §4). Answered as a
+    // duplicate would be, but not counted as one; the dedup table is only read. Any other body-less
+    // envelope gets the usual answers (GAP, or REJECTED for the missing body; a stream the table
+    // does not know is not created), so a heartbeat never acks anything new.
     const std::optional<uint64_t> last = table.LastSeq(h.source, h.epoch);
-    if (!last || h.seq <= *last) {
-      const uint64_t ack_seq = last ? *last : h.seq;
-      acks.push_back({identity, std::move(h.source), h.epoch, ack_seq, Ack::OK, ""});
+    if (last && h.seq <= *last) {
+      acks.push_back({identity, std::move(h.source), h.epoch, *last, Ack::OK, ""});
       return;
     }
   }
