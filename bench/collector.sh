@@ -71,7 +71,7 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 # Nanoseconds on a CPU, summed over the pid's threads (/proc/<pid>/task/*/schedstat, first field):
 # utime + stime count 10 ms ticks, which at ~0.1 s a minute is a 10 % step. Both agents keep their
 # threads for the whole run, so no exited thread's time is missing.
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d", s }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # The broker our collector publishes to.
 FP=$(freeport) BP=$(freeport) TP=$(freeport)

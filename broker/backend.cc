@@ -14,6 +14,7 @@
 #include "common/daemon/logging.h"
 #include "common/naming/naming.h"
 #include "common/io/atomic_file.h"
+#include "common/transport/heartbeat.h"
 
 namespace hw::broker {
 namespace {
@@ -22,7 +23,7 @@ using hostwatch::v1::ConsumerMessage;
 using hostwatch::v1::ConsumerRequest;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kMemberTimeout = std::chrono::seconds(5);
+using transport::kMemberTimeout;  // a member silent (no request at all) this long is dropped
 constexpr auto kSaveEvery = std::chrono::milliseconds(200);
 constexpr uint64_t kMaxPerWorkItem = 512;
 constexpr size_t kMaxBytesPerRead = 4u << 20;
@@ -181,8 +182,7 @@ Status Backend::Bind(const std::string& notify_endpoint) {
     s.backend.set(zmq::sockopt::sndhwm, kDeliveryHwm);
     s.backend.set(zmq::sockopt::router_mandatory,
                   true);  // a full queue fails the send, never drops
-    s.backend.set(zmq::sockopt::heartbeat_ivl, 1000);
-    s.backend.set(zmq::sockopt::heartbeat_timeout, 3000);
+    ApplyRouterLivenessOptions(s.backend);
     s.backend.bind(s.config.backend);
     s.backend_bound = s.backend.get(zmq::sockopt::last_endpoint);
     s.notify.set(zmq::sockopt::linger, 0);

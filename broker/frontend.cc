@@ -13,6 +13,7 @@
 #include "common/daemon/logging.h"
 #include "common/naming/envelope_wire.h"
 #include "common/naming/naming.h"
+#include "common/transport/heartbeat.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 
 namespace hw::broker {
@@ -151,8 +152,7 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
     s.frontend.set(zmq::sockopt::sndhwm, 100000);
     // ROUTER drops messages to unknown peers silently unless told otherwise; an ack to a producer
     // that just went away is fine to drop (it resends), so keep the default.
-    s.frontend.set(zmq::sockopt::heartbeat_ivl, 1000);
-    s.frontend.set(zmq::sockopt::heartbeat_timeout, 3000);
+    ApplyRouterLivenessOptions(s.frontend);
     s.frontend.bind(s.config.frontend);
     s.frontend_bound = s.frontend.get(zmq::sockopt::last_endpoint);
     s.tap.set(zmq::sockopt::linger, 0);
@@ -222,6 +222,18 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
       }
       acks.push_back(
           {identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, std::move(why)});
+      return;
+    }
+  }
+  if (h.body_field == 0) {
+    // No body, and a seq this stream already has: an idle producer link's heartbeat,
+    // Envelope{source, epoch, seq: its last acked} (docs/wire_format.md §4). Answered as a
+    // duplicate would be, but not counted as one; the dedup table is only read. Any other body-less
+    // envelope gets the usual answers (GAP, or REJECTED for the missing body; a stream the table
+    // does not know is not created), so a heartbeat never acks anything new.
+    const std::optional<uint64_t> last = table.LastSeq(h.source, h.epoch);
+    if (last && h.seq <= *last) {
+      acks.push_back({identity, std::move(h.source), h.epoch, *last, Ack::OK, ""});
       return;
     }
   }
@@ -493,6 +505,13 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
 }
 
 void Frontend::ResetConnections() { impl_->reset_requested = true; }
+
+void ApplyRouterLivenessOptions(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::tcp_keepalive, 1);
+  socket.set(zmq::sockopt::tcp_keepalive_idle, transport::kTcpKeepaliveIdleS);
+  socket.set(zmq::sockopt::tcp_keepalive_intvl, transport::kTcpKeepaliveIntervalS);
+  socket.set(zmq::sockopt::tcp_keepalive_cnt, transport::kTcpKeepaliveCount);
+}
 
 // Unbinding a bound endpoint ends every connection accepted on it (libzmq terminates the
 // listener's sessions); binding again lets the peers reconnect.

@@ -27,6 +27,11 @@ namespace hw::broker {
 // Closes every connection accepted on a bound endpoint and binds it again (ResetConnections).
 void Rebind(zmq::socket_t& socket, const std::string& endpoint);
 
+// The liveness options of the broker's ROUTERs (common/transport/heartbeat.h): no ZMTP heartbeats
+// (the links heartbeat themselves, only when idle; libzmq still answers an older peer's PINGs),
+// and TCP keepalive, so that the kernel finds peers whose host died while they were idle.
+void ApplyRouterLivenessOptions(zmq::socket_t& socket);
+
 class Frontend {
  public:
   Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal, SourceTable table,

@@ -55,6 +55,14 @@ Decision SourceTable::Check(std::string_view source, uint64_t epoch, uint64_t se
   return {Verdict::kGap, last};
 }
 
+std::optional<uint64_t> SourceTable::LastSeq(std::string_view source, uint64_t epoch) const {
+  auto it = sources_.find(source);
+  if (it == sources_.end()) return std::nullopt;
+  auto e = it->second.last_seq.find(epoch);
+  if (e == it->second.last_seq.end()) return std::nullopt;
+  return e->second;
+}
+
 void SourceTable::EvictOldest() {
   // A bulk eviction keeps the cost per new source O(1) amortized while the table is full.
   std::vector<std::pair<int64_t, const std::string*>> by_age;

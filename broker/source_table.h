@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,6 +56,8 @@ class SourceTable {
   using Map = std::unordered_map<std::string, SourceState, SourceHash, std::equal_to<>>;
 
   Decision Check(std::string_view source, uint64_t epoch, uint64_t seq) const;
+  // The last seq appended for (source, epoch); nullopt when the table does not know the stream.
+  std::optional<uint64_t> LastSeq(std::string_view source, uint64_t epoch) const;
   // Records that (source, epoch, seq) is journaled. A new source beyond max_sources() first evicts
   // the least recently seen eighth of the table (counted in evicted()): forgetting a source costs
   // at most a duplicate on its next resend, never a loss, since an unknown stream appends whatever

@@ -9,14 +9,16 @@
 //  - A Subscribe is answered with an Assignment, and the broker sets (not adds) the member's
 //    credit. Deliveries that arrive between our Subscribe and that Assignment were sent on the old
 //    credit and are not given back; every (re)subscription starts a new credit `session`.
-//  - Commits per partition: `outstanding` holds offsets the caller has (or will get) but has not
-//    committed; `auto_done` holds offsets the link finished itself (duplicates, malformed). The
-//    offset sent is the caller's cumulative commit, raised over auto-done offsets below the first
-//    outstanding one.
+//  - Commits per partition: PartitionCommits (partition_commits.h) holds the offsets the caller
+//    has (or will get) and has not committed, and those the link finished itself (duplicates,
+//    malformed); the offset sent is the caller's cumulative commit, raised over the link's own
+//    offsets below the first outstanding one.
+//  - Duplicates: DedupTracker (dedup_tracker.h), which forgets a (source, epoch) idle for
+//    ConsumerOptions::dedup_forget_after.
 //  - Resubscription (the broker forgets members when it restarts, and expires silent ones): on a
 //    reconnect seen by the socket monitor, on any ConsumerMessage{error} (the broker answers a
 //    heartbeat from an unknown member with one), and when no Assignment or Delivery has arrived for
-//    kResubscribeAfterSilence while connected and heartbeating. A Subscribe always gets an
+//    kResubscribeAfterSilence while connected. A Subscribe always gets an
 //    Assignment back, so the last one is a fallback that also confirms membership on an idle
 //    broker; it backs off (doubling up to kMaxSilenceBackoff, reset by a delivery) because every
 //    Subscribe makes the broker rebalance the group, and the first two triggers already catch
@@ -24,6 +26,10 @@
 #include "common/transport/consumer_link.h"
 
 #include "common/transport/consumer_link_impl.h"
+
+// Heartbeats (common/transport/heartbeat.h): a Heartbeat goes to a broker only when the link has
+// sent it nothing (no Subscribe, Credit or Commit) for kConsumerHeartbeat.idle; the broker counts
+// any request as proof of life.
 
 namespace hw::transport {
 
@@ -80,10 +86,7 @@ Status ConsumerLink::Commit(const std::vector<Delivery>& done) {
     BrokerConn& b = s.brokers[d.broker];
     auto it = b.parts.find(d.partition);
     if (it == b.parts.end()) continue;  // not ours any more: its new owner repeats it
-    PartitionState& ps = it->second;
-    if (d.offset <= ps.caller_done) continue;
-    ps.caller_done = d.offset;
-    ps.outstanding.erase(ps.outstanding.begin(), ps.outstanding.upper_bound(d.offset));
+    it->second.CallerCommitted(d.offset);
   }
   std::string failed;
   for (BrokerConn& b : s.brokers) {
@@ -116,8 +119,8 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
   if (curve.enabled) {
     HW_ASSIGN_OR_RETURN(keys, LoadCurveClientKeys(curve));
   }
-  Context ctx;
-  if (ctx.get() == nullptr) return Status::Internal("zmq_ctx_new: " + ZmqErrorText());
+  std::shared_ptr<void> ctx = SharedZmqContext();
+  if (ctx == nullptr) return Status::Internal("zmq_ctx_new: " + ZmqErrorText());
   HW_ASSIGN_OR_RETURN(ZmqSocket sock, OpenDealer(ctx.get(), curve.enabled ? &keys : nullptr, 1000));
   if (zmq_connect(sock.get(), backend.c_str()) != 0) {
     return Status::InvalidArgument("connect " + backend + ": " + ZmqErrorText());

@@ -3,7 +3,7 @@
 //
 // Protocol (docs/wire_format.md §5): Subscribe{group, topics, start, credit} -> Assignment; each
 // Delivery is two frames [ConsumerMessage{delivery}, envelope bytes]; Credit{n} grants more; Commit
-// {partition, offset} is cumulative; Heartbeat every second.
+// {partition, offset} is cumulative; a Heartbeat after a second without any other request.
 //
 // Threads: not thread-safe; one thread owns a ConsumerLink and its sockets.
 #pragma once
@@ -32,6 +32,10 @@ struct ConsumerOptions {
   // of building every Sample.
   bool parse_bodies = true;
   LinkConfig link;  // brokers/backends and curve are used; spool settings are not
+  // A (source, epoch) that has delivered nothing for this long is forgotten by the duplicate
+  // filter and dropped from stats().sources (common/transport/dedup_tracker.h): each `hostwatch
+  // send` is an epoch of its own, and a consumer that runs for months must not keep them all.
+  std::chrono::milliseconds dedup_forget_after{std::chrono::hours(1)};
 };
 
 struct Delivery {
@@ -55,7 +59,8 @@ struct ConsumerStats {
   uint64_t deliveries = 0;  // everything the brokers sent
   uint64_t duplicates = 0;
   uint64_t malformed = 0;  // deliveries that did not parse (counted, committed, skipped)
-  std::map<std::string, SourceSummary> sources;  // key "<source>#<epoch hex>"
+  // Key "<source>#<epoch hex>"; a pair idle for dedup_forget_after is dropped.
+  std::map<std::string, SourceSummary> sources;
 };
 
 class ConsumerLink {

@@ -42,7 +42,7 @@ Status ConsumerLink::Impl::Open() {
     if (zmq_connect(b.sock.get(), b.endpoint.c_str()) != 0) {
       return Status::InvalidArgument("connect " + b.endpoint + ": " + ZmqErrorText());
     }
-    b.last_heartbeat = now;
+    b.last_sent = now;
     SendSubscribe(b, options.start, now, nullptr);
   }
   for (BrokerConn& b : brokers) {
@@ -76,7 +76,7 @@ void ConsumerLink::Impl::SendSubscribe(BrokerConn& b, hostwatch::v1::Subscribe::
   b.consumed_since_grant = 0;
   // The broker resumes our partitions after its committed offsets (and a restarted one may hold
   // older ones): send our commits again once they move.
-  for (auto& [p, ps] : b.parts) ps.last_sent = 0;
+  for (auto& [p, pc] : b.parts) pc.Resubscribed();
 }
 
 void ConsumerLink::Impl::DrainMonitor(BrokerConn& b, Clock::time_point now) {
@@ -151,33 +151,6 @@ void ConsumerLink::Impl::Drain(size_t index, Clock::time_point now) {
   }
 }
 
-bool ConsumerLink::Impl::Track(const Envelope& e, uint64_t items) {
-  SourceTrack& st = sources[e.source()];
-  EpochTrack* et = st.last;
-  if (et == nullptr || et->epoch != e.epoch()) {
-    et = nullptr;
-    for (EpochTrack& x : st.epochs) {
-      if (x.epoch == e.epoch()) et = &x;
-    }
-    if (et == nullptr) {
-      et = &st.epochs.emplace_back();
-      et->epoch = e.epoch();
-      et->summary = &stats.sources[SourceKey(e.source(), e.epoch())];
-    }
-    st.last = et;
-  }
-  SourceSummary& s = *et->summary;
-  if (!et->seen.Insert(e.seq())) {
-    ++s.duplicates;
-    return false;
-  }
-  ++s.received;
-  s.items += items;
-  s.max_seq = std::max(s.max_seq, e.seq());
-  s.missing = s.max_seq - s.received;
-  return true;
-}
-
 void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryHeader& h,
                                     const void* data, size_t size, bool has_body,
                                     Clock::time_point now) {
@@ -186,7 +159,7 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   b.last_confirm = now;
   b.silence_limit = kResubscribeAfterSilence;
   const uint64_t session = b.awaiting_assignment ? 0 : b.session;
-  PartitionState& ps = b.parts[h.partition()];
+  PartitionCommits& pc = b.parts[h.partition()];
   Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope()}, session};
   Envelope& e = p.delivery.envelope;
   bool parsed = false;
@@ -211,17 +184,17 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
           "({} more since)",
           b.endpoint, h.partition(), h.offset(), *n);
     }
-    ps.auto_done.insert(h.offset());
+    pc.DoneByLink(h.offset());
     Consumed(b, session);
     return;
   }
-  if (!Track(e, p.delivery.items)) {
+  if (!dedup.Insert(e.source(), e.epoch(), e.seq(), p.delivery.items, MonoMs(now))) {
     ++stats.duplicates;
-    ps.auto_done.insert(h.offset());
+    pc.DoneByLink(h.offset());
     Consumed(b, session);
     return;
   }
-  if (h.offset() > ps.caller_done) ps.outstanding.insert(h.offset());
+  pc.Kept(h.offset());
   pending.push_back(std::move(p));
 }
 
@@ -267,10 +240,10 @@ void ConsumerLink::Impl::GrantCredit(BrokerConn& b) {
 
 bool ConsumerLink::Impl::FlushCommits(BrokerConn& b) {
   bool ok = true;
-  for (auto& [partition, ps] : b.parts) {
+  for (auto& [partition, pc] : b.parts) {
     if (!b.Assigned(partition)) continue;
-    const uint64_t target = ps.Target();
-    if (target <= ps.last_sent) continue;
+    const uint64_t target = pc.Due();
+    if (target == 0) continue;
     ConsumerRequest req;
     req.mutable_commit()->set_partition(partition);
     req.mutable_commit()->set_offset(target);
@@ -278,13 +251,13 @@ bool ConsumerLink::Impl::FlushCommits(BrokerConn& b) {
       ok = false;
       continue;
     }
-    ps.last_sent = target;
-    ps.auto_done.erase(ps.auto_done.begin(), ps.auto_done.upper_bound(target));
+    pc.Sent(target);
   }
   return ok;
 }
 
 void ConsumerLink::Impl::Housekeeping(Clock::time_point now) {
+  (void)dedup.ForgetIdle(MonoMs(now));  // a sweep at most every quarter of forget_after
   for (BrokerConn& b : brokers) {
     // Nothing is queued while disconnected: a restarted broker would only answer stale heartbeats
     // with "unknown member", and the reconnect sends a Subscribe anyway.
@@ -297,14 +270,15 @@ void ConsumerLink::Impl::Housekeeping(Clock::time_point now) {
                     "no assignment or delivery for a while");
       b.silence_limit = next_limit;
     }
-    if (now - b.last_heartbeat >= kHeartbeatEvery) {
-      ConsumerRequest req;
-      req.mutable_heartbeat();
-      if (Send(b, req)) b.last_heartbeat = now;
-    }
     GrantCredit(b);
     // Moves only over offsets the link finished itself, or to repeat commits after a Subscribe.
     (void)FlushCommits(b);
+    // Last: a credit or commit just sent is proof of life enough.
+    if (now - b.last_sent >= kConsumerHeartbeat.idle) {
+      ConsumerRequest req;
+      req.mutable_heartbeat();
+      (void)Send(b, req);
+    }
   }
 }
 

@@ -19,33 +19,13 @@
 
 namespace hw::transport {
 
-size_t PreferredBroker(std::string_view endpoint, size_t broker_count) {
-  // Rendezvous (highest random weight) hashing: each host ranks the brokers by hash(endpoint, i)
-  // and takes the top one. Adding a broker moves only the hosts that now rank it first.
-  size_t best = 0;
-  uint64_t best_score = 0;
-  std::string key(endpoint);
-  key.push_back('\0');
-  const size_t prefix = key.size();
-  for (size_t i = 0; i < broker_count; ++i) {
-    key.resize(prefix);
-    key += std::to_string(i);
-    const uint64_t score = Mix64(strings::Fnv1a64(key));
-    if (i == 0 || score > best_score) {
-      best = i;
-      best_score = score;
-    }
-  }
-  return best;
-}
-
 ProducerLink::ProducerLink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ProducerLink::~ProducerLink() { Stop(milliseconds(0)); }
 
 Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions& options) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
+  auto impl = std::make_unique<Impl>(options);
+  if (options.clock != nullptr) impl->clock = options.clock;
   impl->source = options.endpoint + "/" + options.component;
   HW_RETURN_IF_ERROR(naming::ValidateSource(impl->source).WithContext("producer link"));
   {
@@ -90,14 +70,11 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
     const uint64_t first = impl->spool->first_index();
     impl->header.set_source(impl->source);
     if (meta && meta->base + 1 <= first) {
-      impl->epoch = meta->epoch;
-      impl->base = meta->base;
-      impl->header.set_epoch(impl->epoch);
+      impl->header.set_epoch(meta->epoch);
       // Everything below the first readable record was released, i.e. acked. (Or it is missing from
       // a corrupt spool: the broker then answers GAP below our ack, and HandleAck starts a new
       // epoch.)
-      impl->acked_seq = first - 1 - impl->base;
-      impl->next_seq = impl->acked_seq + 1;
+      impl->window.Restart(meta->epoch, meta->base, first - 1 - meta->base);
     } else {
       if (!meta_text->empty()) {
         spdlog::warn("{}: spool meta in {} is unreadable or inconsistent; starting a new epoch",
@@ -106,9 +83,8 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
       Meta fresh{RandomEpoch(0), first - 1};
       HW_RETURN_IF_ERROR(
           impl->spool->WriteMeta(EncodeMeta(fresh)).WithContext("producer spool meta"));
-      impl->epoch = fresh.epoch;
-      impl->base = fresh.base;
-      impl->header.set_epoch(impl->epoch);
+      impl->window.Restart(fresh.epoch, fresh.base, 0);
+      impl->header.set_epoch(fresh.epoch);
     }
     impl->seen_spool_dropped = impl->spool->stats().dropped_records;
     const spool::SpoolStats ss = impl->spool->stats();
@@ -119,11 +95,10 @@ Result<std::unique_ptr<ProducerLink>> ProducerLink::Start(const ProducerOptions&
 
     impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (impl->wake_fd < 0) return Status::IoError("producer link: eventfd", errno);
-    impl->ctx = SharedContext();
+    impl->ctx = SharedZmqContext();
     if (!impl->ctx) return Status::Internal(ZmqError("zmq_ctx_new"));
-    impl->broker_index = PreferredBroker(options.endpoint, options.link.brokers.size());
+    impl->broker_index = impl->choice.preferred();
     HW_RETURN_IF_ERROR(impl->OpenSocket(impl->broker_index).WithContext("producer link"));
-    impl->last_progress = Clock::now();
   }
 
   Impl* raw = impl.get();
@@ -231,15 +206,16 @@ ProducerStats ProducerLink::stats() const {
   MutexLock lock(&d.mu);
   ProducerStats s;
   s.published = d.published;
-  s.acked = d.acked;
-  s.rejected = d.rejected;
-  s.resent = d.resent;
+  s.acked = d.window.acked();
+  s.rejected = d.window.rejected();
+  s.resent = d.window.resent();
+  s.heartbeats = d.heartbeats;
   const spool::SpoolStats ss = d.spool->stats();
   s.spool_records = ss.records;
   s.spool_bytes = ss.bytes;
   s.spool_dropped = d.lost;
-  s.epoch = d.epoch;
-  s.last_acked_seq = d.acked_seq;
+  s.epoch = d.window.epoch();
+  s.last_acked_seq = d.window.acked_seq();
   s.broker = d.options.link.brokers[d.broker_index];
   return s;
 }

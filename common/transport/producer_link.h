@@ -16,7 +16,9 @@
 #include <memory>
 #include <string>
 
+#include "common/base/clock.h"
 #include "common/status/status.h"
+#include "common/transport/broker_choice.h"
 #include "common/transport/link_config.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 
@@ -36,6 +38,9 @@ struct ProducerOptions {
   uint64_t spool_segment_bytes = 8ull << 20;
   // Run the naming validator before spooling (a bad envelope is refused here).
   bool validate = true;
+  // The link's timers (resend, failover, failback, spool sync, heartbeats) read this clock's
+  // monotonic time; nullptr: the real one. A test's FakeClock must outlive the link.
+  const hw::Clock* clock = nullptr;
 };
 
 struct ProducerStats {
@@ -43,6 +48,7 @@ struct ProducerStats {
   uint64_t acked = 0;          // envelopes acked OK
   uint64_t rejected = 0;       // envelopes the broker REJECTED (dropped)
   uint64_t resent = 0;         // envelopes sent more than once
+  uint64_t heartbeats = 0;     // heartbeats sent (only after heartbeat.h's idle time)
   uint64_t spool_records = 0;  // waiting in the spool
   uint64_t spool_bytes = 0;
   uint64_t spool_dropped = 0;  // dropped because the spool was full (never silent: logged too)
@@ -85,8 +91,6 @@ class ProducerLink {
   std::unique_ptr<Impl> impl_;
 };
 
-// The broker a producer prefers: a consistent hash of the endpoint over the listed brokers (so a
-// fleet spreads over them and each host sticks to one). Failover goes to the next index, wrapping.
-size_t PreferredBroker(std::string_view endpoint, size_t broker_count);
+// PreferredBroker (which broker a host starts on): common/transport/broker_choice.h.
 
 }  // namespace hw::transport

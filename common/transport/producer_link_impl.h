@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/naming/envelope_wire.h"
@@ -26,8 +27,11 @@
 #include "common/spool/spool.h"
 #include "common/strings/fnv1a.h"
 #include "common/strings/strings.h"
+#include "common/transport/broker_choice.h"
 #include "common/transport/endpoint.h"
+#include "common/transport/heartbeat.h"
 #include "common/transport/producer_link.h"
+#include "common/transport/send_window.h"
 #include "common/transport/zmq_socket.h"
 #include "hostwatch/v1/link.pb.h"
 
@@ -47,10 +51,6 @@ inline constexpr int kHighWaterMark = 100000;
 inline constexpr milliseconds kErrorPause{50};        // after a failed zmq_poll: never spin
 inline constexpr milliseconds kMaxPollTimeout{1000};  // the longest sleep, even with no timer due
 inline constexpr milliseconds kLogPeriod{10000};      // RepeatLimiter period for repeated problems
-inline constexpr std::chrono::minutes kFailbackAfter{
-    5};  // try the preferred broker again after this
-inline constexpr std::chrono::seconds kAuthRetryAfter{
-    10};  // reopen a socket whose CURVE key was refused
 inline constexpr std::string_view kMetaMagic = "hostwatch producer spool v1";
 
 // Appends Envelope.sent_ms (field 4, varint) to serialized envelope bytes.
@@ -112,36 +112,6 @@ inline std::optional<Meta> DecodeMeta(std::string_view text) {
   return m;
 }
 
-// One ZeroMQ context for every link in the process (loadgen runs hundreds): created with the first
-// link, terminated with the last.
-struct SharedContextState {
-  Mutex mu;
-  std::weak_ptr<void> weak GUARDED_BY(mu);
-};
-
-inline std::shared_ptr<void> SharedContext() {
-  static auto* state = new SharedContextState;  // leaked on purpose: no exit-time destructor
-  MutexLock lock(&state->mu);
-  std::shared_ptr<void> ctx = state->weak.lock();
-  if (!ctx) {
-    void* raw = zmq_ctx_new();
-    if (raw == nullptr) return nullptr;
-    ctx = std::shared_ptr<void>(raw, [](void* c) { zmq_ctx_term(c); });
-    state->weak = ctx;
-  }
-  return ctx;
-}
-
-// FNV-1a's last bytes reach the high bits only weakly; a finaliser (splitmix64) evens that out.
-inline uint64_t Mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 inline std::string ZmqError(std::string_view what) {
   return std::string(what) + ": " + ZmqErrorText();
 }
@@ -150,7 +120,13 @@ inline std::string ZmqError(std::string_view what) {
 using namespace producer_internal;  // the two files of the link only
 
 struct ProducerLink::Impl {
+  explicit Impl(const ProducerOptions& o)
+      : options(o),
+        window(o.link.window, static_cast<int64_t>(o.resend_timeout.count())),
+        choice(o.endpoint, o.link.brokers.size(), o.failover_after) {}
+
   ProducerOptions options;
+  const hw::Clock* clock = &RealClock();
   std::string source;
   std::string validation_header;  // Envelope{source, seq: 1}, serialized: Publish validates with it
   std::optional<CurveClientKeys> curve;
@@ -164,47 +140,40 @@ struct ProducerLink::Impl {
   CondVar settled_cv;  // signalled when base + acked_seq grows
   // The members from here to the link thread's are guarded by mu.
   std::unique_ptr<spool::Spool> spool GUARDED_BY(mu);
-  uint64_t epoch GUARDED_BY(mu) = 0;
-  uint64_t base GUARDED_BY(mu) = 0;          // seq = spool index - base
-  uint64_t acked_seq GUARDED_BY(mu) = 0;     // cumulative, in `epoch`
-  uint64_t next_seq GUARDED_BY(mu) = 1;      // the next seq to send
-  uint64_t max_sent_seq GUARDED_BY(mu) = 0;  // highest seq sent in this epoch (to count resends)
-  // The GAP acked_seq we already went back for.
-  std::optional<uint64_t> went_back_for GUARDED_BY(mu);
+  // Epoch, numbering, acks, go-back-N and the resend timer (send_window.h).
+  SendWindow window GUARDED_BY(mu);
   bool release_pending GUARDED_BY(mu) = false;
-  // A missing or unreadable record BuildFrames stopped at (0: none).
-  uint64_t stuck_index GUARDED_BY(mu) = 0;
   // Spool stats().dropped_records when last checked.
   uint64_t seen_spool_dropped GUARDED_BY(mu) = 0;
   // Unacked records gone from the spool (ProducerStats.spool_dropped).
   uint64_t lost GUARDED_BY(mu) = 0;
   uint64_t published GUARDED_BY(mu) = 0;
-  uint64_t acked GUARDED_BY(mu) = 0;
-  uint64_t rejected GUARDED_BY(mu) = 0;
-  uint64_t resent GUARDED_BY(mu) = 0;
+  uint64_t heartbeats GUARDED_BY(mu) = 0;
   size_t broker_index GUARDED_BY(mu) = 0;
   bool appended_since_sync GUARDED_BY(mu) = false;
   bool stopping GUARDED_BY(mu) = false;
   bool stopped GUARDED_BY(mu) = false;
   pb::Envelope header GUARDED_BY(mu);  // source set once; epoch and seq per frame
-  // The last ack progress, or the last send of acked_seq + 1.
-  Clock::time_point last_progress GUARDED_BY(mu);
   daemon::RepeatLimiter reject_log GUARDED_BY(mu){kLogPeriod};
   daemon::RepeatLimiter error_log GUARDED_BY(mu){kLogPeriod};
   // --- link thread only (and Start, before the thread exists) ---
   ZmqSocket socket;
   std::optional<SocketMonitor> monitor;  // the socket's connection events (none: just not logged)
-  // When the broker's ZAP handler refused our key on the current socket (link thread only).
-  std::optional<Clock::time_point> auth_refused_at;
   daemon::RepeatLimiter connection_log{kLogPeriod};
-  Clock::time_point waiting_since;  // unacked records and no ack from the broker since then
-  bool had_unacked = false;
-  Clock::time_point connected_since;
   Clock::time_point last_sync;
+  // Which broker, failover and failback, and the current connection's heartbeats and silence.
+  BrokerChoice choice;
 
   ~Impl() {
     CloseSocket();
     if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  // The link's monotonic time (options.clock), as a steady_clock time point so that the timers
+  // keep their types; a fake clock in tests moves them.
+  Clock::time_point Now() const { return Clock::time_point(milliseconds(clock->MonoMs())); }
+  static int64_t Ms(Clock::time_point t) {
+    return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
   }
 
   void Wake() {
@@ -213,33 +182,27 @@ struct ProducerLink::Impl {
     (void)n;  // EAGAIN only when the counter is saturated: the thread is awake anyway
   }
 
-  uint64_t SettledIndex() const REQUIRES(mu) { return base + acked_seq; }
+  uint64_t SettledIndex() const REQUIRES(mu) { return window.settled_index(); }
 
   // How long the link thread may sleep in zmq_poll: until the earliest timer that can fall due
   // (resend, failover, CURVE retry, failback, spool sync), at most kMaxPollTimeout. Publish, acks,
   // POLLOUT, connection events and Stop wake the thread by themselves, so a producer that
   // publishes once a second wakes a few times a second, not every 50 ms. Link thread only (it
   // reads the thread's own timers).
-  milliseconds PollTimeout(Clock::time_point now, size_t brokers, size_t preferred) const
-      REQUIRES(mu);
+  milliseconds PollTimeout(Clock::time_point now) const REQUIRES(mu);
 
   Status OpenSocket(size_t index);
   void CloseSocket();
   void LogConnectionEvents();
+  void LogSwitch(const BrokerChoice::Switch& sw);
   void Run() EXCLUDES(mu);
 
   void StartEpoch(uint64_t new_base, std::string_view why) REQUIRES(mu);
   void CheckLost() REQUIRES(mu);
   void HandleAck(const pb::Ack& ack, Clock::time_point now) REQUIRES(mu);
-  void Advance(uint64_t to, bool rejected_last, Clock::time_point now) REQUIRES(mu);
   void BuildFrames(std::vector<std::string>* frames, uint64_t* first_seq) REQUIRES(mu);
-  // True when the window has room and a spooled record is not yet sent; *caught_up when the
-  // window has room and every record is sent.
   bool CanSend(bool* caught_up) const REQUIRES(mu) {
-    const bool room = next_seq - acked_seq - 1 < std::max<uint32_t>(options.link.window, 1);
-    const bool pending = base + next_seq < spool->next_index() && stuck_index != base + next_seq;
-    *caught_up = room && !pending;
-    return room && pending;
+    return window.CanSend(spool->next_index(), caught_up);
   }
 };
 

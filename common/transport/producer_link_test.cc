@@ -13,11 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/base/mutex.h"
 #include "common/testing/fake_broker.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 #include "common/transport/curve_keys.h"
+#include "common/transport/heartbeat.h"
 #include "hostwatch/v1/link.pb.h"
 
 namespace hw::transport {
@@ -117,6 +119,35 @@ TEST(ProducerLinkTest, DeliversEverythingInOrder) {
   EXPECT_EQ(s.broker, broker.frontend());
   EXPECT_NE(s.epoch, 0u);
   EXPECT_EQ(link->source(), "host-1/test");
+}
+
+TEST(ProducerLinkTest, HeartbeatsOnlyWhenIdle) {
+  hw::testing::TempDir tmp;
+  FakeBroker broker(FakeFrontend(Port()));
+  ASSERT_TRUE(broker.Start());
+  FakeClock clock;
+  ProducerOptions o = Options("host-1", {broker.frontend()}, tmp.path() / "spool");
+  o.clock = &clock;
+  auto link = MustStart(o);
+  ASSERT_TRUE(link);
+  // Busy: an envelope every second of the link's clock, each acked. Envelopes and acks are the
+  // proof of life; no heartbeat goes out.
+  for (int i = 0; i < 20; ++i) {
+    PublishRange(*link, "host-1", i, i + 1);
+    ASSERT_TRUE(link->WaitAcked(10s));
+    clock.Advance(1000);
+  }
+  EXPECT_EQ(link->stats().heartbeats, 0u);
+  // Idle past the producer's heartbeat time: one heartbeat, answered by the broker (this fake
+  // one answers it as the brokers before heartbeats did, as a duplicate), and nothing appended.
+  clock.Advance(std::chrono::milliseconds(kProducerHeartbeat.idle).count());
+  ASSERT_TRUE(WaitFor([&] { return link->stats().heartbeats >= 1; }, 10s));
+  EXPECT_EQ(link->stats().heartbeats, 1u);
+  // The stream carries on where it was: the heartbeat took no seq.
+  PublishRange(*link, "host-1", 20, 21);
+  ASSERT_TRUE(link->WaitAcked(10s));
+  ExpectContiguous(broker.appended(link->source()), 21, link->stats().epoch);
+  EXPECT_EQ(link->stats().resent, 0u);
 }
 
 TEST(ProducerLinkTest, ResendsAfterBrokerRestart) {

@@ -15,9 +15,7 @@ Status ProducerLink::Impl::OpenSocket(size_t index) {
   HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE"));
   HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RECONNECT_IVL, 100, "ZMQ_RECONNECT_IVL"));
   HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_RECONNECT_IVL_MAX, 1000, "ZMQ_RECONNECT_IVL_MAX"));
-  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_IVL, 1000, "ZMQ_HEARTBEAT_IVL"));
-  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_TIMEOUT, 3000, "ZMQ_HEARTBEAT_TIMEOUT"));
-  HW_RETURN_IF_ERROR(SetSocketInt(s.get(), ZMQ_HEARTBEAT_TTL, 3000, "ZMQ_HEARTBEAT_TTL"));
+  HW_RETURN_IF_ERROR(ApplyLinkSocketOptions(s.get()));
   if (curve) HW_RETURN_IF_ERROR(ApplyCurveClientKeys(s.get(), *curve));
   // Connection events only feed the log (an operator's first question when the spool grows is
   // "are we connected?") and the retry after a refused key; without a monitor the link works the
@@ -37,38 +35,32 @@ Status ProducerLink::Impl::OpenSocket(size_t index) {
   CloseSocket();
   socket = std::move(s);
   monitor = std::move(m);
-  connected_since = Clock::now();
-  waiting_since = connected_since;
+  choice.Connected(index, Ms(Now()));
   return Status::Ok();
 }
 
 void ProducerLink::Impl::StartEpoch(uint64_t new_base, std::string_view why) {
-  const uint64_t old = epoch;
-  epoch = RandomEpoch(old);
-  base = new_base;
-  acked_seq = 0;
-  next_seq = 1;
-  max_sent_seq = 0;
-  went_back_for.reset();
+  const uint64_t old = window.epoch();
+  const uint64_t epoch = RandomEpoch(old);
+  window.Restart(epoch, new_base, 0);
   header.set_epoch(epoch);
-  if (Status st = spool->WriteMeta(EncodeMeta({epoch, base})); !st.ok()) {
+  if (Status st = spool->WriteMeta(EncodeMeta({epoch, new_base})); !st.ok()) {
     // Carry on in memory; after a restart the old epoch is resumed and the broker's GAP answer
     // (it has less than we released) brings us back here.
     spdlog::error("{}: cannot store the new epoch: {}", source, st.ToString());
   }
   if (old != 0) {
     spdlog::warn("{}: new epoch {:016x} (was {:016x}), seq 1 is spool record {}: {}", source, epoch,
-                 old, base + 1, why);
+                 old, new_base + 1, why);
   }
   settled_cv.SignalAll();
 }
 
 void ProducerLink::Impl::CheckLost() {
-  const uint64_t settled = SettledIndex();
   const uint64_t first = spool->first_index();
-  if (first <= settled + 1) return;
+  const uint64_t gone = window.Lost(first);
+  if (gone == 0) return;
   // Records settled+1 .. first-1 are gone and the broker never acked them: no seq can cover them.
-  const uint64_t gone = first - 1 - settled;
   lost += gone;
   StartEpoch(first - 1, std::to_string(gone) +
                             " records were lost before the broker acked them (spool full "
@@ -76,93 +68,84 @@ void ProducerLink::Impl::CheckLost() {
                             std::to_string(options.link.spool_max_bytes) + ", or corrupt)");
 }
 
-void ProducerLink::Impl::Advance(uint64_t to, bool rejected_last, Clock::time_point now) {
-  const uint64_t n = to - acked_seq;
-  acked += rejected_last ? n - 1 : n;
-  if (rejected_last) ++rejected;
-  acked_seq = to;
-  next_seq = std::max(next_seq, to + 1);
-  went_back_for.reset();
-  last_progress = now;
-  release_pending = true;
-  settled_cv.SignalAll();
-}
-
 void ProducerLink::Impl::HandleAck(const pb::Ack& ack, Clock::time_point now) {
-  if (ack.source() != source || ack.epoch() != epoch) return;  // stale: an older epoch or source
+  if (ack.source() != source) return;  // stale: another source
   const uint64_t a = ack.acked_seq();
-  const uint64_t highest = spool->next_index() - 1 - base;  // highest seq that exists
-  if (a > highest) {
-    if (auto n = error_log.Allow(now)) {
-      spdlog::warn("{}: ignoring an ack for seq {} beyond the last seq {} ({} more since)", source,
-                   a, highest, *n);
-    }
-    return;
-  }
+  const uint64_t before = window.acked_seq();
+  SendWindow::AckStatus status = SendWindow::AckStatus::kUnknown;
   switch (ack.status()) {
+    case pb::Ack::OK:
+      status = SendWindow::AckStatus::kOk;
+      break;
     case pb::Ack::REJECTED:
-      if (a > acked_seq) {
-        Advance(a, /*rejected_last=*/true, now);
-        if (auto n = reject_log.Allow(now)) {
-          spdlog::warn("{}: broker rejected seq {} of epoch {:016x}, dropped: {} ({} more since)",
-                       source, a, epoch, ack.error(), *n);
-        }
-      }
+      status = SendWindow::AckStatus::kRejected;
       break;
     case pb::Ack::GAP:
-      if (a > acked_seq) Advance(a, false, now);
-      if (a < acked_seq) {
-        // The broker has less than it acked before (it lost its tail, or it is another broker
-        // that saw this epoch long ago). The records after `a` that we released are gone from
-        // here too: only a new epoch can continue.
-        StartEpoch(SettledIndex(), "broker " + options.link.brokers[broker_index] + " is at seq " +
-                                       std::to_string(a) + " but had acked " +
-                                       std::to_string(acked_seq));
-        return;
-      }
-      if (next_seq > a + 1 && went_back_for != a) {
-        next_seq = a + 1;
-        went_back_for = a;
-      }
-      break;
-    case pb::Ack::OK:
-      if (a > acked_seq) Advance(a, false, now);
+      status = SendWindow::AckStatus::kGap;
       break;
     default:  // not an Ack from a broker we understand: acking on its word could lose data
+      break;
+  }
+  switch (window.OnAck(ack.epoch(), a, status, spool->next_index(), Ms(now))) {
+    case SendWindow::AckOutcome::kStale:
+    case SendWindow::AckOutcome::kNoChange:
+      return;
+    case SendWindow::AckOutcome::kBeyondEnd:
+      if (auto n = error_log.Allow(now)) {
+        spdlog::warn("{}: ignoring an ack for seq {} beyond the last seq {} ({} more since)",
+                     source, a, spool->next_index() - 1 - window.base(), *n);
+      }
+      return;
+    case SendWindow::AckOutcome::kUnknown:
       if (auto n = error_log.Allow(now)) {
         spdlog::warn("{}: ignoring an ack with unknown status {} ({} more since)", source,
                      static_cast<int>(ack.status()), *n);
       }
+      return;
+    case SendWindow::AckOutcome::kNewEpoch:
+      StartEpoch(SettledIndex(), "broker " + options.link.brokers[broker_index] + " is at seq " +
+                                     std::to_string(a) + " but had acked " +
+                                     std::to_string(before));
+      return;
+    case SendWindow::AckOutcome::kRejected:
+      if (auto n = reject_log.Allow(now)) {
+        spdlog::warn("{}: broker rejected seq {} of epoch {:016x}, dropped: {} ({} more since)",
+                     source, a, window.epoch(), ack.error(), *n);
+      }
       break;
+    case SendWindow::AckOutcome::kAdvanced:
+    case SendWindow::AckOutcome::kWentBack:
+      break;
+  }
+  if (window.acked_seq() != before) {
+    release_pending = true;
+    settled_cv.SignalAll();
   }
 }
 
 void ProducerLink::Impl::BuildFrames(std::vector<std::string>* frames, uint64_t* first_seq) {
-  *first_seq = next_seq;
-  const uint64_t window = std::max<uint32_t>(options.link.window, 1);
-  const uint64_t in_flight = next_seq - acked_seq - 1;
-  if (in_flight >= window || base + next_seq >= spool->next_index()) return;
-  const size_t room = static_cast<size_t>(window - in_flight);
+  *first_seq = window.next_seq();
+  const size_t room = static_cast<size_t>(window.Room(spool->next_index()));
+  if (room == 0) return;
   const size_t before = frames->size();
   // The callback runs inside Read, so with mu held; REQUIRES says so to the analysis, which sees a
   // lambda as a function of its own.
-  Status st =
-      spool->Read(base + next_seq, room, [&](uint64_t index, std::string_view bytes) REQUIRES(mu) {
-        if (index != base + next_seq) return false;  // a hole: see below
-        header.set_seq(next_seq);
-        std::string frame;
-        frame.reserve(header.ByteSizeLong() + bytes.size());
-        header.AppendToString(&frame);
-        frame.append(bytes);
-        frames->push_back(std::move(frame));
-        ++next_seq;
-        return true;
-      });
-  if (frames->size() - before < room && base + next_seq < spool->next_index()) {
+  Status st = spool->Read(window.next_index(), room,
+                          [&](uint64_t index, std::string_view bytes) REQUIRES(mu) {
+                            if (index != window.next_index()) return false;  // a hole: see below
+                            header.set_seq(window.Take());
+                            std::string frame;
+                            frame.reserve(header.ByteSizeLong() + bytes.size());
+                            header.AppendToString(&frame);
+                            frame.append(bytes);
+                            frames->push_back(std::move(frame));
+                            return true;
+                          });
+  if (frames->size() - before < room && window.next_index() < spool->next_index()) {
     // Stopped short of the window and of the spool's end: a hole (a record lost to corruption or
     // a failed write) or a read error. Send nothing past it until next_seq moves: the acks reach
     // the hole and CheckLost starts a new epoch there, or the resend timer retries a read.
-    stuck_index = base + next_seq;
+    window.MarkStuck();
   }
   if (!st.ok()) {
     if (auto n = error_log.Allow()) {
@@ -183,14 +166,13 @@ void ProducerLink::Impl::LogConnectionEvents() {
     const std::string_view peer = ev->peer;
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       spdlog::info("{}: connected to broker {}", source, peer);
-      auth_refused_at.reset();
+      choice.AuthSucceeded();
       continue;
     }
     // libzmq never retries a connection the broker's ZAP handler refused (a 400 is final for that
     // socket), so remember it: Run() opens a fresh socket later, in case our key was authorized in
     // the meantime (the broker reloads authorized_keys_dir on SIGHUP).
-    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && !auth_refused_at)
-      auth_refused_at = Clock::now();
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) choice.AuthRefused(Ms(Now()));
     std::optional<uint64_t> n = connection_log.Allow();
     if (!n) continue;
     switch (event) {
@@ -216,18 +198,38 @@ void ProducerLink::Impl::LogConnectionEvents() {
   }
 }
 
-milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now, size_t brokers,
-                                             size_t preferred) const {
+void ProducerLink::Impl::LogSwitch(const BrokerChoice::Switch& sw) {
+  const std::string& from = options.link.brokers[choice.current()];
+  const std::string& to = options.link.brokers[sw.to];
+  switch (sw.why) {
+    case BrokerChoice::Reason::kNoAck:
+      spdlog::warn("{}: no ack from broker {} for {} ms; failing over to {}", source, from,
+                   options.failover_after.count(), to);
+      break;
+    case BrokerChoice::Reason::kRefused:
+      spdlog::info("{}: retrying after our CURVE key was refused, with broker {}", source, to);
+      break;
+    case BrokerChoice::Reason::kSilent:
+      // Sent something, heard nothing (not even to a heartbeat): a half-open connection or a
+      // hung broker. A fresh socket finds out which.
+      spdlog::warn("{}: broker {} answered nothing for {} ms; connecting to {}", source, from,
+                   kProducerHeartbeat.silence.count(), to);
+      break;
+    case BrokerChoice::Reason::kFailback:
+      spdlog::info("{}: trying the preferred broker {} again", source, to);
+      break;
+  }
+}
+
+milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now) const {
   Clock::time_point due = now + kMaxPollTimeout;
   auto consider = [&due](Clock::time_point t) { due = std::min(due, t); };
-  const bool unacked = SettledIndex() + 1 < spool->next_index();
   // The same conditions as the checks in Run(); a timer that cannot fire is not waited for.
-  if (next_seq > acked_seq + 1 || stuck_index != 0)
-    consider(last_progress + options.resend_timeout);
-  if (brokers > 1 && unacked) consider(waiting_since + options.failover_after);
-  if (auth_refused_at) consider(*auth_refused_at + kAuthRetryAfter);
-  if (broker_index != preferred && !unacked) consider(connected_since + kFailbackAfter);
+  if (std::optional<int64_t> resend = window.ResendDueMs())
+    consider(Clock::time_point(milliseconds(*resend)));
   if (appended_since_sync) consider(last_sync + options.spool_sync_interval);
+  // Failover, failback, the CURVE retry, heartbeats and silence.
+  consider(Clock::time_point(milliseconds(choice.NextDueMs())));
   if (due <= now) return milliseconds(0);
   // Rounded up, plus 1 ms: the checks compare with '>', and waking a hair before a timer would
   // only cost another zero-timeout round.
@@ -235,14 +237,12 @@ milliseconds ProducerLink::Impl::PollTimeout(Clock::time_point now, size_t broke
 }
 
 void ProducerLink::Impl::Run() {
-  const size_t brokers = options.link.brokers.size();
-  const size_t preferred = PreferredBroker(options.endpoint, brokers);
   std::vector<pb::Ack> acks;
   std::vector<std::string> frames;
   bool caught_up = false;
   zmq_msg_t msg;
   zmq_msg_init(&msg);
-  last_sync = Clock::now();
+  last_sync = Now();
   spool::Spool::SyncBatch sync_batch;
   for (;;) {
     bool want_out = false;
@@ -251,7 +251,7 @@ void ProducerLink::Impl::Run() {
       MutexLock lock(&mu);
       if (stopping) break;
       want_out = CanSend(&caught_up);
-      timeout = PollTimeout(Clock::now(), brokers, preferred);
+      timeout = PollTimeout(Now());
     }
     if (caught_up) {
       // Everything spooled is sent and the window has room: from now on a Publish must wake us.
@@ -289,12 +289,13 @@ void ProducerLink::Impl::Run() {
       }
     }
 
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = Now();
     bool failover = false;
     size_t reopen_index = 0;
     uint64_t frames_epoch = 0;
     uint64_t first_seq = 0;
     frames.clear();
+    std::string heartbeat;
     {
       MutexLock lock(&mu);
       for (const pb::Ack& ack : acks) HandleAck(ack, now);
@@ -308,34 +309,12 @@ void ProducerLink::Impl::Run() {
       }
       CheckLost();
 
-      const bool unacked = SettledIndex() + 1 < spool->next_index();
-      if (heard || !unacked || !had_unacked) waiting_since = now;
-      had_unacked = unacked;
-      if ((next_seq > acked_seq + 1 || stuck_index != 0) &&
-          now - last_progress > options.resend_timeout) {
-        // No progress for resend_timeout: go back to the first unacked record (and retry a read
-        // that failed).
-        next_seq = acked_seq + 1;
-        went_back_for.reset();
-        stuck_index = 0;
-        last_progress = now;
-      }
-      if (brokers > 1 && unacked && now - waiting_since > options.failover_after) {
+      choice.Observe(SettledIndex() + 1 < spool->next_index(), heard, Ms(now));
+      (void)window.ResendIfDue(Ms(now));
+      if (std::optional<BrokerChoice::Switch> sw = choice.Decide(Ms(now))) {
         failover = true;
-        reopen_index = (broker_index + 1) % brokers;
-        spdlog::warn("{}: no ack from broker {} for {} ms; failing over to {}", source,
-                     options.link.brokers[broker_index], options.failover_after.count(),
-                     options.link.brokers[reopen_index]);
-      } else if (auth_refused_at && now - *auth_refused_at > kAuthRetryAfter) {
-        failover = true;
-        reopen_index = brokers > 1 ? (broker_index + 1) % brokers : broker_index;
-        spdlog::info("{}: retrying after our CURVE key was refused, with broker {}", source,
-                     options.link.brokers[reopen_index]);
-      } else if (broker_index != preferred && !unacked && now - connected_since > kFailbackAfter) {
-        failover = true;
-        reopen_index = preferred;
-        spdlog::info("{}: trying the preferred broker {} again", source,
-                     options.link.brokers[preferred]);
+        reopen_index = sw->to;
+        LogSwitch(*sw);
       }
       if (appended_since_sync && now - last_sync >= options.spool_sync_interval) {
         appended_since_sync = false;
@@ -352,7 +331,18 @@ void ProducerLink::Impl::Run() {
       }
       // Frames are built only when the socket takes them (ZMQ_IMMEDIATE: a broker is connected).
       if (!failover && (items[0].revents & ZMQ_POLLOUT)) BuildFrames(&frames, &first_seq);
-      frames_epoch = epoch;
+      frames_epoch = window.epoch();
+      if (!failover && frames.empty() && choice.liveness().HeartbeatDue(Ms(now))) {
+        if (window.acked_seq() >= 1) {
+          // Envelope{source, epoch, seq: acked_seq} and no body: every broker has that seq, so
+          // it answers as to a duplicate (Ack OK, its last seq) and appends nothing
+          // (docs/wire_format.md §4). Nothing acked yet in this epoch: nothing to ask about.
+          header.set_seq(window.acked_seq());
+          heartbeat = header.SerializeAsString();
+        } else {
+          choice.liveness().Skipped(Ms(now));
+        }
+      }
     }
 
     if (!sync_batch.empty()) {
@@ -368,17 +358,25 @@ void ProducerLink::Impl::Run() {
     }
 
     if (failover) {
-      auth_refused_at.reset();
       if (Status st = OpenSocket(reopen_index); !st.ok()) {
-        waiting_since = now;  // keep the old socket; try again after another failover_after
+        choice.ConnectFailed(Ms(now));  // keep the old socket; try again after failover_after
         spdlog::error("{}: {}", source, st.ToString());
         continue;
       }
       MutexLock lock(&mu);
       broker_index = reopen_index;
-      next_seq = acked_seq + 1;  // what was in flight on the old socket is resent
-      went_back_for.reset();
-      stuck_index = 0;
+      window.GoBack();  // what was in flight on the old socket is resent
+      continue;
+    }
+    if (!heartbeat.empty()) {
+      // Not connected (ZMQ_IMMEDIATE): nothing to prove; the next is an idle time away either way.
+      if (zmq_send(socket.get(), heartbeat.data(), heartbeat.size(), ZMQ_DONTWAIT) >= 0) {
+        choice.liveness().Sent(Ms(now));
+        MutexLock lock(&mu);
+        ++heartbeats;
+      } else {
+        choice.liveness().Skipped(Ms(now));
+      }
       continue;
     }
     if (frames.empty()) continue;
@@ -389,15 +387,10 @@ void ProducerLink::Impl::Run() {
         break;  // EAGAIN: not connected
       ++sent;
     }
+    if (sent > 0) choice.liveness().Sent(Ms(now));
     MutexLock lock(&mu);
-    if (epoch != frames_epoch) continue;    // Publish re-epoched meanwhile: those frames are void
-    const uint64_t end = first_seq + sent;  // one past the last seq actually sent
-    if (sent > 0) {
-      if (first_seq <= max_sent_seq) resent += std::min(end - 1, max_sent_seq) - first_seq + 1;
-      max_sent_seq = std::max(max_sent_seq, end - 1);
-      if (first_seq == acked_seq + 1) last_progress = now;  // the resend timer starts here
-    }
-    if (sent < frames.size()) next_seq = std::min(next_seq, end);
+    if (window.epoch() != frames_epoch) continue;  // Publish re-epoched meanwhile: frames are void
+    window.OnSent(first_seq, frames.size(), sent, Ms(now));
   }
   zmq_msg_close(&msg);
   CloseSocket();

@@ -1,7 +1,11 @@
 #include "common/transport/zmq_socket.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+
+#include "common/base/mutex.h"
+#include "common/transport/heartbeat.h"
 
 namespace hw::transport {
 
@@ -12,6 +16,34 @@ Status SetSocketInt(void* socket, int option, int value, const char* name) {
     return Status::Internal(std::string("zmq_setsockopt ") + name + ": " + ZmqErrorText());
   }
   return Status::Ok();
+}
+
+namespace {
+struct SharedContextState {
+  Mutex mu;
+  std::weak_ptr<void> weak GUARDED_BY(mu);
+};
+}  // namespace
+
+std::shared_ptr<void> SharedZmqContext() {
+  static auto* state = new SharedContextState;  // leaked on purpose: no exit-time destructor
+  MutexLock lock(&state->mu);
+  std::shared_ptr<void> ctx = state->weak.lock();
+  if (!ctx) {
+    void* raw = zmq_ctx_new();
+    if (raw == nullptr) return nullptr;
+    ctx = std::shared_ptr<void>(raw, [](void* c) {
+      while (zmq_ctx_term(c) != 0 && zmq_errno() == EINTR) {
+      }
+    });
+    state->weak = ctx;
+  }
+  return ctx;
+}
+
+Status ApplyLinkSocketOptions(void* socket) {
+  // ZMQ_HEARTBEAT_IVL stays 0: the links heartbeat only when idle, themselves (heartbeat.h).
+  return SetSocketInt(socket, ZMQ_TCP_MAXRT, kTcpMaxRetransmitMs, "ZMQ_TCP_MAXRT");
 }
 
 Status ApplyCurveClientKeys(void* socket, const CurveClientKeys& keys) {

@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -64,6 +65,15 @@ class ZmqMessage {
 
 // zmq_setsockopt of an int; the error names the option.
 Status SetSocketInt(void* socket, int option, int value, const char* name);
+
+// One ZeroMQ context for every link in the process, producer and consumer alike (loadgen runs
+// hundreds; a consumer daemon also publishes): created with the first link, terminated with the
+// last (zmq_ctx_term then waits for the sockets' linger). nullptr when libzmq cannot make one.
+std::shared_ptr<void> SharedZmqContext();
+
+// The options every link socket (a DEALER to a broker) shares: no ZMTP heartbeats, and a bound on
+// how long the kernel retransmits to a vanished peer (common/transport/heartbeat.h).
+Status ApplyLinkSocketOptions(void* socket);
 
 // Sets the server's public key and this client's keypair (Z85) on a socket before it connects.
 Status ApplyCurveClientKeys(void* socket, const CurveClientKeys& keys);

@@ -30,6 +30,15 @@ using hostwatch::v1::Envelope;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
+// Header only: a producer link's heartbeat when seq is one the broker has.
+std::string Bodyless(const std::string& source, uint64_t epoch, uint64_t seq) {
+  Envelope env;
+  env.set_source(source);
+  env.set_epoch(epoch);
+  env.set_seq(seq);
+  return env.SerializeAsString();
+}
+
 std::string MakeEnvelope(const std::string& endpoint, uint64_t epoch, uint64_t seq,
                          double value = 1.0, int samples = 4) {
   Envelope env;
@@ -208,6 +217,30 @@ TEST_F(BrokerProtocolTest, AppendsAcksDuplicatesAndGaps) {
   }
   ASSERT_NE(game01, nullptr);
   EXPECT_LT(game01->partition(), 4u);
+}
+
+TEST_F(BrokerProtocolTest, AnIdleProducersHeartbeatIsAnsweredAndNeitherStoredNorCounted) {
+  RawProducer p(ctx_, broker_->frontend());
+  for (uint64_t seq = 1; seq <= 10; ++seq) p.Send(MakeEnvelope("game-02", 7, seq));
+  ASSERT_TRUE(p.WaitFor(10, Ack::OK, 10s)) << broker_->Log();
+  RawConsumer c(ctx_, broker_->backend());
+  auto before = c.Stats(5s);
+  ASSERT_TRUE(before);
+
+  // The producer link's heartbeat: header only, seq = its last acked (docs/wire_format.md §4).
+  p.Send(Bodyless("game-02/test", 7, 10));
+  auto hb = p.WaitFor(10, Ack::OK, 5s);
+  ASSERT_TRUE(hb) << broker_->Log();
+  EXPECT_EQ(hb->source(), "game-02/test");
+  // A body-less envelope that would be new is no heartbeat: it is rejected as before.
+  p.Send(Bodyless("game-02/test", 7, 11));
+  ASSERT_TRUE(p.WaitFor(11, Ack::REJECTED, 5s));
+
+  auto after = c.Stats(5s);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->appended(), before->appended());
+  EXPECT_EQ(after->duplicates(), before->duplicates());
+  EXPECT_EQ(after->rejected(), before->rejected() + 1);
 }
 
 TEST_F(BrokerProtocolTest, HostileInputIsRejectedCountedAndHarmless) {
