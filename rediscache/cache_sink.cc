@@ -88,6 +88,7 @@ void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Fi
     {
       MutexLock lock(&mu_);
       stats_.skipped_old += p.plan.skipped_old;
+      stats_.malformed += p.plan.malformed;
     }
     pending_.push_back(std::move(p));
   }
@@ -244,6 +245,7 @@ void RedisCacheSink::AppendMetrics(consumer::MetricOut out) {
   out.Counter("command_errors", s.command_errors);
   out.Counter("replayed_duplicates", s.duplicates);
   out.Counter("skipped_old", s.skipped_old);
+  out.Counter("malformed", s.malformed);
   out.Counter("rewrites", s.rewrites);
   out.Gauge("pending_batches", static_cast<double>(s.pending));
   out.Gauge("hosts", static_cast<double>(s.hosts));

@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/naming/sample_wire.h"
 #include "common/transport/consumer_link.h"
 #include "rediscache/key_schema.h"
 #include "rediscache/redis_client.h"
@@ -48,6 +49,7 @@ struct BatchPlan {
   };
   std::vector<EventWrite> events;
   uint64_t samples = 0, event_count = 0, alerts = 0, skipped_old = 0;
+  uint64_t malformed = 0;  // deliveries whose bytes did not parse: nothing written for them
 };
 
 class CacheWriter {
@@ -56,7 +58,10 @@ class CacheWriter {
   void SetOptions(WriterOptions options);
   const KeySchema& keys() const { return keys_; }
 
-  // Plans the writes for a batch of deliveries and updates the own copy.
+  // Plans the writes for a batch of deliveries and updates the own copy. A delivery is read from
+  // its wire bytes (Delivery::body) when it has them, else from its parsed envelope. Samples are
+  // read from the bytes without a protobuf parse (common/naming/sample_wire.h); an envelope of
+  // another shape, and events and alerts, get the full parse.
   BatchPlan Plan(const std::vector<transport::Delivery>& batch);
   // The second pipeline: the writes of the events whose check in `main_replies` found nothing.
   Pipeline EventWrites(const BatchPlan& plan, const std::vector<Reply>& main_replies) const;
@@ -74,29 +79,61 @@ class CacheWriter {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
   struct HostCopy {
-    int64_t first_seen = 0, last_seen = 0;
-    std::map<std::string, std::string> tags;
-    std::set<std::string> sources;
+    int64_t first_seen = 0, last_seen = 0;  // first_seen 0: not yet set
+    std::map<std::string, std::string, std::less<>> tags;
+    std::set<std::string, std::less<>> sources;
+    std::string tags_json = "{}", sources_json = "[]";  // rebuilt only when those change
     struct Latest {
       int64_t time_ms = 0;
-      std::string value;   // "<value> <time_ms>"
+      double value = 0;
       uint64_t batch = 0;  // the Plan that last changed it (so each goes into one HSET once)
     };
     // series -> (looked up by string_view: no key copy unless the series is new)
     std::unordered_map<std::string, Latest, StringHash, std::equal_to<>> latest;
+    uint64_t batch = 0;  // the Plan that last touched the host
+    size_t work = 0;     // its index in work_ during that Plan
   };
-  struct EndpointWork;
-  bool HistoryWanted(const std::string& metric);
+  using HostMap = std::unordered_map<std::string, HostCopy, StringHash, std::equal_to<>>;
+  // What one Plan does to one endpoint. Kept across Plans (cleared, not freed) so that a batch
+  // allocates nothing for the vectors it fills again.
+  struct EndpointWork {
+    HostMap::value_type* host = nullptr;  // a node of hosts_: stays put while the batch is planned
+    std::vector<std::pair<const std::string, HostCopy::Latest>*> latest;  // changed by this batch
+    struct Point {
+      const std::string* series;  // the key of its node in the host's `latest`
+      int64_t time_ms;
+      double value;
+    };
+    std::vector<Point> history;
+    std::vector<std::pair<std::string, std::vector<std::string>>> events;  // id, fields
+  };
+  bool HistoryWanted(std::string_view metric);
+  EndpointWork& WorkFor(HostMap::value_type* host);
+  // False when the samples are not of the shape sample_wire reads (nothing counted; what was
+  // already applied to the own copy is idempotent when the caller reads the batch again).
+  bool PlanSamples(const naming::EnvelopeWire& header, BatchPlan* plan);
+  void PlanOther(const hostwatch::v1::Envelope& env, BatchPlan* plan);
+  void TouchHost(HostMap::value_type* host, std::string_view source, int64_t newest,
+                 const naming::TagView* tags, size_t tag_count);
+  void FinishPlan(BatchPlan* plan);
   void AddHostCommands(const std::string& endpoint, const HostCopy& host, bool rewrite,
                        Pipeline* out) const;
 
   WriterOptions options_;
   KeySchema keys_;
-  std::string ttl_;  // host_ttl_ms as text
-  std::unordered_map<std::string, HostCopy> hosts_;
-  std::string series_;                                   // reused per sample
-  uint64_t batch_ = 0;                                   // Plan calls so far
-  std::unordered_map<std::string, bool> history_match_;  // metric -> in history.metrics
+  std::string ttl_;     // host_ttl_ms as text
+  std::string maxlen_;  // events_maxlen as text
+  std::string trim_;    // the ZREMRANGEBYRANK stop that keeps history_points
+  HostMap hosts_;
+  uint64_t batch_ = 0;  // Plan calls so far
+  std::vector<EndpointWork> work_;
+  size_t work_used_ = 0;
+  // Reused per sample and per delivery.
+  naming::SamplesWire wire_;
+  naming::SampleView sample_;
+  std::string series_, canonical_;
+  std::unordered_map<std::string, bool, StringHash, std::equal_to<>>
+      history_match_;  // metric -> in history.metrics
 };
 
 }  // namespace hw::rediscache

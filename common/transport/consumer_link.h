@@ -31,6 +31,10 @@ struct ConsumerOptions {
   // `items` is counted on the wire; for consumers that only count or forward, and skip the cost
   // of building every Sample.
   bool parse_bodies = true;
+  // true: each Delivery also carries the envelope's wire bytes in `body` (one copy, no parse). With
+  // parse_bodies false this moves the decoding off the link thread: the caller reads the bytes on
+  // its own thread, and only what it needs (rediscache: common/naming/sample_wire.h).
+  bool keep_body = false;
   LinkConfig link;  // brokers/backends and curve are used; spool settings are not
 };
 
@@ -40,6 +44,7 @@ struct Delivery {
   uint64_t offset = 0;
   uint64_t items = 0;  // samples, events or alerts in the envelope
   hostwatch::v1::Envelope envelope;
+  std::string body;  // the envelope's wire bytes, with ConsumerOptions::keep_body; else empty
 };
 
 // Per (source, epoch) accounting, for `hostwatch consume --format summary`.

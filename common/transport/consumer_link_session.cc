@@ -187,7 +187,7 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   b.silence_limit = kResubscribeAfterSilence;
   const uint64_t session = b.awaiting_assignment ? 0 : b.session;
   PartitionState& ps = b.parts[h.partition()];
-  Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope()}, session};
+  Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope(), {}}, session};
   Envelope& e = p.delivery.envelope;
   bool parsed = false;
   if (has_body && options.parse_bodies) {
@@ -222,6 +222,7 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
     return;
   }
   if (h.offset() > ps.caller_done) ps.outstanding.insert(h.offset());
+  if (options.keep_body) p.delivery.body.assign(static_cast<const char*>(data), size);
   pending.push_back(std::move(p));
 }
 
