@@ -3,6 +3,7 @@
 # Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
 #
 #   bench/rediscache.sh [--hosts 100] [--metrics 64] [--ticks 100] [--bin DIR] [--no-build] [--keep]
+#                       [--perf DIR]   (records each cacher run with perf into DIR/<run>.perf)
 #
 # 1. A fresh hostwatch-broker's journal is filled first: `hostwatch loadgen --rate 0 --batch 64`,
 #    H hosts x M metrics x T ticks = N samples (640,000 by default).
@@ -19,7 +20,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release
+HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF=
 usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -29,6 +30,7 @@ while [[ $# -gt 0 ]]; do
     --bin) BIN=$2; BUILD=0; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
+    --perf) PERF=$(realpath "$2"); mkdir -p "$PERF"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "rediscache.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -124,6 +126,11 @@ YAML
   t0=$(nowns)
   "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
   pid=$!
+  local perf_pid=
+  if [[ -n $PERF ]]; then
+    perf record -q -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$pid" -o "$PERF/$name.perf" 2>/dev/null &
+    perf_pid=$!
+  fi
   PIDS+=($pid)
   for _ in $(seq 1 6000); do
     l=$(lag "bench-$name")
@@ -133,6 +140,7 @@ YAML
   t1=$(nowns)
   c1=$(proc_cpu "$pid")
   r1=$(proc_cpu "$REDIS_PID")
+  if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   stoppid "$pid"
   local rt p50 p99
   rt=$(grep -o 'round trip p50 [0-9.]* ms, p99 [0-9.]* ms' "$W/$name.log" | tail -1)

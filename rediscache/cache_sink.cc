@@ -84,7 +84,9 @@ void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Fi
     Pending p;
     p.ids.reserve(chunk.size());
     for (const consumer::Delivery& d : chunk) p.ids.push_back(consumer::IdOf(d));
-    p.plan = writer_.Plan(chunk);
+    p.plan = writer_.Plan(
+        chunk,
+        std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count());
     {
       MutexLock lock(&mu_);
       stats_.skipped_old += p.plan.skipped_old;

@@ -39,14 +39,24 @@ void CacheWriter::SetOptions(WriterOptions options) {
   ttl_ = std::to_string(options_.host_ttl_ms);
   maxlen_ = std::to_string(options_.events_maxlen);
   trim_ = std::to_string(-static_cast<int64_t>(options_.history_points) - 1);
+  refresh_ms_ = std::min<int64_t>(options_.host_ttl_ms / 10, 60000);
   history_match_.clear();
 }
 
-void CacheWriter::AddHostCommands(const std::string& e, const HostCopy& h, bool rewrite,
-                                  Pipeline* out) const {
+bool CacheWriter::ExpiryDue(Expiry* e) {
+  if (now_ms_ != 0 && e->epoch == expiry_epoch_ && now_ms_ - e->sent_ms < refresh_ms_) return false;
+  e->sent_ms = now_ms_;
+  e->epoch = expiry_epoch_;
+  return true;
+}
+
+void CacheWriter::AddHostCommands(const std::string& e, HostCopy& h, bool rewrite, Pipeline* out) {
   out->push_back({{"ZADD", keys_.Hosts(), "GT", std::to_string(h.last_seen), e}});
   std::string host_key = keys_.Host(e);
-  if (!rewrite) out->push_back({{"HSETNX", host_key, "first_seen", std::to_string(h.first_seen)}});
+  if (!rewrite && h.first_seen_due) {
+    out->push_back({{"HSETNX", host_key, "first_seen", std::to_string(h.first_seen)}});
+  }
+  h.first_seen_due = false;
   Command hset{{"HSET", host_key}};
   hset.argv.reserve(10);
   if (rewrite) {
@@ -56,7 +66,8 @@ void CacheWriter::AddHostCommands(const std::string& e, const HostCopy& h, bool 
   hset.argv.insert(hset.argv.end(), {"last_seen", std::to_string(h.last_seen), "tags", h.tags_json,
                                      "sources", h.sources_json});
   out->push_back(std::move(hset));
-  out->push_back({{"PEXPIRE", std::move(host_key), ttl_}});
+  if (rewrite || ExpiryDue(&h.host_expiry))
+    out->push_back({{"PEXPIRE", std::move(host_key), ttl_}});
 }
 
 CacheWriter::EndpointWork& CacheWriter::WorkFor(HostMap::value_type* host) {
@@ -113,6 +124,7 @@ bool CacheWriter::PlanSamples(const naming::EnvelopeWire& header, BatchPlan* pla
   EndpointWork& w = WorkFor(node);
   uint64_t samples = 0, skipped_old = 0;
   int64_t newest = 0;
+  size_t k = 0;  // the sample's index in the envelope
   naming::SampleView& s = sample_;
   while (wire_.Next(&s)) {
     ++samples;
@@ -130,9 +142,21 @@ bool CacheWriter::PlanSamples(const naming::EnvelopeWire& header, BatchPlan* pla
       }
       series = series_;
     }
-    auto found = host.latest.find(series);
-    if (found == host.latest.end()) found = host.latest.try_emplace(std::string(series)).first;
-    auto& entry = *found;
+    std::pair<const std::string, HostCopy::Latest>* node_at = nullptr;
+    if (k < host.order.size() && host.order[k]->first == series) {
+      node_at = host.order[k];
+    } else {
+      auto found = host.latest.find(series);
+      if (found == host.latest.end()) found = host.latest.try_emplace(std::string(series)).first;
+      node_at = &*found;
+      if (k < host.order.size()) {
+        host.order[k] = node_at;
+      } else {
+        host.order.push_back(node_at);
+      }
+    }
+    ++k;
+    auto& entry = *node_at;
     if (HistoryWanted(s.metric)) w.history.push_back({&entry.first, s.time_ms, s.value});
     HostCopy::Latest& copy = entry.second;
     if (s.time_ms < copy.time_ms) {
@@ -217,9 +241,10 @@ void CacheWriter::PlanOther(const pb::Envelope& env, BatchPlan* plan) {
   TouchHost(&*found_host, env.source(), newest, tags.data(), tags.size());
 }
 
-BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch) {
+BatchPlan CacheWriter::Plan(const std::vector<transport::Delivery>& batch, int64_t now_ms) {
   BatchPlan plan;
   ++batch_;
+  now_ms_ = now_ms;
   work_used_ = 0;
   for (const transport::Delivery& d : batch) {
     std::string_view bytes = d.body;
@@ -255,7 +280,8 @@ void CacheWriter::FinishPlan(BatchPlan* plan) {
   for (size_t i = 0; i < work_used_; ++i) {
     EndpointWork& w = work_[i];
     const std::string& e = w.host->first;
-    AddHostCommands(e, w.host->second, false, &plan->main);
+    HostCopy& host = w.host->second;
+    AddHostCommands(e, host, false, &plan->main);
     if (!w.latest.empty()) {
       const std::string key = keys_.Latest(e);
       Command hset{{"HSET", key}};
@@ -265,7 +291,7 @@ void CacheWriter::FinishPlan(BatchPlan* plan) {
         LatestValueInto(entry->second.value, entry->second.time_ms, &hset.argv.emplace_back());
       }
       plan->main.push_back(std::move(hset));
-      plan->main.push_back({{"PEXPIRE", key, ttl_}});
+      if (ExpiryDue(&host.latest_expiry)) plan->main.push_back({{"PEXPIRE", key, ttl_}});
       w.latest.clear();
     }
     if (!w.history.empty()) {
@@ -278,6 +304,7 @@ void CacheWriter::FinishPlan(BatchPlan* plan) {
       });
       for (size_t at = 0; at < h.size();) {
         const std::string* series = h[at].series;
+        HostCopy::Latest& copy = host.latest.find(*series)->second;
         const std::string key = keys_.History(e, *series);
         Command zadd{{"ZADD", key}};
         for (; at < h.size() && h[at].series == series; ++at) {
@@ -285,11 +312,11 @@ void CacheWriter::FinishPlan(BatchPlan* plan) {
           if (n > 2 && h[at].time_ms == h[at - 1].time_ms && h[at].value == h[at - 1].value)
             continue;
           zadd.argv.push_back(std::to_string(h[at].time_ms));
-          zadd.argv.push_back(HistoryMember(h[at].value, h[at].time_ms));
+          HistoryMemberInto(h[at].value, h[at].time_ms, &zadd.argv.emplace_back());
         }
         plan->main.push_back(std::move(zadd));
         plan->main.push_back({{"ZREMRANGEBYRANK", key, "0", trim_}});
-        plan->main.push_back({{"PEXPIRE", key, ttl_}});
+        if (ExpiryDue(&copy.history_expiry)) plan->main.push_back({{"PEXPIRE", key, ttl_}});
       }
       h.clear();
     }
@@ -325,9 +352,10 @@ Pipeline CacheWriter::EventWrites(const BatchPlan& plan,
   return out;
 }
 
-Pipeline CacheWriter::RewriteAll() const {
+Pipeline CacheWriter::RewriteAll() {
+  ++expiry_epoch_;
   Pipeline out;
-  for (const auto& [e, h] : hosts_) {
+  for (auto& [e, h] : hosts_) {
     AddHostCommands(e, h, true, &out);
     if (h.latest.empty()) continue;
     Command hset{{"HSET", keys_.Latest(e)}};

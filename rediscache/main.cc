@@ -10,5 +10,8 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_TOP_PAD, 16 << 20);
+  // No fastbins: every envelope's bytes are a large allocation, which made glibc consolidate the
+  // fastbins each time (tcache still serves the small sizes per thread).
+  mallopt(M_MXFAST, 0);
   return hw::daemon::RunDaemon(hw::rediscache::RedisCacheDaemonSpec(), argc, argv);
 }
