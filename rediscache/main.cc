@@ -13,5 +13,8 @@ int main(int argc, char** argv) {
   // No fastbins: every envelope's bytes are a large allocation, which made glibc consolidate the
   // fastbins each time (tcache still serves the small sizes per thread).
   mallopt(M_MXFAST, 0);
+  // One arena: the envelopes' buffers are allocated by ZeroMQ's I/O thread and freed by the sink
+  // thread; in per-thread arenas that made the I/O thread's arena grow and fault in pages anew.
+  mallopt(M_ARENA_MAX, 1);
   return hw::daemon::RunDaemon(hw::rediscache::RedisCacheDaemonSpec(), argc, argv);
 }

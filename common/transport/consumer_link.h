@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status/status.h"
@@ -31,7 +32,7 @@ struct ConsumerOptions {
   // `items` is counted on the wire; for consumers that only count or forward, and skip the cost
   // of building every Sample.
   bool parse_bodies = true;
-  // true: each Delivery also carries the envelope's wire bytes in `body` (one copy, no parse). With
+  // true: each Delivery also carries the envelope's wire bytes in `body` (no copy, no parse). With
   // parse_bodies false this moves the decoding off the link thread: the caller reads the bytes on
   // its own thread, and only what it needs (rediscache: common/naming/sample_wire.h).
   bool keep_body = false;
@@ -44,7 +45,10 @@ struct Delivery {
   uint64_t offset = 0;
   uint64_t items = 0;  // samples, events or alerts in the envelope
   hostwatch::v1::Envelope envelope;
-  std::string body;  // the envelope's wire bytes, with ConsumerOptions::keep_body; else empty
+  // With ConsumerOptions::keep_body: the envelope's wire bytes, kept alive by body_owner (the
+  // received message itself, so no copy; it may be released on any thread). Else empty.
+  std::string_view body;
+  std::shared_ptr<const void> body_owner;
 };
 
 // Per (source, epoch) accounting, for `hostwatch consume --format summary`.
