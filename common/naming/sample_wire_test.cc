@@ -166,7 +166,8 @@ TEST(SampleWireTest, OtherShapesAreLeftToTheFullParse) {
   s.set_metric("m");
   s.set_time_ms(5);
   const std::string sample = s.SerializeAsString();
-  ASSERT_TRUE(w.Open(WrapSample(sample + std::string("\x18\x07", 2)), &header));
+  const std::string odd = WrapSample(sample + std::string("\x18\x07", 2));  // outlives the reads
+  ASSERT_TRUE(w.Open(odd, &header));
   SampleView v;
   EXPECT_FALSE(w.Next(&v));
   EXPECT_FALSE(w.ok());
