@@ -72,6 +72,7 @@ void RedisCacheSink::ApplyReload() {
 void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finisher& finisher) {
   ApplyReload();
   const auto t0 = Clock::now();
+  if (first_batch_ == Clock::time_point{}) first_batch_ = t0;
   // A kit batch can hold a thousand envelopes when catching up; a pipeline per kPipelineDeliveries
   // keeps each round trip short (Redis serves other clients between them, and the first commits
   // come sooner) while live traffic, a few envelopes at a time, still takes one round trip.
@@ -125,10 +126,13 @@ void RedisCacheSink::Close(consumer::Finisher& finisher) {
   next_attempt_ = {};  // one last try, bounded by the timeout
   Flush(finisher);
   const SinkStats s = stats();
+  const double busy_s = last_written_ > first_batch_
+                            ? std::chrono::duration<double>(last_written_ - first_batch_).count()
+                            : 0.0;
   spdlog::info(
-      "redis {}: {} batches, {} samples, {} events, {} alerts written; round trip p50 {:.2f} ms, "
-      "p99 {:.2f} ms; {} failed attempts",
-      backend_->Describe(), s.batches, s.samples, s.events, s.alerts, s.roundtrip_p50_ms,
+      "redis {}: {} batches, {} samples, {} events, {} alerts written in {:.3f} s (first batch to "
+      "last reply); round trip p50 {:.2f} ms, p99 {:.2f} ms; {} failed attempts",
+      backend_->Describe(), s.batches, s.samples, s.events, s.alerts, busy_s, s.roundtrip_p50_ms,
       s.roundtrip_p99_ms, s.failures);
   if (!pending_.empty())
     spdlog::warn("stopping with {} batches not written to redis; they are delivered again",
@@ -219,6 +223,7 @@ void RedisCacheSink::Flush(consumer::Finisher& finisher) {
     backoff_.Reset();
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     finisher.Finish(p.ids);
+    last_written_ = Clock::now();
     {
       MutexLock lock(&mu_);
       ++stats_.batches;

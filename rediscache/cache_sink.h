@@ -84,6 +84,8 @@ class RedisCacheSink : public consumer::Sink {
   Clock::time_point next_attempt_{};
   Clock::time_point next_expire_{};
   Clock::time_point last_failure_log_{};
+  // The first batch handed to Consume and the last reply, for the closing log line's rate.
+  Clock::time_point first_batch_{}, last_written_{};
   uint64_t failures_logged_ = 0;
 
   mutable Mutex mu_;
