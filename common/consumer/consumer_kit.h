@@ -95,7 +95,7 @@ struct KitOptions {
   transport::LinkConfig link;  // link.group, link.start ("earliest" | "latest"), brokers, curve
   std::vector<hostwatch::v1::Topic> topics;  // empty: every topic
   uint32_t credit = 2048;
-  size_t max_batch = 1024;                    // deliveries per Consume call
+  size_t max_batch = 1024;  // deliveries per Consume call
   // true: each delivery reaches the sink as its wire bytes (Delivery::body) and an envelope with
   // only its header (source, epoch, seq, sent_ms); the sink decodes on its own thread. The link
   // thread then only scans headers, so it keeps up with the broker however costly the bodies.
