@@ -3,6 +3,7 @@
 # Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
 #
 #   bench/rediscache.sh [--hosts 100] [--metrics 64] [--ticks 100] [--bin DIR] [--no-build] [--keep]
+#                       [--perf DIR]   (records each cacher run with perf into DIR/<run>.perf)
 #
 # 1. A fresh hostwatch-broker's journal is filled first: `hostwatch loadgen --rate 0 --batch 64`,
 #    H hosts x M metrics x T ticks = N samples (640,000 by default).
@@ -11,7 +12,9 @@
 #      history off   history.metrics: []       (latest HSET per endpoint per batch + registry)
 #      default       history.metrics: ["load.m000*"] (9 of 64 loadgen series, the share the
 #                    default key series have of a collector's), registry, events (none in load)
-#    samples/s = N / (cacher start -> the group's lag is 0). CPU per sample of the cacher and of
+#    samples/s = N / (cacher start -> the group's lag is 0), which includes the cacher's start and
+#    this script's lag polling (~0.1 s a poll); also N / (the cacher's first batch -> its last
+#    reply), from its log line at stop, which is the cacher's own rate. CPU per sample of the cacher and of
 #    redis-server (utime + stime from /proc). Round trip p50/p99 per batch from the cacher's own
 #    figures (its log line at stop).
 # 3. redis-benchmark -c 1 -P 64 -t hset -n 2000000: HSET ops/s over one pipelined connection.
@@ -19,7 +22,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release
+HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF=
 usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -29,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --bin) BIN=$2; BUILD=0; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
+    --perf) PERF=$(realpath "$2"); mkdir -p "$PERF"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "rediscache.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -124,6 +128,11 @@ YAML
   t0=$(nowns)
   "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
   pid=$!
+  local perf_pid=
+  if [[ -n $PERF ]]; then
+    perf record -q -e cpu-clock -F 999 -p "$pid" -o "$PERF/$name.perf" 2>/dev/null &
+    perf_pid=$!
+  fi
   PIDS+=($pid)
   for _ in $(seq 1 6000); do
     l=$(lag "bench-$name")
@@ -133,13 +142,16 @@ YAML
   t1=$(nowns)
   c1=$(proc_cpu "$pid")
   r1=$(proc_cpu "$REDIS_PID")
+  if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   stoppid "$pid"
-  local rt p50 p99
+  local rt p50 p99 busy
   rt=$(grep -o 'round trip p50 [0-9.]* ms, p99 [0-9.]* ms' "$W/$name.log" | tail -1)
   p50=$(echo "$rt" | awk '{print $4}') p99=$(echo "$rt" | awk '{print $7}')
+  busy=$(grep -o 'written in [0-9.]* s' "$W/$name.log" | tail -1 | awk '{print $3}')
   awk -v n="$N" -v a="$t0" -v b="$t1" -v c="$c1" -v r="$(awk -v x="$r0" -v y="$r1" 'BEGIN{print y-x}')" \
-      -v p50="$p50" -v p99="$p99" -v name="$name" \
-    'BEGIN {s = (b-a)/1e9; printf "%s %.0f %.2f %.2f %s %s\n", name, n/s, c*1e6/n, r*1e6/n, p50, p99}' >>"$W/results"
+      -v p50="$p50" -v p99="$p99" -v name="$name" -v busy="${busy:-0}" \
+    'BEGIN {s = (b-a)/1e9; printf "%s %.0f %.0f %.2f %.2f %s %s\n", name, n/s, (busy > 0 ? n/busy : 0),
+            c*1e6/n, r*1e6/n, p50, p99}' >>"$W/results"
 }
 : >"$W/results"
 run history-off '[]'
@@ -149,12 +161,12 @@ HSET=$(redis-benchmark -h 127.0.0.1 -p "$RP" -c 1 -P 64 -t hset -n 2000000 -q 2>
        tr '\r' '\n' | grep -o 'HSET: [0-9.]* requests per second' | tail -1 | awk '{print $2}')
 
 echo
-echo "| run | samples/s | × redis-benchmark HSET ops/s | cacher CPU µs/sample | redis CPU µs/sample | batch round trip p50 / p99 ms |"
-echo "|---|---|---|---|---|---|"
-while read -r name rate cpu rcpu p50 p99; do
-  awk -v n="$name" -v r="$rate" -v h="$HSET" -v c="$cpu" -v rc="$rcpu" -v p50="$p50" -v p99="$p99" \
-    'BEGIN {printf "| %s | %\047.0f | %.2f× | %.2f | %.2f | %s / %s |\n", n, r, r/h, c, rc, p50, p99}'
+echo "| run | samples/s (start to lag 0) | × HSET ops/s | samples/s (first batch to last reply) | × HSET ops/s | cacher CPU µs/sample | redis CPU µs/sample | batch round trip p50 / p99 ms |"
+echo "|---|---|---|---|---|---|---|---|"
+while read -r name rate busy cpu rcpu p50 p99; do
+  awk -v n="$name" -v r="$rate" -v b="$busy" -v h="$HSET" -v c="$cpu" -v rc="$rcpu" -v p50="$p50" -v p99="$p99" \
+    'BEGIN {printf "| %s | %\047.0f | %.2f× | %\047.0f | %.2f× | %.2f | %.2f | %s / %s |\n", n, r, r/h, b, b/h, c, rc, p50, p99}'
 done <"$W/results"
-awk -v h="$HSET" 'BEGIN {printf "| redis-benchmark -c 1 -P 64 -t hset | %\047.0f ops/s | 1× | | | |\n", h}'
+awk -v h="$HSET" 'BEGIN {printf "| redis-benchmark -c 1 -P 64 -t hset | %\047.0f ops/s | 1× | | | | | |\n", h}'
 echo
 echo "$N samples from a full journal; $HOSTS hosts x $METRICS metrics x $TICKS ticks; $(nproc) cores."

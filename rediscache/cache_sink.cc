@@ -72,6 +72,7 @@ void RedisCacheSink::ApplyReload() {
 void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finisher& finisher) {
   ApplyReload();
   const auto t0 = Clock::now();
+  if (first_batch_ == Clock::time_point{}) first_batch_ = t0;
   // A kit batch can hold a thousand envelopes when catching up; a pipeline per kPipelineDeliveries
   // keeps each round trip short (Redis serves other clients between them, and the first commits
   // come sooner) while live traffic, a few envelopes at a time, still takes one round trip.
@@ -84,10 +85,13 @@ void RedisCacheSink::Consume(std::vector<consumer::Delivery> batch, consumer::Fi
     Pending p;
     p.ids.reserve(chunk.size());
     for (const consumer::Delivery& d : chunk) p.ids.push_back(consumer::IdOf(d));
-    p.plan = writer_.Plan(chunk);
+    p.plan = writer_.Plan(
+        chunk,
+        std::chrono::duration_cast<std::chrono::milliseconds>(t0.time_since_epoch()).count());
     {
       MutexLock lock(&mu_);
       stats_.skipped_old += p.plan.skipped_old;
+      stats_.malformed += p.plan.malformed;
     }
     pending_.push_back(std::move(p));
   }
@@ -122,10 +126,13 @@ void RedisCacheSink::Close(consumer::Finisher& finisher) {
   next_attempt_ = {};  // one last try, bounded by the timeout
   Flush(finisher);
   const SinkStats s = stats();
+  const double busy_s = last_written_ > first_batch_
+                            ? std::chrono::duration<double>(last_written_ - first_batch_).count()
+                            : 0.0;
   spdlog::info(
-      "redis {}: {} batches, {} samples, {} events, {} alerts written; round trip p50 {:.2f} ms, "
-      "p99 {:.2f} ms; {} failed attempts",
-      backend_->Describe(), s.batches, s.samples, s.events, s.alerts, s.roundtrip_p50_ms,
+      "redis {}: {} batches, {} samples, {} events, {} alerts written in {:.3f} s (first batch to "
+      "last reply); round trip p50 {:.2f} ms, p99 {:.2f} ms; {} failed attempts",
+      backend_->Describe(), s.batches, s.samples, s.events, s.alerts, busy_s, s.roundtrip_p50_ms,
       s.roundtrip_p99_ms, s.failures);
   if (!pending_.empty())
     spdlog::warn("stopping with {} batches not written to redis; they are delivered again",
@@ -216,6 +223,7 @@ void RedisCacheSink::Flush(consumer::Finisher& finisher) {
     backoff_.Reset();
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     finisher.Finish(p.ids);
+    last_written_ = Clock::now();
     {
       MutexLock lock(&mu_);
       ++stats_.batches;
@@ -244,6 +252,7 @@ void RedisCacheSink::AppendMetrics(consumer::MetricOut out) {
   out.Counter("command_errors", s.command_errors);
   out.Counter("replayed_duplicates", s.duplicates);
   out.Counter("skipped_old", s.skipped_old);
+  out.Counter("malformed", s.malformed);
   out.Counter("rewrites", s.rewrites);
   out.Gauge("pending_batches", static_cast<double>(s.pending));
   out.Gauge("hosts", static_cast<double>(s.hosts));

@@ -36,6 +36,7 @@ struct SinkSettings {
 struct SinkStats {
   uint64_t batches = 0, commands = 0, samples = 0, events = 0, alerts = 0;
   uint64_t failures = 0, command_errors = 0, duplicates = 0, skipped_old = 0, rewrites = 0;
+  uint64_t malformed = 0;  // deliveries that did not parse (finished, nothing written)
   uint64_t pending = 0, hosts = 0;
   double roundtrip_ms = 0;  // the last batch's, all its round trips
   // Over the last (up to) 4096 batches: the time from the first attempt that succeeded to the last
@@ -83,6 +84,8 @@ class RedisCacheSink : public consumer::Sink {
   Clock::time_point next_attempt_{};
   Clock::time_point next_expire_{};
   Clock::time_point last_failure_log_{};
+  // The first batch handed to Consume and the last reply, for the closing log line's rate.
+  Clock::time_point first_batch_{}, last_written_{};
   uint64_t failures_logged_ = 0;
 
   mutable Mutex mu_;

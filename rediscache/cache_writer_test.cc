@@ -146,5 +146,82 @@ TEST(CacheWriter, ExpireForgetsIdleHosts) {
   EXPECT_EQ(p[0].argv, (std::vector<std::string>{"ZREMRANGEBYSCORE", "hw:hosts", "-inf", "(4500"}));
 }
 
+// The same delivery as the consumer kit hands it with raw_bodies: the header parsed, the rest
+// bytes.
+transport::Delivery Raw(const transport::Delivery& parsed, const std::string& bytes) {
+  transport::Delivery d;
+  d.offset = parsed.offset;
+  d.envelope.set_source(parsed.envelope.source());
+  d.envelope.set_seq(parsed.envelope.seq());
+  d.body = bytes;
+  return d;
+}
+
+TEST(CacheWriter, RawBytesPlanTheSameAsParsedEnvelopes) {
+  transport::Delivery a = Samples("a", 1, 1000, {{"cpu.busy", 1}, {"mem.used", 5}});
+  auto* tagged = a.envelope.mutable_samples()->add_samples();
+  tagged->set_metric("disk.used");
+  (*tagged->mutable_tags())["mount"] = "/var";
+  (*tagged->mutable_tags())["dev"] = "sda 1";
+  tagged->set_value(0.5);
+  tagged->set_time_ms(1000);
+  const std::string bytes = a.envelope.SerializeAsString();
+  // Two samples bodies on the wire: a full parse merges them, and so must the plan.
+  transport::Delivery b = Samples("a", 2, 2000, {{"cpu.busy", 2}});
+  transport::Delivery b2 = Samples("a", 2, 2000, {{"load.1min", 3}});
+  const std::string merged = b.envelope.SerializeAsString() + b2.envelope.SerializeAsString();
+  transport::Delivery bm;
+  ASSERT_TRUE(bm.envelope.ParseFromString(merged));
+
+  CacheWriter parsed(Options()), raw(Options());
+  BatchPlan p = parsed.Plan({a, bm});
+  BatchPlan r = raw.Plan({Raw(a, bytes), Raw(bm, merged)});
+  ASSERT_EQ(p.main.size(), r.main.size());
+  for (size_t i = 0; i < p.main.size(); ++i) EXPECT_EQ(p.main[i].argv, r.main[i].argv) << i;
+  EXPECT_EQ(r.samples, 5u);
+  const Command* hset = Find(r.main, "HSET", "hw:latest:{a}");
+  ASSERT_NE(hset, nullptr);
+  EXPECT_EQ(hset->argv, (std::vector<std::string>{
+                            "HSET", "hw:latest:{a}", "cpu.busy", "2 2000", "mem.used", "5 1000",
+                            "disk.used;dev=sda 1;mount=/var", "0.5 1000", "load.1min", "3 2000"}));
+  EXPECT_EQ(r.malformed, 0u);
+}
+
+TEST(CacheWriter, BytesThatDoNotParseAreCountedAndSkipped) {
+  CacheWriter w(Options());
+  transport::Delivery d;
+  d.offset = 1;
+  d.body = "\x52\x7f";  // a samples body longer than the bytes
+  BatchPlan p = w.Plan({d});
+  EXPECT_EQ(p.malformed, 1u);
+  EXPECT_TRUE(p.main.empty());
+  EXPECT_EQ(w.hosts(), 0u);
+}
+
+TEST(CacheWriter, TtlsAndFirstSeenAreSentOncePerRefreshNotPerBatch) {
+  WriterOptions o = Options();
+  o.host_ttl_ms = 100000;  // refreshed every 10 s
+  CacheWriter w(o);
+  auto count = [](const Pipeline& p, const std::string& verb) {
+    int n = 0;
+    for (const Command& c : p) n += c.argv[0] == verb;
+    return n;
+  };
+  BatchPlan first = w.Plan({Samples("a", 1, 1000, {{"cpu.busy", 1}})}, 5000);
+  EXPECT_EQ(count(first.main, "PEXPIRE"), 3);  // host, latest, history
+  EXPECT_EQ(count(first.main, "HSETNX"), 1);
+  BatchPlan soon = w.Plan({Samples("a", 2, 2000, {{"cpu.busy", 2}})}, 14999);
+  EXPECT_EQ(count(soon.main, "PEXPIRE"), 0);
+  EXPECT_EQ(count(soon.main, "HSETNX"), 0);
+  EXPECT_NE(Find(soon.main, "HSET", "hw:latest:{a}"), nullptr);
+  BatchPlan later = w.Plan({Samples("a", 3, 3000, {{"cpu.busy", 3}})}, 15000);
+  EXPECT_EQ(count(later.main, "PEXPIRE"), 3);
+  // A restarted Redis has no TTLs: the rewrite sends the host's, the next batch the rest.
+  Pipeline rewrite = w.RewriteAll();
+  EXPECT_EQ(count(rewrite, "PEXPIRE"), 2);
+  BatchPlan after = w.Plan({Samples("a", 4, 4000, {{"cpu.busy", 4}})}, 15001);
+  EXPECT_EQ(count(after.main, "PEXPIRE"), 3);
+}
+
 }  // namespace
 }  // namespace hw::rediscache

@@ -59,8 +59,24 @@ std::string LatestValue(double v, int64_t time_ms) {
   return out;
 }
 
+void HistoryMemberInto(double v, int64_t time_ms, std::string* out) {
+  char buf[64];
+  char* end = buf + sizeof buf;
+  char* p = std::to_chars(buf, end, time_ms).ptr;
+  *p++ = ':';
+  auto r = std::to_chars(p, end, v);
+  if (r.ec == std::errc()) {
+    p = r.ptr;
+  } else {
+    *p++ = '0';  // as FormatValue
+  }
+  out->assign(buf, p);
+}
+
 std::string HistoryMember(double v, int64_t time_ms) {
-  return std::to_string(time_ms) + ":" + FormatValue(v);
+  std::string out;
+  HistoryMemberInto(v, time_ms, &out);
+  return out;
 }
 
 namespace {

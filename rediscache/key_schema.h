@@ -50,6 +50,7 @@ std::string LatestValue(double v, int64_t time_ms);
 void LatestValueInto(double v, int64_t time_ms, std::string* out);
 // "<time_ms>:<value>", the history member: a replay writes the same member again.
 std::string HistoryMember(double v, int64_t time_ms);
+void HistoryMemberInto(double v, int64_t time_ms, std::string* out);
 
 // A JSON string literal (quotes included); UTF-8 passes through, control characters and invalid
 // bytes are escaped (\u00XX per byte), so any tag value gives valid JSON.

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
+
 #include "rediscache/redis_cluster.h"
 
 namespace hw::rediscache {
@@ -88,20 +90,28 @@ RedisConnection::~RedisConnection() { redisFree(ctx_); }
 
 Status RedisConnection::Send(const std::vector<const Command*>& commands) {
   if (broken_) return Status::Unavailable("redis " + address_.ToString() + ": connection lost");
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
+  // The protocol's multi-bulk form of each argv, written here into one reused buffer and handed to
+  // hiredis once per pipeline: its per-command formatting (an sds per command, grown per argument)
+  // was a tenth of the cacher's CPU. The same bytes as redisAppendCommandArgv's; arguments are
+  // length-prefixed, never interpreted.
+  out_.clear();
+  char num[24];
+  auto append_count = [&](char kind, size_t n) {
+    out_ += kind;
+    out_.append(num, std::to_chars(num, num + sizeof num, n).ptr);
+    out_ += "\r\n";
+  };
   for (const Command* c : commands) {
-    argv.clear();
-    lens.clear();
+    append_count('*', c->argv.size());
     for (const std::string& a : c->argv) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
+      append_count('$', a.size());
+      out_ += a;
+      out_ += "\r\n";
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-        REDIS_OK) {
-      broken_ = true;
-      return Status::Unavailable("redis " + address_.ToString() + ": " + ctx_->errstr);
-    }
+  }
+  if (!out_.empty() && redisAppendFormattedCommand(ctx_, out_.data(), out_.size()) != REDIS_OK) {
+    broken_ = true;
+    return Status::Unavailable("redis " + address_.ToString() + ": " + ctx_->errstr);
   }
   // Written out now (blocking, bounded by the timeout), not on the first read.
   int done = 0;

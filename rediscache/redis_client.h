@@ -73,6 +73,7 @@ class RedisConnection {
   RedisAddress address_;
   std::string run_id_;
   bool broken_ = false;
+  std::string out_;  // the pipeline being sent, reused
 };
 
 class RedisBackend {

@@ -19,12 +19,15 @@ class RedisCacheService : public daemon::Service<RedisCacheConfig> {
     consumer::KitOptions o;
     o.component = "rediscache";
     o.link = config_.link;
-    // Enough envelopes in flight to keep Redis busy while the next ones are decoded; more only
-    // grows the heap when catching up (a decoded envelope is ~10x its wire size: 2048 in flight
-    // took the cacher to 135 MB, each page of it a fault on first touch).
-    o.credit = 512;
-    o.max_batch = 512;
-    o.max_inflight_bytes = 8ull << 20;
+    // The sink reads samples straight from the envelopes' bytes (cache_writer.h): the link
+    // thread then only scans headers and copies bytes, and nothing builds a Sample.
+    o.raw_bodies = true;
+    // Enough envelopes in flight to keep Redis busy while the next ones are planned, handed over
+    // in batches of a pipeline each (not the whole window at once), so that planning, Redis and
+    // the link overlap; the bytes are the wire bytes, ~1 kB per 64 samples.
+    o.credit = 1024;
+    o.max_batch = 128;
+    o.max_inflight_bytes = 16ull << 20;
     HW_ASSIGN_OR_RETURN(kit_, consumer::ConsumerKit::Create(std::move(o), std::move(sink)));
     spdlog::info("caching into redis {} (prefix \"{}\")",
                  config_.cluster() ? "cluster" : config_.redis.front(), config_.prefix);

@@ -146,7 +146,8 @@ struct ConsumerKit::Impl final : Finisher {
     const Clock::time_point now = Clock::now();
     int64_t newest_sent = 0;
     for (const Delivery& d : batch) {
-      tracker.Delivered(d.broker, d.partition, d.offset, d.envelope.ByteSizeLong() + 64);
+      const size_t bytes = d.body.empty() ? d.envelope.ByteSizeLong() : d.body.size();
+      tracker.Delivered(d.broker, d.partition, d.offset, bytes + 64);
       auto& h = handed[{d.broker, d.partition}];
       if (h.empty() || h.back().first < d.offset) h.emplace_back(d.offset, now);
       newest_sent = std::max<int64_t>(newest_sent, d.envelope.sent_ms());
@@ -346,6 +347,8 @@ Status ConsumerKit::Start() {
   co.topics = o.topics;
   co.start = start;
   co.credit = o.credit;
+  co.parse_bodies = !o.raw_bodies;
+  co.keep_body = o.raw_bodies;
   co.link = o.link;
   HW_ASSIGN_OR_RETURN(s.link, transport::ConsumerLink::Connect(co));
   HW_RETURN_IF_ERROR(s.sink->Open());

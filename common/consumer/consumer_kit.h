@@ -95,7 +95,11 @@ struct KitOptions {
   transport::LinkConfig link;  // link.group, link.start ("earliest" | "latest"), brokers, curve
   std::vector<hostwatch::v1::Topic> topics;  // empty: every topic
   uint32_t credit = 2048;
-  size_t max_batch = 1024;                    // deliveries per Consume call
+  size_t max_batch = 1024;  // deliveries per Consume call
+  // true: each delivery reaches the sink as its wire bytes (Delivery::body) and an envelope with
+  // only its header (source, epoch, seq, sent_ms); the sink decodes on its own thread. The link
+  // thread then only scans headers, so it keeps up with the broker however costly the bodies.
+  bool raw_bodies = false;
   uint64_t max_inflight_bytes = 64ull << 20;  // handed to the sink and not finished
   std::chrono::milliseconds self_metrics_interval{10000};
   // Health fails when work is pending and the sink thread has not returned from a call for this

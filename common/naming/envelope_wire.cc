@@ -4,19 +4,12 @@
 #include <cstring>
 
 #include "common/naming/naming.h"
+#include "common/naming/wire_reader.h"
 
 namespace hw::naming {
 namespace {
 
-// Protobuf wire types (https://protobuf.dev/programming-guides/encoding/).
-enum WireType : int {
-  kVarint = 0,
-  kFixed64 = 1,
-  kLen = 2,
-  kStartGroup = 3,
-  kEndGroup = 4,
-  kFixed32 = 5
-};
+using namespace wire;
 
 // Field numbers, from proto/hostwatch/v1/hostwatch.proto.
 constexpr uint32_t kEnvSource = 1, kEnvEpoch = 2, kEnvSeq = 3, kEnvSentMs = 4;
@@ -26,105 +19,6 @@ constexpr uint32_t kAlertBatchItems = 1;
 constexpr uint32_t kSampleMetric = 1, kSampleTags = 2, kSampleValue = 3, kSampleTimeMs = 4,
                    kSampleStep = 5, kSampleKind = 6;
 constexpr uint32_t kEntryKey = 1, kEntryValue = 2;
-constexpr int kMaxGroupDepth = 32;  // protobuf's own recursion limit is 100; ours nest 4 deep
-
-// A cursor over one message's bytes. Every read checks bounds; a false return means malformed.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes)
-      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
-
-  bool done() const { return p_ == end_; }
-
-  bool Varint(uint64_t* v) {
-    if (p_ != end_ && *p_ < 0x80) {  // most varints here are one byte: tags, lengths, step_s
-      *v = *p_++;
-      return true;
-    }
-    uint64_t result = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-      if (p_ == end_) return false;
-      const uint8_t b = *p_++;
-      // The tenth byte carries bit 63 only; protobuf drops the rest, so may we.
-      result |= static_cast<uint64_t>(b & 0x7F) << (shift < 64 ? shift : 63);
-      if ((b & 0x80) == 0) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;  // more than ten bytes: protobuf rejects it too
-  }
-
-  // A tag is at most five bytes; protobuf keeps the low 32 bits of the fifth, and so do we.
-  bool Tag(uint32_t* field, int* type) {
-    uint32_t t = 0;
-    if (p_ != end_ && *p_ < 0x80) {
-      t = *p_++;
-      *field = t >> 3;
-      *type = static_cast<int>(t & 7);
-      return *field != 0;
-    }
-    for (int i = 0;; ++i) {
-      if (i == 5 || p_ == end_) return false;
-      const uint8_t b = *p_++;
-      t |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
-      if ((b & 0x80) == 0) break;
-    }
-    *field = t >> 3;
-    *type = static_cast<int>(t & 7);
-    return *field != 0;  // field 0 is never valid
-  }
-
-  bool Fixed64(uint64_t* v) {
-    if (end_ - p_ < 8) return false;
-    uint64_t x;
-    std::memcpy(&x, p_, 8);  // little-endian on the wire and on every platform we build for
-    p_ += 8;
-    *v = x;
-    return true;
-  }
-
-  bool Len(std::string_view* v) {
-    uint64_t n;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    *v = std::string_view(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return true;
-  }
-
-  bool Skip(uint32_t field, int type, int depth = 0) {
-    uint64_t ignored;
-    std::string_view view;
-    switch (type) {
-      case kVarint:
-        return Varint(&ignored);
-      case kFixed64:
-        return Fixed64(&ignored);
-      case kLen:
-        return Len(&view);
-      case kFixed32:
-        if (end_ - p_ < 4) return false;
-        p_ += 4;
-        return true;
-      case kStartGroup: {
-        if (depth >= kMaxGroupDepth) return false;
-        for (;;) {  // a (deprecated) group ends with an end-group tag of the same field
-          uint32_t f;
-          int t;
-          if (!Tag(&f, &t)) return false;
-          if (t == kEndGroup) return f == field;
-          if (!Skip(f, t, depth + 1)) return false;
-        }
-      }
-      default:
-        return false;  // a stray end-group, or wire types 6 and 7
-    }
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
 
 // Counts the occurrences of `item_field` in a batch message.
 bool CountItems(std::string_view body, uint32_t item_field, uint64_t* count) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status/status.h"
@@ -31,6 +32,10 @@ struct ConsumerOptions {
   // `items` is counted on the wire; for consumers that only count or forward, and skip the cost
   // of building every Sample.
   bool parse_bodies = true;
+  // true: each Delivery also carries the envelope's wire bytes in `body` (no copy, no parse). With
+  // parse_bodies false this moves the decoding off the link thread: the caller reads the bytes on
+  // its own thread, and only what it needs (rediscache: common/naming/sample_wire.h).
+  bool keep_body = false;
   LinkConfig link;  // brokers/backends and curve are used; spool settings are not
   // A (source, epoch) that has delivered nothing for this long is forgotten by the duplicate
   // filter and dropped from stats().sources (common/transport/dedup_tracker.h): each `hostwatch
@@ -44,6 +49,10 @@ struct Delivery {
   uint64_t offset = 0;
   uint64_t items = 0;  // samples, events or alerts in the envelope
   hostwatch::v1::Envelope envelope;
+  // With ConsumerOptions::keep_body: the envelope's wire bytes, kept alive by body_owner (the
+  // received message itself, so no copy; it may be released on any thread). Else empty.
+  std::string_view body;
+  std::shared_ptr<const void> body_owner;
 };
 
 // Per (source, epoch) accounting, for `hostwatch consume --format summary`.

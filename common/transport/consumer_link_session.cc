@@ -134,10 +134,20 @@ void ConsumerLink::Impl::Drain(size_t index, Clock::time_point now) {
       continue;
     }
     switch (scratch.message_case()) {
-      case ConsumerMessage::kDelivery:
+      case ConsumerMessage::kDelivery: {
+        const size_t queued = pending.size();
         OnDelivery(index, scratch.delivery(), has_body ? body.data() : nullptr,
                    has_body ? body.size() : 0, has_body, now);
+        if (options.keep_body && has_body && pending.size() > queued) {
+          // The message moves into the delivery: its bytes are not copied.
+          auto owner = std::make_shared<ZmqMessage>();
+          zmq_msg_move(owner->get(), body.get());
+          Delivery& d = pending.back().delivery;
+          d.body = std::string_view(static_cast<const char*>(owner->data()), owner->size());
+          d.body_owner = std::move(owner);
+        }
         break;
+      }
       case ConsumerMessage::kAssignment:
         OnAssignment(index, scratch.assignment(), now);
         break;
@@ -160,7 +170,7 @@ void ConsumerLink::Impl::OnDelivery(size_t index, const hostwatch::v1::DeliveryH
   b.silence_limit = kResubscribeAfterSilence;
   const uint64_t session = b.awaiting_assignment ? 0 : b.session;
   PartitionCommits& pc = b.parts[h.partition()];
-  Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope()}, session};
+  Pending p{Delivery{index, h.partition(), h.offset(), 0, Envelope(), {}, {}}, session};
   Envelope& e = p.delivery.envelope;
   bool parsed = false;
   if (has_body && options.parse_bodies) {
