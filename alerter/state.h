@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "alerter/alerter_state.pb.h"
@@ -83,6 +84,14 @@ class AlertEngine {
   void Save(hostwatch::alerter::v1::AlerterState* out) const;
   // Replaces the state. Alerts of rules that no longer exist are dropped.
   void Load(const hostwatch::alerter::v1::AlerterState& in);
+  // A delta for the state journal (alerter/state_store.h): the series, event windows and hosts
+  // that changed since the last SaveChanges or ClearChanges, the open alerts of those series, and
+  // the alert keys opened, changed or closed (closed ones in removed_alerts).
+  void SaveChanges(hostwatch::alerter::v1::AlerterState* out);
+  // After a whole Save: nothing is pending.
+  void ClearChanges();
+  // A change a delta cannot say (a forgotten host): the next save must be whole.
+  bool needs_whole() const { return needs_whole_; }
 
  private:
   struct Series {
@@ -98,6 +107,8 @@ class AlertEngine {
     // null. A point then never builds a key unless it opens an alert.
     std::vector<hostwatch::v1::Alert*> alert;
     bool has_nodata = false;
+    uint32_t index = 0;  // in series_store_
+    bool dirty = false;  // in dirty_series_
   };
   struct EventWindow {
     std::string endpoint;
@@ -105,10 +116,12 @@ class AlertEngine {
     std::deque<std::pair<int64_t, uint64_t>> hits;  // (time_ms, weight)
     std::deque<std::string> lines;
     int64_t last_ms = 0;
+    bool dirty = false;
   };
   struct Host {
     std::map<std::string, std::string> host_tags;
     int64_t last_seen_ms = 0;
+    bool dirty = false;
   };
 
   Series& SeriesFor(const std::string& endpoint, const hostwatch::v1::Sample& s);
@@ -125,6 +138,24 @@ class AlertEngine {
                   std::vector<AlertChange>* out, hostwatch::v1::Alert** slot = nullptr);
   void JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<AlertChange>* out);
   static std::string SeriesId(std::string_view endpoint, std::string_view series_name);
+  void MarkSeries(Series& s) {
+    if (!s.dirty) {
+      s.dirty = true;
+      dirty_series_.push_back(s.index);
+    }
+  }
+  void MarkHost(const std::string& endpoint, Host& h) {
+    if (!h.dirty) {
+      h.dirty = true;
+      dirty_hosts_.push_back(endpoint);
+    }
+  }
+  void MarkEvents(EventWindow& w) {
+    if (!w.dirty) {
+      w.dirty = true;
+      dirty_events_.push_back(SeriesId(w.endpoint, w.event_rule));
+    }
+  }
 
   const RuleSet* rules_;
   Options options_;
@@ -139,6 +170,12 @@ class AlertEngine {
   std::unordered_map<std::string, Host> hosts_;
   std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
   mutable EngineStats stats_;
+  // Changed since the last SaveChanges.
+  std::vector<uint32_t> dirty_series_;
+  std::vector<std::string> dirty_hosts_;
+  std::vector<std::string> dirty_events_;
+  std::unordered_set<std::string> dirty_alerts_;  // opened, changed state, closed (by key)
+  bool needs_whole_ = false;
 };
 
 }  // namespace hw::alerter
