@@ -264,6 +264,7 @@ void Pipeline::Flush(Group& g, int64_t now_ms, bool repeat_only,
 
 bool Pipeline::Send(Notification n, int64_t now_ms) {
   Receiver& r = receivers_[n.receiver];
+  r.dirty = true;  // a send or a hold changes its bookkeeping either way
   while (!r.sent_ms.empty() && r.sent_ms.front() <= now_ms - kHourMs) r.sent_ms.pop_front();
   if (r.sent_ms.size() >= config_.max_notifications_per_hour) {
     r.overflow.push_back(NotificationSubject(n));
@@ -305,6 +306,7 @@ void Pipeline::SendDigests(int64_t now_ms) {
     ++r.digest_seq;
     r.sent_ms.push_back(now_ms);
     r.overflow.clear();
+    r.dirty = true;
     ++stats_.notifications;
     ++stats_.digests;
   }
@@ -328,7 +330,10 @@ void Pipeline::SaveChanges(st::AlerterState* out) {
     SaveGroup(*g, out->add_groups());
   }
   dirty_.clear();
-  for (const auto& [name, r] : receivers_) {
+  // Expired send times are dropped again after a restart; only sends and holds mark a receiver.
+  for (auto& [name, r] : receivers_) {
+    if (!r.dirty) continue;
+    r.dirty = false;
     st::ReceiverState* rs = out->add_receivers();
     rs->set_name(name);
     for (int64_t t : r.sent_ms) rs->add_sent_ms(t);
@@ -340,6 +345,7 @@ void Pipeline::SaveChanges(st::AlerterState* out) {
 void Pipeline::ClearChanges() {
   for (Group* g : dirty_) g->dirty = false;
   dirty_.clear();
+  for (auto& [name, r] : receivers_) r.dirty = false;
 }
 
 void Pipeline::Save(st::AlerterState* out) const {

@@ -66,8 +66,8 @@ class Pipeline {
   const std::string& epoch() const { return epoch_; }
   void Save(hostwatch::alerter::v1::AlerterState* out) const;
   void Load(const hostwatch::alerter::v1::AlerterState& in);
-  // A delta for the state journal: the epoch, the groups touched since the last SaveChanges or
-  // ClearChanges, and every receiver (a handful).
+  // A delta for the state journal: the epoch, and the groups and receivers touched since the
+  // last SaveChanges or ClearChanges.
   void SaveChanges(hostwatch::alerter::v1::AlerterState* out);
   void ClearChanges();
 
@@ -88,6 +88,7 @@ class Pipeline {
     std::deque<int64_t> sent_ms;
     std::vector<std::string> overflow;
     uint64_t digest_seq = 0;
+    bool dirty = false;  // changed since the last SaveChanges
   };
 
   Group& GroupFor(const std::string& receiver, uint32_t rule);

@@ -81,7 +81,7 @@ AlertEngine::Series& AlertEngine::AddSeries(Series s) {
   s.index = index;
   google::protobuf::Map<std::string, std::string> tags;
   for (const auto& [k, v] : s.tags) tags[k] = v;
-  series_by_hash_.emplace(SeriesHash(s.endpoint, s.metric, tags), index);
+  series_by_hash_.Insert(SeriesHash(s.endpoint, s.metric, tags), index);
   series_by_id_.emplace(SeriesId(s.endpoint, s.name), index);
   if (s.has_nodata) nodata_series_.push_back(index);
   series_store_.push_back(std::move(s));
@@ -90,13 +90,11 @@ AlertEngine::Series& AlertEngine::AddSeries(Series s) {
 
 AlertEngine::Series& AlertEngine::SeriesFor(const std::string& endpoint, const pb::Sample& sample) {
   const uint64_t h = SeriesHash(endpoint, sample.metric(), sample.tags());
-  auto [first, last] = series_by_hash_.equal_range(h);
-  for (auto it = first; it != last; ++it) {
-    Series& s = series_store_[it->second];
-    if (s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags())) {
-      return s;
-    }
-  }
+  const uint32_t found = series_by_hash_.Find(h, [&](uint32_t index) {
+    const Series& s = series_store_[index];
+    return s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags());
+  });
+  if (found != SeriesIndex::kNone) return series_store_[found];
   Series s;
   s.endpoint = endpoint;
   s.metric = sample.metric();
@@ -467,7 +465,7 @@ void AlertEngine::ClearChanges() {
 
 void AlertEngine::Load(const st::AlerterState& in) {
   series_store_.clear();
-  series_by_hash_.clear();
+  series_by_hash_.Clear();
   series_by_id_.clear();
   nodata_series_.clear();
   event_windows_.clear();

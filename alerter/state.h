@@ -163,7 +163,60 @@ class AlertEngine {
   // Series live in a deque (stable addresses) and are found by a hash of (endpoint, metric, tags)
   // computed without building strings: the per-sample cost is one hash and one lookup.
   std::deque<Series> series_store_;
-  std::unordered_multimap<uint64_t, uint32_t> series_by_hash_;  // -> index into series_store_
+  // (hash -> index into series_store_) with open addressing: a sample's lookup reads one slot of a
+  // flat array where a node-based multimap chased pointers (a fifth of evaluation time in perf).
+  class SeriesIndex {
+   public:
+    static constexpr uint32_t kNone = ~0u;
+    void Clear() {
+      slots_.clear();
+      used_ = 0;
+    }
+    void Insert(uint64_t hash, uint32_t index) {
+      if ((used_ + 1) * 2 > slots_.size()) Grow();
+      Place(hash, index);
+      ++used_;
+    }
+    // The first index with this hash for which same(index) holds, or kNone.
+    template <class Same>
+    uint32_t Find(uint64_t hash, Same same) const {
+      if (slots_.empty()) return kNone;
+      const size_t mask = slots_.size() - 1;
+      for (size_t i = Start(hash) & mask;; i = (i + 1) & mask) {
+        const Slot& slot = slots_[i];
+        if (slot.index == kNone) return kNone;
+        if (slot.hash == hash && same(slot.index)) return slot.index;
+      }
+    }
+
+   private:
+    // The low bits pick the slot: mix the high ones in.
+    static size_t Start(uint64_t h) {
+      h ^= h >> 33;
+      h *= 0xff51afd7ed558ccdull;
+      return static_cast<size_t>(h ^ (h >> 33));
+    }
+    struct Slot {
+      uint64_t hash = 0;
+      uint32_t index = kNone;
+    };
+    void Place(uint64_t hash, uint32_t index) {
+      const size_t mask = slots_.size() - 1;
+      size_t i = Start(hash) & mask;
+      while (slots_[i].index != kNone) i = (i + 1) & mask;
+      slots_[i] = Slot{hash, index};
+    }
+    void Grow() {
+      std::vector<Slot> old = std::move(slots_);
+      slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+      for (const Slot& slot : old) {
+        if (slot.index != kNone) Place(slot.hash, slot.index);
+      }
+    }
+    std::vector<Slot> slots_;
+    size_t used_ = 0;
+  };
+  SeriesIndex series_by_hash_;
   std::unordered_map<std::string, uint32_t> series_by_id_;      // SeriesId -> index (View, Labels)
   std::vector<uint32_t> nodata_series_;                         // indexes with a nodata rule
   std::map<std::string, EventWindow> event_windows_;            // by SeriesId(endpoint, event_rule)
