@@ -74,12 +74,21 @@ Pipeline::Pipeline(const PipelineConfig& config, const RuleSet* rules, const Ale
     : config_(config), rules_(rules), engine_(engine), delivery_(delivery) {}
 
 Pipeline::Group& Pipeline::GroupFor(const std::string& receiver, uint32_t rule) {
+  // Every alert change comes here: find the rule's few groups without building the map's key.
+  if (by_rule_.size() <= rule) by_rule_.resize(rules_->rules().size());
+  for (Group* g : by_rule_[rule]) {
+    if (g->receiver == receiver) {
+      Mark(*g);
+      return *g;
+    }
+  }
   const std::string gk = receiver + "/" + rules_->rules()[rule].name;
   auto [it, inserted] = groups_.try_emplace(gk);
   if (inserted) {
     it->second.receiver = receiver;
     it->second.rule = rule;
   }
+  by_rule_[rule].push_back(&it->second);
   // Every caller changes it (or loads it).
   Mark(it->second);
   return it->second;
@@ -362,6 +371,7 @@ void Pipeline::Save(st::AlerterState* out) const {
 
 void Pipeline::Load(const st::AlerterState& in) {
   dirty_.clear();
+  by_rule_.clear();
   groups_.clear();
   receivers_.clear();
   if (!in.epoch().empty()) epoch_ = in.epoch();

@@ -112,6 +112,7 @@ class Pipeline {
   Delivery* delivery_;
   std::map<std::string, Group> groups_;  // "<receiver>/<rule>"
   std::vector<Group*> dirty_;            // nodes of groups_ (never erased but by Load)
+  std::vector<std::vector<Group*>> by_rule_;  // rule index -> its groups (nodes of groups_)
   std::map<std::string, Receiver> receivers_;
   // Per inhibit rule: the label tuples of its firing source alerts (rebuilt each tick).
   std::vector<std::set<std::vector<std::string>>> inhibiting_;
