@@ -264,7 +264,7 @@ void AlerterSink::MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finishe
   // costs what the second's input touched, not the size of the state.
   const bool idle = !unfinished_.empty() && now_ms - last_batch_ms_ >= options_.idle_save_ms;
   if (!force && !idle && now_ms - last_save_ms_ < options_.save_interval_ms) return;
-  if (!dirty_ && unfinished_.empty() && !force) return;
+  if (!dirty_ && unfinished_.empty() && !force && !store_->holding()) return;
   SaveState(now_ms, whole_next_, &finisher);
   whole_next_ = false;
 }

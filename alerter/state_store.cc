@@ -248,12 +248,14 @@ void StateStore::Write(Job& job) {
     if ((errors - 1) % 60 == 0) {
       spdlog::error("alerter: state not saved ({} failures): {}", errors, s.ToString());
     }
+    holding_.store(!waiting_.empty(), std::memory_order_release);
     return;
   }
   for (auto& [finisher, ids] : waiting_) {
     if (finisher != nullptr) finisher->Finish(ids);
   }
   waiting_.clear();
+  holding_.store(false, std::memory_order_release);
 }
 
 Status StateStore::WriteSnapshot() {

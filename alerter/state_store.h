@@ -21,6 +21,7 @@
 // test-alerts) Submit writes before it returns.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -87,6 +88,8 @@ class StateStore {
               std::vector<consumer::DeliveryId> done, consumer::Finisher* finisher);
   // Waits until everything submitted so far is written (or failed).
   void Drain();
+  // A write failed and deliveries wait for one to succeed: submit again (an empty delta will do).
+  bool holding() const { return holding_.load(std::memory_order_acquire); }
   StateStoreStats stats() const;
 
  private:
@@ -113,6 +116,7 @@ class StateStore {
   uint64_t snapshot_bytes_ = 0;
   bool must_snapshot_ = true;  // nothing written yet, or the journal may be torn
   std::vector<std::pair<consumer::Finisher*, std::vector<consumer::DeliveryId>>> waiting_;
+  std::atomic<bool> holding_{false};  // waiting_ is not empty after a failure
 
   mutable Mutex mu_;
   CondVar cv_;

@@ -24,7 +24,9 @@
 #    this host and read back with `hostwatch consume` (topics alerts; samples of cpu.busy), the
 #    two matched by the sample's time_ms, which the alert carries. p50, p99, max over the probes.
 #    Also shown: the same from the sample's time_ms, which `hostwatch send` takes before it
-#    starts connecting, so that figure includes a process's connection set-up.
+#    starts connecting, so that figure includes a process's connection set-up. Beside it, the
+#    floor: hw_bench_latency_consumer, a plain consumer of the same broker in the same seconds,
+#    publication -> received for every live envelope (what any consumer waits here).
 # Goals (the alerter issue): >= 1,000,000 samples/s evaluated, >= 0.5x the drain rate; p99 <= 5 ms.
 set -euo pipefail
 
@@ -48,13 +50,15 @@ done
 BIN=$ROOT/${HW_BENCH_BUILD_DIR:-build/release}
 if [[ $BUILD -eq 1 ]]; then
   (cd "$ROOT" && cmake --preset release >/dev/null &&
-   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-alerter >/dev/null) || {
+   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-alerter \
+     hw_bench_latency_consumer >/dev/null) || {
     echo "alerter.sh: the release build failed" >&2
     exit 1
   }
 fi
 BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch ALERTER=$BIN/alerter/hostwatch-alerter
-for b in "$BROKER" "$HW" "$ALERTER"; do
+LATC=$BIN/bench/tools/hw_bench_latency_consumer
+for b in "$BROKER" "$HW" "$ALERTER" "$LATC"; do
   [[ -x $b ]] || { echo "alerter.sh: $b is missing" >&2; exit 1; }
 done
 PY=/usr/bin/python3
@@ -173,6 +177,10 @@ PIDS+=("$CPID")
   --format json --timeout $((SECONDS_LAT + 15)) >"$W/probes.jsonl" 2>/dev/null &
 QPID=$!
 PIDS+=("$QPID")
+"$LATC" --broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" --group floor \
+  --start latest --warmup 2 --idle 5 --timeout $((SECONDS_LAT + 10)) >"$W/floor.json" 2>/dev/null &
+FPID=$!
+PIDS+=("$FPID")
 LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
 "$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 \
   --duration "$SECONDS_LAT" --first-host 101 >"$W/live.log" 2>&1 &
@@ -190,6 +198,15 @@ wait "$LPID" || true
 sleep 3
 stoppid "$CPID"
 stoppid "$QPID"
+wait "$FPID" 2>/dev/null || true
+FLOOR=$($PY -c '
+import json, sys
+try:
+    f = json.load(open(sys.argv[1]))
+    print("p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d envelopes"
+          % (f["p50_ms"], f["p99_ms"], f["max_ms"], f["envelopes"]))
+except Exception:
+    print("n/a")' "$W/floor.json")
 LAT=$($PY - "$W/alerts.jsonl" "$W/probes.jsonl" <<'EOF'
 import json, sys
 def lines(path):
@@ -231,4 +248,5 @@ printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes at ~%s samples/s\n'
   "published -> state change" "$P50" "$P99" "$PMAX" "$PROBES" "$RATE"
 printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes\n' \
   "sample time -> state change" "$SP50" "$SP99" "$SPMAX" "$SPROBES"
+printf '%-34s %s\n' "published -> a plain consumer" "$FLOOR"
 printf '%-34s %s\n' "load average (start, end)" "$LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
