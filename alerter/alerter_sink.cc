@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <random>
 
-
 namespace hw::alerter {
 namespace {
 

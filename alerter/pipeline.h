@@ -110,8 +110,8 @@ class Pipeline {
   const RuleSet* rules_;
   const AlertEngine* engine_;
   Delivery* delivery_;
-  std::map<std::string, Group> groups_;  // "<receiver>/<rule>"
-  std::vector<Group*> dirty_;            // nodes of groups_ (never erased but by Load)
+  std::map<std::string, Group> groups_;       // "<receiver>/<rule>"
+  std::vector<Group*> dirty_;                 // nodes of groups_ (never erased but by Load)
   std::vector<std::vector<Group*>> by_rule_;  // rule index -> its groups (nodes of groups_)
   std::map<std::string, Receiver> receivers_;
   // Per inhibit rule: the label tuples of its firing source alerts (rebuilt each tick).

@@ -125,8 +125,8 @@ class RuleSet {
   using Index = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
   struct MetricRules {
     std::vector<uint32_t> all;
-    std::vector<uint32_t> globbed;               // endpoint is a glob
-    Index<std::vector<uint32_t>> by_endpoint;    // endpoint is literal
+    std::vector<uint32_t> globbed;             // endpoint is a glob
+    Index<std::vector<uint32_t>> by_endpoint;  // endpoint is literal
   };
   std::vector<Rule> rules_;
   Index<MetricRules> by_metric_;

@@ -217,9 +217,9 @@ class AlertEngine {
     size_t used_ = 0;
   };
   SeriesIndex series_by_hash_;
-  std::unordered_map<std::string, uint32_t> series_by_id_;      // SeriesId -> index (View, Labels)
-  std::vector<uint32_t> nodata_series_;                         // indexes with a nodata rule
-  std::map<std::string, EventWindow> event_windows_;            // by SeriesId(endpoint, event_rule)
+  std::unordered_map<std::string, uint32_t> series_by_id_;  // SeriesId -> index (View, Labels)
+  std::vector<uint32_t> nodata_series_;                     // indexes with a nodata rule
+  std::map<std::string, EventWindow> event_windows_;        // by SeriesId(endpoint, event_rule)
   std::unordered_map<std::string, Host> hosts_;
   std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
   mutable EngineStats stats_;

@@ -17,8 +17,8 @@ namespace {
 namespace pb = hostwatch::v1;
 namespace st = hostwatch::alerter::v1;
 
-constexpr size_t kHeader = 8;                   // u32 length, u32 crc32c
-constexpr uint32_t kMaxRecord = 1u << 30;       // a length past this is a torn header
+constexpr size_t kHeader = 8;              // u32 length, u32 crc32c
+constexpr uint32_t kMaxRecord = 1u << 30;  // a length past this is a torn header
 
 std::string SeriesKey(const st::SeriesState& s) {
   return s.endpoint() + '\x1f' + SeriesName(s.metric(), s.tags());
@@ -29,7 +29,8 @@ void PutU32(char* p, uint32_t v) {
 }
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -116,7 +117,8 @@ Status StateStore::Load(st::AlerterState* out, bool* found) {
   *found = false;
   const std::filesystem::path snap = dir_ / "state.pb";
   Result<std::string> bytes = spool::ReadWholeFile(snap);
-  if (!bytes.ok()) return bytes.status().code() == StatusCode::kNotFound ? Status::Ok() : bytes.status();
+  if (!bytes.ok())
+    return bytes.status().code() == StatusCode::kNotFound ? Status::Ok() : bytes.status();
   st::AlerterState state;
   if (!state.ParseFromString(*bytes)) {
     std::error_code ec;
@@ -214,9 +216,9 @@ void StateStore::Write(Job& job) {
   }
   if (!job.done.empty()) waiting_.emplace_back(job.finisher, std::move(job.done));
   Status s;
-  bool snapshot = job.whole || must_snapshot_ ||
-                  (journal_bytes_ > options_.compact_min_bytes &&
-                   journal_bytes_ > 2 * snapshot_bytes_);
+  bool snapshot =
+      job.whole || must_snapshot_ ||
+      (journal_bytes_ > options_.compact_min_bytes && journal_bytes_ > 2 * snapshot_bytes_);
   if (!snapshot) {
     std::string bytes;
     if (!job.state.SerializeToString(&bytes)) {
@@ -263,10 +265,11 @@ Status StateStore::WriteSnapshot() {
   st::AlerterState whole = image_.ToProto();
   whole.set_journal(next);
   std::string bytes;
-  if (!whole.SerializeToString(&bytes)) return Status::Internal("alerter: state does not serialize");
+  if (!whole.SerializeToString(&bytes))
+    return Status::Internal("alerter: state does not serialize");
   // The new journal exists (empty) before the snapshot names it, so appends can follow at once.
-  const int fd = ::open(JournalPath(next).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(JournalPath(next).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError("alerter: open " + JournalPath(next).string(), errno);
   if (Status s = spool::WriteFileAtomic(dir_ / "state.pb", bytes); !s.ok()) {
     ::close(fd);

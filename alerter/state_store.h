@@ -60,9 +60,9 @@ class StateImage {
 };
 
 struct StateStoreStats {
-  uint64_t appends = 0;      // deltas written to the journal
-  uint64_t snapshots = 0;    // compactions (and whole-state writes)
-  uint64_t errors = 0;       // writes that failed (their deliveries wait for the next success)
+  uint64_t appends = 0;    // deltas written to the journal
+  uint64_t snapshots = 0;  // compactions (and whole-state writes)
+  uint64_t errors = 0;     // writes that failed (their deliveries wait for the next success)
   uint64_t journal_bytes = 0;
 };
 
