@@ -178,7 +178,7 @@ PIDS+=("$CPID")
 QPID=$!
 PIDS+=("$QPID")
 "$LATC" --broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" --group floor \
-  --start latest --warmup 2 --idle 5 --timeout $((SECONDS_LAT + 10)) >"$W/floor.json" 2>/dev/null &
+  --start latest --warmup 2 --idle 30 --timeout $((SECONDS_LAT + 10)) >"$W/floor.json" 2>/dev/null &
 FPID=$!
 PIDS+=("$FPID")
 LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
