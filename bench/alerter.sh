@@ -25,8 +25,9 @@
 #    two matched by the sample's time_ms, which the alert carries. p50, p99, max over the probes.
 #    Also shown: the same from the sample's time_ms, which `hostwatch send` takes before it
 #    starts connecting, so that figure includes a process's connection set-up. Beside it, the
-#    floor: hw_bench_latency_consumer, a plain consumer of the same broker in the same seconds,
-#    publication -> received for every live envelope (what any consumer waits here).
+#    floor: the same probe envelopes' publication -> their arrival at that plain `hostwatch
+#    consume` (each line stamped as it is read; consume flushes per batch): what any consumer of
+#    this broker waits on this machine at that moment.
 # Goals (the alerter issue): >= 1,000,000 samples/s evaluated, >= 0.5x the drain rate; p99 <= 5 ms.
 set -euo pipefail
 
@@ -50,15 +51,13 @@ done
 BIN=$ROOT/${HW_BENCH_BUILD_DIR:-build/release}
 if [[ $BUILD -eq 1 ]]; then
   (cd "$ROOT" && cmake --preset release >/dev/null &&
-   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-alerter \
-     hw_bench_latency_consumer >/dev/null) || {
+   cmake --build --preset release -j2 --target hostwatch-broker hostwatch hostwatch-alerter >/dev/null) || {
     echo "alerter.sh: the release build failed" >&2
     exit 1
   }
 fi
 BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch ALERTER=$BIN/alerter/hostwatch-alerter
-LATC=$BIN/bench/tools/hw_bench_latency_consumer
-for b in "$BROKER" "$HW" "$ALERTER" "$LATC"; do
+for b in "$BROKER" "$HW" "$ALERTER"; do
   [[ -x $b ]] || { echo "alerter.sh: $b is missing" >&2; exit 1; }
 done
 PY=/usr/bin/python3
@@ -174,13 +173,14 @@ EVAL=$($PY -c "print(round($N / (($t1 - $t0) / 1e9)))")
 CPID=$!
 PIDS+=("$CPID")
 "$HW" consume "${BRK[@]}" --group probes --topics samples --metric cpu.busy --start latest \
-  --format json --timeout $((SECONDS_LAT + 15)) >"$W/probes.jsonl" 2>/dev/null &
+  --format json --timeout $((SECONDS_LAT + 15)) 2>/dev/null \
+  > >($PY -u -c '
+import sys, time
+for line in sys.stdin:
+    sys.stdout.write("%d %s" % (time.time() * 1000, line))
+    sys.stdout.flush()' >"$W/probes.jsonl") &
 QPID=$!
 PIDS+=("$QPID")
-"$LATC" --broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" --group floor \
-  --start latest --warmup 2 --idle 30 --timeout $((SECONDS_LAT + 10)) >"$W/floor.json" 2>/dev/null &
-FPID=$!
-PIDS+=("$FPID")
 LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
 "$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 \
   --duration "$SECONDS_LAT" --first-host 101 >"$W/live.log" 2>&1 &
@@ -198,30 +198,27 @@ wait "$LPID" || true
 sleep 3
 stoppid "$CPID"
 stoppid "$QPID"
-wait "$FPID" 2>/dev/null || true
-FLOOR=$($PY -c '
-import json, sys
-try:
-    f = json.load(open(sys.argv[1]))
-    print("p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d envelopes"
-          % (f["p50_ms"], f["p99_ms"], f["max_ms"], f["envelopes"]))
-except Exception:
-    print("n/a")' "$W/floor.json")
+sleep 0.5
 LAT=$($PY - "$W/alerts.jsonl" "$W/probes.jsonl" <<'EOF'
 import json, sys
-def lines(path):
+def lines(path, stamped=False):
     for line in open(path):
+        stamp = 0
+        if stamped:
+            stamp, _, line = line.partition(" ")
         try:
-            yield json.loads(line)
+            yield int(stamp), json.loads(line)
         except ValueError:
             pass
 published = {}  # the probe sample's time_ms -> its envelope's sent_ms
-for e in lines(sys.argv[2]):
+zs = []  # publication -> arrival at the plain consumer
+for arrived, e in lines(sys.argv[2], True):
     for s in e.get("samples", {}).get("samples", []):
         if s.get("metric") == "cpu.busy":
             published[int(s["timeMs"])] = int(e["sentMs"])
+            zs.append(arrived - int(e["sentMs"]))
 xs, ys = [], []
-for e in lines(sys.argv[1]):
+for _, e in lines(sys.argv[1]):
     for a in e.get("alerts", {}).get("alerts", []):
         if a.get("rule") == "probe_high":
             t = int(a["timeMs"])
@@ -234,10 +231,10 @@ def stats(v):
         return "0 0 0 0"
     q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
     return f"{len(v)} {q(0.5)} {q(0.99)} {v[-1]}"
-print(stats(xs), stats(ys))
+print(stats(xs), stats(ys), stats(zs))
 EOF
 )
-read -r PROBES P50 P99 PMAX SPROBES SP50 SP99 SPMAX <<<"$LAT"
+read -r PROBES P50 P99 PMAX SPROBES SP50 SP99 SPMAX FPROBES FP50 FP99 FPMAX <<<"$LAT"
 
 echo
 printf '%-34s %12s\n' "samples in the journal" "$N"
@@ -248,5 +245,6 @@ printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes at ~%s samples/s\n'
   "published -> state change" "$P50" "$P99" "$PMAX" "$PROBES" "$RATE"
 printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes\n' \
   "sample time -> state change" "$SP50" "$SP99" "$SPMAX" "$SPROBES"
-printf '%-34s %s\n' "published -> a plain consumer" "$FLOOR"
+printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes\n' \
+  "published -> a plain consumer" "$FP50" "$FP99" "$FPMAX" "$FPROBES"
 printf '%-34s %s\n' "load average (start, end)" "$LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
