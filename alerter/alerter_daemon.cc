@@ -28,6 +28,7 @@ class AlerterService : public daemon::Service<AlerterConfig> {
     if (dc.endpoint.empty()) dc.endpoint = config_.endpoint.empty() ? ThisHost() : config_.endpoint;
     HW_ASSIGN_OR_RETURN(std::unique_ptr<Delivery> delivery, make_delivery_(dc));
     SinkOptions so;
+    so.background_save = true;  // the sink thread never waits for a disk
     so.publish = [this](const pb::AlertBatch& batch) -> Status {
       transport::ProducerLink* producer = kit_->producer();
       if (producer == nullptr) return Status::Unavailable("no producer link yet");

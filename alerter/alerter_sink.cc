@@ -2,11 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <random>
-
-#include "common/io/atomic_file.h"
 
 namespace hw::alerter {
 namespace {
@@ -30,10 +29,6 @@ std::string NewEpoch() {
   return buf;
 }
 
-std::filesystem::path StatePath(const AlerterConfig& c) {
-  return std::filesystem::path(c.state_dir) / "state.pb";
-}
-
 }  // namespace
 
 AlerterSink::AlerterSink(AlerterConfig config, std::unique_ptr<Delivery> delivery,
@@ -49,6 +44,8 @@ AlerterSink::AlerterSink(AlerterConfig config, std::unique_ptr<Delivery> deliver
   pipeline_ =
       std::make_unique<Pipeline>(config_.pipeline, rules_.get(), engine_.get(), delivery_.get());
   pipeline_->set_epoch(NewEpoch());
+  store_ = std::make_unique<StateStore>(config_.state_dir,
+                                        StateStore::Options{options_.background_save});
 }
 
 AlerterSink::~AlerterSink() = default;
@@ -60,31 +57,24 @@ Status AlerterSink::Open() {
     return Status::IoError("alerter: cannot create state_dir " + config_.state_dir, ec.value());
   }
   const int64_t now = options_.now_ms();
-  Result<std::string> bytes = io::ReadWholeFile(StatePath(config_));
-  if (bytes.ok()) {
-    st::AlerterState state;
-    if (!state.ParseFromString(*bytes)) {
-      // Refusing to start would keep every alert silent; starting empty forgets firing alerts.
-      // Both are bad; keep the file for a post-mortem and say so loudly.
-      const auto aside = StatePath(config_).string() + ".corrupt";
-      std::filesystem::rename(StatePath(config_), aside, ec);
-      spdlog::error("alerter: {} does not parse; moved to {} and starting with empty state",
-                    StatePath(config_).string(), aside);
-    } else {
-      engine_->Load(state);
-      pipeline_->Load(state);
-      for (const st::Position& p : state.positions()) {
-        positions_[{p.broker(), p.partition()}] = p.offset();
-      }
-      spdlog::info("alerter: state restored ({} series, {} alerts, saved {} ms ago)",
-                   state.series_size(), state.alerts_size(), now - state.saved_ms());
+  st::AlerterState state;
+  bool found = false;
+  HW_RETURN_IF_ERROR(store_->Load(&state, &found));
+  if (found) {
+    engine_->Load(state);
+    pipeline_->Load(state);
+    for (const st::Position& p : state.positions()) {
+      positions_[{p.broker(), p.partition()}] = p.offset();
     }
-  } else if (bytes.status().code() != StatusCode::kNotFound) {
-    return bytes.status();
-  } else {
-    // A new state: write it now, so the epoch in every Notification id survives a crash that
-    // comes before the first periodic save.
-    HW_RETURN_IF_ERROR(SaveState(now));
+    spdlog::info("alerter: state restored ({} series, {} alerts, saved {} ms ago)",
+                 state.series_size(), state.alerts_size(), now - state.saved_ms());
+  }
+  // The whole state, now: a new state's epoch (part of every Notification id) survives a crash
+  // before the first periodic save, and a restored one starts a fresh journal.
+  SaveState(now, true, nullptr);
+  store_->Drain();
+  if (store_->stats().errors > 0) {
+    return Status::IoError("alerter: cannot write the state in " + config_.state_dir, EIO);
   }
   engine_->Start(now);
   silences_.Poll();
@@ -119,6 +109,7 @@ void AlerterSink::Reload(const AlerterConfig& config) {
   silences_ = SilenceWatcher(config_.SilencesPath());
   silences_.Poll();
   dirty_ = true;
+  whole_next_ = true;  // series and alerts of removed rules must leave the saved state too
   spdlog::info("alerter: {} rules loaded", rules_->rules().size());
 }
 
@@ -167,7 +158,11 @@ void AlerterSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finis
     positions_[pos_key] = d.offset;
     unfinished_.push_back(consumer::IdOf(d));
     dirty_ = true;
+    // Live, a change goes out the moment it is known, not after the rest of the batch; while
+    // catching up on a backlog, once per batch.
+    if (!lagging_) PublishPending();
   }
+  last_batch_ms_ = now;
   if (!already.empty()) finisher.Finish(already);
   if (newest_sent > 0) {
     last_consume_ms_ = now;
@@ -214,6 +209,7 @@ void AlerterSink::Close(consumer::Finisher& finisher) {
   const int64_t now = options_.now_ms();
   PublishPending();
   MaybeSaveAndFinish(now, finisher, true);
+  store_->Drain();
   if (delivery_) delivery_->Stop(std::chrono::seconds(5));
   UpdateSnapshot();
 }
@@ -233,7 +229,7 @@ void AlerterSink::PublishPending() {
   to_publish_.Clear();
 }
 
-Status AlerterSink::SaveState(int64_t now_ms) {
+void AlerterSink::SaveState(int64_t now_ms, bool whole, consumer::Finisher* finisher) {
   st::AlerterState state;
   state.set_version(kStateVersion);
   state.set_saved_ms(now_ms);
@@ -243,36 +239,33 @@ Status AlerterSink::SaveState(int64_t now_ms) {
     p->set_partition(key.second);
     p->set_offset(offset);
   }
-  engine_->Save(&state);
-  pipeline_->Save(&state);
-  std::string bytes;
-  if (!state.SerializeToString(&bytes))
-    return Status::Internal("alerter: state does not serialize");
-  return io::WriteFileAtomic(StatePath(config_), bytes);
+  if (whole || engine_->needs_whole()) {
+    whole = true;
+    engine_->Save(&state);
+    pipeline_->Save(&state);
+    engine_->ClearChanges();
+    pipeline_->ClearChanges();
+  } else {
+    engine_->SaveChanges(&state);
+    pipeline_->SaveChanges(&state);
+  }
+  // The store finishes them once the record is durable, or after a later write if this one fails
+  // (nothing is finished before: the broker keeps the deliveries and a restart replays them).
+  store_->Submit(std::move(state), whole, std::move(unfinished_), finisher);
+  unfinished_.clear();
+  last_save_ms_ = now_ms;
+  dirty_ = false;
 }
 
 void AlerterSink::MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finisher, bool force) {
   // The pipeline changes its bookkeeping on ticks too (a message went out), so the state is saved
-  // when anything changed, not only when deliveries wait.
-  // While catching up on a backlog a save (the whole state) every few seconds is enough: the
-  // commits wait for it, but nothing is being told that a crash could repeat (sends force a save).
-  const int64_t interval = lagging_ ? 5 * options_.save_interval_ms : options_.save_interval_ms;
-  if (!force && now_ms - last_save_ms_ < interval) return;
-  if (!dirty_ && unfinished_.empty() && !force) return;
-  if (Status s = SaveState(now_ms); !s.ok()) {
-    // Nothing is finished: the broker keeps the deliveries and a restart replays them.
-    if (save_errors_++ % 60 == 0) {
-      spdlog::error("alerter: state not saved ({} failures): {}", save_errors_, s.ToString());
-    }
-    return;
-  }
-  ++saves_;
-  last_save_ms_ = now_ms;
-  dirty_ = false;
-  if (!unfinished_.empty()) {
-    finisher.Finish(unfinished_);
-    unfinished_.clear();
-  }
+  // when anything changed, not only when deliveries wait. A save writes only what changed, so it
+  // costs what the second's input touched, not the size of the state.
+  const bool idle = !unfinished_.empty() && now_ms - last_batch_ms_ >= options_.idle_save_ms;
+  if (!force && !idle && now_ms - last_save_ms_ < options_.save_interval_ms) return;
+  if (!dirty_ && unfinished_.empty() && !force && !store_->holding()) return;
+  SaveState(now_ms, whole_next_, &finisher);
+  whole_next_ = false;
 }
 
 void AlerterSink::UpdateSnapshot() {
@@ -280,8 +273,9 @@ void AlerterSink::UpdateSnapshot() {
   s.engine = engine_->stats();
   s.pipeline = pipeline_->stats();
   s.skipped = skipped_;
-  s.saves = saves_;
-  s.save_errors = save_errors_;
+  const StateStoreStats store = store_->stats();
+  s.saves = store.appends + store.snapshots;
+  s.save_errors = store.errors;
   s.published = published_;
   s.publish_errors = publish_errors_;
   s.silences = silences_.silences().size();

@@ -2,16 +2,18 @@
 // in, alert changes out (to the pipeline, which hands Notifications to Delivery, and to the broker
 // as AlertBatch).
 //
-// Commit discipline (DESIGN.md §6): a delivery is finished (so committed) only after the state file
-// that reflects it has been written: windows, alert states, notification bookkeeping and the
-// position (broker, partition, offset) of the newest delivery it includes, all in one atomic
-// replace of <state_dir>/state.pb, at most about once a second. After a crash the broker
-// re-delivers the uncommitted tail; deliveries at or before the saved position are finished without
-// being looked at, and points not newer than their series' last never enter a window twice. So a
-// restart neither re-notifies nor forgets a firing alert.
+// Commit discipline (DESIGN.md §6): a delivery is finished (so committed) only after the state that
+// reflects it is durable: what changed in windows, alert states and notification bookkeeping, with
+// the position (broker, partition, offset) of the newest delivery it includes, appended to the
+// state journal as one record (alerter/state_store.h), about once a second and as soon as the
+// input runs dry. After a crash the broker re-delivers the uncommitted tail; deliveries at or
+// before the saved position are finished without being looked at, and points not newer than their
+// series' last never enter a window twice. So a restart neither re-notifies nor forgets a firing
+// alert.
 //
 // Threads: every method but AppendMetrics runs on the kit's sink thread. AppendMetrics reads a
-// snapshot under a mutex.
+// snapshot under a mutex. With SinkOptions::background_save (the daemon) the state is written on
+// the store's thread, which finishes the deliveries; the sink thread only builds the delta.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@
 #include "alerter/pipeline.h"
 #include "alerter/silences.h"
 #include "alerter/state.h"
+#include "alerter/state_store.h"
 #include "common/base/mutex.h"
 #include "common/consumer/consumer_kit.h"
 
@@ -39,6 +42,11 @@ struct SinkOptions {
   int64_t lag_threshold_ms = 10000;
   // Alert changes for the broker; empty: not published (test-alerts, unit tests).
   std::function<Status(const hostwatch::v1::AlertBatch&)> publish;
+  // Write the state on a thread of its own (StateStore::Options::background).
+  bool background_save = false;
+  // Save as soon as the input has been quiet this long, so the end of a backlog is committed
+  // without waiting for the next periodic save.
+  int64_t idle_save_ms = 100;
 };
 
 class AlerterSink : public consumer::Sink {
@@ -51,6 +59,8 @@ class AlerterSink : public consumer::Sink {
   void Tick(std::chrono::steady_clock::time_point now, consumer::Finisher& finisher) override;
   void Close(consumer::Finisher& finisher) override;
   void AppendMetrics(consumer::MetricOut out) override;
+  // Ticks come this often when idle: the idle save and the second-resolution timers need it.
+  std::chrono::milliseconds TickInterval() const override { return std::chrono::milliseconds(100); }
 
   // Any thread (SIGHUP on the main thread): the new rules, timings and silences file take effect
   // on the sink thread's next tick; state is kept for keys whose rule still exists.
@@ -69,7 +79,8 @@ class AlerterSink : public consumer::Sink {
   void Handle(const hostwatch::v1::Envelope& envelope, int64_t now_ms);
   void Route(std::vector<AlertChange>& changes, int64_t now_ms);
   void PublishPending();
-  Status SaveState(int64_t now_ms);
+  // whole: the entire state (after Open and Reload), else what changed since the last save.
+  void SaveState(int64_t now_ms, bool whole, consumer::Finisher* finisher);
   void MaybeSaveAndFinish(int64_t now_ms, consumer::Finisher& finisher, bool force);
   void UpdateSnapshot();
 
@@ -80,18 +91,19 @@ class AlerterSink : public consumer::Sink {
   std::unique_ptr<AlertEngine> engine_;
   std::unique_ptr<Pipeline> pipeline_;
   SilenceWatcher silences_;
+  std::unique_ptr<StateStore> store_;
   // (broker, partition) -> newest offset reflected in the engine's state.
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> positions_;
   std::vector<consumer::DeliveryId> unfinished_;  // processed, waiting for the next save
   hostwatch::v1::AlertBatch to_publish_;
   bool dirty_ = false;
+  bool whole_next_ = false;  // a reload: the next save replaces the state
   int64_t last_save_ms_ = 0;
+  int64_t last_batch_ms_ = 0;
   int64_t last_consume_ms_ = 0;
   int64_t last_tick_ms_ = 0;
   bool lagging_ = false;
   uint64_t skipped_ = 0;  // re-delivered at or before the saved position
-  uint64_t saves_ = 0;
-  uint64_t save_errors_ = 0;
   uint64_t published_ = 0;
   uint64_t publish_errors_ = 0;
 

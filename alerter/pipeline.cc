@@ -74,12 +74,23 @@ Pipeline::Pipeline(const PipelineConfig& config, const RuleSet* rules, const Ale
     : config_(config), rules_(rules), engine_(engine), delivery_(delivery) {}
 
 Pipeline::Group& Pipeline::GroupFor(const std::string& receiver, uint32_t rule) {
+  // Every alert change comes here: find the rule's few groups without building the map's key.
+  if (by_rule_.size() <= rule) by_rule_.resize(rules_->rules().size());
+  for (Group* g : by_rule_[rule]) {
+    if (g->receiver == receiver) {
+      Mark(*g);
+      return *g;
+    }
+  }
   const std::string gk = receiver + "/" + rules_->rules()[rule].name;
   auto [it, inserted] = groups_.try_emplace(gk);
   if (inserted) {
     it->second.receiver = receiver;
     it->second.rule = rule;
   }
+  by_rule_[rule].push_back(&it->second);
+  // Every caller changes it (or loads it).
+  Mark(it->second);
   return it->second;
 }
 
@@ -155,6 +166,7 @@ void Pipeline::Tick(int64_t now_ms, const std::vector<Silence>& silences) {
         const pb::Alert* a = engine_->FindAlert(key);
         if (a != nullptr && !Muted(*a, now_ms, silences)) {
           g.first_change_ms = now_ms;
+          Mark(g);
           break;
         }
       }
@@ -182,6 +194,7 @@ void Pipeline::Tick(int64_t now_ms, const std::vector<Silence>& silences) {
 void Pipeline::Flush(Group& g, int64_t now_ms, bool repeat_only,
                      const std::vector<Silence>& silences) {
   const Rule& rule = rules_->rules()[g.rule];
+  Mark(g);
   std::vector<std::string> firing = engine_->FiringKeys(g.rule);
   // Announced alerts that are no longer firing without a RESOLVED (their rule changed): forget.
   for (auto it = g.notified.begin(); it != g.notified.end();) {
@@ -260,6 +273,7 @@ void Pipeline::Flush(Group& g, int64_t now_ms, bool repeat_only,
 
 bool Pipeline::Send(Notification n, int64_t now_ms) {
   Receiver& r = receivers_[n.receiver];
+  r.dirty = true;  // a send or a hold changes its bookkeeping either way
   while (!r.sent_ms.empty() && r.sent_ms.front() <= now_ms - kHourMs) r.sent_ms.pop_front();
   if (r.sent_ms.size() >= config_.max_notifications_per_hour) {
     r.overflow.push_back(NotificationSubject(n));
@@ -301,24 +315,51 @@ void Pipeline::SendDigests(int64_t now_ms) {
     ++r.digest_seq;
     r.sent_ms.push_back(now_ms);
     r.overflow.clear();
+    r.dirty = true;
     ++stats_.notifications;
     ++stats_.digests;
   }
 }
 
+void Pipeline::SaveGroup(const Group& g, st::GroupState* gs) const {
+  gs->set_receiver(g.receiver);
+  gs->set_rule(rules_->rules()[g.rule].name);
+  for (const std::string& k : g.notified) gs->add_notified(k);
+  for (const auto& [k, a] : g.resolved) *gs->add_resolved() = a;
+  gs->set_first_change_ms(g.first_change_ms);
+  gs->set_last_flush_ms(g.last_flush_ms);
+  gs->set_last_firing_sent_ms(g.last_firing_sent_ms);
+  gs->set_seq(g.seq);
+}
+
+void Pipeline::SaveChanges(st::AlerterState* out) {
+  out->set_epoch(epoch_);
+  for (Group* g : dirty_) {
+    g->dirty = false;
+    SaveGroup(*g, out->add_groups());
+  }
+  dirty_.clear();
+  // Expired send times are dropped again after a restart; only sends and holds mark a receiver.
+  for (auto& [name, r] : receivers_) {
+    if (!r.dirty) continue;
+    r.dirty = false;
+    st::ReceiverState* rs = out->add_receivers();
+    rs->set_name(name);
+    for (int64_t t : r.sent_ms) rs->add_sent_ms(t);
+    for (const std::string& s : r.overflow) rs->add_overflow(s);
+    rs->set_digest_seq(r.digest_seq);
+  }
+}
+
+void Pipeline::ClearChanges() {
+  for (Group* g : dirty_) g->dirty = false;
+  dirty_.clear();
+  for (auto& [name, r] : receivers_) r.dirty = false;
+}
+
 void Pipeline::Save(st::AlerterState* out) const {
   out->set_epoch(epoch_);
-  for (const auto& [gk, g] : groups_) {
-    st::GroupState* gs = out->add_groups();
-    gs->set_receiver(g.receiver);
-    gs->set_rule(rules_->rules()[g.rule].name);
-    for (const std::string& k : g.notified) gs->add_notified(k);
-    for (const auto& [k, a] : g.resolved) *gs->add_resolved() = a;
-    gs->set_first_change_ms(g.first_change_ms);
-    gs->set_last_flush_ms(g.last_flush_ms);
-    gs->set_last_firing_sent_ms(g.last_firing_sent_ms);
-    gs->set_seq(g.seq);
-  }
+  for (const auto& [gk, g] : groups_) SaveGroup(g, out->add_groups());
   for (const auto& [name, r] : receivers_) {
     st::ReceiverState* rs = out->add_receivers();
     rs->set_name(name);
@@ -329,6 +370,8 @@ void Pipeline::Save(st::AlerterState* out) const {
 }
 
 void Pipeline::Load(const st::AlerterState& in) {
+  dirty_.clear();
+  by_rule_.clear();
   groups_.clear();
   receivers_.clear();
   if (!in.epoch().empty()) epoch_ = in.epoch();

@@ -66,6 +66,10 @@ class Pipeline {
   const std::string& epoch() const { return epoch_; }
   void Save(hostwatch::alerter::v1::AlerterState* out) const;
   void Load(const hostwatch::alerter::v1::AlerterState& in);
+  // A delta for the state journal: the epoch, and the groups and receivers touched since the
+  // last SaveChanges or ClearChanges.
+  void SaveChanges(hostwatch::alerter::v1::AlerterState* out);
+  void ClearChanges();
 
  private:
   struct Group {
@@ -78,14 +82,23 @@ class Pipeline {
     int64_t last_firing_sent_ms = 0;
     uint64_t seq = 0;
     bool watch = false;  // firing alerts are muted: look again every tick
+    bool dirty = false;  // in dirty_
   };
   struct Receiver {
     std::deque<int64_t> sent_ms;
     std::vector<std::string> overflow;
     uint64_t digest_seq = 0;
+    bool dirty = false;  // changed since the last SaveChanges
   };
 
   Group& GroupFor(const std::string& receiver, uint32_t rule);
+  void Mark(Group& g) {
+    if (!g.dirty) {
+      g.dirty = true;
+      dirty_.push_back(&g);
+    }
+  }
+  void SaveGroup(const Group& g, hostwatch::alerter::v1::GroupState* gs) const;
   void Flush(Group& g, int64_t now_ms, bool repeat_only, const std::vector<Silence>& silences);
   bool Muted(const hostwatch::v1::Alert& a, int64_t now_ms, const std::vector<Silence>& silences);
   void BuildInhibitions();
@@ -97,7 +110,9 @@ class Pipeline {
   const RuleSet* rules_;
   const AlertEngine* engine_;
   Delivery* delivery_;
-  std::map<std::string, Group> groups_;  // "<receiver>/<rule>"
+  std::map<std::string, Group> groups_;       // "<receiver>/<rule>"
+  std::vector<Group*> dirty_;                 // nodes of groups_ (never erased but by Load)
+  std::vector<std::vector<Group*>> by_rule_;  // rule index -> its groups (nodes of groups_)
   std::map<std::string, Receiver> receivers_;
   // Per inhibit rule: the label tuples of its firing source alerts (rebuilt each tick).
   std::vector<std::set<std::vector<std::string>>> inhibiting_;

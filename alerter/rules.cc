@@ -185,14 +185,28 @@ bool GlobMatch(const std::string& pattern, std::string_view text) {
 
 bool Rule::MatchesEndpoint(std::string_view ep) const { return GlobMatch(endpoint, ep); }
 
-bool Rule::MatchesSeries(std::string_view ep,
-                         const google::protobuf::Map<std::string, std::string>& series_tags) const {
-  if (!MatchesEndpoint(ep)) return false;
-  for (const auto& [k, glob] : tags) {
+namespace {
+template <typename Tags>
+bool MatchesTags(const std::map<std::string, std::string>& matchers, const Tags& series_tags) {
+  for (const auto& [k, glob] : matchers) {
     auto it = series_tags.find(k);
     if (it == series_tags.end() || !GlobMatch(glob, it->second)) return false;
   }
   return true;
+}
+bool IsGlob(const std::string& pattern) {
+  return pattern.find_first_of("*?[\\") != std::string::npos;
+}
+}  // namespace
+
+bool Rule::MatchesSeries(std::string_view ep,
+                         const google::protobuf::Map<std::string, std::string>& series_tags) const {
+  return MatchesEndpoint(ep) && MatchesTags(tags, series_tags);
+}
+
+bool Rule::MatchesSeries(std::string_view ep,
+                         const std::map<std::string, std::string>& series_tags) const {
+  return MatchesEndpoint(ep) && MatchesTags(tags, series_tags);
 }
 
 namespace {
@@ -235,19 +249,42 @@ RuleSet::RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {
     if (rules_[i].is_event()) {
       by_event_rule_[rules_[i].event_rule].push_back(i);
     } else {
-      by_metric_[rules_[i].metric].push_back(i);
+      MetricRules& m = by_metric_[rules_[i].metric];
+      m.all.push_back(i);
+      if (IsGlob(rules_[i].endpoint)) {
+        m.globbed.push_back(i);
+      } else {
+        m.by_endpoint[rules_[i].endpoint].push_back(i);
+      }
     }
   }
 }
 
 std::span<const uint32_t> RuleSet::ForMetric(std::string_view metric) const {
-  auto it = by_metric_.find(std::string(metric));
+  auto it = by_metric_.find(metric);
   if (it == by_metric_.end()) return {};
-  return it->second;
+  return it->second.all;
+}
+
+void RuleSet::CandidatesFor(std::string_view metric, std::string_view endpoint,
+                            std::vector<uint32_t>* out) const {
+  out->clear();
+  auto it = by_metric_.find(metric);
+  if (it == by_metric_.end()) return;
+  const MetricRules& m = it->second;
+  auto lit = m.by_endpoint.find(endpoint);
+  if (lit == m.by_endpoint.end()) {
+    out->assign(m.globbed.begin(), m.globbed.end());
+    return;
+  }
+  // Both lists are ascending: merge them, so rules keep their order.
+  out->resize(m.globbed.size() + lit->second.size());
+  std::merge(m.globbed.begin(), m.globbed.end(), lit->second.begin(), lit->second.end(),
+             out->begin());
 }
 
 std::span<const uint32_t> RuleSet::ForEventRule(std::string_view event_rule) const {
-  auto it = by_event_rule_.find(std::string(event_rule));
+  auto it = by_event_rule_.find(event_rule);
   if (it == by_event_rule_.end()) return {};
   return it->second;
 }
@@ -258,7 +295,7 @@ const Rule* RuleSet::Find(std::string_view name) const {
 }
 
 int64_t RuleSet::IndexOf(std::string_view name) const {
-  auto it = by_name_.find(std::string(name));
+  auto it = by_name_.find(name);
   return it == by_name_.end() ? -1 : static_cast<int64_t>(it->second);
 }
 

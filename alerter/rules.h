@@ -83,6 +83,8 @@ struct Rule {
   uint32_t window_points() const;
   bool MatchesSeries(std::string_view endpoint,
                      const google::protobuf::Map<std::string, std::string>& tags) const;
+  bool MatchesSeries(std::string_view endpoint,
+                     const std::map<std::string, std::string>& tags) const;
   bool MatchesEndpoint(std::string_view endpoint) const;
 };
 
@@ -103,16 +105,33 @@ class RuleSet {
   const std::vector<Rule>& rules() const { return rules_; }
   // Indexes into rules() of the series rules on this metric (any endpoint or tags).
   std::span<const uint32_t> ForMetric(std::string_view metric) const;
+  // The series rules on this metric that can match this endpoint: those naming it literally and
+  // those with a glob, in rule order (tags still to be matched). A fleet with a rule per host has
+  // as many rules per metric as hosts; a new series looks at its own few.
+  void CandidatesFor(std::string_view metric, std::string_view endpoint,
+                     std::vector<uint32_t>* out) const;
   std::span<const uint32_t> ForEventRule(std::string_view event_rule) const;
   const Rule* Find(std::string_view name) const;
   // The index of the rule with that name, or -1.
   int64_t IndexOf(std::string_view name) const;
 
  private:
+  // Lookups by string_view without building a string (one per sample).
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  template <class V>
+  using Index = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
+  struct MetricRules {
+    std::vector<uint32_t> all;
+    std::vector<uint32_t> globbed;             // endpoint is a glob
+    Index<std::vector<uint32_t>> by_endpoint;  // endpoint is literal
+  };
   std::vector<Rule> rules_;
-  std::unordered_map<std::string, std::vector<uint32_t>> by_metric_;
-  std::unordered_map<std::string, std::vector<uint32_t>> by_event_rule_;
-  std::unordered_map<std::string, uint32_t> by_name_;
+  Index<MetricRules> by_metric_;
+  Index<std::vector<uint32_t>> by_event_rule_;
+  Index<uint32_t> by_name_;
 };
 
 std::string_view SeverityWord(hostwatch::v1::Severity s);

@@ -56,11 +56,12 @@ void AlertEngine::Rematch(Series* s) const {
   s->rules.clear();
   s->capacity = 1;
   s->has_nodata = false;
-  google::protobuf::Map<std::string, std::string> tags;
-  for (const auto& [k, v] : s->tags) tags[k] = v;
-  for (uint32_t i : rules_->ForMetric(s->metric)) {
+  // Rules on its metric that name another endpoint are never looked at (RuleSet::CandidatesFor).
+  std::vector<uint32_t> candidates;
+  rules_->CandidatesFor(s->metric, s->endpoint, &candidates);
+  for (uint32_t i : candidates) {
     const Rule& r = rules_->rules()[i];
-    if (!r.MatchesSeries(s->endpoint, tags)) continue;
+    if (!r.MatchesSeries(s->endpoint, s->tags)) continue;
     s->rules.push_back(i);
     s->capacity = std::max(s->capacity, r.window_points());
     if (r.is_nodata()) s->has_nodata = true;
@@ -77,9 +78,10 @@ void AlertEngine::Rematch(Series* s) const {
 
 AlertEngine::Series& AlertEngine::AddSeries(Series s) {
   const auto index = static_cast<uint32_t>(series_store_.size());
+  s.index = index;
   google::protobuf::Map<std::string, std::string> tags;
   for (const auto& [k, v] : s.tags) tags[k] = v;
-  series_by_hash_.emplace(SeriesHash(s.endpoint, s.metric, tags), index);
+  series_by_hash_.Insert(SeriesHash(s.endpoint, s.metric, tags), index);
   series_by_id_.emplace(SeriesId(s.endpoint, s.name), index);
   if (s.has_nodata) nodata_series_.push_back(index);
   series_store_.push_back(std::move(s));
@@ -88,13 +90,11 @@ AlertEngine::Series& AlertEngine::AddSeries(Series s) {
 
 AlertEngine::Series& AlertEngine::SeriesFor(const std::string& endpoint, const pb::Sample& sample) {
   const uint64_t h = SeriesHash(endpoint, sample.metric(), sample.tags());
-  auto [first, last] = series_by_hash_.equal_range(h);
-  for (auto it = first; it != last; ++it) {
-    Series& s = series_store_[it->second];
-    if (s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags())) {
-      return s;
-    }
-  }
+  const uint32_t found = series_by_hash_.Find(h, [&](uint32_t index) {
+    const Series& s = series_store_[index];
+    return s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags());
+  });
+  if (found != SeriesIndex::kNone) return series_store_[found];
   Series s;
   s.endpoint = endpoint;
   s.metric = sample.metric();
@@ -119,6 +119,7 @@ void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChang
       continue;
     }
     s.last_ms = sample.time_ms();
+    MarkSeries(s);
     s.window.push_back({sample.time_ms(), sample.value()});
     if (s.window.size() > s.capacity) s.window.erase(s.window.begin());
     for (size_t k = 0; k < s.rules.size(); ++k) {
@@ -142,8 +143,12 @@ void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChang
   if (newest > 0 || !batch.host_tags().empty()) {
     Host& h = hosts_[endpoint];
     h.last_seen_ms = std::max(h.last_seen_ms, newest);
-    h.host_tags.clear();
-    for (const auto& [k, v] : batch.host_tags()) h.host_tags[k] = v;
+    // Host tags rarely change: compare before rebuilding the map.
+    if (!SameTags(h.host_tags, batch.host_tags())) {
+      h.host_tags.clear();
+      for (const auto& [k, v] : batch.host_tags()) h.host_tags[k] = v;
+    }
+    MarkHost(endpoint, h);
   }
 }
 
@@ -162,6 +167,7 @@ void AlertEngine::OnEvents(const pb::EventBatch& batch, std::vector<AlertChange>
       continue;
     }
     w.last_ms = ev.time_ms();
+    MarkEvents(w);
     w.hits.emplace_back(ev.time_ms(), 1 + static_cast<uint64_t>(ev.suppressed()));
     w.lines.push_back(ev.line());
     while (w.lines.size() > options_.max_log_lines) w.lines.pop_front();
@@ -170,6 +176,7 @@ void AlertEngine::OnEvents(const pb::EventBatch& batch, std::vector<AlertChange>
   Host& h = hosts_[endpoint];
   for (const pb::LogEvent& ev : batch.events())
     h.last_seen_ms = std::max(h.last_seen_ms, ev.time_ms());
+  MarkHost(endpoint, h);
 }
 
 void AlertEngine::JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<AlertChange>* out) {
@@ -177,7 +184,10 @@ void AlertEngine::JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<A
   for (uint32_t i : rules_->ForEventRule(w.event_rule)) {
     longest = std::max<int64_t>(longest, rules_->rules()[i].expr.window.count());
   }
-  while (!w.hits.empty() && w.hits.front().first <= end_ms - longest) w.hits.pop_front();
+  while (!w.hits.empty() && w.hits.front().first <= end_ms - longest) {
+    w.hits.pop_front();
+    MarkEvents(w);
+  }
   for (uint32_t i : rules_->ForEventRule(w.event_rule)) {
     const Rule& r = rules_->rules()[i];
     if (!r.MatchesEndpoint(w.endpoint)) continue;
@@ -218,12 +228,17 @@ void AlertEngine::Transition(uint32_t rule_index, const std::string& endpoint,
       fresh.set_time_ms(t_ms);
       fresh.set_state(rule.for_duration.count() > 0 ? pb::Alert::PENDING : pb::Alert::FIRING);
       out->push_back(AlertChange{fresh, rule_index, fresh.state() == pb::Alert::FIRING});
+      dirty_alerts_.insert(key);
       a = &alerts_.emplace(key, std::move(fresh)).first->second;
       if (slot != nullptr) *slot = a;
       return;
     }
   }
-  if (slot != nullptr) *slot = a;
+  if (slot != nullptr) {
+    *slot = a;  // its series is saved with its open alerts: nothing to mark per point
+  } else {
+    dirty_alerts_.insert(a->key());
+  }
   // Per point only the value and time move; the summary is written on state changes.
   a->set_value(value);
   a->set_time_ms(t_ms);
@@ -234,6 +249,7 @@ void AlertEngine::Transition(uint32_t rule_index, const std::string& endpoint,
     if (slot != nullptr) *slot = nullptr;
     const std::string key = a->key();  // not a reference into the node being erased
     alerts_.erase(key);
+    dirty_alerts_.insert(key);
   };
   if (a->state() == pb::Alert::PENDING) {
     if (decided && !breach) {
@@ -242,6 +258,7 @@ void AlertEngine::Transition(uint32_t rule_index, const std::string& endpoint,
       a->set_state(pb::Alert::FIRING);
       a->set_summary(Summary(rule, series, value));
       out->push_back(AlertChange{*a, rule_index, true});
+      dirty_alerts_.insert(a->key());
     }
     return;
   }
@@ -270,6 +287,7 @@ void AlertEngine::Tick(int64_t now_ms, bool lagging, std::vector<AlertChange>* o
   for (auto it = hosts_.begin(); it != hosts_.end();) {
     if (it->second.last_seen_ms > 0 && now_ms - it->second.last_seen_ms > options_.host_forget_ms) {
       it = hosts_.erase(it);
+      needs_whole_ = true;  // a delta has no way to say "forget this host"
     } else {
       ++it;
     }
@@ -353,47 +371,111 @@ EngineStats AlertEngine::stats() const {
   return stats_;
 }
 
+namespace {
+
+template <class Series>
+void WriteSeries(const Series& s, st::SeriesState* ss) {
+  ss->set_endpoint(s.endpoint);
+  ss->set_metric(s.metric);
+  for (const auto& [k, v] : s.tags) (*ss->mutable_tags())[k] = v;
+  for (const Point& p : s.window) {
+    ss->add_times(p.time_ms);
+    ss->add_values(p.value);
+  }
+  ss->set_last_ms(s.last_ms);
+}
+
+template <class EventWindow>
+void WriteEvents(const EventWindow& w, st::EventWindowState* es) {
+  es->set_endpoint(w.endpoint);
+  es->set_event_rule(w.event_rule);
+  for (const auto& [t, weight] : w.hits) {
+    es->add_times(t);
+    es->add_weights(weight);
+  }
+  for (const std::string& l : w.lines) es->add_lines(l);
+  es->set_last_ms(w.last_ms);
+}
+
+template <class Host>
+void WriteHost(const std::string& endpoint, const Host& h, st::HostState* hs) {
+  hs->set_endpoint(endpoint);
+  for (const auto& [k, v] : h.host_tags) (*hs->mutable_host_tags())[k] = v;
+  hs->set_last_seen_ms(h.last_seen_ms);
+}
+
+}  // namespace
+
 void AlertEngine::Save(st::AlerterState* out) const {
   for (const Series& s : series_store_) {
-    if (s.rules.empty()) continue;
-    st::SeriesState* ss = out->add_series();
-    ss->set_endpoint(s.endpoint);
-    ss->set_metric(s.metric);
-    for (const auto& [k, v] : s.tags) (*ss->mutable_tags())[k] = v;
-    for (const Point& p : s.window) {
-      ss->add_times(p.time_ms);
-      ss->add_values(p.value);
-    }
-    ss->set_last_ms(s.last_ms);
+    if (!s.rules.empty()) WriteSeries(s, out->add_series());
   }
-  for (const auto& [id, w] : event_windows_) {
-    st::EventWindowState* es = out->add_events();
-    es->set_endpoint(w.endpoint);
-    es->set_event_rule(w.event_rule);
-    for (const auto& [t, weight] : w.hits) {
-      es->add_times(t);
-      es->add_weights(weight);
-    }
-    for (const std::string& l : w.lines) es->add_lines(l);
-    es->set_last_ms(w.last_ms);
-  }
-  for (const auto& [endpoint, h] : hosts_) {
-    st::HostState* hs = out->add_hosts();
-    hs->set_endpoint(endpoint);
-    for (const auto& [k, v] : h.host_tags) (*hs->mutable_host_tags())[k] = v;
-    hs->set_last_seen_ms(h.last_seen_ms);
-  }
+  for (const auto& [id, w] : event_windows_) WriteEvents(w, out->add_events());
+  for (const auto& [endpoint, h] : hosts_) WriteHost(endpoint, h, out->add_hosts());
   for (const auto& [key, a] : alerts_) *out->add_alerts() = a;
+}
+
+void AlertEngine::SaveChanges(st::AlerterState* out) {
+  for (uint32_t index : dirty_series_) {
+    Series& s = series_store_[index];
+    s.dirty = false;
+    if (s.rules.empty()) continue;
+    WriteSeries(s, out->add_series());
+    // Their value and time move with every point without marking the key.
+    for (const pb::Alert* a : s.alert) {
+      if (a != nullptr && dirty_alerts_.count(a->key()) == 0) *out->add_alerts() = *a;
+    }
+  }
+  for (const std::string& id : dirty_events_) {
+    auto it = event_windows_.find(id);
+    if (it == event_windows_.end()) continue;
+    it->second.dirty = false;
+    WriteEvents(it->second, out->add_events());
+  }
+  for (const std::string& endpoint : dirty_hosts_) {
+    auto it = hosts_.find(endpoint);
+    if (it == hosts_.end()) continue;
+    it->second.dirty = false;
+    WriteHost(endpoint, it->second, out->add_hosts());
+  }
+  for (const std::string& key : dirty_alerts_) {
+    auto it = alerts_.find(key);
+    if (it != alerts_.end()) {
+      *out->add_alerts() = it->second;
+    } else {
+      out->add_removed_alerts(key);
+    }
+  }
+  dirty_series_.clear();
+  dirty_events_.clear();
+  dirty_hosts_.clear();
+  dirty_alerts_.clear();
+}
+
+void AlertEngine::ClearChanges() {
+  for (uint32_t index : dirty_series_) series_store_[index].dirty = false;
+  for (auto& [id, w] : event_windows_) w.dirty = false;
+  for (auto& [endpoint, h] : hosts_) h.dirty = false;
+  dirty_series_.clear();
+  dirty_events_.clear();
+  dirty_hosts_.clear();
+  dirty_alerts_.clear();
+  needs_whole_ = false;
 }
 
 void AlertEngine::Load(const st::AlerterState& in) {
   series_store_.clear();
-  series_by_hash_.clear();
+  series_by_hash_.Clear();
   series_by_id_.clear();
   nodata_series_.clear();
   event_windows_.clear();
   hosts_.clear();
   alerts_.clear();
+  dirty_series_.clear();
+  dirty_events_.clear();
+  dirty_hosts_.clear();
+  dirty_alerts_.clear();
+  needs_whole_ = false;
   // Alerts first: Rematch marks the rules of each series that have one.
   for (const pb::Alert& a : in.alerts()) {
     if (rules_->Find(a.rule()) == nullptr) continue;

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "alerter/alerter_state.pb.h"
@@ -83,6 +84,14 @@ class AlertEngine {
   void Save(hostwatch::alerter::v1::AlerterState* out) const;
   // Replaces the state. Alerts of rules that no longer exist are dropped.
   void Load(const hostwatch::alerter::v1::AlerterState& in);
+  // A delta for the state journal (alerter/state_store.h): the series, event windows and hosts
+  // that changed since the last SaveChanges or ClearChanges, the open alerts of those series, and
+  // the alert keys opened, changed or closed (closed ones in removed_alerts).
+  void SaveChanges(hostwatch::alerter::v1::AlerterState* out);
+  // After a whole Save: nothing is pending.
+  void ClearChanges();
+  // A change a delta cannot say (a forgotten host): the next save must be whole.
+  bool needs_whole() const { return needs_whole_; }
 
  private:
   struct Series {
@@ -98,6 +107,8 @@ class AlertEngine {
     // null. A point then never builds a key unless it opens an alert.
     std::vector<hostwatch::v1::Alert*> alert;
     bool has_nodata = false;
+    uint32_t index = 0;  // in series_store_
+    bool dirty = false;  // in dirty_series_
   };
   struct EventWindow {
     std::string endpoint;
@@ -105,10 +116,12 @@ class AlertEngine {
     std::deque<std::pair<int64_t, uint64_t>> hits;  // (time_ms, weight)
     std::deque<std::string> lines;
     int64_t last_ms = 0;
+    bool dirty = false;
   };
   struct Host {
     std::map<std::string, std::string> host_tags;
     int64_t last_seen_ms = 0;
+    bool dirty = false;
   };
 
   Series& SeriesFor(const std::string& endpoint, const hostwatch::v1::Sample& s);
@@ -125,6 +138,24 @@ class AlertEngine {
                   std::vector<AlertChange>* out, hostwatch::v1::Alert** slot = nullptr);
   void JudgeEventWindow(EventWindow& w, int64_t end_ms, std::vector<AlertChange>* out);
   static std::string SeriesId(std::string_view endpoint, std::string_view series_name);
+  void MarkSeries(Series& s) {
+    if (!s.dirty) {
+      s.dirty = true;
+      dirty_series_.push_back(s.index);
+    }
+  }
+  void MarkHost(const std::string& endpoint, Host& h) {
+    if (!h.dirty) {
+      h.dirty = true;
+      dirty_hosts_.push_back(endpoint);
+    }
+  }
+  void MarkEvents(EventWindow& w) {
+    if (!w.dirty) {
+      w.dirty = true;
+      dirty_events_.push_back(SeriesId(w.endpoint, w.event_rule));
+    }
+  }
 
   const RuleSet* rules_;
   Options options_;
@@ -132,13 +163,72 @@ class AlertEngine {
   // Series live in a deque (stable addresses) and are found by a hash of (endpoint, metric, tags)
   // computed without building strings: the per-sample cost is one hash and one lookup.
   std::deque<Series> series_store_;
-  std::unordered_multimap<uint64_t, uint32_t> series_by_hash_;  // -> index into series_store_
-  std::unordered_map<std::string, uint32_t> series_by_id_;      // SeriesId -> index (View, Labels)
-  std::vector<uint32_t> nodata_series_;                         // indexes with a nodata rule
-  std::map<std::string, EventWindow> event_windows_;            // by SeriesId(endpoint, event_rule)
+  // (hash -> index into series_store_) with open addressing: a sample's lookup reads one slot of a
+  // flat array where a node-based multimap chased pointers (a fifth of evaluation time in perf).
+  class SeriesIndex {
+   public:
+    static constexpr uint32_t kNone = ~0u;
+    void Clear() {
+      slots_.clear();
+      used_ = 0;
+    }
+    void Insert(uint64_t hash, uint32_t index) {
+      if ((used_ + 1) * 2 > slots_.size()) Grow();
+      Place(hash, index);
+      ++used_;
+    }
+    // The first index with this hash for which same(index) holds, or kNone.
+    template <class Same>
+    uint32_t Find(uint64_t hash, Same same) const {
+      if (slots_.empty()) return kNone;
+      const size_t mask = slots_.size() - 1;
+      for (size_t i = Start(hash) & mask;; i = (i + 1) & mask) {
+        const Slot& slot = slots_[i];
+        if (slot.index == kNone) return kNone;
+        if (slot.hash == hash && same(slot.index)) return slot.index;
+      }
+    }
+
+   private:
+    // The low bits pick the slot: mix the high ones in.
+    static size_t Start(uint64_t h) {
+      h ^= h >> 33;
+      h *= 0xff51afd7ed558ccdull;
+      return static_cast<size_t>(h ^ (h >> 33));
+    }
+    struct Slot {
+      uint64_t hash = 0;
+      uint32_t index = kNone;
+    };
+    void Place(uint64_t hash, uint32_t index) {
+      const size_t mask = slots_.size() - 1;
+      size_t i = Start(hash) & mask;
+      while (slots_[i].index != kNone) i = (i + 1) & mask;
+      slots_[i] = Slot{hash, index};
+    }
+    void Grow() {
+      std::vector<Slot> old = std::move(slots_);
+      slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+      for (const Slot& slot : old) {
+        if (slot.index != kNone) Place(slot.hash, slot.index);
+      }
+    }
+    std::vector<Slot> slots_;
+    size_t used_ = 0;
+  };
+  SeriesIndex series_by_hash_;
+  std::unordered_map<std::string, uint32_t> series_by_id_;  // SeriesId -> index (View, Labels)
+  std::vector<uint32_t> nodata_series_;                     // indexes with a nodata rule
+  std::map<std::string, EventWindow> event_windows_;        // by SeriesId(endpoint, event_rule)
   std::unordered_map<std::string, Host> hosts_;
   std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
   mutable EngineStats stats_;
+  // Changed since the last SaveChanges.
+  std::vector<uint32_t> dirty_series_;
+  std::vector<std::string> dirty_hosts_;
+  std::vector<std::string> dirty_events_;
+  std::unordered_set<std::string> dirty_alerts_;  // opened, changed state, closed (by key)
+  bool needs_whole_ = false;
 };
 
 }  // namespace hw::alerter

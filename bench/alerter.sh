@@ -19,15 +19,21 @@
 # 4. latency: loadgen live (wall-clock timestamps) at --rate samples/s for --seconds beside the
 #    alerter, while a probe host publishes a breaching and a clearing cpu.busy value in turn
 #    (`hostwatch send`, 5 a second) against the rule "any(#1) > 90" on it. Per probe: the
-#    AlertBatch's sent_ms (the alerter publishing the change) minus the alert's time_ms (the
-#    sample's timestamp, taken by `hostwatch send` before it connects, so high by its connect
-#    time). p50, p99, max over the probes, read back with `hostwatch consume --topics alerts`.
+#    AlertBatch's sent_ms (the alerter publishing the change) minus the sent_ms of the probe's
+#    own envelope (`hostwatch send` publishing the sample), both stamped by producer links on
+#    this host and read back with `hostwatch consume` (topics alerts; samples of cpu.busy), the
+#    two matched by the sample's time_ms, which the alert carries. p50, p99, max over the probes.
+#    Also shown: the same from the sample's time_ms, which `hostwatch send` takes before it
+#    starts connecting, so that figure includes a process's connection set-up. Beside it, the
+#    floor: the same probe envelopes' publication -> their arrival at that plain `hostwatch
+#    consume` (each line stamped as it is read; consume flushes per batch): what any consumer of
+#    this broker waits on this machine at that moment.
 # Goals (the alerter issue): >= 1,000,000 samples/s evaluated, >= 0.5x the drain rate; p99 <= 5 ms.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HOSTS=100 METRICS=100 TICKS=300 RATE=100000 SECONDS_LAT=20 BUILD=1 KEEP=0
-usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -56,6 +62,7 @@ for b in "$BROKER" "$HW" "$ALERTER"; do
 done
 PY=/usr/bin/python3
 N=$((HOSTS * METRICS * TICKS))
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-alerter.XXXXXX")
 export TMPDIR=$W
@@ -165,6 +172,15 @@ EVAL=$($PY -c "print(round($N / (($t1 - $t0) / 1e9)))")
   >"$W/alerts.jsonl" 2>/dev/null &
 CPID=$!
 PIDS+=("$CPID")
+"$HW" consume "${BRK[@]}" --group probes --topics samples --metric cpu.busy --start latest \
+  --format json --timeout $((SECONDS_LAT + 15)) 2>/dev/null \
+  > >($PY -u -c '
+import sys, time
+for line in sys.stdin:
+    sys.stdout.write("%d %s" % (time.time() * 1000, line))
+    sys.stdout.flush()' >"$W/probes.jsonl") &
+QPID=$!
+PIDS+=("$QPID")
 LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
 "$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 \
   --duration "$SECONDS_LAT" --first-host 101 >"$W/live.log" 2>&1 &
@@ -181,26 +197,44 @@ done
 wait "$LPID" || true
 sleep 3
 stoppid "$CPID"
-LAT=$($PY - "$W/alerts.jsonl" <<'EOF'
+stoppid "$QPID"
+sleep 0.5
+LAT=$($PY - "$W/alerts.jsonl" "$W/probes.jsonl" <<'EOF'
 import json, sys
-xs = []
-for line in open(sys.argv[1]):
-    try:
-        e = json.loads(line)
-    except ValueError:
-        continue
+def lines(path, stamped=False):
+    for line in open(path):
+        stamp = 0
+        if stamped:
+            stamp, _, line = line.partition(" ")
+        try:
+            yield int(stamp), json.loads(line)
+        except ValueError:
+            pass
+published = {}  # the probe sample's time_ms -> its envelope's sent_ms
+zs = []  # publication -> arrival at the plain consumer
+for arrived, e in lines(sys.argv[2], True):
+    for s in e.get("samples", {}).get("samples", []):
+        if s.get("metric") == "cpu.busy":
+            published[int(s["timeMs"])] = int(e["sentMs"])
+            zs.append(arrived - int(e["sentMs"]))
+xs, ys = [], []
+for _, e in lines(sys.argv[1]):
     for a in e.get("alerts", {}).get("alerts", []):
         if a.get("rule") == "probe_high":
-            xs.append(int(e["sentMs"]) - int(a["timeMs"]))
-xs.sort()
-if not xs:
-    print("0 0 0 0")
-else:
-    q = lambda p: xs[min(len(xs) - 1, int(p * len(xs)))]
-    print(len(xs), q(0.5), q(0.99), xs[-1])
+            t = int(a["timeMs"])
+            ys.append(int(e["sentMs"]) - t)
+            if t in published:
+                xs.append(int(e["sentMs"]) - published[t])
+def stats(v):
+    v.sort()
+    if not v:
+        return "0 0 0 0"
+    q = lambda p: v[min(len(v) - 1, int(p * len(v)))]
+    return f"{len(v)} {q(0.5)} {q(0.99)} {v[-1]}"
+print(stats(xs), stats(ys), stats(zs))
 EOF
 )
-read -r PROBES P50 P99 PMAX <<<"$LAT"
+read -r PROBES P50 P99 PMAX SPROBES SP50 SP99 SPMAX FPROBES FP50 FP99 FPMAX <<<"$LAT"
 
 echo
 printf '%-34s %12s\n' "samples in the journal" "$N"
@@ -208,4 +242,9 @@ printf '%-34s %12s samples/s\n' "hostwatch consume drain" "$DRAIN"
 printf '%-34s %12s samples/s (%s rules)\n' "hostwatch-alerter evaluation" "$EVAL" "$((HOSTS * METRICS + 1))"
 printf '%-34s %12s\n' "ratio alerter / drain" "$($PY -c "print(f'{$EVAL / $DRAIN:.2f}x')")"
 printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes at ~%s samples/s\n' \
-  "breach -> state change" "$P50" "$P99" "$PMAX" "$PROBES" "$RATE"
+  "published -> state change" "$P50" "$P99" "$PMAX" "$PROBES" "$RATE"
+printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes\n' \
+  "sample time -> state change" "$SP50" "$SP99" "$SPMAX" "$SPROBES"
+printf '%-34s p50 %s ms, p99 %s ms, max %s ms over %s probes\n' \
+  "published -> a plain consumer" "$FP50" "$FP99" "$FPMAX" "$FPROBES"
+printf '%-34s %s\n' "load average (start, end)" "$LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
