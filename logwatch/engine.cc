@@ -19,7 +19,6 @@ namespace hw::logwatch {
 namespace {
 
 namespace pb = hostwatch::v1;
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr uint64_t kReadBudget = 256 << 10;        // per file per ReadFile: one chunk
@@ -31,12 +30,6 @@ constexpr milliseconds kStatInterval{250};         // the stat fallback when ino
 // A capture cut to this many bytes stays within the 64 KiB field limit after SanitizeUtf8, which
 // may triple invalid input (one U+FFFD per bad byte).
 constexpr size_t kMaxCaptureBytes = naming::kMaxFieldValueBytes / 3;
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::vector<WatchSpec> SpecsOf(const LogwatchConfig& c) {
   std::vector<WatchSpec> specs;
@@ -58,10 +51,11 @@ void AddSelf(pb::SampleBatch* b, const std::string& metric, double v, int64_t t,
 }  // namespace
 
 Engine::Engine(LogwatchConfig config, EngineOptions options)
-    : config_(std::move(config)), options_(std::move(options)) {
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : RealClock()) {
   state_path_ = std::filesystem::path(config_.state_dir) / "offsets";
   next_index_ = options_.spool_next_index;
-  if (!options_.now_ms) options_.now_ms = SystemNowMs;
   wake_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
@@ -69,16 +63,20 @@ Engine::~Engine() = default;
 
 Status Engine::Start() {
   HW_ASSIGN_OR_RETURN(rules_, RuleSet::Compile(config_.rules));
+  {
+    MutexLock lock(&reload_mu_);
+    compiled_ = rules_;
+  }
   if (rules_->unfiltered_patterns() > 0) {
     spdlog::info(
         "{} rule patterns cannot be prefiltered by Vectorscan; RE2 runs them on every line",
         rules_->unfiltered_patterns());
   }
-  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes);
+  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes, false, &clock_);
   suppressed_.assign(rules_->size(), 0);
   buckets_.assign(rules_->size(), Bucket());
   tailer_ = std::make_unique<Tailer>(SpecsOf(config_), config_.max_line_bytes, options_.rotate_wait,
-                                     this);
+                                     this, &clock_);
   tailer_->Init();
 
   std::error_code ec;
@@ -104,18 +102,17 @@ Status Engine::Start() {
     return text.status();
   }
   tailer_->Discover(/*startup=*/true);
-  last_discover_ = Clock::now();
+  last_discover_ms_ = clock_.MonoMs();
   if (interval_end_ms_ == 0) interval_end_ms_ = NextIntervalEnd(NowMs());
   committed_ = Take();
   // The state as restored (and what was found at start) is the new baseline.
   return WriteState(committed_, committed_, next_index_);
 }
 
-int64_t Engine::NowMs() const { return options_.now_ms(); }
+int64_t Engine::NowMs() const { return clock_.WallMs(); }
 
 int64_t Engine::NextIntervalEnd(int64_t now_ms) const {
-  const int64_t step = config_.interval.count();
-  return (now_ms / step + 1) * step;  // aligned to the wall clock, like the collector
+  return NextAligned(now_ms, config_.interval.count());  // like the collector's
 }
 
 Snapshot Engine::Take() const {
@@ -161,7 +158,7 @@ Status Engine::WriteState(const Snapshot& before, const Snapshot& after, uint64_
   f.before = before;
   f.after = after;
   HW_RETURN_IF_ERROR(io::WriteFileAtomic(state_path_, EncodeState(f)));
-  last_state_write_ = Clock::now();
+  last_state_write_ms_ = clock_.MonoMs();
   return Status::Ok();
 }
 
@@ -223,7 +220,7 @@ void Engine::OnClose(TailedFile& f) {
 }
 
 void Engine::OnTruncated(TailedFile& f) {
-  processor_->FlushIdle(f.state.path, Clock::now(), milliseconds(0), &Of(f).records, this);
+  processor_->FlushIdle(f.state.path, clock_.MonoMs(), milliseconds(0), &Of(f).records, this);
 }
 
 void Engine::OnLine(TailedFile& f, std::string_view line, uint64_t offset, bool truncated) {
@@ -270,12 +267,15 @@ void Engine::OnRecord(const Record& r) {
   if (rule.max_events_per_s > 0) {
     // A token bucket: bursts up to one second's worth, then max_events_per_s.
     Bucket& b = buckets_[r.rule];
-    const auto now = Clock::now();
+    const int64_t now = clock_.MonoMs();
     const double rate = rule.max_events_per_s;
-    if (b.last == Clock::time_point{}) b.tokens = rate;
-    b.tokens =
-        std::min(rate, b.tokens + rate * std::chrono::duration<double>(now - b.last).count());
-    b.last = now;
+    if (!b.started) {
+      b.tokens = rate;
+      b.last_ms = now;
+      b.started = true;
+    }
+    b.tokens = std::min(rate, b.tokens + rate * static_cast<double>(now - b.last_ms) / 1000.0);
+    b.last_ms = now;
     if (b.tokens < 1) {
       ++suppressed_[r.rule];
       ++events_suppressed_;
@@ -310,7 +310,7 @@ Status Engine::FlushEvents() {
   Status s = PublishWithState(events_, committed_, Take());
   events_.Clear();
   events_bytes_ = 0;
-  last_event_flush_ = Clock::now();
+  last_event_flush_ms_ = clock_.MonoMs();
   if (s.ok()) events_published_ += static_cast<uint64_t>(n);
   return s;
 }
@@ -356,7 +356,7 @@ Status Engine::FlushInterval(int64_t time_ms) {
 Status Engine::Pass(bool discover, bool force) {
   if (discover) {
     tailer_->Discover(false);
-    last_discover_ = Clock::now();
+    last_discover_ms_ = clock_.MonoMs();
   }
   bool more = true;
   while (more) {
@@ -373,18 +373,18 @@ Status Engine::Pass(bool discover, bool force) {
       if (events_bytes_ >= kMaxBatchBytes) HW_RETURN_IF_ERROR(FlushEvents());
     }
   }
-  const auto now = Clock::now();
+  const int64_t now = clock_.MonoMs();
   for (auto& f : tailer_->files()) {
     processor_->FlushIdle(f->state.path, now, options_.multiline_idle, &Of(*f).records, this);
   }
   tailer_->CloseQuiet();
   if (events_.events().events_size() > 0 &&
-      (force || now - last_event_flush_ >= kEventFlushDelay)) {
+      (force || now - last_event_flush_ms_ >= kEventFlushDelay.count())) {
     HW_RETURN_IF_ERROR(FlushEvents());
   }
   if (NowMs() >= interval_end_ms_) HW_RETURN_IF_ERROR(FlushInterval(interval_end_ms_));
   if (events_.events().events_size() == 0 && dirty_ &&
-      (force || now - last_state_write_ >= kStateWriteInterval)) {
+      (force || now - last_state_write_ms_ >= kStateWriteInterval.count())) {
     committed_ = Take();
     HW_RETURN_IF_ERROR(WriteState(committed_, committed_, next_index_));
     dirty_ = false;
@@ -408,11 +408,19 @@ Status Engine::Reload(const LogwatchConfig& config) {
   // Compiled here, on the caller's thread (the daemon's signal handling), once: the engine thread
   // keeps reading lines with the old rules meanwhile (1,000 rules take seconds to compile), and
   // swaps at the top of its next pass. An error keeps the old rules.
-  HW_ASSIGN_OR_RETURN(std::shared_ptr<const RuleSet> rules, RuleSet::Compile(config.rules));
+  std::shared_ptr<const RuleSet> rules;
+  {
+    MutexLock lock(&reload_mu_);
+    if (compiled_ != nullptr && compiled_->configs() == config.rules) rules = compiled_;
+  }
+  if (rules == nullptr) {
+    HW_ASSIGN_OR_RETURN(rules, RuleSet::Compile(config.rules));
+  }
   {
     MutexLock lock(&reload_mu_);
     reload_ = config;
-    reload_rules_ = std::move(rules);
+    reload_rules_ = rules;
+    compiled_ = std::move(rules);
   }
   Wake();
   return Status::Ok();
@@ -435,7 +443,7 @@ Status Engine::ApplyReload() {
   config_ = std::move(*next);
   rules_ = std::move(rules);
   counter_base_["lines_matched"] += processor_->lines_matched();  // the new processor counts from 0
-  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes);
+  processor_ = std::make_unique<RecordProcessor>(rules_, config_.max_line_bytes, false, &clock_);
   suppressed_.assign(rules_->size(), 0);
   buckets_.assign(rules_->size(), Bucket());
   stats_ = IntervalStats();
@@ -480,7 +488,7 @@ Status Engine::Loop(const std::atomic<bool>& stop) {
     uint64_t drained;
     ssize_t n = ::read(wake_fd_.get(), &drained, sizeof drained);
     (void)n;
-    discover = structural || Clock::now() - last_discover_ >= kDiscoverInterval;
+    discover = structural || clock_.MonoMs() - last_discover_ms_ >= kDiscoverInterval.count();
   }
   return Status::Ok();
 }

@@ -2,7 +2,7 @@
 // -> publish, with the offsets file written in two phases around every publish (state_file.h).
 //
 // The engine knows nothing about threads or sockets: the service runs Loop() on its worker thread
-// and hands it a publish function (ProducerLink::Publish); tests hand it a fake, and a wall clock
+// and hands it a publish function (ProducerLink::Publish); tests hand it a fake, and a FakeClock
 // (engine_test.cc).
 //
 // The tailer follows files; what their lines mean is kept here, per file (TailedFile::id): the
@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/base/mutex.h"
 #include "common/daemon/logging.h"
 #include "common/io/file_io.h"
@@ -44,10 +45,10 @@ struct EngineOptions {
   std::function<void(int64_t time_ms, hostwatch::v1::SampleBatch*)> extra_samples;
   std::chrono::milliseconds rotate_wait{5000};
   std::chrono::milliseconds multiline_idle{1000};
-  // The wall clock, unix epoch ms: interval boundaries and event times. Empty: the system's.
-  // Elapsed times (flush delays, multiline idle, rate limits) use steady_clock. A seam local to
-  // logwatch until common/ has a clock (collector/clock.h is the collector's own).
-  std::function<int64_t()> now_ms;
+  // Its wall time sets interval boundaries and event times; its monotonic time, elapsed times
+  // (event flush delay, offsets writes, discovery, multiline idle, rate limits, rotate_wait).
+  // The tailer and the record processor read it too. Null: RealClock(). Must outlive the engine.
+  const Clock* clock = nullptr;
 };
 
 class Engine : public LineHandler, public RecordSink {
@@ -56,7 +57,7 @@ class Engine : public LineHandler, public RecordSink {
   ~Engine() override;
 
   // Compiles the rules, restores the offsets file and opens the files.
-  Status Start();
+  Status Start() EXCLUDES(reload_mu_);
   // Until stop is set or a fatal error (returned): wait for changes, read, publish.
   Status Loop(const std::atomic<bool>& stop);
   // One pass (tests call it directly): discover when asked, read everything new, publish what is
@@ -67,7 +68,8 @@ class Engine : public LineHandler, public RecordSink {
   // Wakes Loop from another thread (reload, stop).
   void Wake();
   // Compiles config's rules on the calling thread while the loop goes on with the old ones; the
-  // new config is applied at the top of the next loop pass. An error keeps the old config.
+  // new config is applied at the top of the next loop pass. An error keeps the old config. Rules
+  // equal to the last compiled ones (same rules, same order) are not compiled again.
   Status Reload(const LogwatchConfig& config) EXCLUDES(reload_mu_);
   // Publishes the interval's samples now (tests; the loop does it on the interval boundary).
   Status FlushInterval(int64_t time_ms);
@@ -115,6 +117,7 @@ class Engine : public LineHandler, public RecordSink {
   uint64_t last_file_id_ = 0;          // the last Of(): lines come in runs of one file
   PerFile* last_file_ = nullptr;
   EngineOptions options_;
+  const Clock& clock_;
   std::filesystem::path state_path_;
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<RecordProcessor> processor_;
@@ -129,10 +132,12 @@ class Engine : public LineHandler, public RecordSink {
   std::vector<uint32_t> suppressed_;  // per rule: dropped by max_events_per_s since its last event
   struct Bucket {
     double tokens = 0;
-    std::chrono::steady_clock::time_point last{};
+    int64_t last_ms = 0;
+    bool started = false;
   };
   std::vector<Bucket> buckets_;
-  std::chrono::steady_clock::time_point last_event_flush_{}, last_state_write_{}, last_discover_{};
+  // Clock::MonoMs() of the last event flush, offsets write and discovery.
+  int64_t last_event_flush_ms_ = 0, last_state_write_ms_ = 0, last_discover_ms_ = 0;
   bool dirty_ = false;  // lines read since the offsets file was written
   uint64_t events_published_ = 0, events_suppressed_ = 0, value_errors_ = 0;
   // Counters from earlier runs (the restored snapshot) and from rule sets replaced by a reload.
@@ -145,6 +150,8 @@ class Engine : public LineHandler, public RecordSink {
   Mutex reload_mu_;
   std::optional<LogwatchConfig> reload_ GUARDED_BY(reload_mu_);
   std::shared_ptr<const RuleSet> reload_rules_ GUARDED_BY(reload_mu_);  // reload_'s, compiled
+  // The last set compiled (Start, Reload): a reload whose rules are the same takes it as it is.
+  std::shared_ptr<const RuleSet> compiled_ GUARDED_BY(reload_mu_);
 };
 
 }  // namespace hw::logwatch

@@ -1,6 +1,6 @@
 // The Engine through its seams: real files in a TempDir, a fake publish that keeps the envelopes,
-// and a wall clock the test steps (EngineOptions::now_ms), so an interval closes when the test
-// says and not after a real 10 s.
+// and a FakeClock (EngineOptions::clock) the test moves, so an interval closes, a multiline
+// record goes idle and a rate limit refills when the test says and not after real seconds.
 #include "logwatch/engine.h"
 
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "common/base/mutex.h"
@@ -60,7 +61,7 @@ class EngineTest : public ::testing::Test {
     return c.ok() ? *c : LogwatchConfig();
   }
 
-  std::unique_ptr<Engine> Start() {
+  std::unique_ptr<Engine> Start(std::optional<LogwatchConfig> config = std::nullopt) {
     EngineOptions o;
     o.endpoint = "test-host";
     o.publish = [this](const pb::Envelope& env) {
@@ -68,10 +69,10 @@ class EngineTest : public ::testing::Test {
       return Status::Ok();
     };
     o.spool_next_index = published_.size() + 1;  // as a spool holding every publish would say
-    o.rotate_wait = std::chrono::milliseconds(0);
-    o.multiline_idle = std::chrono::hours(1);  // a record ends at the next start line only
-    o.now_ms = [this] { return now_ms_; };
-    auto e = std::make_unique<Engine>(Config(), std::move(o));
+    o.rotate_wait = rotate_wait_;
+    o.multiline_idle = multiline_idle_;
+    o.clock = &clock_;
+    auto e = std::make_unique<Engine>(config ? std::move(*config) : Config(), std::move(o));
     Status s = e->Start();
     EXPECT_TRUE(s.ok()) << s.ToString();
     return e;
@@ -111,7 +112,12 @@ class EngineTest : public ::testing::Test {
 
   testing::TempDir dir_;
   fs::path log_ = dir_.path() / "app.log";
-  int64_t now_ms_ = kStart;
+  // Time passes until wall_ms (both readings move).
+  void At(int64_t wall_ms) { clock_.Advance(wall_ms - clock_.WallMs()); }
+
+  FakeClock clock_{kStart};
+  std::chrono::milliseconds rotate_wait_{0};
+  std::chrono::milliseconds multiline_idle_ = std::chrono::hours(1);  // ends at a start line only
   std::vector<pb::Envelope> published_;
   size_t seen_ = 0;
 };
@@ -136,19 +142,19 @@ TEST_F(EngineTest, IntervalClosesOnTheBoundaryAndTheNextStartsAtZero) {
   Append(log_, "level=error code=1\nlatency_ms=5\nlatency_ms=6\n");
   auto e = Start();
   Pass(*e, true);
-  now_ms_ = kFirstEnd - 1;
+  At(kFirstEnd - 1);
   Pass(*e);
   EXPECT_TRUE(Counts(kFirstEnd).empty());
-  now_ms_ = kFirstEnd;
+  At(kFirstEnd);
   Pass(*e);
   EXPECT_THAT(Counts(kFirstEnd),
               ElementsAre(std::pair{"log.error.count", 1.0}, std::pair{"log.latency.count", 2.0}));
   // Lines after the boundary belong to the next interval; a rule that matched nothing reports 0.
   Append(log_, "latency_ms=7\n");
-  now_ms_ = kFirstEnd + 9'999;
+  At(kFirstEnd + 9'999);
   Pass(*e);
   EXPECT_TRUE(Counts(kFirstEnd + 10'000).empty());
-  now_ms_ = kFirstEnd + 10'000;
+  At(kFirstEnd + 10'000);
   Pass(*e);
   EXPECT_THAT(Counts(kFirstEnd + 10'000),
               ElementsAre(std::pair{"log.error.count", 0.0}, std::pair{"log.latency.count", 1.0}));
@@ -165,9 +171,91 @@ TEST_F(EngineTest, RotationFinishesTheOldFileThenFollowsTheNewOne) {
   Pass(*e, true);
   EXPECT_THAT(NewEvents(), ElementsAre("error 1", "error 2", "error 3", "error 4"));
   EXPECT_EQ(e->tailer().files().size(), 1u) << "the drained file is closed (rotate_wait 0)";
-  now_ms_ = kFirstEnd;
+  At(kFirstEnd);
   Pass(*e);
   EXPECT_EQ(Counts(kFirstEnd)["log.error.count"], 4.0);
+}
+
+// rotate_wait is quiet time on the engine's monotonic clock: the rotated file stays open (a late
+// write to it would still be read) until it has not grown for that long.
+TEST_F(EngineTest, RotatedFileClosesAfterRotateWaitOfQuiet) {
+  rotate_wait_ = std::chrono::milliseconds(5000);
+  Append(log_, "level=error code=1\n");
+  auto e = Start();
+  Pass(*e, true);
+  fs::rename(log_, dir_.path() / "app.log.1");
+  Append(log_, "level=error code=2\n");
+  Pass(*e, true);
+  EXPECT_EQ(e->tailer().files().size(), 2u);
+  clock_.Advance(4000);
+  Append(dir_.path() / "app.log.1", "level=error code=3\n");  // growth restarts the wait
+  Pass(*e);
+  clock_.Advance(4999);
+  Pass(*e);
+  EXPECT_EQ(e->tailer().files().size(), 2u) << "quiet for 4,999 ms of 5,000";
+  clock_.Advance(1);
+  Pass(*e);
+  EXPECT_EQ(e->tailer().files().size(), 1u);
+  EXPECT_THAT(NewEvents(), ElementsAre("error 1", "error 2", "error 3"));
+}
+
+// A multiline record with no next start line ends when it has seen no line for multiline_idle.
+TEST_F(EngineTest, MultilineRecordEndsAfterIdle) {
+  multiline_idle_ = std::chrono::milliseconds(1000);
+  auto e = Start();
+  Append(log_, "2026-01-01 FATAL boom\n  at main()\n");
+  Pass(*e, true);
+  clock_.Advance(600);
+  Append(log_, "  at start()\n");  // a continuation line: the idle time starts again
+  Pass(*e);
+  clock_.Advance(999);
+  Pass(*e);
+  EXPECT_THAT(NewEvents(), ElementsAre()) << "idle for 999 ms of 1,000";
+  clock_.Advance(1);
+  Pass(*e);
+  EXPECT_THAT(NewEvents(), ElementsAre("crash 2026-01-01 FATAL boom\n  at main()\n  at start()"));
+}
+
+// max_events_per_s is a token bucket on the monotonic clock: a burst of one second's worth, then
+// one event per 1/rate s; the dropped ones are counted and reported by the next event.
+TEST_F(EngineTest, EventRateLimitRefillsWithTime) {
+  LogwatchConfig c = Config();
+  c.rules[0].max_events_per_s = 2;
+  auto e = Start(c);
+  Append(log_, "level=error code=1\nlevel=error code=2\nlevel=error code=3\n");
+  Pass(*e, true);
+  EXPECT_THAT(NewEvents(), ElementsAre("error 1", "error 2"));
+  clock_.Advance(499);  // 0.998 of a token
+  Append(log_, "level=error code=4\n");
+  Pass(*e);
+  EXPECT_THAT(NewEvents(), ElementsAre());
+  clock_.Advance(501);  // 0.998 + 1.002: the bucket is full again
+  Append(log_, "level=error code=5\n");
+  Pass(*e);
+  ASSERT_THAT(NewEvents(), ElementsAre("error 5"));
+  EXPECT_EQ(published_.back().events().events(0).suppressed(), 2u);
+  At(kFirstEnd);
+  Pass(*e);
+  EXPECT_EQ(Counts(kFirstEnd)["log.error.count"], 5.0) << "counts are not rate limited";
+}
+
+// Without force, new events wait up to kEventFlushDelay (20 ms) after the last publish of events
+// so that a burst shares one envelope.
+TEST_F(EngineTest, EventsWaitTheFlushDelayToShareABatch) {
+  auto e = Start();
+  Append(log_, "level=error code=1\n");
+  ASSERT_TRUE(e->Pass(true, false).ok());
+  EXPECT_THAT(NewEvents(), ElementsAre("error 1")) << "none published for 20 ms before";
+  Append(log_, "level=error code=2\n");
+  ASSERT_TRUE(e->Pass(false, false).ok());
+  clock_.Advance(19);
+  Append(log_, "level=error code=3\n");
+  ASSERT_TRUE(e->Pass(false, false).ok());
+  EXPECT_THAT(NewEvents(), ElementsAre());
+  clock_.Advance(1);
+  ASSERT_TRUE(e->Pass(false, false).ok());
+  EXPECT_THAT(NewEvents(), ElementsAre("error 2", "error 3"));
+  EXPECT_EQ(published_.back().events().events_size(), 2) << "in one envelope";
 }
 
 // A file that cannot be read is an error the engine reports (and survives), not the end of the
@@ -238,7 +326,7 @@ TEST_F(EngineTest, SelfMetricCountersCarryOnAcrossARestart) {
   {
     auto e = Start();
     Pass(*e, true);
-    now_ms_ = kFirstEnd;
+    At(kFirstEnd);
     Pass(*e);
     EXPECT_EQ(SelfMetric(published_, "lines_read"), 2);
     EXPECT_EQ(SelfMetric(published_, "lines_matched"), 2);
@@ -247,7 +335,7 @@ TEST_F(EngineTest, SelfMetricCountersCarryOnAcrossARestart) {
   Append(log_, "latency_ms=6\n");
   auto e = Start();
   Pass(*e, true);
-  now_ms_ = kFirstEnd + 10'000;
+  At(kFirstEnd + 10'000);
   Pass(*e);
   EXPECT_EQ(SelfMetric(published_, "lines_read"), 3);
   EXPECT_EQ(SelfMetric(published_, "lines_matched"), 3);
@@ -262,7 +350,7 @@ TEST_F(EngineTest, LagBytesCountsWhatWasWrittenSinceTheLastRead) {
   Pass(*e, true);
   // Written after the last read and before the boundary: the flush comes before the next read.
   Append(log_, std::string(999, 'x') + "\n");
-  now_ms_ = kFirstEnd;
+  At(kFirstEnd);
   ASSERT_TRUE(e->FlushInterval(kFirstEnd).ok());
   double lag = -1;
   for (const pb::Envelope& env : published_) {
@@ -298,7 +386,7 @@ TEST_F(EngineTest, ReloadOfManyRulesCompilesAsideAndLosesOrRepeatsNoLine) {
     return Status::Ok();
   };
   o.rotate_wait = std::chrono::milliseconds(0);
-  o.now_ms = [] { return kStart; };
+  o.clock = &clock_;  // stays at kStart: the interval does not end meanwhile
   Engine e(Config(), std::move(o));
   ASSERT_TRUE(e.Start().ok());
   std::atomic<bool> stop{false};

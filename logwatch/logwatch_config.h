@@ -33,6 +33,8 @@ struct RuleConfig {
   // Captures aggregated by `emit: value`; empty means every named capture of `match`.
   std::vector<std::string> values;
   std::vector<std::string> captures;  // named groups of `match`, in group order (derived)
+
+  bool operator==(const RuleConfig&) const = default;
 };
 
 struct FileConfig {

@@ -7,8 +7,11 @@
 namespace hw::logwatch {
 
 RecordProcessor::RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes,
-                                 bool capture_all)
-    : scanner_(std::move(rules)), max_record_bytes_(max_record_bytes), capture_all_(capture_all) {}
+                                 bool capture_all, const Clock* clock)
+    : scanner_(std::move(rules)),
+      max_record_bytes_(max_record_bytes),
+      capture_all_(capture_all),
+      clock_(clock != nullptr ? *clock : RealClock()) {}
 
 void RecordProcessor::Attach(const std::vector<std::string>& rule_names, FileRecords* f) const {
   const RuleSet& rs = scanner_.rules();
@@ -83,7 +86,7 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
   bool matched = false;
   // Read the clock only for multiline rules (the idle flush needs it): per line it was ~5% of a
   // single-line workload's CPU.
-  std::optional<std::chrono::steady_clock::time_point> now;
+  std::optional<int64_t> now;
   for (const size_t rule : candidates_) {
     const RuleConfig& rc = rs.rule(rule);
     const uint8_t h = hits[rule];
@@ -110,17 +113,18 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
     } else {
       p.truncated = true;
     }
-    if (!now) now = std::chrono::steady_clock::now();
-    p.last_line = *now;
+    if (!now) now = clock_.MonoMs();
+    p.last_line_ms = *now;
   }
   if (matched) ++lines_matched_;
 }
 
-void RecordProcessor::FlushIdle(std::string_view path, std::chrono::steady_clock::time_point now,
+void RecordProcessor::FlushIdle(std::string_view path, int64_t now_ms,
                                 std::chrono::milliseconds idle, FileRecords* f, RecordSink* sink) {
   for (size_t rule : f->rules) {
     FileRecords::Pending& p = f->pending[rule];
-    if (p.active && (idle.count() == 0 || now - p.last_line >= idle)) Finish(rule, path, &p, sink);
+    if (p.active && (idle.count() == 0 || now_ms - p.last_line_ms >= idle.count()))
+      Finish(rule, path, &p, sink);
   }
 }
 

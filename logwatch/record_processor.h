@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "logwatch/rule_set.h"
 
 namespace hw::logwatch {
@@ -47,7 +48,7 @@ struct FileRecords {
     uint64_t offset = 0;
     std::string text;
     bool truncated = false;
-    std::chrono::steady_clock::time_point last_line{};
+    int64_t last_line_ms = 0;  // Clock::MonoMs() at its last line (the idle flush)
   };
   std::vector<size_t> rules;     // indexes into the RuleSet
   std::vector<uint8_t> applies;  // per RuleSet rule: 1 when in `rules`
@@ -64,9 +65,10 @@ struct FileRecords {
 class RecordProcessor {
  public:
   // capture_all: extract every rule's captures (test-logrules shows them), not only those of the
-  // rules that emit events or values (RuleSet::UsesCaptures).
+  // rules that emit events or values (RuleSet::UsesCaptures). clock: when a multiline record saw
+  // its last line (FlushIdle); null: the system's.
   RecordProcessor(std::shared_ptr<const RuleSet> rules, uint64_t max_record_bytes,
-                  bool capture_all = false);
+                  bool capture_all = false, const Clock* clock = nullptr);
 
   const RuleSet& rules() const { return scanner_.rules(); }
   // Sets up f for the named rules (unknown names are skipped: the config loader rejects them).
@@ -80,9 +82,10 @@ class RecordProcessor {
   // One line (without its newline). truncated: the line was longer than max_line_bytes.
   void OnLine(std::string_view path, std::string_view line, uint64_t offset, bool truncated,
               FileRecords* f, RecordSink* sink);
-  // Finishes multiline records that saw no line for idle (or all of them when idle is zero).
-  void FlushIdle(std::string_view path, std::chrono::steady_clock::time_point now,
-                 std::chrono::milliseconds idle, FileRecords* f, RecordSink* sink);
+  // Finishes multiline records that saw no line for idle by now_ms (the clock's MonoMs), or all
+  // of them when idle is zero.
+  void FlushIdle(std::string_view path, int64_t now_ms, std::chrono::milliseconds idle,
+                 FileRecords* f, RecordSink* sink);
 
   uint64_t lines_matched() const { return lines_matched_; }
 
@@ -94,6 +97,7 @@ class RecordProcessor {
   RuleSet::Scanner scanner_;
   uint64_t max_record_bytes_;
   bool capture_all_;
+  const Clock& clock_;
   std::vector<std::string_view> groups_;
   std::vector<size_t> candidates_;  // this line's rules: the hit ones and the multiline ones
   uint64_t lines_matched_ = 0;

@@ -23,7 +23,8 @@
 // chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
 //
 // Each database is compiled once, both at the same time on two threads; a pattern Vectorscan
-// refuses is moved to its next form and the database compiled again without it.
+// refuses is moved to its next form and the database compiled again without it. A pattern that
+// several rules share (same forms) is compiled once and its hit marks them all (IdGroups).
 //
 // Threads: a RuleSet is immutable after Compile and may be shared; each thread scans with its own
 // Scanner (Vectorscan scratch space is per thread).
@@ -56,6 +57,8 @@ class RuleSet {
 
   size_t size() const { return rules_.size(); }
   const RuleConfig& rule(size_t i) const { return rules_[i]; }
+  // The rules as compiled (a reload of the same rules reuses the set: Engine::Reload).
+  const std::vector<RuleConfig>& configs() const { return rules_; }
   // Index of the rule named name, or size() when there is none.
   size_t Find(std::string_view name) const;
   // Patterns the prefilter could not take at all (RE2 runs on every line for them).
@@ -79,6 +82,13 @@ class RuleSet {
   }
 
   static constexpr uint8_t kMatchHit = 1, kStartHit = 2, kExcludeHit = 4;
+
+  // A database's pattern ids: one per group of patterns compiled once (rule * 3 + pattern kind
+  // of each member: group g's are ids[start[g], start[g + 1])).
+  struct IdGroups {
+    std::vector<uint32_t> start;
+    std::vector<uint32_t> ids;
+  };
 
   class Scanner {
    public:
@@ -127,7 +137,7 @@ class RuleSet {
     };
     struct ChunkHit {
       uint32_t to;  // offset in the chunk just past the match
-      uint32_t id;  // rule * 3 + pattern kind, as in the databases
+      uint32_t id;  // the pattern's group in the chunk database (IdGroups)
     };
     static int OnChunkHit(unsigned int id, unsigned long long from, unsigned long long to,
                           unsigned int flags, void* ctx);
@@ -139,6 +149,9 @@ class RuleSet {
       uint8_t& h = hits_[id / 3];
       if (h == 0) hit_rules_.push_back(id / 3);
       h |= static_cast<uint8_t>(1u << (id % 3));
+    }
+    void MarkGroup(const IdGroups& g, uint32_t group) {
+      for (uint32_t k = g.start[group]; k < g.start[group + 1]; ++k) Mark(g.ids[k]);
     }
 
     std::shared_ptr<const RuleSet> rules_;
@@ -179,6 +192,7 @@ class RuleSet {
   };
   std::unique_ptr<void, DatabaseDeleter> db_;        // null when nothing could be prefiltered
   std::unique_ptr<void, DatabaseDeleter> chunk_db_;  // null: chunks are scanned line by line
+  IdGroups line_groups_, chunk_groups_;              // the ids of db_'s and chunk_db_'s patterns
 };
 
 // (?P<name>...) and (?<name>...) become (...), leaving escapes and character classes alone.

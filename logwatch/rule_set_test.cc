@@ -44,6 +44,34 @@ TEST(RuleSetTest, PrefilterAndRe2AgreeAndCapture) {
   EXPECT_TRUE(scanner.Scan("GET / HTTP/1.1\" 502 12")[1] & RuleSet::kMatchHit);
 }
 
+// Rules that share a pattern (it is compiled once) are each hit, in a line scan and in a chunk,
+// and a refused pattern shared by two rules falls back for both.
+TEST(RuleSetTest, RulesSharingAPatternAreEachHit) {
+  auto rs = RuleSet::Compile({Rule("a", R"(api\[\d+\]: .* took (?P<ms>\d+)ms)", {"ms"}),
+                              Rule("other", "nothing here"),
+                              Rule("b", R"(api\[\d+\]: .* took (?P<ms>\d+)ms)", {"ms"}),
+                              Rule("u1", R"((?U)x.+z)"), Rule("u2", R"((?U)x.+z)")});
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  EXPECT_EQ((*rs)->unfiltered_patterns(), 2u);
+  RuleSet::Scanner scanner(*rs);
+  const std::string line = "api[12]: level=info took 34ms";
+  std::vector<uint8_t> hits = scanner.Scan(line);
+  EXPECT_TRUE(hits[0] & RuleSet::kMatchHit);
+  EXPECT_FALSE(hits[1] & RuleSet::kMatchHit);
+  EXPECT_TRUE(hits[2] & RuleSet::kMatchHit);
+  EXPECT_TRUE(hits[3] & RuleSet::kMatchHit);  // always candidates
+  EXPECT_TRUE(hits[4] & RuleSet::kMatchHit);
+  const std::string chunk = "x\n" + line + "\n";
+  scanner.set_scan_mode(RuleSet::Scanner::ScanMode::kChunk);
+  scanner.ScanChunk(chunk);
+  hits = scanner.HitsFor(std::string_view(chunk).substr(2, line.size()));
+  EXPECT_EQ(scanner.lines_from_chunks(), 1u);
+  EXPECT_TRUE(hits[0] & RuleSet::kMatchHit);
+  EXPECT_FALSE(hits[1] & RuleSet::kMatchHit);
+  EXPECT_TRUE(hits[2] & RuleSet::kMatchHit);
+  EXPECT_THAT(scanner.hit_rules(), ::testing::UnorderedElementsAre(0u, 2u, 3u, 4u));
+}
+
 TEST(RuleSetTest, PatternVectorscanCannotTakeFallsBackToRe2) {
   // (?U) (swap greediness) is RE2-only: the rule must still match, through RE2 on every line.
   auto rs = RuleSet::Compile({Rule("ungreedy", R"((?U)x.+z)")});

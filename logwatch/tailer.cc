@@ -21,7 +21,6 @@ namespace hw::logwatch {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 // One pread. Larger than any line we deliver (max_line_bytes is at most 64 KiB), and small enough
 // that the events one chunk produces stay far below the broker's 4 MiB message limit.
@@ -104,11 +103,12 @@ Status Fingerprint(int fd, uint64_t size, uint32_t* len, uint64_t* hash) {
 }
 
 Tailer::Tailer(std::vector<WatchSpec> specs, uint64_t max_line_bytes,
-               std::chrono::milliseconds rotate_wait, LineHandler* handler)
+               std::chrono::milliseconds rotate_wait, LineHandler* handler, const Clock* clock)
     : specs_(std::move(specs)),
       max_line_bytes_(max_line_bytes),
       rotate_wait_(rotate_wait),
-      handler_(handler) {}
+      handler_(handler),
+      clock_(clock != nullptr ? *clock : RealClock()) {}
 
 Tailer::~Tailer() = default;
 
@@ -144,7 +144,7 @@ Result<TailedFile*> Tailer::Open(const std::string& path, size_t spec, int fd, u
   f->state.offset = std::min(offset, f->size);
   f->unchecked_offset = f->state.offset;
   f->state.draining = draining;
-  f->last_growth = Clock::now();
+  f->last_growth_ms = clock_.MonoMs();
   // Unreadable now: the first read reports it; meanwhile an empty fingerprint matches any content.
   if (!Fingerprint(fd, f->size, &f->state.fp_len, &f->state.fp_hash).ok()) {
     f->state.fp_len = 0;
@@ -537,7 +537,7 @@ Result<bool> Tailer::ReadFile(TailedFile& f, uint64_t budget) {
     // The new content's first bytes; an error is the next read's to report.
     (void)CheckFingerprint(f);
   }
-  if (size > f.size) f.last_growth = Clock::now();
+  if (size > f.size) f.last_growth_ms = clock_.MonoMs();
   f.size = size;
   if (f.after_truncation && f.state.offset == 0 && size > 0) {
     HW_RETURN_IF_ERROR(SkipTruncationHole(f));
@@ -567,10 +567,11 @@ Result<bool> Tailer::ReadAll(uint64_t budget) {
 }
 
 void Tailer::CloseQuiet() {
-  const auto now = Clock::now();
+  const int64_t now = clock_.MonoMs();
   for (auto it = files_.begin(); it != files_.end();) {
     TailedFile& f = **it;
-    if (f.state.draining && f.state.offset >= f.size && now - f.last_growth >= rotate_wait_) {
+    if (f.state.draining && f.state.offset >= f.size &&
+        now - f.last_growth_ms >= rotate_wait_.count()) {
       handler_->OnClose(f);
       spdlog::info("{}: finished the rotated file (inode {}) at offset {}", f.state.path,
                    f.state.ino, f.state.offset);

@@ -40,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/daemon/logging.h"
 #include "common/io/file_io.h"
 #include "common/status/status.h"
@@ -71,7 +72,7 @@ struct TailedFile {
   // writer's hole: the check that the byte before the offset is still a newline skips this one.
   uint64_t unchecked_offset = 0;
   uint64_t truncated_read_to = 0, truncated_lost = 0;
-  std::chrono::steady_clock::time_point last_growth;
+  int64_t last_growth_ms = 0;  // Clock::MonoMs() when its size last grew (or it was opened)
 };
 
 class LineHandler {
@@ -104,8 +105,9 @@ struct TailerStats {
 
 class Tailer {
  public:
+  // clock: when a draining file was last seen growing (rotate_wait); null: the system's.
   Tailer(std::vector<WatchSpec> specs, uint64_t max_line_bytes,
-         std::chrono::milliseconds rotate_wait, LineHandler* handler);
+         std::chrono::milliseconds rotate_wait, LineHandler* handler, const Clock* clock = nullptr);
   ~Tailer();
 
   // Sets up inotify (without it, the stat fallback alone still works; that is logged).
@@ -168,6 +170,7 @@ class Tailer {
   uint64_t max_line_bytes_;
   std::chrono::milliseconds rotate_wait_;
   LineHandler* handler_;
+  const Clock& clock_;
   std::vector<std::unique_ptr<TailedFile>> files_;
   std::set<std::string> known_paths_;  // followed at some point: a new file there is a rotation
   io::UniqueFd inotify_;
