@@ -11,6 +11,8 @@ PACKAGES=(
   # libraries
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libhiredis-dev
   libyaml-cpp-dev libre2-dev libvectorscan-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  # hostwatch-alerter links jemalloc when present (alerter/CMakeLists.txt)
+  libjemalloc2
   # the static archives hostwatch-collector links (libzmq.a's own dependencies; see
   # cmake/HostwatchDependencies.cmake): libzmq3-dev pulls them in today, named here on purpose
   libsodium-dev libpgm-dev libnorm-dev libbsd-dev libmd-dev libkrb5-dev
