@@ -12,8 +12,8 @@
 #include <map>
 
 #include "common/daemon/logging.h"
-#include "common/naming/naming.h"
 #include "common/io/atomic_file.h"
+#include "common/naming/naming.h"
 
 namespace hw::logwatch {
 namespace {
@@ -298,7 +298,10 @@ void Engine::OnRecord(const Record& r) {
   e->set_offset(r.offset);
   e->set_suppressed(std::exchange(suppressed_[r.rule], 0));
   events_bytes_ += r.text.size() + 64 + path.size();
-  for (const auto& g : *r.groups) events_bytes_ += g.size() + 16;
+  for (size_t i = 0; i < r.groups->size(); ++i) {
+    events_bytes_ +=
+        (*r.groups)[i].size() + 16 + (i < rule.captures.size() ? rule.captures[i].size() : 0);
+  }
 }
 
 Status Engine::FlushEvents() {
@@ -307,12 +310,41 @@ Status Engine::FlushEvents() {
   b->set_endpoint(options_.endpoint);
   for (const auto& [k, v] : config_.host_tags) (*b->mutable_host_tags())[k] = v;
   const int n = b->events_size();
-  Status s = PublishWithState(events_, committed_, Take());
+  Status s = b->ByteSizeLong() <= kMaxBatchBytes ? PublishWithState(events_, committed_, Take())
+                                                 : PublishInParts();
   events_.Clear();
   events_bytes_ = 0;
   last_event_flush_ms_ = clock_.MonoMs();
   if (s.ok()) events_published_ += static_cast<uint64_t>(n);
   return s;
+}
+
+// One read of kReadBudget bytes is checked against kMaxBatchBytes only when it ends, and a line
+// may match many rules (each event carries its own copy of the line), so the events of one read
+// can outgrow what the link accepts in an envelope (4 MiB). They go out in parts of at most
+// kMaxBatchBytes. Only the last part carries the new read positions; the earlier ones carry the
+// state as it was before the read, so a crash between two parts re-reads the lines and repeats
+// the earlier parts' events rather than losing the later ones.
+Status Engine::PublishInParts() {
+  pb::EventBatch* all = events_.mutable_events();
+  pb::Envelope part;
+  pb::EventBatch* batch = part.mutable_events();
+  batch->set_endpoint(all->endpoint());
+  *batch->mutable_host_tags() = all->host_tags();
+  const size_t header_bytes = batch->ByteSizeLong();
+  const Snapshot after = Take();
+  size_t bytes = header_bytes;
+  for (pb::LogEvent& e : *all->mutable_events()) {
+    const size_t one = e.ByteSizeLong() + 8;  // + the field's tag and length
+    if (batch->events_size() > 0 && bytes + one > kMaxBatchBytes) {
+      HW_RETURN_IF_ERROR(PublishWithState(part, committed_, committed_));
+      batch->clear_events();
+      bytes = header_bytes;
+    }
+    *batch->add_events() = std::move(e);
+    bytes += one;
+  }
+  return PublishWithState(part, committed_, after);
 }
 
 void Engine::SelfMetrics(int64_t t, pb::SampleBatch* out) {

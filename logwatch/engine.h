@@ -105,6 +105,7 @@ class Engine : public LineHandler, public RecordSink {
   Status PublishWithState(const hostwatch::v1::Envelope& env, const Snapshot& before,
                           const Snapshot& after);
   Status FlushEvents();
+  Status PublishInParts();
   Status ApplyReload() EXCLUDES(reload_mu_);
   void SelfMetrics(int64_t time_ms, hostwatch::v1::SampleBatch* out);
   // The self-metric counters: what the offsets file carried over from earlier runs plus this

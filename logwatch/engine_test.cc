@@ -437,5 +437,44 @@ TEST_F(EngineTest, ReloadOfManyRulesCompilesAsideAndLosesOrRepeatsNoLine) {
   EXPECT_GT(written, 550u);
 }
 
+// Every line matches 24 rules, so one read (256 KiB) makes ~7 MB of events: more than the link
+// takes in one envelope (4 MiB). They leave in parts of at most 1 MiB, and none is lost.
+TEST_F(EngineTest, EventsOfOneReadOutgrowingAnEnvelopeGoOutInParts) {
+  LogwatchConfig config = Config();
+  constexpr int kRules = 24;
+  for (int i = 0; i < kRules; ++i) {
+    RuleConfig r;
+    r.name = "every" + std::to_string(i);
+    r.match = "request id=";
+    r.emit_event = true;
+    config.rules.push_back(r);
+    config.files[0].rules.push_back(r.name);
+  }
+  std::string text;
+  int lines = 0;
+  for (; text.size() < (256 << 10); ++lines) {
+    text += "request id=" + std::to_string(lines) + " " + std::string(180, 'x') + "\n";
+  }
+  Append(log_, text);
+  auto e = Start(std::move(config));
+  Pass(*e, /*discover=*/true);
+  std::map<std::string, int> per_rule;
+  int64_t last_offset = -1;
+  for (const pb::Envelope& env : published_) {
+    EXPECT_LE(env.ByteSizeLong(), size_t{1} << 20);
+    for (const pb::LogEvent& ev : env.events().events()) {
+      ++per_rule[ev.rule()];
+      if (ev.rule() == "every0") {
+        EXPECT_GT(static_cast<int64_t>(ev.offset()), last_offset) << "events keep their order";
+        last_offset = static_cast<int64_t>(ev.offset());
+      }
+    }
+  }
+  EXPECT_GE(published_.size(), 7u);
+  ASSERT_EQ(per_rule.size(), size_t{kRules});
+  for (const auto& [rule, n] : per_rule) EXPECT_EQ(n, lines) << rule;
+  EXPECT_EQ(e->tailer_stats().lines_read, static_cast<uint64_t>(lines));
+}
+
 }  // namespace
 }  // namespace hw::logwatch
