@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "alerter/notification_text.h"
+
 namespace hw::alerter {
 namespace {
 
@@ -12,46 +14,10 @@ namespace st = hostwatch::alerter::v1;
 
 constexpr int64_t kHourMs = 3600 * 1000;
 
-std::string KindWord(Notification::Kind k) {
-  switch (k) {
-    case Notification::Kind::kFiring:
-      return "FIRING";
-    case Notification::Kind::kResolved:
-      return "RESOLVED";
-    case Notification::Kind::kIncident:
-      return "INCIDENT";
-    case Notification::Kind::kDigest:
-      return "DIGEST";
-  }
-  return "FIRING";
-}
-
 }  // namespace
 
-std::string NotificationSubject(const Notification& n) {
-  if (n.kind == Notification::Kind::kDigest) {
-    return "[DIGEST] " + std::to_string(n.digest_subjects.size()) +
-           " notifications held back for " + n.receiver;
-  }
-  if (n.kind == Notification::Kind::kIncident) {
-    return "[INCIDENT] " + std::to_string(n.alerts.size()) + " hosts silent (" + n.rule + ")";
-  }
-  const std::string word = KindWord(n.kind);
-  if (n.alerts.size() == 1) {
-    const AlertView& v = n.alerts[0];
-    const std::string& what = v.metric.empty() ? v.alert.series() : v.metric;
-    return "[" + word + "] " + n.rule + " on " + v.alert.endpoint() + ": " + what + " = " +
-           FormatValue(v.alert.value());
-  }
-  std::set<std::string_view> hosts;
-  for (const AlertView& v : n.alerts) hosts.insert(v.alert.endpoint());
-  return "[" + word + ":" + std::to_string(n.alerts.size()) + "] " + n.rule + " on " +
-         std::to_string(hosts.size()) + " hosts";
-}
-
 std::string DescribeNotification(const Notification& n) {
-  std::string out =
-      NotificationSubject(n) + "\n  id: " + n.id + "\n  receiver: " + n.receiver + "\n";
+  std::string out = Subject(n) + "\n  id: " + n.id + "\n  receiver: " + n.receiver + "\n";
   for (const std::string& subject : n.digest_subjects) out += "  held: " + subject + "\n";
   for (const AlertView& v : n.alerts) {
     out += "  " + std::string(v.alert.state() == pb::Alert::RESOLVED ? "resolved " : "") +
@@ -276,7 +242,7 @@ bool Pipeline::Send(Notification n, int64_t now_ms) {
   r.dirty = true;  // a send or a hold changes its bookkeeping either way
   while (!r.sent_ms.empty() && r.sent_ms.front() <= now_ms - kHourMs) r.sent_ms.pop_front();
   if (r.sent_ms.size() >= config_.max_notifications_per_hour) {
-    r.overflow.push_back(NotificationSubject(n));
+    r.overflow.push_back(Subject(n));
     ++stats_.held;
     return true;  // decided: it goes out in the digest
   }

@@ -43,9 +43,6 @@ struct PipelineStats {
   uint64_t enqueue_errors = 0;  // delivery refused; retried on the next tick
 };
 
-// "[FIRING] cpu_high on web-01: cpu.busy = 97", "[FIRING:500] cpu_high on 500 hosts", ...
-// (DESIGN.md §6). Plain text; delivery encodes it for the mail header.
-std::string NotificationSubject(const Notification& n);
 // The subject and one line per alert (or held-back subject): what `hostwatch test-alerts` prints
 // and the journal stand-in for delivery writes. Not the mail body (alerter/delivery/ owns that).
 std::string DescribeNotification(const Notification& n);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "alerter/notification_text.h"
 #include "alerter/pipeline_test_delivery.h"
 
 namespace hw::alerter {
@@ -66,7 +67,7 @@ TEST_F(PipelineTest, FiveHundredHostsInOneSecondAreOneMessage) {
   const Notification n = delivery_.sent()[0];
   EXPECT_EQ(n.kind, Notification::Kind::kFiring);
   EXPECT_EQ(n.alerts.size(), 500u);
-  EXPECT_EQ(NotificationSubject(n), "[FIRING:500] cpu_high on 500 hosts");
+  EXPECT_EQ(Subject(n), "[FIRING:500] cpu_high on 500 hosts");
   EXPECT_EQ(n.receiver, "ops");
 }
 
@@ -77,14 +78,14 @@ TEST_F(PipelineTest, GroupWaitThenOneFiringAndOneResolved) {
   EXPECT_EQ(delivery_.count(), 0u) << "group_wait is 30s";
   Tick(60 * kS);
   ASSERT_EQ(delivery_.count(), 1u);
-  EXPECT_EQ(NotificationSubject(delivery_.sent()[0]), "[FIRING] cpu_high on web-01: cpu.busy = 95");
+  EXPECT_EQ(Subject(delivery_.sent()[0]), "[FIRING] cpu_high on web-01: cpu.busy = 95");
   EXPECT_EQ(delivery_.sent()[0].alerts[0].recent.size(), 3u);
   for (int i = 7; i <= 9; ++i) Feed("web-01", "cpu.busy", 10, i * 10 * kS);
   TickUntil(90 * kS, 60 * kS + 5 * kMin);
   ASSERT_EQ(delivery_.count(), 2u);
   const Notification r = delivery_.sent()[1];
   EXPECT_EQ(r.kind, Notification::Kind::kResolved);
-  EXPECT_EQ(NotificationSubject(r), "[RESOLVED] cpu_high on web-01: cpu.busy = 10");
+  EXPECT_EQ(Subject(r), "[RESOLVED] cpu_high on web-01: cpu.busy = 10");
   EXPECT_NE(r.id, delivery_.sent()[0].id);
 }
 
@@ -212,6 +213,13 @@ TEST_F(PipelineTest, OverTheHourlyBudgetGoesIntoOneDigest) {
   const Notification d = delivery_.sent()[3];
   EXPECT_EQ(d.kind, Notification::Kind::kDigest);
   EXPECT_EQ(d.digest_subjects.size(), 3u);
+  // The digest names each held-back message exactly as its own mail would have been subjected.
+  for (const std::string& held : d.digest_subjects) {
+    EXPECT_TRUE(held.starts_with("[FIRING] r") && held.find(" on a: m") != std::string::npos &&
+                held.ends_with(" = 5"))
+        << held;
+  }
+  EXPECT_EQ(Subject(d), "[DIGEST] 3 notifications held back for " + d.receiver);
 }
 
 TEST_F(PipelineTest, RefusedByDeliveryIsRetried) {

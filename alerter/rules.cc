@@ -313,11 +313,4 @@ std::optional<pb::Severity> ParseSeverity(std::string_view word) {
   return std::nullopt;
 }
 
-std::string FormatValue(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  if (ec != std::errc()) return "nan";
-  return std::string(buf, end);
-}
-
 }  // namespace hw::alerter

@@ -136,6 +136,5 @@ class RuleSet {
 
 std::string_view SeverityWord(hostwatch::v1::Severity s);
 std::optional<hostwatch::v1::Severity> ParseSeverity(std::string_view word);
-std::string FormatValue(double v);  // shortest round-trip: 42.5, 1e+20
 
 }  // namespace hw::alerter

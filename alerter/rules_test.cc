@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
+#include "alerter/notification_text.h"
+
 namespace hw::alerter {
 namespace {
 
@@ -113,6 +117,8 @@ TEST(NamesTest, SeriesAndKey) {
   EXPECT_EQ(AlertKey("disk_full", "web-01", "disk.used_percent;mount=/"),
             "disk_full|web-01|disk.used_percent;mount=/");
   EXPECT_EQ(FormatValue(42.5), "42.5");
+  EXPECT_EQ(FormatValue(std::numeric_limits<double>::quiet_NaN()), "NaN");
+  EXPECT_EQ(FormatValue(-std::numeric_limits<double>::infinity()), "-Inf");
 }
 
 }  // namespace

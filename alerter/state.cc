@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "alerter/notification_text.h"
 #include "common/strings/fnv1a.h"
 
 namespace hw::alerter {

@@ -57,27 +57,6 @@ std::string_view CutUtf8(std::string_view s, size_t max) {
   return s.substr(0, n);
 }
 
-size_t CountHosts(const Notification& n) {
-  std::set<std::string_view> hosts;
-  for (const AlertView& a : n.alerts) hosts.insert(a.alert.endpoint());
-  return hosts.size();
-}
-
-std::string SeriesLabel(const AlertView& a) {
-  std::string s = a.metric.empty() ? a.alert.series() : a.metric;
-  if (!a.tags.empty()) {
-    s += '{';
-    bool first = true;
-    for (const auto& [k, v] : a.tags) {
-      if (!first) s += ',';
-      first = false;
-      s += k + "=" + v;
-    }
-    s += '}';
-  }
-  return s;
-}
-
 std::string Base64(std::string_view in) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -134,14 +113,6 @@ bool TimeParts(int64_t time_ms, struct tm* tm) {
 
 }  // namespace
 
-std::string FormatValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-
 std::string RfcDate(int64_t time_ms) {
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -172,28 +143,6 @@ std::string Rfc3339(int64_t time_ms) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
-}
-
-std::string Subject(const Notification& n) {
-  const size_t count = n.alerts.size();
-  switch (n.kind) {
-    case Notification::Kind::kDigest:
-      return "[DIGEST] " + std::to_string(n.digest_subjects.size()) +
-             " notifications held back for " + n.receiver;
-    case Notification::Kind::kIncident:
-      return "[INCIDENT] " + n.rule + ": " + std::to_string(CountHosts(n)) + " hosts";
-    case Notification::Kind::kFiring:
-    case Notification::Kind::kResolved:
-      break;
-  }
-  const std::string state = n.kind == Notification::Kind::kFiring ? "FIRING" : "RESOLVED";
-  if (count == 1) {
-    const AlertView& a = n.alerts.front();
-    return "[" + state + "] " + n.rule + " on " + a.alert.endpoint() + ": " + SeriesLabel(a) +
-           " = " + FormatValue(a.alert.value());
-  }
-  return "[" + state + ":" + std::to_string(count) + "] " + n.rule + " on " +
-         std::to_string(CountHosts(n)) + " hosts";
 }
 
 std::string GraphiteLink(std::string_view graphite_url, const AlertView& a) {

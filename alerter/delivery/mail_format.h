@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "alerter/notification.h"
+#include "alerter/notification_text.h"
 
 namespace hw::alerter::delivery {
 
@@ -24,17 +25,9 @@ inline constexpr size_t kMaxLogLines = 20;
 inline constexpr size_t kMaxRecentValues = 10;
 inline constexpr size_t kMaxSubjectBytes = 400;
 
-// "[FIRING] cpu_high on web-01: cpu.busy = 95.5", "[FIRING:3] cpu_high on 3 hosts",
-// "[RESOLVED] ...", "[INCIDENT] host_silent: 500 hosts", "[DIGEST] 7 notifications held back for
-// ops". Not yet sanitised or encoded (EncodeHeaderValue does that).
-std::string Subject(const Notification& n);
-
 // The plain-text body (UTF-8, "\n" line ends): rule, expression, severity, then per alert its
 // endpoint, series, value, since when, recent values, matched log lines and a graphite render link.
 std::string Body(const Notification& n);
-
-// Shortest text that reads back as v ("42.5", "1e+20"); "NaN", "+Inf", "-Inf".
-std::string FormatValue(double v);
 
 // A header value made safe: valid UTF-8, CR/LF/NUL/controls replaced by spaces, runs of spaces
 // collapsed, cut to max_bytes (at a character boundary).
