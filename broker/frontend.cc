@@ -21,6 +21,7 @@ namespace {
 
 using hostwatch::v1::Ack;
 using hostwatch::v1::Envelope;
+using hostwatch::v1::Sample;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxDrain = 2048;  // messages per batch: bounds ack latency under load
@@ -405,20 +406,35 @@ void Frontend::Impl::AppendSelfMetrics() {
   env.set_sent_ms(now);
   auto* batch = env.mutable_samples();
   batch->set_endpoint(std::string(naming::SourceEndpoint(self_source)));
-  auto add = [&](const char* name, double v) {
+  auto add = [&](const char* name, double v, Sample::Kind kind) {
     auto* s = batch->add_samples();
     s->set_metric(name);
     s->set_value(v);
     s->set_time_ms(now);
     s->set_step_s(10);
+    s->set_kind(kind);
   };
-  add("hostwatch.broker.appended", static_cast<double>(counters.appended.load()));
-  add("hostwatch.broker.duplicates", static_cast<double>(counters.duplicates.load()));
-  add("hostwatch.broker.rejected", static_cast<double>(counters.rejected.load()));
-  add("hostwatch.broker.skipped", static_cast<double>(counters.skipped.load()));
-  add("hostwatch.broker.delivered", static_cast<double>(counters.delivered.load()));
-  add("hostwatch.broker.journal_bytes", static_cast<double>(journal.Bytes()));
-  add("hostwatch.broker.producers", static_cast<double>(table.size()));
+  // Every counter of BrokerStats (what `hostwatch status` shows) is charted too: the bounded-state
+  // ones (expired, evicted, oversize) are how an operator learns the broker forgot or refused
+  // something without asking it.
+  const std::pair<const char*, const std::atomic<uint64_t>*> counted[] = {
+      {"hostwatch.broker.appended", &counters.appended},
+      {"hostwatch.broker.duplicates", &counters.duplicates},
+      {"hostwatch.broker.gaps", &counters.gaps},
+      {"hostwatch.broker.rejected", &counters.rejected},
+      {"hostwatch.broker.skipped", &counters.skipped},
+      {"hostwatch.broker.delivered", &counters.delivered},
+      {"hostwatch.broker.sources_expired", &counters.sources_expired},
+      {"hostwatch.broker.sources_evicted", &counters.sources_evicted},
+      {"hostwatch.broker.groups_expired", &counters.groups_expired},
+      {"hostwatch.broker.oversize", &counters.oversize},
+      {"hostwatch.broker.revoked_disconnects", &counters.revoked_disconnects},
+  };
+  for (const auto& [name, value] : counted) {
+    add(name, static_cast<double>(value->load(std::memory_order_relaxed)), Sample::COUNTER);
+  }
+  add("hostwatch.broker.journal_bytes", static_cast<double>(journal.Bytes()), Sample::GAUGE);
+  add("hostwatch.broker.producers", static_cast<double>(table.size()), Sample::GAUGE);
   if (Status v = naming::ValidateEnvelope(env); !v.ok()) {
     spdlog::error("self metrics invalid: {}", v.message());
     return;
