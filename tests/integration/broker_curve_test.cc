@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <functional>
 #include <set>
 #include <zmq.hpp>
 
@@ -109,8 +110,11 @@ class CurveBrokerTest : public ::testing::Test {
     return a;
   }
 
-  // Every journaled envelope, "source seq", read as group `group` over a CURVE consumer connection.
-  std::multiset<std::string> JournaledSeqs(const std::string& group) {
+  // Every journaled envelope but the broker's own samples, read as group `group` over a CURVE
+  // consumer connection, each as key(envelope).
+  std::multiset<std::string> Journaled(
+      const std::string& group,
+      const std::function<std::string(const hostwatch::v1::Envelope&)>& key) {
     zmq::socket_t s = Dealer(broker_->backend(), "ops");
     hostwatch::v1::ConsumerRequest r;
     r.mutable_subscribe()->set_group(group);
@@ -132,39 +136,19 @@ class CurveBrokerTest : public ::testing::Test {
       (void)s.recv(body);
       hostwatch::v1::Envelope env;
       env.ParseFromArray(body.data(), static_cast<int>(body.size()));
-      if (!env.source().ends_with("/broker"))
-        out.insert(env.source() + " " + std::to_string(env.seq()));
+      if (!env.source().ends_with("/broker")) out.insert(key(env));
     }
     return out;
   }
-
-  // Every journaled envelope's source, read as group `group` over a CURVE consumer connection.
+  // "source seq" of every journaled envelope.
+  std::multiset<std::string> JournaledSeqs(const std::string& group) {
+    return Journaled(group, [](const hostwatch::v1::Envelope& e) {
+      return e.source() + " " + std::to_string(e.seq());
+    });
+  }
+  // The source of every journaled envelope.
   std::multiset<std::string> JournaledSources(const std::string& group) {
-    zmq::socket_t s = Dealer(broker_->backend(), "ops");
-    hostwatch::v1::ConsumerRequest r;
-    r.mutable_subscribe()->set_group(group);
-    r.mutable_subscribe()->set_start(hostwatch::v1::Subscribe::EARLIEST);
-    r.mutable_subscribe()->set_credit(1000);
-    std::string b = r.SerializeAsString();
-    s.send(zmq::buffer(b), zmq::send_flags::none);
-    std::multiset<std::string> sources;
-    for (;;) {
-      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, 2s);
-      if (!(items[0].revents & ZMQ_POLLIN)) break;
-      zmq::message_t head;
-      (void)s.recv(head);
-      hostwatch::v1::ConsumerMessage msg;
-      msg.ParseFromArray(head.data(), static_cast<int>(head.size()));
-      if (!msg.has_delivery()) continue;
-      zmq::message_t body;
-      (void)s.recv(body);
-      hostwatch::v1::Envelope env;
-      env.ParseFromArray(body.data(), static_cast<int>(body.size()));
-      if (!env.source().ends_with("/broker"))
-        sources.insert(env.source());  // the broker's own samples
-    }
-    return sources;
+    return Journaled(group, [](const hostwatch::v1::Envelope& e) { return e.source(); });
   }
 
   // Stats over a CURVE consumer connection as "ops".
