@@ -1,5 +1,6 @@
-// The notification pipeline (DESIGN.md §6): decides WHEN to tell people, and hands finished
-// Notifications to Delivery (alerter/notification.h), which decides nothing.
+// The notification pipeline (alerter/README.md, Deciding when to tell): decides WHEN to tell
+// people, and hands finished Notifications to Delivery (alerter/notification.h), which decides
+// nothing.
 //
 // Groups: one per (receiver, rule). A group that had nothing to say waits group_wait after its
 // first new FIRING alert, so a switch that takes 500 hosts down gives one message listing 500;
@@ -44,7 +45,7 @@ struct PipelineStats {
 };
 
 // "[FIRING] cpu_high on web-01: cpu.busy = 97", "[FIRING:500] cpu_high on 500 hosts", ...
-// (DESIGN.md §6). Plain text; delivery encodes it for the mail header.
+// (docs/alerter-delivery.md, Mail format). Plain text; delivery encodes it for the mail header.
 std::string NotificationSubject(const Notification& n);
 // The subject and one line per alert (or held-back subject): what `hostwatch test-alerts` prints
 // and the journal stand-in for delivery writes. Not the mail body (alerter/delivery/ owns that).

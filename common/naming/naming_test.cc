@@ -16,7 +16,7 @@ using hostwatch::v1::Sample;
 // Names, error messages, UTF-8, series keys (naming.cc); the messages built from them are
 // messages_test.cc's.
 
-// One table for every name rule of DESIGN.md §2
+// One table for every name rule of docs/wire_format.md §3
 
 enum class Rule { kMetric, kTagKey, kTagValue, kEndpoint, kSource };
 
