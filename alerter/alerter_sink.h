@@ -2,14 +2,14 @@
 // in, alert changes out (to the pipeline, which hands Notifications to Delivery, and to the broker
 // as AlertBatch).
 //
-// Commit discipline (DESIGN.md §6): a delivery is finished (so committed) only after the state that
-// reflects it is durable: what changed in windows, alert states and notification bookkeeping, with
-// the position (broker, partition, offset) of the newest delivery it includes, appended to the
-// state journal as one record (alerter/state_store.h), about once a second and as soon as the
-// input runs dry. After a crash the broker re-delivers the uncommitted tail; deliveries at or
-// before the saved position are finished without being looked at, and points not newer than their
-// series' last never enter a window twice. So a restart neither re-notifies nor forgets a firing
-// alert.
+// Commit discipline (alerter/README.md, Writes): a delivery is finished (so committed) only after
+// the state that reflects it is durable: what changed in windows, alert states and notification
+// bookkeeping, with the position (broker, partition, offset) of the newest delivery it includes,
+// appended to the state journal as one record (alerter/state_store.h), about once a second and as
+// soon as the input runs dry. After a crash the broker re-delivers the uncommitted tail; deliveries
+// at or before the saved position are finished without being looked at, and points not newer than
+// their series' last never enter a window twice. So a restart neither re-notifies nor forgets a
+// firing alert.
 //
 // Threads: every method but AppendMetrics runs on the kit's sink thread. AppendMetrics reads a
 // snapshot under a mutex. With SinkOptions::background_save (the daemon) the state is written on

@@ -1,6 +1,7 @@
-// alerter.yaml, typed (DESIGN.md §9). deploy/config/alerter.yaml is the annotated example;
-// config_test loads it so it cannot rot. Every rule expression is parsed here, so a bad rule is a
-// config error naming file:line:key (exit 2), never a surprise at run time.
+// alerter.yaml, typed, read by the conventions of docs/architecture.md §4.
+// deploy/config/alerter.yaml is the annotated example; config_test loads it so it cannot rot. Every
+// rule expression is parsed here, so a bad rule is a config error naming file:line:key (exit 2),
+// never a surprise at run time.
 #pragma once
 
 #include <chrono>

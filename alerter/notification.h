@@ -63,7 +63,7 @@ struct ReceiverConfig {
   std::chrono::milliseconds exec_timeout{10000};
 };
 
-// alerter.smtp (DESIGN.md §9). An empty url: mails are written as .eml files into
+// alerter.smtp (docs/alerter-delivery.md). An empty url: mails are written as .eml files into
 // <outbox_dir>/sent/ instead of being sent.
 struct SmtpConfig {
   std::string url;  // smtp://host:port or smtps://host:port

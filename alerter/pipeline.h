@@ -1,5 +1,6 @@
-// The notification pipeline (DESIGN.md §6): decides WHEN to tell people, and hands finished
-// Notifications to Delivery (alerter/notification.h), which decides nothing.
+// The notification pipeline (alerter/README.md, Deciding when to tell): decides WHEN to tell
+// people, and hands finished Notifications to Delivery (alerter/notification.h), which decides
+// nothing.
 //
 // Groups: one per (receiver, rule). A group that had nothing to say waits group_wait after its
 // first new FIRING alert, so a switch that takes 500 hosts down gives one message listing 500;

@@ -1,4 +1,4 @@
-// Alert rules (DESIGN.md §6, alerter): which series a rule looks at and how it judges them.
+// Alert rules (docs/alerting.md): which series a rule looks at and how it judges them.
 //
 // A rule selects series by metric (exact), endpoint glob and tag matchers (glob per tag key; a
 // matcher on a tag the series lacks does not match), or log events by their logwatch rule name.
@@ -94,7 +94,7 @@ bool GlobMatch(const std::string& pattern, std::string_view text);
 std::string SeriesName(std::string_view metric,
                        const google::protobuf::Map<std::string, std::string>& tags);
 std::string SeriesName(std::string_view metric, const std::map<std::string, std::string>& tags);
-// "<rule>|<endpoint>|<series>" (DESIGN.md §6).
+// "<rule>|<endpoint>|<series>" (docs/alerting.md).
 std::string AlertKey(std::string_view rule, std::string_view endpoint, std::string_view series);
 
 class RuleSet {

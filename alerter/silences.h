@@ -1,7 +1,7 @@
-// Silences (DESIGN.md §6, §11): matchers plus a time window, kept in the alerter's silences_file,
-// edited by `hostwatch silence add|list|expire` (atomic replace) and re-read by the alerter when
-// the file changes. A silenced alert still changes state and is still published to the broker;
-// only its notifications are held back, and they come back when the silence ends.
+// Silences (docs/alerting.md, Silences): matchers plus a time window, kept in the alerter's
+// silences_file, edited by `hostwatch silence add|list|expire` (atomic replace) and re-read by the
+// alerter when the file changes. A silenced alert still changes state and is still published to the
+// broker; only its notifications are held back, and they come back when the silence ends.
 //
 // The file:
 //   silences:

@@ -1,4 +1,5 @@
-// AlertEngine: the state of every alert key, OK -> PENDING -> FIRING -> RESOLVED (DESIGN.md §6).
+// AlertEngine: the state of every alert key, OK -> PENDING -> FIRING -> RESOLVED
+// (docs/alerting.md).
 //
 // Time: windows, `for` and log-event windows run on the samples' own time_ms; `nodata` and the
 // expiry of log-event windows run on the wall clock passed to Tick. Nodata is suspended while the

@@ -1,4 +1,4 @@
-// StateStore: the alerter's state on disk, written incrementally (DESIGN.md §6, alerter state).
+// StateStore: the alerter's state on disk, written incrementally (alerter/README.md, Writes).
 //
 //   <state_dir>/state.pb          a snapshot: one AlerterState, replaced atomically (temp + rename)
 //   <state_dir>/journal-<G>.log   the deltas after it: [u32 length][u32 crc32c][AlerterState]...,

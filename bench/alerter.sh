@@ -64,45 +64,12 @@ PY=/usr/bin/python3
 N=$((HOSTS * METRICS * TICKS))
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-alerter.XXXXXX")
+source "$ROOT/bench/lib.sh"
+bench_workdir alerter
 export TMPDIR=$W
-PIDS=()
-stoppid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  for p in "${PIDS[@]}"; do stoppid "$p"; done
-  if [[ $KEEP -eq 1 ]]; then echo "alerter.sh: kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-freeport() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-}
-waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-nowns() { date +%s%N; }
 
-FRONT=$(freeport) BACK=$(freeport) TAP=$(freeport)
+bench_broker "$W" || { echo "alerter.sh: the broker did not start" >&2; exit 1; }
 BRK=(--broker "tcp://127.0.0.1:$FRONT" --backend "tcp://127.0.0.1:$BACK" --tap "tcp://127.0.0.1:$TAP")
-cat >"$W/broker.yaml" <<EOF
-broker:
-  frontend: tcp://127.0.0.1:$FRONT
-  backend: tcp://127.0.0.1:$BACK
-  tap: tcp://127.0.0.1:$TAP
-  data_dir: $W/broker
-  partitions: 4
-log: {level: warn}
-EOF
-"$BROKER" --config "$W/broker.yaml" >"$W/broker.log" 2>&1 &
-PIDS+=($!)
-waitport "$FRONT" && waitport "$BACK" || { echo "alerter.sh: the broker did not start" >&2; exit 1; }
 
 echo "filling the journal: $HOSTS hosts x $METRICS series x $TICKS ticks = $N samples" >&2
 "$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$METRICS" --interval 10 \

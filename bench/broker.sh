@@ -69,34 +69,12 @@ SAMPLES=$((TICKS * PER_TICK))
 LAT_TICKS=$(( (RATE * SECONDS_LAT + PER_TICK - 1) / PER_TICK ))
 LAT_SAMPLES=$((LAT_TICKS * PER_TICK))
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-broker.XXXXXX")
+source "$ROOT/bench/lib.sh"
+bench_workdir broker
 export TMPDIR=$W  # loadgen's spools go here too
-PIDS=()
-stoppid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  for p in "${PIDS[@]}"; do stoppid "$p"; done
-  if [[ $KEEP -eq 1 ]]; then echo "broker.sh: kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-# A loopback port nothing listens on (small race window; fine here).
-freeport() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-}
-waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 # The first numeric value of "key" in a one-line JSON file.
 jnum() { { grep -o "\"$2\": *[0-9.e+-]*" "$1" 2>/dev/null || true; } | head -1 | sed 's/.*: *//'; }
-nowns() { date +%s%N; }
 # CPU accounting. `times` reports the CPU of every child this shell has reaped; call mark_cpu in
 # this shell (not in a $(...) subshell, which has counters of its own) and read the file later.
 TICK=$(getconf CLK_TCK)
@@ -114,24 +92,9 @@ fail() { echo "broker.sh: $*" >&2; FAILED=1; }
 
 # --- ours ------------------------------------------------------------------------------------------
 start_broker() {  # $1: run folder; sets BROKER_PID FRONT BACK
-  local d=$1 tap
-  FRONT=$(freeport) BACK=$(freeport) tap=$(freeport)
-  mkdir -p "$d"
-  cat >"$d/broker.yaml" <<EOF
-broker:
-  frontend: tcp://127.0.0.1:$FRONT
-  backend: tcp://127.0.0.1:$BACK
-  tap: tcp://127.0.0.1:$tap
-  data_dir: $d/data
-  partitions: 4
-  fsync: interval
-  fsync_interval: 100ms
-log: {level: warn}
-EOF
-  "$BROKER" --config "$d/broker.yaml" >"$d/broker.log" 2>&1 &
-  BROKER_PID=$!
-  PIDS+=("$BROKER_PID")
-  waitport "$FRONT" && waitport "$BACK" || { fail "hostwatch-broker did not start (see $d/broker.log)"; return 1; }
+  local d=$1
+  bench_broker "$d" "  fsync: interval" "  fsync_interval: 100ms" ||
+    { fail "hostwatch-broker did not start (see $d/broker.log)"; return 1; }
 }
 
 ours_throughput() {  # $1: run folder; writes $d/ours.json {samples, elapsed_s, samples_per_s}

@@ -32,20 +32,9 @@ done
 BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch
 for b in "$BROKER" "$HW"; do [[ -x $b ]] || { echo "broker_fleet.sh: $b is missing" >&2; exit 1; }; done
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-fleet.XXXXXX")
+source "$ROOT/bench/lib.sh"
+bench_workdir fleet
 export TMPDIR=$W  # loadgen's spools go here too
-PIDS=()
-stoppid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() { for p in "${PIDS[@]}"; do stoppid "$p"; done; rm -rf "$W"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-freeport() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
-waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 kb() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 

@@ -48,21 +48,8 @@ fi
 COLLECTOR=$BIN/collector/hostwatch-collector BROKER=$BIN/broker/hostwatch-broker
 for b in "$COLLECTOR" "$BROKER"; do [[ -x $b ]] || { echo "collector.sh: $b is missing" >&2; exit 1; }; done
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-collector.XXXXXX")
-PIDS=()
-stoppid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  for p in "${PIDS[@]}"; do stoppid "$p"; done
-  if [[ $KEEP -eq 1 ]]; then echo "collector.sh: kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-freeport() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
-waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+source "$ROOT/bench/lib.sh"
+bench_workdir collector
 TCK=$(getconf CLK_TCK)
 cpu_s() {  # utime + stime of a pid, in seconds
   awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"

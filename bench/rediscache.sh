@@ -48,50 +48,19 @@ fi
 BROKER=$BIN/broker/hostwatch-broker HW=$BIN/cli/hostwatch CACHER=$BIN/rediscache/hostwatch-rediscache
 for b in "$BROKER" "$HW" "$CACHER"; do [[ -x $b ]] || { echo "rediscache.sh: $b is missing" >&2; exit 1; }; done
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/hw-bench-rediscache.XXXXXX")
+source "$ROOT/bench/lib.sh"
+bench_workdir rediscache
 export TMPDIR=$W
-PIDS=()
-stoppid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null || true; return 0; }; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  for p in "${PIDS[@]}"; do stoppid "$p"; done
-  if [[ $KEEP -eq 1 ]]; then echo "rediscache.sh: kept $W"; else rm -rf "$W"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-freeport() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
-  done
-}
-waitport() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 TICK=$(getconf CLK_TCK)
 proc_cpu() { awk -v t="$TICK" '{printf "%.3f\n", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-nowns() { date +%s%N; }
 
 # Broker and redis.
-FRONT=$(freeport) BACK=$(freeport) TAP=$(freeport) RP=$(freeport)
-cat >"$W/broker.yaml" <<YAML
-broker:
-  frontend: tcp://127.0.0.1:$FRONT
-  backend: tcp://127.0.0.1:$BACK
-  tap: tcp://127.0.0.1:$TAP
-  data_dir: $W/broker
-  partitions: 4
-log: {level: warn}
-YAML
-"$BROKER" --config "$W/broker.yaml" >"$W/broker.log" 2>&1 &
-PIDS+=($!)
+bench_broker "$W" || { echo "rediscache.sh: the broker did not start" >&2; exit 1; }
+RP=$(freeport)
 redis-server --port "$RP" --bind 127.0.0.1 --dir "$W" --save '' --appendonly no --logfile "$W/redis.log" &
 REDIS_PID=$!
 PIDS+=($REDIS_PID)
-waitport "$FRONT" && waitport "$BACK" && waitport "$RP" || { echo "rediscache.sh: servers did not start" >&2; exit 1; }
+waitport "$RP" || { echo "rediscache.sh: redis-server did not start" >&2; exit 1; }
 
 N=$((HOSTS * METRICS * TICKS))
 echo "filling the journal: $HOSTS hosts x $METRICS metrics x $TICKS ticks = $N samples" >&2

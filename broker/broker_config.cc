@@ -13,8 +13,8 @@ void ReadEndpoint(config::Section& s, std::string_view key, std::string* out, bo
     s.Error(key, ep.status().message());
     return;
   }
-  // Plaintext beyond loopback would let anyone on the network inject or read samples (DESIGN.md
-  // §5).
+  // Plaintext beyond loopback would let anyone on the network inject or read samples
+  // (docs/wire_format.md §1, §8).
   if (!ep->IsLoopback() && !curve && !allow_insecure) {
     s.Error(key, "binds " + ep->ToString() +
                      ", which is not loopback, with CURVE off; enable curve or set "

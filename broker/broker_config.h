@@ -1,5 +1,5 @@
-// broker.yaml, typed. Key names and defaults are fixed by DESIGN.md §9; deploy/config/broker.yaml
-// is the annotated example (a unit test loads it so it cannot rot).
+// broker.yaml, typed, read by the conventions of docs/architecture.md §4; deploy/config/broker.yaml
+// is the annotated example, with every key and its default (a unit test loads it so it cannot rot).
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,6 @@
-// CURVE on the broker's sockets (DESIGN.md §5): the broker's keypair, a directory of authorized
-// client keys checked by a ZAP handler (RFC 27), and the endpoints each key may speak for.
+// CURVE on the broker's sockets (docs/wire_format.md §8): the broker's keypair, a directory of
+// authorized client keys checked by a ZAP handler (RFC 27), and the endpoints each key may speak
+// for.
 //
 // Fail closed at every layer: MakeCurveServer turns on ZAP domain enforcement, so a socket whose
 // context has no ZapHandler refuses every client instead of admitting anyone who knows the broker's
@@ -33,8 +34,8 @@
 
 namespace hw::broker {
 
-// The ZAP domains of the broker's sockets, one per key role (DESIGN.md §5): the frontend's is
-// kZapDomain, where only producer keys are accepted; the backend's and the tap's is
+// The ZAP domains of the broker's sockets, one per key role (docs/wire_format.md §8): the
+// frontend's is kZapDomain, where only producer keys are accepted; the backend's and the tap's is
 // kZapConsumerDomain, where only consumer keys are. The handler refuses requests from any other.
 // The domain is a server-side socket option: clients are unaffected.
 inline constexpr std::string_view kZapDomain = "hostwatch";

@@ -1,6 +1,7 @@
-// The dedup table's life across restarts (DESIGN.md §4: "the per-source (epoch, last_seq) table is
-// recovered with" the journal): a snapshot file written every few seconds by the frontend, and at
-// start the snapshot plus a replay of the journal records after the offsets it covers.
+// The dedup table's life across restarts (docs/broker.md, Data directory: the per-source
+// (epoch, last_seq) table is recovered with the journal): a snapshot file written every few seconds
+// by the frontend, and at start the snapshot plus a replay of the journal records after the offsets
+// it covers.
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
-// The broker's dedup table (DESIGN.md §3): per producer source, the last seq appended for each of
-// its epochs. Decides for every arriving envelope whether to append it, re-ack it as a duplicate,
-// or answer a gap, and is what makes producer resends after a restart harmless.
+// The broker's dedup table (docs/wire_format.md §4): per producer source, the last seq appended for
+// each of its epochs. Decides for every arriving envelope whether to append it, re-ack it as a
+// duplicate, or answer a gap, and is what makes producer resends after a restart harmless.
 //
 // Rules (go-back-N):
 //   (source, epoch) seen before:  seq == last + 1 -> append;  seq <= last -> duplicate (ack last);

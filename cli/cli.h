@@ -1,4 +1,4 @@
-// The hostwatch command: one verb per job (DESIGN.md §11). main.cc only calls RunCli.
+// The hostwatch command: one verb per job (the verbs: README.md). main.cc only calls RunCli.
 #pragma once
 
 namespace hw::cli {

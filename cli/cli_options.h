@@ -1,4 +1,5 @@
-// Options every networked verb shares (DESIGN.md §11): where the broker is and how to authenticate.
+// Options every networked verb shares (each verb's --help): where the broker is and how to
+// authenticate.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// `hostwatch consume` (DESIGN.md §11): reads a consumer group through the consumer link, prints
+// `hostwatch consume` (README.md): reads a consumer group through the consumer link, prints
 // each batch, and commits it once printed, so what a script saw is what the group moved past.
 #include "cli/consume.h"
 

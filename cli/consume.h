@@ -6,7 +6,7 @@
 
 namespace hw::cli {
 
-// `hostwatch consume ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's
+// `hostwatch consume ...` (README.md): its --help text, and its handler (a row in cli.cc's
 // table). Returns the exit code.
 extern const std::string_view kConsumeUsage;
 int RunConsume(VerbInput& in);

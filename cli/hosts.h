@@ -1,4 +1,4 @@
-// `hostwatch hosts` (DESIGN.md §11): the fleet from the Redis cache (rediscache's key schema), as
+// `hostwatch hosts` (README.md): the fleet from the Redis cache (rediscache's key schema), as
 // a table or JSON. The reading is done with rediscache's client (a cluster works the same way);
 // turning what was read into rows is pure, for tests.
 #pragma once

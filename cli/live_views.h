@@ -6,7 +6,7 @@
 
 namespace hw::cli {
 
-// `hostwatch top` and `hostwatch tail` (DESIGN.md §11): live views from the broker's tap.
+// `hostwatch top` and `hostwatch tail` (README.md): live views from the broker's tap.
 extern const std::string_view kTopUsage;
 int RunTop(VerbInput& in);
 extern const std::string_view kTailUsage;

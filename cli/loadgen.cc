@@ -1,4 +1,5 @@
-// `hostwatch loadgen` (DESIGN.md §10, §11): a simulated fleet for load tests and demos.
+// `hostwatch loadgen` (README.md; the bench/ scripts use it): a simulated fleet for load tests and
+// demos.
 //
 // H hosts "loadgen-0001"… each publish M series "load.m0001"… every interval for `duration`, in
 // SampleBatch envelopes of up to --batch samples. Each simulated host has its own producer link

@@ -1,4 +1,4 @@
-// `hostwatch send` (DESIGN.md §11): one sample for scripts and cron jobs, published through a
+// `hostwatch send` (README.md): one sample for scripts and cron jobs, published through a
 // producer link and acked by the broker before we exit.
 //
 // The spool is a fresh directory per run (under $XDG_RUNTIME_DIR, else $TMPDIR or /tmp), removed

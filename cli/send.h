@@ -6,7 +6,7 @@
 
 namespace hw::cli {
 
-// `hostwatch send ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's table).
+// `hostwatch send ...` (README.md): its --help text, and its handler (a row in cli.cc's table).
 // Returns the exit code.
 extern const std::string_view kSendUsage;
 int RunSend(VerbInput& in);

@@ -1,5 +1,5 @@
-// `hostwatch status` (DESIGN.md §11): one Stats round trip to the broker backend, printed for
-// people or as the BrokerStats message in protobuf's canonical JSON mapping.
+// `hostwatch status` (docs/broker.md, Stats): one Stats round trip to the broker backend, printed
+// for people or as the BrokerStats message in protobuf's canonical JSON mapping.
 #include "cli/status.h"
 
 #include <google/protobuf/util/json_util.h>

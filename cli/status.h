@@ -6,8 +6,8 @@
 
 namespace hw::cli {
 
-// `hostwatch status ...` (DESIGN.md §11): its --help text, and its handler (a row in cli.cc's
-// table). Returns the exit code.
+// `hostwatch status ...` (docs/broker.md, Stats): its --help text, and its handler (a row in
+// cli.cc's table). Returns the exit code.
 extern const std::string_view kStatusUsage;
 int RunStatus(VerbInput& in);
 

@@ -1,7 +1,7 @@
-// Reading the broker's live tap (DESIGN.md §4): a SUB socket on the PUB the broker republishes
-// every appended envelope on, as [topic, envelope], topic "<samples|events|alerts>.<endpoint>".
-// Lossy by design (a slow reader misses messages rather than slowing the broker): for live views
-// only, never for anything that must see every message.
+// Reading the broker's live tap (docs/wire_format.md §1): a SUB socket on the PUB the broker
+// republishes every appended envelope on, as [topic, envelope], topic
+// "<samples|events|alerts>.<endpoint>". Lossy by design (a slow reader misses messages rather than
+// slowing the broker): for live views only, never for anything that must see every message.
 #pragma once
 
 #include <chrono>

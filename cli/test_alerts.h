@@ -6,7 +6,7 @@
 
 namespace hw::cli {
 
-// `hostwatch test-alerts --config alerter.yaml SAMPLES.jsonl...` (DESIGN.md §11) and
+// `hostwatch test-alerts --config alerter.yaml SAMPLES.jsonl...` (alerter/README.md, Tools) and
 // `hostwatch silence add|list|expire` (the alerter's silences file): their --help texts and their
 // handlers (rows in cli.cc's table). Return the exit code.
 extern const std::string_view kTestAlertsUsage;

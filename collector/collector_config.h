@@ -1,5 +1,6 @@
-// collector.yaml, typed. Key names and defaults are fixed by DESIGN.md §9; deploy/config/
-// collector.yaml is the annotated example (collector_config_test loads it so it cannot rot).
+// collector.yaml, typed, read by the conventions of docs/architecture.md §4; deploy/config/
+// collector.yaml is the annotated example, with every key and its default (collector_config_test
+// loads it so it cannot rot).
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// Per-second rates from monotonic kernel counters, computed in the collector (DESIGN.md §7).
+// Per-second rates from monotonic kernel counters, computed in the collector (collector/README.md).
 //
 // The rules, which fixture tests pin down:
 //  - The first value of a series yields no rate (there is nothing to subtract).

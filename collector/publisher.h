@@ -1,5 +1,5 @@
 // Turns Points into SampleBatch envelopes and hands them to the producer link (which spools them
-// before it returns, so a broker outage loses nothing: DESIGN.md §3).
+// before it returns, so a broker outage loses nothing: docs/wire_format.md §4).
 //
 // Each sample is checked with the shared validator first and a bad one is dropped alone (counted
 // and logged), because the link refuses a whole envelope for one bad sample: an odd mount point or

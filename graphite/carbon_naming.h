@@ -1,4 +1,4 @@
-// Sample -> carbon plaintext line (DESIGN.md §6, graphite):
+// Sample -> carbon plaintext line (graphite/README.md, Names):
 //
 //   naming: path    <prefix>.<endpoint>.<metric>[.<tag value>...] <value> <unix_s>\n
 //                   tag values in sorted key order; every path component sanitised: anything but

@@ -1,4 +1,4 @@
-// One carbon line receiver (DESIGN.md §6, graphite): batched non-blocking writes, the settle
+// One carbon line receiver (graphite/README.md, Delivery): batched non-blocking writes, the settle
 // rule, resend after a disconnect, and a disk spool while it stays down.
 //
 // Carbon never acknowledges anything, so delivery is judged from our side:

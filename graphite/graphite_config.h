@@ -1,5 +1,6 @@
-// graphite.yaml, typed. Key names and defaults are fixed by DESIGN.md §9; deploy/config/
-// graphite.yaml is the annotated example (graphite_config_test loads it so it cannot rot).
+// graphite.yaml, typed, read by the conventions of docs/architecture.md §4; deploy/config/
+// graphite.yaml is the annotated example, with every key and its default (graphite_config_test
+// loads it so it cannot rot).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// Alerts as graphite events (DESIGN.md §6): each Alert of an AlertBatch is POSTed as JSON to
+// Alerts as graphite events (graphite/README.md): each Alert of an AlertBatch is POSTed as JSON to
 // graphite-web's /events/ with tags "hostwatch alert <state> <severity> <rule> <endpoint>", which
 // the grafana dashboard (deploy/grafana/hostwatch-overview.json) shows as annotations.
 //

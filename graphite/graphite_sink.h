@@ -1,4 +1,4 @@
-// The hostwatch-graphite Sink (DESIGN.md §6): samples -> carbon plaintext lines -> the
+// The hostwatch-graphite Sink (graphite/README.md): samples -> carbon plaintext lines -> the
 // destinations carbon's ring (or relay_method: all) picks -> each destination's settle or spool.
 //
 // A delivery is finished (and so may be committed) once every destination that got lines of it

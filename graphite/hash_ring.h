@@ -1,6 +1,6 @@
 // Carbon's consistent-hash ring, so that our placements mix with carbon-relay's and graphite-web's
-// CARBONLINK_HOSTS (DESIGN.md §6; the exact algorithm of carbon 1.1.7 hashing.py / routers.py is
-// spelled out in ../shared/PEERS.md §3):
+// CARBONLINK_HOSTS (graphite/README.md, Routing), the algorithm of carbon 1.1.7's hashing.py and
+// routers.py:
 //  - a ring node is (server, instance) as written in DESTINATIONS; the port is not part of it;
 //  - 100 positions per node: carbon_ch hashes "('<server>', '<instance>'):<i>" (Python's repr
 //    of the tuple; None without an instance) with the first 16 bits of MD5; fnv1a_ch hashes

@@ -1,4 +1,4 @@
-// Per-interval aggregates for `emit: count` and `emit: value` rules (DESIGN.md §8):
+// Per-interval aggregates for `emit: count` and `emit: value` rules (logwatch/README.md):
 // log.<rule>.count, log.<rule>.<capture>.{count,min,max,avg,p50,p90,p99} and log.<rule>.suppressed,
 // each tagged {path}.
 //

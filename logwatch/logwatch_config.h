@@ -1,6 +1,6 @@
-// logwatch.yaml, typed. Key names and defaults are fixed by DESIGN.md §8-§9;
-// deploy/config/logwatch.yaml is the annotated example (logwatch_config_test loads it so it cannot
-// rot).
+// logwatch.yaml, typed, read by the conventions of docs/architecture.md §4 (keys listed in
+// logwatch/README.md); deploy/config/logwatch.yaml is the annotated example with the defaults
+// (logwatch_config_test loads it so it cannot rot).
 //
 // Rule regexes are compiled here (RE2, Latin-1: logs are bytes, not UTF-8), so a pattern that does
 // not compile is a config error naming file:line:key, like every other bad value.

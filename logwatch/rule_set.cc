@@ -1,22 +1,18 @@
 #include "logwatch/rule_set.h"
 
 #include <hs/hs.h>
-#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <limits>
 #include <map>
 #include <thread>
 
+#include "logwatch/pattern_rewrite.h"
+
 namespace hw::logwatch {
 namespace {
-
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
 
 std::unique_ptr<re2::RE2> CompileRe2(const std::string& pattern) {
   RE2::Options opts;
@@ -33,172 +29,6 @@ struct Form {
   unsigned flags = 0;
   bool exact = false;  // a hit is a match (else a candidate RE2 confirms)
 };
-
-bool Escaped(std::string_view p, size_t at) {
-  size_t n = 0;
-  while (at > n && p[at - n - 1] == '\\') ++n;
-  return n % 2 == 1;
-}
-
-// An (?flags) or (?flags:...) group at p[i] that turns on s (dot matches newline).
-bool SetsDotAll(std::string_view p, size_t i) {
-  if (!p.substr(i).starts_with("(?")) return false;
-  for (size_t j = i + 2; j < p.size() && p[j] != ')' && p[j] != ':'; ++j) {
-    if (p[j] == '-') return false;  // flags after '-' are turned off
-    if (p[j] == 's') return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-std::string LineBound(std::string_view p) {
-  // On a line there is no '\n' to match, so taking '\n' out of every class that holds one changes
-  // nothing there; in a chunk it keeps every match inside one line, which makes a chunk hit as
-  // exact as a line hit. \s and \S are spelt out as RE2 means them (Vectorscan's also hold \v).
-  std::string out;
-  out.reserve(p.size() + 16);
-  bool in_class = false, negated = false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    // Bytes beyond ASCII: RE2 folds Latin-1 letters under (?i), Vectorscan only ASCII.
-    if (c < 0x20 || c >= 0x7f) return "";
-    if (c == '\\') {
-      if (i + 1 >= p.size()) return "";
-      const char e = p[++i];
-      if (!std::isalnum(static_cast<unsigned char>(e))) {
-        out.push_back('\\');
-        out.push_back(e);
-        continue;
-      }
-      switch (e) {
-        case 'd':
-        case 'w':
-        case 't':
-        case 'r':
-        case 'f':
-          out.push_back('\\');
-          out.push_back(e);
-          break;
-        case 'b':
-        case 'B':
-          if (in_class) return "";
-          out.push_back('\\');
-          out.push_back(e);
-          break;
-        case 's':
-          out += in_class ? "\\t\\f\\r\\x20" : "[\\t\\f\\r\\x20]";
-          break;
-        case 'S':
-          if (in_class) return "";
-          out += "[^\\t\\n\\f\\r\\x20]";
-          break;
-        case 'D':
-          if (in_class) return "";
-          out += "[^\\n0-9]";
-          break;
-        case 'W':
-          if (in_class) return "";
-          out += "[^\\n0-9A-Za-z_]";
-          break;
-        default:  // \A \z \n \x.. \p.. \Q..\E \C...: meant for more than one line, or unknown here
-          return "";
-      }
-      continue;
-    }
-    if (in_class) {
-      if (c == '[' && i + 1 < p.size() && p[i + 1] == ':') return "";  // [[:space:]] and the like
-      if (c == ']') {
-        if (negated) out += "\\n";
-        in_class = false;
-      }
-      out.push_back(static_cast<char>(c));
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out.push_back('[');
-      negated = i + 1 < p.size() && p[i + 1] == '^';
-      if (negated) out.push_back(p[++i]);
-      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);  // "[]a]": a literal ']'
-      continue;
-    }
-    if (c == '(' && SetsDotAll(p, i)) return "";
-    out.push_back(static_cast<char>(c));
-  }
-  return in_class ? "" : out;
-}
-
-std::string TrimTail(std::string_view p) {
-  // Whether a pattern matches does not depend on how far a final X+ or X{n,m} runs; cut to its
-  // least, a chunk scan reports one hit where it reported one per extra byte (` from \S+`).
-  size_t end = p.size();
-  while (end > 0 && p[end - 1] == ')' && !Escaped(p, end - 1)) --end;
-  size_t q = end;
-  if (q >= 2 && p[q - 1] == '?' && !Escaped(p, q - 1)) --q;  // lazy
-  if (q >= 2 && p[q - 1] == '+' && !Escaped(p, q - 1)) {
-    return std::string(p.substr(0, q - 1)) + std::string(p.substr(end));
-  }
-  if (q >= 4 && p[q - 1] == '}' && !Escaped(p, q - 1)) {
-    const size_t open = p.rfind('{', q - 1);
-    if (open == std::string_view::npos || open == 0 || Escaped(p, open)) return std::string(p);
-    const std::string_view body = p.substr(open + 1, q - 1 - open - 1);
-    const size_t comma = body.find(',');
-    if (comma == std::string_view::npos || comma == 0) return std::string(p);
-    for (size_t k = 0; k < body.size(); ++k) {
-      if (k != comma && !std::isdigit(static_cast<unsigned char>(body[k]))) return std::string(p);
-    }
-    return std::string(p.substr(0, open + 1)) + std::string(body.substr(0, comma)) + "}" +
-           std::string(p.substr(end));
-  }
-  return std::string(p);
-}
-
-namespace {
-
-// Every string a match of pattern must contain (lowercase, compared caseless): RE2's FilteredRE2
-// reduces a regex to an AND/OR tree of such strings ("atoms"); an atom is required when the filter
-// fails with every other atom present. Only printable ASCII atoms are kept (beyond ASCII they
-// come back in UTF-8 while the text is Latin-1 bytes).
-std::vector<std::string> RequiredAtoms(const std::string& pattern) {
-  re2::FilteredRE2 filter(3);
-  RE2::Options opts;
-  opts.set_encoding(RE2::Options::EncodingLatin1);
-  opts.set_log_errors(false);
-  int id = 0;
-  std::vector<std::string> required;
-  if (filter.Add(pattern, opts, &id) != RE2::NoError) return required;
-  std::vector<std::string> atoms;
-  filter.Compile(&atoms);
-  std::vector<int> others, passed;
-  for (size_t i = 0; i < atoms.size(); ++i) {
-    const std::string& a = atoms[i];
-    if (!std::all_of(a.begin(), a.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) continue;
-    others.clear();
-    for (size_t j = 0; j < atoms.size(); ++j) {
-      if (j != i) others.push_back(static_cast<int>(j));
-    }
-    filter.AllPotentials(others, &passed);
-    if (passed.empty()) required.push_back(a);
-  }
-  return required;
-}
-
-// s as a Vectorscan pattern that matches s literally.
-std::string EscapeLiteral(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out.push_back(c);
-    } else {
-      out += "\\x";
-      out.push_back(kHex[static_cast<unsigned char>(c) >> 4]);
-      out.push_back(kHex[static_cast<unsigned char>(c) & 15]);
-    }
-  }
-  return out;
-}
 
 // One database from every pattern's current form, compiled once; a pattern Vectorscan refuses is
 // moved to its next form (or dropped: its bits go to *always) and the rest compiled again. An
@@ -294,53 +124,6 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
 }
 
 }  // namespace
-
-std::string StripGroupNames(std::string_view p) {
-  std::string out;
-  out.reserve(p.size());
-  bool in_class = false;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const char c = p[i];
-    if (c == '\\' && i + 1 < p.size()) {
-      out.append(p.substr(i, 2));
-      ++i;
-      continue;
-    }
-    if (in_class) {
-      if (c == ']') in_class = false;
-      out.push_back(c);
-      continue;
-    }
-    if (c == '[') {
-      in_class = true;
-      out.push_back(c);
-      // "[]a]" and "[^]a]": a ']' right after the opening is a literal.
-      if (i + 1 < p.size() && p[i + 1] == '^') out.push_back(p[++i]);
-      if (i + 1 < p.size() && p[i + 1] == ']') out.push_back(p[++i]);
-      continue;
-    }
-    if (c == '(' && p.substr(i).starts_with("(?P<")) {
-      size_t j = i + 4;
-      while (j < p.size() && IsNameChar(p[j])) ++j;
-      if (j < p.size() && p[j] == '>') {
-        out.push_back('(');
-        i = j;
-        continue;
-      }
-    }
-    if (c == '(' && p.substr(i).starts_with("(?<") && i + 3 < p.size() && IsNameChar(p[i + 3])) {
-      size_t j = i + 3;
-      while (j < p.size() && IsNameChar(p[j])) ++j;
-      if (j < p.size() && p[j] == '>') {
-        out.push_back('(');
-        i = j;
-        continue;
-      }
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 void RuleSet::DatabaseDeleter::operator()(void* db) const {
   hs_free_database(static_cast<hs_database_t*>(db));

@@ -15,12 +15,12 @@
 // line. The chunk database (HS_FLAG_MULTILINE, every match reported) scans a whole read buffer in
 // one call, and each line then takes the hits that end inside it: a Vectorscan call costs ~70 ns
 // before it reads a byte. In the chunk database a pattern is rewritten so that no match can
-// cross a newline (LineBound: '\n' taken out of its classes, which on a line changes nothing),
-// so its hit is as exact as a line hit, and its final repeat is cut short (TrimTail: one report,
-// not one per byte of a trailing \S+). A pattern that cannot be rewritten (\A, \z, \x..., (?s))
-// takes the literal it requires that the fewest other patterns require (a literal shared by many
-// rules would hand RE2 all of them on every line that has it), and RE2 confirms. Which way a
-// chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
+// cross a newline (LineBound in pattern_rewrite.h: '\n' taken out of its classes, which on a line
+// changes nothing), so its hit is as exact as a line hit, and its final repeat is cut short
+// (TrimTail: one report, not one per byte of a trailing \S+). A pattern that cannot be rewritten
+// (\A, \z, \x..., (?s)) takes the literal it requires that the fewest other patterns require (a
+// literal shared by many rules would hand RE2 all of them on every line that has it), and RE2
+// confirms. Which way a chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
 //
 // Each database is compiled once, both at the same time on two threads; a pattern Vectorscan
 // refuses is moved to its next form and the database compiled again without it. A pattern that
@@ -194,15 +194,5 @@ class RuleSet {
   std::unique_ptr<void, DatabaseDeleter> chunk_db_;  // null: chunks are scanned line by line
   IdGroups line_groups_, chunk_groups_;              // the ids of db_'s and chunk_db_'s patterns
 };
-
-// (?P<name>...) and (?<name>...) become (...), leaving escapes and character classes alone.
-std::string StripGroupNames(std::string_view pattern);
-// pattern (without group names) such that no match can contain a newline and, on a text without
-// one, the same texts match as RE2 matches with pattern; "" when pattern uses what this does not
-// rewrite (\A, \z, \x.., (?s), POSIX classes, bytes beyond ASCII...).
-std::string LineBound(std::string_view pattern);
-// pattern with a final X+ or X{n,m} cut to X or X{n}: a text matches it exactly when it matches
-// pattern, with fewer match ends (Vectorscan reports each).
-std::string TrimTail(std::string_view pattern);
 
 }  // namespace hw::logwatch

@@ -19,12 +19,6 @@ RuleConfig Rule(std::string name, std::string match, std::vector<std::string> ca
   return r;
 }
 
-TEST(StripGroupNamesTest, RewritesNamedGroupsOnly) {
-  EXPECT_EQ(StripGroupNames(R"(" (?P<status>5\d\d) )"), R"(" (5\d\d) )");
-  EXPECT_EQ(StripGroupNames(R"((?<a>x)(?:y)(?i)z)"), R"((x)(?:y)(?i)z)");
-  EXPECT_EQ(StripGroupNames(R"(\(?P<a>[(?P<b>])"), R"(\(?P<a>[(?P<b>])");
-}
-
 TEST(RuleSetTest, PrefilterAndRe2AgreeAndCapture) {
   auto rs = RuleSet::Compile(
       {Rule("oom", R"(Out of memory: Killed process (?P<pid>\d+) \((?P<comm>[^)]+)\))",
@@ -356,34 +350,6 @@ TEST(RecordProcessorTest, RecordsKeepTheFilesRuleOrder) {
                                                P("trace", "2024-01-01 Traceback"),
                                                P("b", "2024-01-02 beta gamma alpha"),
                                                P("a", "2024-01-02 beta gamma alpha")));
-}
-
-TEST(LineBoundTest, TakesNewlinesOutOfClassesAndGivesUpOnTextAnchors) {
-  EXPECT_EQ(LineBound(R"(a\sb)"), R"(a[\t\f\r\x20]b)");
-  EXPECT_EQ(LineBound(R"(\(([^)]+)\))"), R"(\(([^)\n]+)\))");
-  EXPECT_EQ(LineBound(R"([^]a]x)"), R"([^]a\n]x)");
-  EXPECT_EQ(LineBound(R"([\s,]\S\D\W)"), R"([\t\f\r\x20,][^\t\n\f\r\x20][^\n0-9][^\n0-9A-Za-z_])");
-  EXPECT_EQ(LineBound(R"((?i)^x.y$)"), R"((?i)^x.y$)");
-  EXPECT_EQ(LineBound(R"(\Afoo)"), "");
-  EXPECT_EQ(LineBound(R"(foo\z)"), "");
-  EXPECT_EQ(LineBound(R"((?s)a.b)"), "");
-  EXPECT_EQ(LineBound(R"((?is:a.b))"), "");
-  EXPECT_EQ(LineBound(R"((?i-s)a.b)"), R"((?i-s)a.b)");
-  EXPECT_EQ(LineBound(R"([[:space:]]x)"), "");
-  EXPECT_EQ(LineBound(R"(x\x41)"), "");
-  EXPECT_EQ(LineBound("caf\xe9"), "");
-}
-
-TEST(TrimTailTest, CutsAFinalRepeatToItsLeast) {
-  EXPECT_EQ(TrimTail(R"(from (\S+))"), R"(from (\S))");
-  EXPECT_EQ(TrimTail(R"(from (?:a|b+?))"), R"(from (?:a|b))");
-  EXPECT_EQ(TrimTail(R"(x\d{2,5})"), R"(x\d{2})");
-  EXPECT_EQ(TrimTail(R"(x\d{3,})"), R"(x\d{3})");
-  EXPECT_EQ(TrimTail(R"(x\d{3})"), R"(x\d{3})");
-  EXPECT_EQ(TrimTail(R"(a\+)"), R"(a\+)");
-  EXPECT_EQ(TrimTail(R"(a\))"), R"(a\))");
-  EXPECT_EQ(TrimTail(R"(\d+ms$)"), R"(\d+ms$)");
-  EXPECT_EQ(TrimTail(R"(a\{2,3})"), R"(a\{2,3})");
 }
 
 // Rules of every kind the benchmark generates (bench/logwatch/gen_rules.py), several of each with

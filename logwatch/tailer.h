@@ -1,5 +1,6 @@
-// Following files through rotation (DESIGN.md §8): paths and globs, inotify on their directories
-// with a periodic stat as the fallback (missed events, NFS, inotify queue overflow).
+// Following files through rotation (logwatch/README.md; docs/logwatch.md, Rotation): paths and
+// globs, inotify on their directories with a periodic stat as the fallback (missed events, NFS,
+// inotify queue overflow).
 //
 // Identity is (device, inode, fingerprint): the fingerprint is a hash of the first bytes (up to
 // kFingerprintBytes), so an inode number reused by a new file (delete and re-create while we were

@@ -20,7 +20,7 @@ std::string FormatValue(double v) {
 void SeriesNameInto(const pb::Sample& s, std::string* out) {
   out->assign(s.metric());
   if (s.tags().empty()) return;
-  // At most 32 tags (DESIGN.md §2): a small array sorted in place, no allocation.
+  // At most 32 tags (docs/wire_format.md §3): a small array sorted in place, no allocation.
   std::pair<const std::string*, const std::string*> tags[64];
   size_t n = 0;
   for (const auto& [k, v] : s.tags()) {

@@ -1,5 +1,6 @@
-// The Redis key schema of DESIGN.md §6 and the value formats written into it. Pure functions; the
-// daemon (cache_writer.h) and `hostwatch hosts` share them, so both read and write the same names.
+// The Redis key schema of rediscache/README.md and the value formats written into it. Pure
+// functions; the daemon (cache_writer.h) and `hostwatch hosts` share them, so both read and write
+// the same names.
 //
 //   <p>hosts               ZSET   endpoint -> last seen (ms)
 //   <p>host:{E}            HASH   first_seen, last_seen, tags (JSON), sources (JSON list)

@@ -1,5 +1,6 @@
-// rediscache.yaml, typed. Key names and defaults are fixed by DESIGN.md §6 and §9;
-// deploy/config/rediscache.yaml is the annotated example (rediscache_config_test loads it).
+// rediscache.yaml, typed, read by the conventions of docs/architecture.md §4 (keys listed in
+// rediscache/README.md); deploy/config/rediscache.yaml is the annotated example with the defaults
+// (rediscache_config_test loads it).
 #pragma once
 
 #include <chrono>

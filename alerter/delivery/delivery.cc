@@ -1,20 +1,18 @@
 #include "alerter/delivery/delivery.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <deque>
-#include <functional>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "alerter/delivery/channel_worker.h"
 #include "alerter/delivery/json_payloads.h"
 #include "alerter/delivery/mail_format.h"
 #include "alerter/delivery/outbox.h"
 #include "alerter/delivery/senders.h"
 #include "common/base/mutex.h"
-#include "common/consumer/backoff.h"
 #include "common/io/atomic_file.h"
 #include "common/io/crc32c.h"
 #include "common/io/file_io.h"
@@ -36,207 +34,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kStateMagic = "HWAMST1\n";
-
-struct AtomicChannelStats {
-  std::atomic<uint64_t> sent{0}, retried{0}, failed{0};
-  ChannelStats Load() const { return {sent.load(), retried.load(), failed.load()}; }
-};
-
-// Logs the 1st, 2nd, 4th, 8th ... repeat of a problem: a lane that stays down for hours does not
-// fill the log, and the count says how long it has been failing.
-bool LogThisTime(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
-
-// One channel kind: its lanes, its thread. The send function runs without the lock held.
-class Worker {
- public:
-  using SendFn = std::function<SendOutcome(const OutboxJob&, const AbortFn&)>;
-
-  Worker(Channel channel, SendFn send, const Outbox* outbox, AtomicChannelStats* stats,
-         std::atomic<uint64_t>* pending, const DeliveryOptions& options)
-      : channel_(channel),
-        send_(std::move(send)),
-        outbox_(outbox),
-        stats_(stats),
-        pending_(pending),
-        options_(options) {}
-
-  void Start() {
-    thread_ = std::thread([this] { Run(); });
-  }
-
-  void Add(OutboxJob job, const std::string& lane) EXCLUDES(mu_) {
-    MutexLock lock(&mu_);
-    LaneFor(lane).jobs.push_back(std::move(job));
-    cv_.Signal();
-  }
-
-  // An Alertmanager re-post: replaces a re-post still waiting in the lane instead of piling up
-  // while the Alertmanager is away.
-  void AddRepost(OutboxJob job, const std::string& lane) EXCLUDES(mu_) {
-    MutexLock lock(&mu_);
-    Lane& l = LaneFor(lane);
-    for (OutboxJob& queued : l.jobs) {
-      if (queued.name.empty()) {
-        queued = std::move(job);
-        return;
-      }
-    }
-    l.jobs.push_back(std::move(job));
-    cv_.Signal();
-  }
-
-  void RequestStop(Clock::time_point deadline) EXCLUDES(mu_) {
-    MutexLock lock(&mu_);
-    stopping_ = true;
-    stop_deadline_ = deadline;
-    cv_.SignalAll();
-  }
-
-  void Join() {
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  struct Lane {
-    std::deque<OutboxJob> jobs;
-    consumer::Backoff backoff;
-    Clock::time_point next_attempt{};
-  };
-
-  Lane& LaneFor(const std::string& name) REQUIRES(mu_) {
-    auto it = lanes_.find(name);
-    if (it == lanes_.end()) {
-      it = lanes_
-               .emplace(name, Lane{{},
-                                   consumer::Backoff(options_.retry_initial, options_.retry_max),
-                                   Clock::time_point{}})
-               .first;
-    }
-    return it->second;
-  }
-
-  // The job to send now, or nullopt to stop. Waits for work or for a lane's backoff.
-  bool NextJob(std::string* lane_name, OutboxJob* job) EXCLUDES(mu_) {
-    MutexLock lock(&mu_);
-    for (;;) {
-      const Clock::time_point now = Clock::now();
-      if (stopping_ && now >= stop_deadline_) return false;
-      Lane* best = nullptr;
-      const std::string* best_name = nullptr;
-      for (auto& [name, lane] : lanes_) {
-        if (lane.jobs.empty()) continue;
-        if (best == nullptr || lane.next_attempt < best->next_attempt) {
-          best = &lane;
-          best_name = &name;
-        }
-      }
-      if (best == nullptr) {
-        if (stopping_) return false;
-        cv_.Wait(&mu_);
-        continue;
-      }
-      if (best->next_attempt > now) {
-        if (stopping_ && best->next_attempt >= stop_deadline_) return false;
-        cv_.WaitUntil(
-            &mu_, stopping_ ? std::min(best->next_attempt, stop_deadline_) : best->next_attempt);
-        continue;
-      }
-      *lane_name = *best_name;
-      *job = std::move(best->jobs.front());
-      best->jobs.pop_front();
-      return true;
-    }
-  }
-
-  void Run() {
-    // A child's stdin or a peer's socket that closes early must not kill the daemon.
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-    const AbortFn abort = [this] {
-      MutexLock lock(&mu_);
-      return stopping_ && Clock::now() >= stop_deadline_;
-    };
-    std::string lane_name;
-    OutboxJob job;
-    while (NextJob(&lane_name, &job)) {
-      SendOutcome outcome = send_(job, abort);
-      const std::string_view channel = ChannelName(channel_);
-      // Some recipients deferred the mail: the job lives on for them alone (rewritten before
-      // `sent` is counted), so the ones who took it never get it twice.
-      const bool narrowed = !outcome.retry_recipients.empty() &&
-                            outcome.retry_recipients != job.recipients && !job.name.empty();
-      if (narrowed) {
-        job.recipients = std::move(outcome.retry_recipients);
-        if (Status s = outbox_->Put(job); !s.ok()) {
-          spdlog::error("delivery: {} could not be rewritten for its deferred recipients: {}",
-                        job.name, s.ToString());
-        }
-      }
-      if (outcome.result == SendOutcome::kSent && narrowed) {
-        ++stats_->sent;
-        ++stats_->retried;
-        spdlog::warn("delivery: {} {} to {}: {}; retrying the deferred recipients", channel,
-                     job.notification_id, lane_name, outcome.detail);
-        outcome.result = SendOutcome::kRetry;
-      } else if (outcome.result == SendOutcome::kSent) {
-        // The outbox and `pending` first, the counter last: whoever sees `sent` go up may rely on
-        // the job being gone.
-        if (Status s = outbox_->Remove(job); !s.ok()) {
-          spdlog::error("delivery: {} sent but not removed from the outbox: {}", job.name,
-                        s.ToString());
-        }
-        if (!job.name.empty()) --*pending_;
-        ++stats_->sent;
-        if (outcome.some_refused) {
-          spdlog::error("delivery: {} {} to {}: {} (\"{}\")", channel, job.notification_id,
-                        lane_name, outcome.detail, job.summary);
-        } else {
-          spdlog::debug("delivery: {} {} to {}: {}", channel, job.notification_id, lane_name,
-                        outcome.detail);
-        }
-      } else if (outcome.result == SendOutcome::kFailed) {
-        if (Status s = outbox_->MoveToFailed(job); !s.ok()) {
-          spdlog::error("delivery: {} could not be moved to failed/: {}", job.name, s.ToString());
-        }
-        if (!job.name.empty()) --*pending_;
-        ++stats_->failed;
-        spdlog::error("delivery: {} {} to {} refused, not retried: {} (\"{}\")", channel,
-                      job.notification_id, lane_name, outcome.detail, job.summary);
-      } else {
-        ++stats_->retried;
-      }
-      MutexLock lock(&mu_);
-      Lane& lane = LaneFor(lane_name);
-      if (outcome.result == SendOutcome::kRetry) {
-        const milliseconds delay = lane.backoff.Next();
-        lane.next_attempt = Clock::now() + delay;
-        if (LogThisTime(lane.backoff.failures())) {
-          spdlog::warn("delivery: {} to {} failed ({} times in a row), retry in {} ms: {}", channel,
-                       lane_name, lane.backoff.failures(), delay.count(), outcome.detail);
-        }
-        lane.jobs.push_front(std::move(job));
-      } else {
-        lane.backoff.Reset();
-        lane.next_attempt = Clock::time_point{};
-      }
-    }
-  }
-
-  const Channel channel_;
-  const SendFn send_;
-  const Outbox* const outbox_;
-  AtomicChannelStats* const stats_;
-  std::atomic<uint64_t>* const pending_;
-  const DeliveryOptions options_;
-  Mutex mu_;
-  CondVar cv_;
-  std::map<std::string, Lane> lanes_ GUARDED_BY(mu_);
-  bool stopping_ GUARDED_BY(mu_) = false;
-  Clock::time_point stop_deadline_ GUARDED_BY(mu_);
-  std::thread thread_;
-};
 
 std::string EncodeState(const std::map<std::string, std::map<std::string, std::string>>& active) {
   std::string body;
@@ -368,9 +165,9 @@ class OutboxDelivery::Impl {
 
     http_ = std::make_unique<HttpSender>(options_.http_timeout);
     am_http_ = std::make_unique<HttpSender>(options_.http_timeout);
-    auto make = [this](Channel ch, Worker::SendFn fn) {
-      return std::make_unique<Worker>(ch, std::move(fn), &outbox_, &StatsFor(ch), &pending_,
-                                      options_);
+    auto make = [this](Channel ch, ChannelWorker::SendFn fn) {
+      return std::make_unique<ChannelWorker>(ch, std::move(fn), &outbox_, &StatsFor(ch), &pending_,
+                                             options_);
     };
     mail_ = make(Channel::kMail,
                  [this](const OutboxJob& j, const AbortFn& a) { return SendMail(j, a); });
@@ -385,9 +182,9 @@ class OutboxDelivery::Impl {
     for (OutboxJob& job : jobs) {
       ++pending_;
       const std::string lane = LaneOf(job);
-      WorkerFor(job.channel).Add(std::move(job), lane);
+      ChannelWorkerFor(job.channel).Add(std::move(job), lane);
     }
-    for (Worker* w : Workers()) w->Start();
+    for (ChannelWorker* w : ChannelWorkers()) w->Start();
     return Status::Ok();
   }
 
@@ -447,7 +244,7 @@ class OutboxDelivery::Impl {
     for (OutboxJob& job : jobs) {
       ++pending_;
       const std::string lane = LaneOf(job);
-      WorkerFor(job.channel).Add(std::move(job), lane);
+      ChannelWorkerFor(job.channel).Add(std::move(job), lane);
     }
     return Status::Ok();
   }
@@ -478,8 +275,8 @@ class OutboxDelivery::Impl {
   void Stop(milliseconds deadline) {
     if (stopped_.exchange(true)) return;
     const Clock::time_point until = Clock::now() + deadline;
-    for (Worker* w : Workers()) w->RequestStop(until);
-    for (Worker* w : Workers()) w->Join();
+    for (ChannelWorker* w : ChannelWorkers()) w->RequestStop(until);
+    for (ChannelWorker* w : ChannelWorkers()) w->Join();
     if (pending_ > 0) {
       spdlog::info("delivery: stopped with {} jobs left in {} for the next start", pending_.load(),
                    outbox_.dir().string());
@@ -541,7 +338,7 @@ class OutboxDelivery::Impl {
     return mail_stats_;
   }
 
-  Worker& WorkerFor(Channel c) {
+  ChannelWorker& ChannelWorkerFor(Channel c) {
     switch (c) {
       case Channel::kMail:
         return *mail_;
@@ -555,7 +352,7 @@ class OutboxDelivery::Impl {
     return *mail_;
   }
 
-  std::vector<Worker*> Workers() {
+  std::vector<ChannelWorker*> ChannelWorkers() {
     return {mail_.get(), webhook_.get(), alertmanager_.get(), exec_.get()};
   }
 
@@ -643,7 +440,7 @@ class OutboxDelivery::Impl {
   Mutex am_mu_;
   // receiver -> alert key -> its /api/v2/alerts JSON, for the firing alerts only.
   std::map<std::string, std::map<std::string, std::string>> active_ GUARDED_BY(am_mu_);
-  std::unique_ptr<Worker> mail_, webhook_, alertmanager_, exec_;
+  std::unique_ptr<ChannelWorker> mail_, webhook_, alertmanager_, exec_;
 };
 
 Result<std::unique_ptr<OutboxDelivery>> OutboxDelivery::Open(const DeliveryConfig& config,

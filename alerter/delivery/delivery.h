@@ -29,7 +29,7 @@
 namespace hw::alerter::delivery {
 
 struct DeliveryOptions {
-  // Backoff of a lane after a retryable failure (DESIGN.md §6: 100 ms doubling to 30 s).
+  // Backoff of a lane after a retryable failure (100 ms doubling to 30 s, as for every consumer).
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{30000};
   // How often firing alerts are posted again to an Alertmanager (its resolve_timeout is 5m).

@@ -97,7 +97,8 @@ std::string UrlEncode(std::string_view s) {
   return out;
 }
 
-// One graphite path component (DESIGN.md §6 graphite): anything but [A-Za-z0-9_-] becomes '_'.
+// One graphite path component (as hostwatch-graphite names it: graphite/README.md): anything but
+// [A-Za-z0-9_-] becomes '_'.
 std::string GraphiteComponent(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

@@ -1,5 +1,5 @@
-// E-mail a person can act on (DESIGN.md §6 "Mail"), built from a Notification. Pure functions: no
-// clock, no I/O, so every rule below has a unit test (mail_format_test.cc).
+// E-mail a person can act on (docs/alerter-delivery.md, Mail format), built from a Notification.
+// Pure functions: no clock, no I/O, so every rule below has a unit test (mail_format_test.cc).
 //
 // Safety rules, because alert text comes from the monitored hosts (log lines, tag values):
 // - Header values are stripped of CR, LF, NUL and other control characters, made valid UTF-8, and

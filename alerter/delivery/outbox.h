@@ -2,9 +2,9 @@
 //
 //   <outbox_dir>/<name>.job      pending: written to <name>.job.tmp, fsynced, renamed, directory
 //                                fsynced, so a job exists whole or not at all once Put returns OK
-//   <outbox_dir>/sent/<name>.eml mails "sent" with no SMTP server configured (DESIGN.md §6)
-//   <outbox_dir>/failed/<name>.job  refused for good (a 5xx, an exec that failed): kept for a
-//   person
+//   <outbox_dir>/sent/<name>.eml mails "sent" with no SMTP server configured (alerter.smtp.url
+//   empty) <outbox_dir>/failed/<name>.job  refused for good (a 5xx, an exec that failed): kept for
+//   a person
 // sent/ and failed/ are pruned by age (Prune; delivery calls it with `outbox_keep`).
 //
 // A job file is a magic line, a CRC32C and length-prefixed fields; a file that fails the check

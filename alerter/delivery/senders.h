@@ -2,10 +2,11 @@
 // child process. Each sender belongs to one worker thread (a libcurl easy handle is not shared);
 // they block for at most their timeout, or until `abort` says delivery is stopping.
 //
-// What is retried (DESIGN.md §6): SMTP 4xx replies and network errors are retried, 5xx replies
-// are not. HTTP follows HTTP's meaning instead (and Alertmanager's own webhook notifier): 5xx, 408,
-// 429 and network errors are retried, other 4xx are not. An exec command that ran and failed (or
-// hung and was killed) is not retried: a recovery action should not repeat on its own.
+// What is retried (docs/alerter-delivery.md, Retries): SMTP 4xx replies and network errors are
+// retried, 5xx replies are not. HTTP follows HTTP's meaning instead (and Alertmanager's own webhook
+// notifier): 5xx, 408, 429 and network errors are retried, other 4xx are not. An exec command that
+// ran and failed (or hung and was killed) is not retried: a recovery action should not repeat on
+// its own.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,5 @@
-// Journal partition (DESIGN.md §4); the contract is in partition.h. io::SegmentedLog does the work
-// (format, recovery, reads concurrent with the writer); this adds retention.
+// Journal partition (docs/broker.md); the contract is in partition.h. io::SegmentedLog does the
+// work (format, recovery, reads concurrent with the writer); this adds retention.
 #include "broker/journal/partition.h"
 
 #include <utility>

@@ -1,8 +1,8 @@
-// One journal partition of the broker (DESIGN.md §4): an append-only log of envelopes in segment
-// files "<first offset, 20 digits>.log", kept by io::SegmentedLog (common/io/segmented_log.h: the
-// record format, the recovery rules and whole-segment deletion). A record's offset is its index
-// there: offsets start at 1 and grow by one per record (0 means "nothing", e.g. no committed
-// offset).
+// One journal partition of the broker (docs/broker.md, Data directory and Retention): an
+// append-only log of envelopes in segment files "<first offset, 20 digits>.log", kept by
+// io::SegmentedLog (common/io/segmented_log.h: the record format, the recovery rules and
+// whole-segment deletion). A record's offset is its index there: offsets start at 1 and grow by one
+// per record (0 means "nothing", e.g. no committed offset).
 //
 // Thread-safety: Append/Sync/ApplyRetention from one writer thread; Read may run concurrently from
 // other threads (it reads published data only: offsets < next_offset() as last seen).

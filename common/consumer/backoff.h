@@ -1,4 +1,4 @@
-// Reconnect backoff with jitter (DESIGN.md §6): 100 ms doubling to 30 s.
+// Reconnect backoff with jitter, the same for every consumer: 100 ms doubling to 30 s.
 //
 // Each delay is drawn uniformly from [base/2, base] where base doubles from `initial` to `max`
 // with every failure ("equal jitter"): never zero, so a dead backend is not hammered, and spread,

@@ -1,4 +1,4 @@
-// Commit tracking for out-of-order completion (DESIGN.md §6).
+// Commit tracking for out-of-order completion (a Commit is cumulative: docs/wire_format.md §5).
 //
 // A consumer hands deliveries to its sink in offset order per (broker, partition), but the sink may
 // finish them in any order (a carbon destination settles later than another, an SMTP send retries).

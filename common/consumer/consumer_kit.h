@@ -1,5 +1,5 @@
-// The consumer kit (DESIGN.md §6): what every consumer daemon (alerter, rediscache, graphite)
-// shares, so each daemon only writes its Sink.
+// The consumer kit (delivery guarantees: docs/architecture.md §7): what every consumer daemon
+// (alerter, rediscache, graphite) shares, so each daemon only writes its Sink.
 //
 // Threads and rules:
 //  - The link thread owns the ConsumerLink and only polls, heartbeats and commits. It never waits

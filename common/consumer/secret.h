@@ -1,6 +1,6 @@
-// Secrets (SMTP and Redis passwords) for the consumers (DESIGN.md §5, §6): read from a file or an
-// environment variable named in the config, never written inline in a config that gets logged or
-// printed by --check-config.
+// Secrets (SMTP and Redis passwords) for the consumers (docs/architecture.md §4): read from a file
+// or an environment variable named in the config, never written inline in a config that gets logged
+// or printed by --check-config.
 #pragma once
 
 #include <string>

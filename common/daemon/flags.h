@@ -1,4 +1,4 @@
-// The flags every hostwatch daemon takes (DESIGN.md §9) and the exit codes it returns.
+// The flags every hostwatch daemon takes (docs/architecture.md §3) and the exit codes it returns.
 #pragma once
 
 #include <span>

@@ -1,4 +1,4 @@
-// The one validator for what travels in an Envelope (DESIGN.md §2).
+// The one validator for what travels in an Envelope (the rules: docs/wire_format.md §3).
 //
 // Producers call it before spooling a message so a bad name is reported where it was made; the
 // broker calls it on every envelope that arrives and answers REJECTED, so one bad producer cannot
@@ -127,7 +127,7 @@ bool IsValidUtf8(std::string_view s);
 // names, consumer group names) and as an endpoint.
 bool IsSafeName(std::string_view name, size_t max_bytes);
 
-// This host's name as a valid endpoint (DESIGN.md §9: the default endpoint is the hostname):
+// This host's name as a valid endpoint (every daemon's default `endpoint`):
 // characters outside [A-Za-z0-9_.-] become '_', cut to kMaxEndpointBytes; `fallback` if it has
 // none.
 std::string LocalEndpoint(std::string_view fallback = "localhost");

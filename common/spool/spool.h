@@ -1,5 +1,6 @@
-// The producer spool (DESIGN.md §3): every envelope is appended here before it is sent, and dropped
-// only once the broker acked it, so a producer restart or a broker outage loses nothing.
+// The producer spool (docs/wire_format.md §4 and §6): every envelope is appended here before it is
+// sent, and dropped only once the broker acked it, so a producer restart or a broker outage loses
+// nothing.
 //
 // On disk: a directory of segment files "<first index, 20 digits>.seg" kept by io::SegmentedLog
 // (common/io/segmented_log.h: framing, CRC, recovery, deletion of whole segments), plus "meta"

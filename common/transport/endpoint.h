@@ -1,6 +1,7 @@
 // ZeroMQ endpoint strings as configured ("tcp://127.0.0.1:7400", "tcp://[::1]:7400",
 // "ipc:///run/x"). Parsed once at config time so a typo is a config error, not a runtime surprise,
-// and so the broker can refuse to expose plaintext sockets beyond loopback (DESIGN.md §5).
+// and so the broker can refuse to expose plaintext sockets beyond loopback (docs/wire_format.md
+// §1).
 #pragma once
 
 #include <cstdint>

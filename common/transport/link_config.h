@@ -1,4 +1,5 @@
-// The `link:` and client `curve:` sections every producer and consumer shares (DESIGN.md §9).
+// The `link:` and client `curve:` sections every producer and consumer shares (conventions:
+// docs/architecture.md §4; every key with its default: deploy/config/*.yaml).
 #pragma once
 
 #include <cstdint>

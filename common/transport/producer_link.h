@@ -1,4 +1,4 @@
-// The producer link (DESIGN.md §3): at-least-once delivery of envelopes to the broker.
+// The producer link (docs/wire_format.md §4): at-least-once delivery of envelopes to the broker.
 //
 // Publish() appends to the spool (durable before it returns) and wakes the link thread, which owns
 // the DEALER socket: it sends up to `window` envelopes ahead of the last ack, handles cumulative

@@ -1,8 +1,8 @@
-// CURVE on the real broker (DESIGN.md §5), keys made by the real `hostwatch keygen`: a plaintext
-// client, a client with an unknown key and a client with the wrong server key get nothing accepted;
-// an authorized client works; a key bound to endpoint A cannot publish for B, and an unbound key
-// only for its own name. Key roles (issue 12): producer keys only publish, consumer keys only read
-// their groups and query status, and a revoked key's open connections are closed.
+// CURVE on the real broker (docs/wire_format.md §8), keys made by the real `hostwatch keygen`: a
+// plaintext client, a client with an unknown key and a client with the wrong server key get nothing
+// accepted; an authorized client works; a key bound to endpoint A cannot publish for B, and an
+// unbound key only for its own name. Key roles (issue 12): producer keys only publish, consumer
+// keys only read their groups and query status, and a revoked key's open connections are closed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -199,7 +199,7 @@ TEST_F(CollectorTest, EveryPluginArrivesWithDocumentedNamesAndAgreesWithTools) {
       30s))
       << "metrics so far: " << got_.size();
 
-  // Every documented name (DESIGN.md §7), per plugin.
+  // Every documented name (collector/README.md, Metrics), per plugin.
   const std::set<std::string> metrics = Metrics();
   for (const char* m : {"cpu.busy",
                         "cpu.user",

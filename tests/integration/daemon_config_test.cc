@@ -1,7 +1,7 @@
-// The daemon conventions of DESIGN.md §9, shown on a real binary built on common/daemon
-// (hostwatch-broker): config errors exit 2 naming file, line and key; --check-config prints the
-// effective config; SIGHUP with a broken file keeps the running config; SIGTERM exits 0; READY=1
-// reaches NOTIFY_SOCKET.
+// The daemon conventions of docs/architecture.md §3-4, shown on a real binary built on
+// common/daemon (hostwatch-broker): config errors exit 2 naming file, line and key; --check-config
+// prints the effective config; SIGHUP with a broken file keeps the running config; SIGTERM exits 0;
+// READY=1 reaches NOTIFY_SOCKET.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>

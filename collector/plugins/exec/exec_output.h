@@ -1,8 +1,8 @@
 // What an exec command prints, turned into Points. Two formats:
 //   lines  one sample per line: `<metric>[;<tag>=<value>...] <value> [<unix_s>]`, e.g.
 //            lvs.conns;vip=10.0.0.1:80 1234 1714000000
-//          (the series spelling of DESIGN.md §6). Blank lines and lines starting with '#' are
-//          skipped.
+//          (the series spelling of docs/wire_format.md §3). Blank lines and lines starting with '#'
+//          are skipped.
 //   json   one object of numbers, nested objects joined with dots:
 //            {"queue": {"depth": 12, "oldest_s": 3.5}, "ok": true} -> queue.depth, queue.oldest_s,
 //            ok

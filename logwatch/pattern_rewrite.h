@@ -1,0 +1,30 @@
+// Rewrites of an RE2 pattern into the forms RuleSet hands Vectorscan: without named groups
+// (Vectorscan has none), bound to one line for the chunk database, with its final repeat cut short,
+// or reduced to a literal the pattern requires. Pure string functions; RuleSet::Compile decides
+// which form each pattern takes (rule_set.h).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hw::logwatch {
+
+// (?P<name>...) and (?<name>...) become (...), leaving escapes and character classes alone.
+std::string StripGroupNames(std::string_view pattern);
+// pattern (without group names) such that no match can contain a newline and, on a text without
+// one, the same texts match as RE2 matches with pattern; "" when pattern uses what this does not
+// rewrite (\A, \z, \x.., (?s), POSIX classes, bytes beyond ASCII...).
+std::string LineBound(std::string_view pattern);
+// pattern with a final X+ or X{n,m} cut to X or X{n}: a text matches it exactly when it matches
+// pattern, with fewer match ends (Vectorscan reports each).
+std::string TrimTail(std::string_view pattern);
+// Every string a match of pattern must contain (lowercase, compared caseless): RE2's FilteredRE2
+// reduces a regex to an AND/OR tree of such strings ("atoms"); an atom is required when the filter
+// fails with every other atom present. Only printable ASCII atoms are kept (beyond ASCII they
+// come back in UTF-8 while the text is Latin-1 bytes).
+std::vector<std::string> RequiredAtoms(const std::string& pattern);
+// s as a Vectorscan pattern that matches s literally.
+std::string EscapeLiteral(std::string_view s);
+
+}  // namespace hw::logwatch
