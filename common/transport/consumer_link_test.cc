@@ -420,6 +420,9 @@ TEST(ConsumerLinkTest, SubscribesAgainAfterSilenceOfItsClock) {
   options.clock = &clock;
   auto link = ConsumerLink::Connect(options);
   ASSERT_TRUE(link.ok()) << link.status().ToString();
+  // The link heartbeats only a connected broker. The socket monitor reports the connection before
+  // the Subscribe can reach the broker, so from then on a Poll sees the link connected.
+  ASSERT_TRUE(hw::testing::WaitFor([&] { return broker.subscribes().size() == 1; }, 10s));
   // Just short of the silence, the link only heartbeats (it is idle too). A Subscribe in that
   // Poll would have counted as proof of life and taken the heartbeat's place, so once the broker
   // has the heartbeat it has everything the link sent before: still the one lost Subscribe.
