@@ -12,8 +12,8 @@
 #include "broker/frontend.h"
 #include "broker/source_table.h"
 #include "common/daemon/logging.h"
-#include "common/naming/naming.h"
 #include "common/io/atomic_file.h"
+#include "common/naming/naming.h"
 #include "common/transport/heartbeat.h"
 
 namespace hw::broker {
@@ -21,10 +21,10 @@ namespace {
 
 using hostwatch::v1::ConsumerMessage;
 using hostwatch::v1::ConsumerRequest;
-using Clock = std::chrono::steady_clock;
 
 using transport::kMemberTimeout;  // a member silent (no request at all) this long is dropped
-constexpr auto kSaveEvery = std::chrono::milliseconds(200);
+constexpr int64_t kSaveEveryMs = 200;
+constexpr int64_t kExpireEveryMs = 500;
 constexpr uint64_t kMaxPerWorkItem = 512;
 constexpr size_t kMaxBytesPerRead = 4u << 20;
 // Deliveries queued in the broker per consumer connection (ZMQ_SNDHWM). With ZMQ_ROUTER_MANDATORY a
@@ -47,8 +47,10 @@ hostwatch::v1::Topic TopicOfField(int field) {
 }  // namespace
 
 struct Backend::Impl {
-  Impl(const BrokerConfig& c, zmq::context_t& ctx, Journal& j, BrokerCounters& k, ProducerBoard& b)
+  Impl(const BrokerConfig& c, zmq::context_t& ctx, Journal& j, BrokerCounters& k, ProducerBoard& b,
+       const Clock& clk)
       : config(c),
+        clock(clk),
         journal(j),
         counters(k),
         board(b),
@@ -84,13 +86,15 @@ struct Backend::Impl {
     Send(id, msg);
   }
   void HandleRequests();
-  void ExpireGroups(Clock::time_point now);
+  void ExpireGroups(int64_t now_ms);
+  void PeriodicWork(int64_t now_ms);
   void Deliver();
-  void SaveOffsets(bool force);
+  void SaveOffsets(int64_t now_ms, bool force);
   Status LoadOffsets();
   hostwatch::v1::BrokerStats BuildStats();
 
   const BrokerConfig config;
+  const Clock& clock;  // expiry and saving read its monotonic time, Stats its wall time
   Journal& journal;
   BrokerCounters& counters;
   ProducerBoard& board;
@@ -100,14 +104,14 @@ struct Backend::Impl {
   std::atomic<bool> reset_requested{false};
   std::string backend_bound;  // the endpoint as bound (for unbind)
   bool any_full = false;      // a member's queue was full: retry soon rather than at the next event
-  Clock::time_point last_save = Clock::now();
-  Clock::time_point last_expire = Clock::now();
+  Every save_every{kSaveEveryMs, clock.MonoMs()};
+  Every expire_every{kExpireEveryMs, clock.MonoMs()};
   daemon::RepeatLimiter log_limit{std::chrono::seconds(10)};
 };
 
 Backend::Backend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal,
-                 BrokerCounters& counters, ProducerBoard& board)
-    : impl_(std::make_unique<Impl>(config, ctx, journal, counters, board)) {}
+                 BrokerCounters& counters, ProducerBoard& board, const Clock& clock)
+    : impl_(std::make_unique<Impl>(config, ctx, journal, counters, board, clock)) {}
 Backend::~Backend() = default;
 
 Status Backend::Impl::LoadOffsets() {
@@ -126,16 +130,14 @@ Status Backend::Impl::LoadOffsets() {
     while (in >> p >> off) {
       if (p < committed.size()) committed[p] = off;
     }
-    groups.Restore(entry.path().stem().string(), committed);
+    groups.Restore(entry.path().stem().string(), committed, clock.MonoMs());
   }
   if (ec) return Status::IoError("list " + dir.string(), ec.value());
   return Status::Ok();
 }
 
-void Backend::Impl::SaveOffsets(bool force) {
-  const auto now = Clock::now();
-  if (!force && now - last_save < kSaveEvery) return;
-  last_save = now;
+void Backend::Impl::SaveOffsets(int64_t now_ms, bool force) {
+  if (!save_every.Due(now_ms, force)) return;
   const auto dir = std::filesystem::path(config.data_dir) / "groups";
   for (auto& [name, g] : groups.mutable_groups()) {
     if (!g.dirty) continue;
@@ -152,8 +154,19 @@ void Backend::Impl::SaveOffsets(bool force) {
   }
 }
 
-void Backend::Impl::ExpireGroups(Clock::time_point now) {
-  const std::vector<std::string> gone = groups.ExpireGroups(now, config.group_ttl);
+void Backend::Impl::PeriodicWork(int64_t now_ms) {
+  if (expire_every.Due(now_ms)) {
+    if (size_t gone = groups.Expire(now_ms, kMemberTimeout); gone > 0) {
+      spdlog::info("{} consumer(s) silent for 5s left their groups", gone);
+    }
+    ExpireGroups(now_ms);
+  }
+  Deliver();
+  SaveOffsets(now_ms, false);
+}
+
+void Backend::Impl::ExpireGroups(int64_t now_ms) {
+  const std::vector<std::string> gone = groups.ExpireGroups(now_ms, config.group_ttl);
   if (gone.empty()) return;
   counters.groups_expired.fetch_add(gone.size(), std::memory_order_relaxed);
   const auto dir = std::filesystem::path(config.data_dir) / "groups";
@@ -195,7 +208,7 @@ Status Backend::Bind(const std::string& notify_endpoint) {
 
 hostwatch::v1::BrokerStats Backend::Impl::BuildStats() {
   hostwatch::v1::BrokerStats st;
-  st.set_now_ms(NowMs());
+  st.set_now_ms(clock.WallMs());
   st.set_started_ms(counters.started_ms);
   for (auto& p : board.Get()) *st.add_producers() = std::move(p);
   const auto ranges = journal.Ranges();
@@ -249,7 +262,7 @@ void Backend::Impl::HandleRequests() {
       if (!backend.recv(junk, zmq::recv_flags::none) || !junk.more()) break;
     }
     const std::string id = id_msg.to_string();
-    const auto now = Clock::now();
+    const int64_t now_ms = clock.MonoMs();
     Result<ConsumerRequest> decoded =
         DecodeConsumerRequest(std::string_view(static_cast<const char*>(body.data()), body.size()),
                               static_cast<uint32_t>(journal.partitions.size()));
@@ -264,8 +277,8 @@ void Backend::Impl::HandleRequests() {
     switch (req.request_case()) {
       case ConsumerRequest::kSubscribe: {
         if (config.curve.enabled) {
-          // Only the consumer key's own groups (DESIGN.md §5): it may not read another group's
-          // data nor move its position.
+          // Only the consumer key's own groups (docs/wire_format.md §8): it may not read another
+          // group's data nor move its position.
           const char* user = nullptr;
           try {
             user = body.gets("User-Id");
@@ -290,7 +303,7 @@ void Backend::Impl::HandleRequests() {
           break;
         }
         const bool known = groups.members().contains(id);
-        groups.Subscribe(id, req.subscribe(), journal.Ranges(), now);
+        groups.Subscribe(id, req.subscribe(), journal.Ranges(), now_ms);
         // A member re-subscribing (it re-checks its membership when idle) is routine: debug only.
         spdlog::log(known ? spdlog::level::debug : spdlog::level::info,
                     "consumer {} group {} ({} members)", known ? "rejoined" : "joined",
@@ -299,13 +312,14 @@ void Backend::Impl::HandleRequests() {
         break;
       }
       case ConsumerRequest::kCredit:
-        groups.Credit(id, req.credit().n(), now);
+        groups.Credit(id, req.credit().n(), now_ms);
         break;
       case ConsumerRequest::kCommit:
-        groups.Commit(id, req.commit().partition(), req.commit().offset(), journal.Ranges(), now);
+        groups.Commit(id, req.commit().partition(), req.commit().offset(), journal.Ranges(),
+                      now_ms);
         break;
       case ConsumerRequest::kHeartbeat:
-        if (!groups.Touch(id, now)) SendError(id, "unknown member: subscribe again");
+        if (!groups.Touch(id, now_ms)) SendError(id, "unknown member: subscribe again");
         break;
       case ConsumerRequest::kStats: {
         ConsumerMessage msg;
@@ -419,16 +433,7 @@ void Backend::Run(std::stop_token stop) {
         }
       }
       if (items[0].revents & ZMQ_POLLIN) s.HandleRequests();
-      const auto now = Clock::now();
-      if (now - s.last_expire >= std::chrono::milliseconds(500)) {
-        if (size_t gone = s.groups.Expire(now, kMemberTimeout); gone > 0) {
-          spdlog::info("{} consumer(s) silent for 5s left their groups", gone);
-        }
-        s.ExpireGroups(now);
-        s.last_expire = now;
-      }
-      s.Deliver();
-      s.SaveOffsets(false);
+      s.PeriodicWork(s.clock.MonoMs());
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) break;
       if (auto n = s.log_limit.Allow()) spdlog::error("backend: {}", e.what());
@@ -437,8 +442,10 @@ void Backend::Run(std::stop_token stop) {
 }
 
 Status Backend::Flush() {
-  impl_->SaveOffsets(true);
+  impl_->SaveOffsets(impl_->clock.MonoMs(), true);
   return Status::Ok();
 }
+
+void Backend::PeriodicWork() { impl_->PeriodicWork(impl_->clock.MonoMs()); }
 
 }  // namespace hw::broker

@@ -11,6 +11,7 @@
 #include "broker/curve_auth.h"
 #include "broker/dedup_snapshot.h"
 #include "broker/frontend.h"
+#include "common/base/clock.h"
 
 namespace hw::broker {
 namespace {
@@ -26,7 +27,7 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
     if (ec) return Status::IoError("create data_dir " + config_.data_dir, ec.value());
     HW_RETURN_IF_ERROR(OpenJournal());
     HW_ASSIGN_OR_RETURN(SourceTable table, RecoverSourceTable(config_.data_dir, journal_));
-    counters_.started_ms = NowMs();
+    counters_.started_ms = RealClock().WallMs();
 
     ctx_ = std::make_unique<zmq::context_t>(2);
     if (config_.curve.enabled) {
@@ -77,7 +78,7 @@ class BrokerService final : public daemon::Service<BrokerConfig> {
       if (zap_->Reload(std::move(keys).value(), std::move(consumer_keys).value())) {
         // libzmq asks ZAP only at the handshake and cannot close one peer of a bound socket, so
         // every socket drops all its connections (unbind and bind again): the others reconnect
-        // and pass ZAP again within a second, the revoked key does not (DESIGN.md §5).
+        // and pass ZAP again within a second, the revoked key does not (docs/wire_format.md §8).
         counters_.revoked_disconnects.fetch_add(1, std::memory_order_relaxed);
         if (frontend_) frontend_->ResetConnections();
         if (backend_) backend_->ResetConnections();

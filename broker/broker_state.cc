@@ -1,19 +1,11 @@
 #include "broker/broker_state.h"
 
-#include <chrono>
-
 #include "common/strings/fnv1a.h"
 
 namespace hw::broker {
 
 uint32_t PartitionForSource(std::string_view source, uint32_t partitions) {
   return static_cast<uint32_t>(strings::Fnv1a64(source, kBrokerPlacementOffsetBasis) % partitions);
-}
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace hw::broker

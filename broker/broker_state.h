@@ -96,6 +96,4 @@ class ProducerBoard {
   std::vector<hostwatch::v1::ProducerStats> producers_ GUARDED_BY(mu_);
 };
 
-int64_t NowMs();
-
 }  // namespace hw::broker

@@ -9,7 +9,7 @@ using hostwatch::v1::Subscribe;
 ConsumerGroups::ConsumerGroups(uint32_t partitions, AssignFn on_assign, uint64_t max_credit)
     : partitions_(partitions), on_assign_(std::move(on_assign)), max_credit_(max_credit) {}
 
-GroupState& ConsumerGroups::GroupFor(const std::string& name) {
+GroupState& ConsumerGroups::GroupFor(const std::string& name, int64_t now_ms) {
   auto [it, inserted] = groups_.try_emplace(name);
   GroupState& g = it->second;
   if (inserted) {
@@ -18,24 +18,24 @@ GroupState& ConsumerGroups::GroupFor(const std::string& name) {
     g.cursor.assign(partitions_, 0);
     g.last_delivered.assign(partitions_, 0);
     g.owner.assign(partitions_, "");
-    g.last_active = std::chrono::steady_clock::now();
+    g.last_active_ms = now_ms;
   }
   return g;
 }
 
-void ConsumerGroups::Restore(const std::string& group, const std::vector<uint64_t>& committed) {
-  GroupState& g = GroupFor(group);
+void ConsumerGroups::Restore(const std::string& group, const std::vector<uint64_t>& committed,
+                             int64_t now_ms) {
+  GroupState& g = GroupFor(group, now_ms);
   for (size_t p = 0; p < partitions_ && p < committed.size(); ++p) g.committed[p] = committed[p];
 }
 
 void ConsumerGroups::Subscribe(const std::string& member_id, const hostwatch::v1::Subscribe& sub,
-                               const std::vector<PartitionRange>& ranges,
-                               std::chrono::steady_clock::time_point now) {
+                               const std::vector<PartitionRange>& ranges, int64_t now_ms) {
   // A member that subscribes again (after a broker or network hiccup) may switch groups: leave
   // first.
   if (auto old = members_.find(member_id);
       old != members_.end() && old->second.group != sub.group()) {
-    GroupState& prev = GroupFor(old->second.group);
+    GroupState& prev = GroupFor(old->second.group, now_ms);
     std::erase(prev.members, member_id);
     members_.erase(old);
     Rebalance(prev);
@@ -46,10 +46,10 @@ void ConsumerGroups::Subscribe(const std::string& member_id, const hostwatch::v1
   m.topic_mask = 0;
   for (int t : sub.topics()) m.topic_mask |= 1u << t;
   m.credit = std::min<uint64_t>(sub.credit(), max_credit_);
-  m.last_seen = now;
+  m.last_seen_ms = now_ms;
 
-  GroupState& g = GroupFor(sub.group());
-  g.last_active = now;
+  GroupState& g = GroupFor(sub.group(), now_ms);
+  g.last_active_ms = now_ms;
   if (sub.start() == Subscribe::EARLIEST) {
     for (uint32_t p = 0; p < partitions_; ++p) g.committed[p] = ranges[p].first - 1;
     g.dirty = true;
@@ -95,21 +95,19 @@ void ConsumerGroups::Rebalance(GroupState& g) {
   }
 }
 
-void ConsumerGroups::Credit(const std::string& member_id, uint32_t n,
-                            std::chrono::steady_clock::time_point now) {
+void ConsumerGroups::Credit(const std::string& member_id, uint32_t n, int64_t now_ms) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return;
   it->second.credit = std::min<uint64_t>(it->second.credit + n, max_credit_);
-  it->second.last_seen = now;
+  it->second.last_seen_ms = now_ms;
 }
 
 bool ConsumerGroups::Commit(const std::string& member_id, uint32_t partition, uint64_t offset,
-                            const std::vector<PartitionRange>& ranges,
-                            std::chrono::steady_clock::time_point now) {
+                            const std::vector<PartitionRange>& ranges, int64_t now_ms) {
   auto it = members_.find(member_id);
   if (it == members_.end() || partition >= partitions_) return false;
-  it->second.last_seen = now;
-  GroupState& g = GroupFor(it->second.group);
+  it->second.last_seen_ms = now_ms;
+  GroupState& g = GroupFor(it->second.group, now_ms);
   if (g.owner[partition] != member_id) return false;
   // Never past what was delivered: a consumer cannot commit what it has not been sent.
   uint64_t limit = std::min<uint64_t>(g.cursor[partition] - 1, ranges[partition].next - 1);
@@ -121,22 +119,21 @@ bool ConsumerGroups::Commit(const std::string& member_id, uint32_t partition, ui
     g.committed[partition] = c;
     g.dirty = true;
   }
-  g.last_active = now;
+  g.last_active_ms = now_ms;
   return true;
 }
 
-bool ConsumerGroups::Touch(const std::string& member_id,
-                           std::chrono::steady_clock::time_point now) {
+bool ConsumerGroups::Touch(const std::string& member_id, int64_t now_ms) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return false;
-  it->second.last_seen = now;
+  it->second.last_seen_ms = now_ms;
   return true;
 }
 
 bool ConsumerGroups::Leave(const std::string& member_id) {
   auto it = members_.find(member_id);
   if (it == members_.end()) return false;
-  GroupState& g = GroupFor(it->second.group);
+  GroupState& g = GroupFor(it->second.group, it->second.last_seen_ms);  // exists: it has a member
   std::erase(g.members, member_id);
   for (uint32_t p = 0; p < partitions_; ++p) {
     if (g.owner[p] == member_id) g.owner[p].clear();
@@ -146,14 +143,13 @@ bool ConsumerGroups::Leave(const std::string& member_id) {
   return true;
 }
 
-size_t ConsumerGroups::Expire(std::chrono::steady_clock::time_point now,
-                              std::chrono::milliseconds timeout) {
+size_t ConsumerGroups::Expire(int64_t now_ms, std::chrono::milliseconds timeout) {
   std::vector<std::string> gone;
   for (const auto& [id, m] : members_) {
-    if (now - m.last_seen > timeout) gone.push_back(id);
+    if (now_ms - m.last_seen_ms > timeout.count()) gone.push_back(id);
   }
   for (const std::string& id : gone) {
-    GroupState& g = GroupFor(members_[id].group);
+    GroupState& g = GroupFor(members_[id].group, now_ms);
     std::erase(g.members, id);
     for (uint32_t p = 0; p < partitions_; ++p) {
       if (g.owner[p] == id) g.owner[p].clear();
@@ -164,13 +160,13 @@ size_t ConsumerGroups::Expire(std::chrono::steady_clock::time_point now,
   return gone.size();
 }
 
-std::vector<std::string> ConsumerGroups::ExpireGroups(std::chrono::steady_clock::time_point now,
+std::vector<std::string> ConsumerGroups::ExpireGroups(int64_t now_ms,
                                                       std::chrono::milliseconds ttl) {
   std::vector<std::string> gone;
   for (auto it = groups_.begin(); it != groups_.end();) {
     GroupState& g = it->second;
-    if (!g.members.empty()) g.last_active = now;  // a group in use is never idle
-    if (g.members.empty() && now - g.last_active > ttl) {
+    if (!g.members.empty()) g.last_active_ms = now_ms;  // a group in use is never idle
+    if (g.members.empty() && now_ms - g.last_active_ms > ttl.count()) {
       gone.push_back(it->first);
       it = groups_.erase(it);
     } else {

@@ -8,7 +8,6 @@ namespace hw::broker {
 namespace {
 
 using hostwatch::v1::Subscribe;
-using Clock = std::chrono::steady_clock;
 
 class ConsumerGroupsTest : public ::testing::Test {
  protected:
@@ -44,7 +43,7 @@ class ConsumerGroupsTest : public ::testing::Test {
   ConsumerGroups groups_;
   std::map<std::string, hostwatch::v1::Assignment> assigned_;
   std::vector<PartitionRange> ranges_;
-  Clock::time_point t0_ = Clock::now();
+  int64_t t0_ = 1'000'000;  // monotonic ms
 };
 
 TEST_F(ConsumerGroupsTest, OneMemberOwnsEveryPartitionAndGetsEverything) {
@@ -86,8 +85,8 @@ TEST_F(ConsumerGroupsTest, UncommittedRecordsAreRedeliveredAfterRebalance) {
   DrainAll();
   for (uint32_t p = 0; p < 4; ++p) EXPECT_TRUE(groups_.Commit("m1", p, 60, ranges_, t0_));
   // m1 goes silent; m2 takes over and resumes after the commit.
-  groups_.Subscribe("m2", Sub("g"), ranges_, t0_ + std::chrono::seconds(4));
-  EXPECT_EQ(groups_.Expire(t0_ + std::chrono::seconds(6), std::chrono::seconds(5)), 1u);
+  groups_.Subscribe("m2", Sub("g"), ranges_, t0_ + 4'000);
+  EXPECT_EQ(groups_.Expire(t0_ + 6'000, std::chrono::seconds(5)), 1u);
   ASSERT_EQ(assigned_["m2"].partitions_size(), 4);
   EXPECT_EQ(DrainAll()["m2"], 4u * 40);  // offsets 61..100 of each partition
 }
@@ -111,7 +110,7 @@ TEST_F(ConsumerGroupsTest, CommitCannotPassWhatWasDelivered) {
 }
 
 TEST_F(ConsumerGroupsTest, StartEarliestRewindsAndLatestSkips) {
-  groups_.Restore("g", {50, 50, 50, 50});
+  groups_.Restore("g", {50, 50, 50, 50}, t0_);
   groups_.Subscribe("m1", Sub("g", Subscribe::LATEST), ranges_, t0_);
   EXPECT_TRUE(groups_.PendingWork(ranges_, 1000).empty());
   groups_.Subscribe("m1", Sub("g", Subscribe::EARLIEST), ranges_, t0_);
@@ -119,7 +118,7 @@ TEST_F(ConsumerGroupsTest, StartEarliestRewindsAndLatestSkips) {
 }
 
 TEST_F(ConsumerGroupsTest, RestoredCommitsAreWhereDeliveryResumes) {
-  groups_.Restore("g", {90, 100, 0, 95});
+  groups_.Restore("g", {90, 100, 0, 95}, t0_);
   groups_.Subscribe("m1", Sub("g"), ranges_, t0_);
   EXPECT_EQ(DrainAll()["m1"], 10u + 0 + 100 + 5);
 }
@@ -144,8 +143,8 @@ TEST_F(ConsumerGroupsTest, LeavingHandsPartitionsOverAtOnce) {
 TEST_F(ConsumerGroupsTest, SilentMembersLeaveAndTheRestTakeOver) {
   groups_.Subscribe("m1", Sub("g"), ranges_, t0_);
   groups_.Subscribe("m2", Sub("g"), ranges_, t0_);
-  groups_.Touch("m2", t0_ + std::chrono::seconds(4));
-  EXPECT_EQ(groups_.Expire(t0_ + std::chrono::seconds(6), std::chrono::seconds(5)), 1u);
+  groups_.Touch("m2", t0_ + 4'000);
+  EXPECT_EQ(groups_.Expire(t0_ + 6'000, std::chrono::seconds(5)), 1u);
   EXPECT_EQ(assigned_["m2"].partitions_size(), 4);
   EXPECT_FALSE(groups_.Touch("m1", t0_));
 }
@@ -155,16 +154,16 @@ TEST(ConsumerGroupsLimitsTest, CreditIsClampedToMaxCredit) {
   Subscribe s;
   s.set_group("g");
   s.set_credit(4'000'000'000u);
-  g.Subscribe("m", s, {{1, 1}, {1, 1}}, Clock::now());
+  g.Subscribe("m", s, {{1, 1}, {1, 1}}, 5'000);
   EXPECT_EQ(g.members().at("m").credit, 100u);
-  g.Credit("m", 4'000'000'000u, Clock::now());
+  g.Credit("m", 4'000'000'000u, 5'000);
   EXPECT_EQ(g.members().at("m").credit, 100u);
 }
 
 TEST(ConsumerGroupsLimitsTest, OnlyIdleGroupsWithoutMembersExpire) {
   ConsumerGroups g(2, nullptr);
-  const auto t0 = Clock::now();
-  g.Restore("restored", {5, 5});
+  const int64_t t0 = 5'000;
+  g.Restore("restored", {5, 5}, t0);
   Subscribe s;
   s.set_group("live");
   s.set_credit(1);
@@ -172,11 +171,47 @@ TEST(ConsumerGroupsLimitsTest, OnlyIdleGroupsWithoutMembersExpire) {
   s.set_group("left");
   g.Subscribe("n", s, {{1, 10}, {1, 10}}, t0);
   EXPECT_TRUE(g.Leave("n"));
-  EXPECT_TRUE(g.ExpireGroups(t0 + std::chrono::seconds(1), std::chrono::seconds(5)).empty());
-  auto gone = g.ExpireGroups(t0 + std::chrono::seconds(60), std::chrono::seconds(5));
+  EXPECT_TRUE(g.ExpireGroups(t0 + 1'000, std::chrono::seconds(5)).empty());
+  auto gone = g.ExpireGroups(t0 + 60'000, std::chrono::seconds(5));
   std::sort(gone.begin(), gone.end());
   EXPECT_EQ(gone, (std::vector<std::string>{"left", "restored"}));
   EXPECT_TRUE(g.groups().contains("live"));
+}
+
+// Every stamp is the caller's time: a group made by Subscribe or Restore is idle from the time
+// passed in, not from whenever the test happens to run.
+TEST(ConsumerGroupsLimitsTest, GroupIdleTimeStartsAtTheTimePassedIn) {
+  ConsumerGroups g(2, nullptr);
+  g.Restore("restored", {5, 5}, 100'000);
+  Subscribe s;
+  s.set_group("joined");
+  s.set_credit(1);
+  g.Subscribe("m", s, {{1, 10}, {1, 10}}, 200'000);
+  EXPECT_EQ(g.groups().at("restored").last_active_ms, 100'000);
+  EXPECT_EQ(g.groups().at("joined").last_active_ms, 200'000);
+  EXPECT_EQ(g.members().at("m").last_seen_ms, 200'000);
+  ASSERT_TRUE(g.Leave("m"));
+  // ttl 5 s: at 105 s "restored" has been idle exactly ttl (kept), at 105.001 s it is gone while
+  // "joined" (idle since 200 s) stays until 205.001 s.
+  EXPECT_TRUE(g.ExpireGroups(105'000, std::chrono::seconds(5)).empty());
+  EXPECT_EQ(g.ExpireGroups(105'001, std::chrono::seconds(5)), std::vector<std::string>{"restored"});
+  EXPECT_TRUE(g.ExpireGroups(205'000, std::chrono::seconds(5)).empty());
+  EXPECT_EQ(g.ExpireGroups(205'001, std::chrono::seconds(5)), std::vector<std::string>{"joined"});
+}
+
+TEST(ConsumerGroupsLimitsTest, MembersExpireOnTheTimesPassedIn) {
+  ConsumerGroups g(2, nullptr);
+  Subscribe s;
+  s.set_group("g");
+  s.set_credit(1);
+  g.Subscribe("a", s, {{1, 10}, {1, 10}}, 10'000);
+  g.Subscribe("b", s, {{1, 10}, {1, 10}}, 10'000);
+  EXPECT_TRUE(g.Commit("a", 0, 0, {{1, 10}, {1, 10}}, 13'000));  // a commit is proof of life
+  EXPECT_EQ(g.Expire(15'000, std::chrono::seconds(5)), 0u);
+  EXPECT_EQ(g.Expire(15'001, std::chrono::seconds(5)), 1u);  // b: silent since 10 s
+  EXPECT_TRUE(g.members().contains("a"));
+  EXPECT_EQ(g.Expire(18'001, std::chrono::seconds(5)), 1u);
+  EXPECT_TRUE(g.members().empty());
 }
 
 TEST(ConsumerRequestsTest, ChecksEverythingTheGroupsTakeOnTrust) {

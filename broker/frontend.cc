@@ -22,13 +22,12 @@ namespace {
 using hostwatch::v1::Ack;
 using hostwatch::v1::Envelope;
 using hostwatch::v1::Sample;
-using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxDrain = 2048;  // messages per batch: bounds ack latency under load
-constexpr auto kSnapshotEvery = std::chrono::seconds(10);
-constexpr auto kRetentionEvery = std::chrono::seconds(10);
-constexpr auto kSelfMetricsEvery = std::chrono::seconds(10);
-constexpr auto kBoardEvery = std::chrono::seconds(1);
+constexpr int64_t kSnapshotEveryMs = 10'000;
+constexpr int64_t kRetentionEveryMs = 10'000;
+constexpr int64_t kSelfMetricsEveryMs = 10'000;
+constexpr int64_t kBoardEveryMs = 1'000;
 
 std::string_view TopicName(int body_field) {
   switch (body_field) {
@@ -63,8 +62,9 @@ struct PendingAck {
 
 struct Frontend::Impl {
   Impl(const BrokerConfig& c, zmq::context_t& ctx, Journal& j, SourceTable t, BrokerCounters& k,
-       ProducerBoard& b)
+       ProducerBoard& b, const Clock& clk)
       : config(c),
+        clock(clk),
         journal(j),
         table(std::move(t)),
         counters(k),
@@ -79,16 +79,21 @@ struct Frontend::Impl {
     if (self_epoch == 0) self_epoch = 1;
     self_source = naming::LocalEndpoint("broker") + "/broker";
     table.set_max_sources(c.max_sources);
+    // The partitions are opened before the frontend exists and never change.
+    to_append.resize(journal.partitions.size());
+    to_tap_topic.resize(journal.partitions.size());
+    dirty.assign(journal.partitions.size(), false);
   }
 
   void HandleBatch();
   void HandleOne(const zmq::message_t& identity_msg, zmq::message_t& payload);
   void FlushAcks();
-  void PeriodicWork(Clock::time_point now, bool force);
+  void PeriodicWork(int64_t now_ms, bool force);
   void AppendSelfMetrics();
   void PublishBoard();
 
   const BrokerConfig config;
+  const Clock& clock;  // every periodic decision and every stamp reads it
   Journal& journal;
   SourceTable table;
   BrokerCounters& counters;
@@ -109,11 +114,12 @@ struct Frontend::Impl {
   std::vector<PendingAck> acks;
   std::vector<bool> dirty;  // partitions appended since the last fsync
 
-  Clock::time_point last_fsync = Clock::now();
-  Clock::time_point last_snapshot = Clock::now();
-  Clock::time_point last_retention = Clock::now();
-  Clock::time_point last_self = Clock::now();
-  Clock::time_point last_board = Clock::now();
+  // On the monotonic clock; fsync's interval follows fsync_interval_ms (hot reload).
+  Every fsync_every{fsync_interval_ms.load(), clock.MonoMs()};
+  Every snapshot_every{kSnapshotEveryMs, clock.MonoMs()};
+  Every retention_every{kRetentionEveryMs, clock.MonoMs()};
+  Every self_every{kSelfMetricsEveryMs, clock.MonoMs()};
+  Every board_every{kBoardEveryMs, clock.MonoMs()};
 
   Envelope scratch_envelope;  // HandleOne's parse target, reused (frontend thread only)
   size_t board_sources = 0;   // sources in the table when the board was last published
@@ -128,8 +134,10 @@ struct Frontend::Impl {
 };
 
 Frontend::Frontend(const BrokerConfig& config, zmq::context_t& ctx, Journal& journal,
-                   SourceTable table, BrokerCounters& counters, ProducerBoard& board)
-    : impl_(std::make_unique<Impl>(config, ctx, journal, std::move(table), counters, board)) {}
+                   SourceTable table, BrokerCounters& counters, ProducerBoard& board,
+                   const Clock& clock)
+    : impl_(
+          std::make_unique<Impl>(config, ctx, journal, std::move(table), counters, board, clock)) {}
 Frontend::~Frontend() = default;
 
 void Frontend::SetFsync(const std::string& mode, std::chrono::milliseconds interval) {
@@ -165,9 +173,6 @@ Status Frontend::Bind(const std::string& notify_endpoint) {
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("bind frontend/tap: ") + e.what());
   }
-  s.to_append.resize(s.journal.partitions.size());
-  s.to_tap_topic.resize(s.journal.partitions.size());
-  s.dirty.assign(s.journal.partitions.size(), false);
   return Status::Ok();
 }
 
@@ -205,8 +210,8 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
   }
   EnvelopeHeader& h = *header;  // its source is moved into the ack, the last use
   if (config.curve.enabled) {
-    // The key ZAP authenticated may be bound to the endpoints it speaks for (DESIGN.md §5). Checked
-    // before the dedup table, so a key cannot learn or move another source's position.
+    // The key ZAP authenticated may be bound to the endpoints it speaks for (docs/wire_format.md
+    // §8). Checked before the dedup table, so a key cannot learn or move another source's position.
     const char* user = nullptr;
     try {
       user = payload.gets("User-Id");
@@ -267,7 +272,7 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
     // Rejected by content from a key allowed to speak for the source: the seq is used up when the
     // stream is already known, so the producer's stream goes on; a stream the table does not know
     // yet is not created (its next envelope is taken as its first).
-    table.ObserveIfKnown(h.source, h.epoch, h.seq, NowMs());
+    table.ObserveIfKnown(h.source, h.epoch, h.seq, clock.WallMs());
     counters.Reject(ReasonKey(valid.message()));
     if (auto n = reject_log.Allow()) {
       spdlog::warn("rejected envelope {} seq {}: {} ({} more since)", h.source, h.seq,
@@ -276,7 +281,7 @@ void Frontend::Impl::HandleOne(const zmq::message_t& identity_msg, zmq::message_
     acks.push_back({identity, std::move(h.source), h.epoch, h.seq, Ack::REJECTED, valid.message()});
     return;
   }
-  table.Observe(h.source, h.epoch, h.seq, NowMs());
+  table.Observe(h.source, h.epoch, h.seq, clock.WallMs());
   const uint32_t p = PartitionForSource(h.source, static_cast<uint32_t>(journal.partitions.size()));
   to_append[p].emplace_back(bytes);
   std::string_view endpoint = naming::SourceEndpoint(h.source);
@@ -402,7 +407,7 @@ void Frontend::Impl::AppendSelfMetrics() {
   env.set_source(self_source);
   env.set_epoch(self_epoch);
   env.set_seq(++self_seq);
-  const int64_t now = NowMs();
+  const int64_t now = clock.WallMs();
   env.set_sent_ms(now);
   auto* batch = env.mutable_samples();
   batch->set_endpoint(std::string(naming::SourceEndpoint(self_source)));
@@ -470,8 +475,9 @@ void Frontend::Impl::PublishBoard() {
   board.Publish(std::move(out));
 }
 
-void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
-  if (force || now - last_fsync >= std::chrono::milliseconds(fsync_interval_ms.load())) {
+void Frontend::Impl::PeriodicWork(int64_t now_ms, bool force) {
+  fsync_every.set_interval_ms(fsync_interval_ms.load());
+  if (fsync_every.Due(now_ms, force)) {
     for (size_t p = 0; p < dirty.size(); ++p) {
       if (!dirty[p]) continue;
       if (Status s = journal.partitions[p]->Sync(); !s.ok()) {
@@ -480,30 +486,25 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
       }
       dirty[p] = false;
     }
-    last_fsync = now;
   }
-  if (force || now - last_self >= kSelfMetricsEvery) {
+  if (self_every.Due(now_ms, force)) {
     if (!force) AppendSelfMetrics();
-    last_self = now;
   }
-  if (force || now - last_board >= kBoardEvery) {
-    PublishBoard();
-    last_board = now;
-  }
-  if (now - last_retention >= kRetentionEvery) {
+  if (board_every.Due(now_ms, force)) PublishBoard();
+  if (retention_every.Due(now_ms)) {
+    // What is old is judged on the wall clock (segment mtimes are wall time).
+    const std::chrono::system_clock::time_point wall_now{std::chrono::milliseconds(clock.WallMs())};
     for (size_t p = 0; p < journal.partitions.size(); ++p) {
-      Result<uint64_t> removed =
-          journal.partitions[p]->ApplyRetention(std::chrono::system_clock::now());
+      Result<uint64_t> removed = journal.partitions[p]->ApplyRetention(wall_now);
       if (!removed.ok()) {
         if (auto n = error_log.Allow()) spdlog::error("retention: {}", removed.status().ToString());
       } else if (*removed > 0) {
         spdlog::info("retention removed {} records from partition {}", *removed, p);
       }
     }
-    last_retention = now;
   }
-  if (force || now - last_snapshot >= kSnapshotEvery) {
-    if (size_t gone = table.ExpireIdle(NowMs(), config.source_ttl.count()); gone > 0) {
+  if (snapshot_every.Due(now_ms, force)) {
+    if (size_t gone = table.ExpireIdle(clock.WallMs(), config.source_ttl.count()); gone > 0) {
       counters.sources_expired.fetch_add(gone, std::memory_order_relaxed);
       spdlog::info("dedup table: {} source(s) idle for source_ttl forgotten ({} left)", gone,
                    table.size());
@@ -516,7 +517,6 @@ void Frontend::Impl::PeriodicWork(Clock::time_point now, bool force) {
     if (Status s = SaveSourceTable(config.data_dir, table, journal); !s.ok()) {
       if (auto n = error_log.Allow()) spdlog::error("dedup snapshot: {}", s.ToString());
     }
-    last_snapshot = now;
   }
 }
 
@@ -569,13 +569,15 @@ void Frontend::Run(std::stop_token stop) {
       if (e.num() == ETERM) break;
       if (auto n = s.error_log.Allow()) spdlog::error("frontend: {}", e.what());
     }
-    s.PeriodicWork(Clock::now(), false);
+    s.PeriodicWork(s.clock.MonoMs(), false);
   }
 }
 
 Status Frontend::Flush() {
-  impl_->PeriodicWork(Clock::now(), true);
+  impl_->PeriodicWork(impl_->clock.MonoMs(), true);
   return impl_->fatal;
 }
+
+void Frontend::PeriodicWork() { impl_->PeriodicWork(impl_->clock.MonoMs(), false); }
 
 }  // namespace hw::broker

@@ -43,6 +43,26 @@ class FakeClock : public Clock {
   std::atomic<int64_t> mono_;
 };
 
+// A periodic job's "is it due?" on the monotonic clock, kept pure so that the caller passes the
+// time (read from its injected Clock) and a test drives it with plain numbers. Due() is true once
+// interval_ms has passed since it last was (or since the start), and then starts the next period
+// at now_ms; `force` makes it true at once (a final flush) and restarts the period likewise.
+class Every {
+ public:
+  Every(int64_t interval_ms, int64_t start_ms) : interval_ms_(interval_ms), last_ms_(start_ms) {}
+  bool Due(int64_t now_ms, bool force = false) {
+    if (!force && now_ms - last_ms_ < interval_ms_) return false;
+    last_ms_ = now_ms;
+    return true;
+  }
+  // For an interval that a reload may change; takes effect at the next Due().
+  void set_interval_ms(int64_t interval_ms) { interval_ms_ = interval_ms; }
+
+ private:
+  int64_t interval_ms_;
+  int64_t last_ms_;
+};
+
 // The first multiple of interval_ms strictly after now_ms.
 inline int64_t NextAligned(int64_t now_ms, int64_t interval_ms) {
   return (now_ms / interval_ms + 1) * interval_ms;

@@ -322,6 +322,7 @@ void FakeBroker::HandleRequests(void* sock) {
         break;
       }
       case pb::ConsumerRequest::kHeartbeat:
+        ++heartbeats_;
         if (member == members_.end() && !opts_.quiet) {
           pb::ConsumerMessage err;
           err.mutable_error()->set_error("unknown member: subscribe again");

@@ -100,6 +100,7 @@ class FakeBroker {
   // The link may give back only credit it used: Credit sums never exceed what was sent.
   uint64_t over_grants() const { return over_grants_; }
   uint64_t leaves() const { return leaves_; }
+  uint64_t heartbeats() const { return heartbeats_; }  // Heartbeat requests received
   uint64_t max_in_flight() const { return max_in_flight_; }
 
  private:
@@ -134,6 +135,7 @@ class FakeBroker {
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> over_grants_{0};
   std::atomic<uint64_t> leaves_{0};
+  std::atomic<uint64_t> heartbeats_{0};
   std::atomic<uint64_t> max_in_flight_{0};
 
   mutable Mutex mu_;

@@ -44,17 +44,18 @@ Result<std::unique_ptr<ConsumerLink>> ConsumerLink::Connect(const ConsumerOption
 
 Result<std::vector<Delivery>> ConsumerLink::Poll(std::chrono::milliseconds timeout, size_t max) {
   Impl& s = *impl_;
-  const auto deadline = Clock::now() + timeout;
+  // The caller's deadline is real time (a blocking wait); the link's timers read s.Now().
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto now = Clock::now();
+    const auto now = s.Now();
     for (size_t i = 0; i < s.brokers.size(); ++i) {
       s.DrainMonitor(s.brokers[i], now);
       s.Drain(i, now);
     }
-    now = Clock::now();
-    s.Housekeeping(now);
-    if (!s.pending.empty() || max == 0 || now >= deadline) break;
-    const auto wait = std::min<Clock::duration>(deadline - now, kHousekeepingEvery);
+    s.Housekeeping(s.Now());
+    const auto real_now = std::chrono::steady_clock::now();
+    if (!s.pending.empty() || max == 0 || real_now >= deadline) break;
+    const auto wait = std::min<Clock::duration>(deadline - real_now, kHousekeepingEvery);
     const long wait_ms = std::max<long>(
         1, static_cast<long>(std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
     if (zmq_poll(s.poll_items.data(), static_cast<int>(s.poll_items.size()), wait_ms) < 0) {
@@ -129,10 +130,10 @@ Result<hostwatch::v1::BrokerStats> QueryBrokerStats(const std::string& backend,
   req.mutable_stats();
   if (!SendRequestOn(sock.get(), req))
     return Status::Unavailable("send to " + backend + ": " + ZmqErrorText());
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;  // the caller's: real time
   ConsumerMessage reply;
   for (;;) {
-    const auto now = Clock::now();
+    const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) break;
     zmq_pollitem_t item{sock.get(), 0, ZMQ_POLLIN, 0};
     const long wait_ms = std::max<long>(

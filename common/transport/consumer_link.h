@@ -1,5 +1,6 @@
-// The consumer link (DESIGN.md §6): reads a consumer group from every listed broker's backend,
-// drops duplicates by (source, epoch, seq), and commits only what the caller says it has finished.
+// The consumer link (docs/architecture.md §1 and §7): reads a consumer group from every listed
+// broker's backend, drops duplicates by (source, epoch, seq), and commits only what the caller says
+// it has finished.
 //
 // Protocol (docs/wire_format.md §5): Subscribe{group, topics, start, credit} -> Assignment; each
 // Delivery is two frames [ConsumerMessage{delivery}, envelope bytes]; Credit{n} grants more; Commit
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/base/clock.h"
 #include "common/status/status.h"
 #include "common/transport/link_config.h"
 #include "hostwatch/v1/hostwatch.pb.h"
@@ -41,6 +43,10 @@ struct ConsumerOptions {
   // filter and dropped from stats().sources (common/transport/dedup_tracker.h): each `hostwatch
   // send` is an epoch of its own, and a consumer that runs for months must not keep them all.
   std::chrono::milliseconds dedup_forget_after{std::chrono::hours(1)};
+  // The link's timers (heartbeat when idle, resubscription after silence or an error, forgetting
+  // idle sources) read this clock's monotonic time; nullptr: the real one. Poll's timeout is the
+  // caller's and stays on real time. A test's FakeClock must outlive the link.
+  const hw::Clock* clock = nullptr;
 };
 
 struct Delivery {

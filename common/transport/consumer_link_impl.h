@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/base/clock.h"
 #include "common/daemon/logging.h"
 #include "common/naming/envelope_wire.h"
 #include "common/transport/consumer_link.h"
@@ -29,6 +30,8 @@ namespace hw::transport {
 // header.
 namespace consumer_internal {
 
+// The timers' time points. Their values come from the link's hw::Clock (Impl::Now), so a fake
+// clock in tests moves them; steady_clock::now() itself is read only for a caller's deadline.
 using Clock = std::chrono::steady_clock;
 using hostwatch::v1::ConsumerMessage;
 using hostwatch::v1::ConsumerRequest;
@@ -113,7 +116,8 @@ struct Pending {
 using namespace consumer_internal;  // the two files of the link only
 
 struct ConsumerLink::Impl {
-  explicit Impl(ConsumerOptions o) : options(std::move(o)) {}
+  explicit Impl(ConsumerOptions o)
+      : options(std::move(o)), clock(options.clock != nullptr ? options.clock : &RealClock()) {}
   ~Impl() {
     // Say goodbye so the group rebalances at once rather than after the 5 s silence timeout, and
     // give that and the last Commit a moment to leave; the broker may be gone, so not forever.
@@ -131,7 +135,7 @@ struct ConsumerLink::Impl {
                      const char* reason);
   bool Send(BrokerConn& b, const ConsumerRequest& req) {
     if (!SendRequestOn(b.sock.get(), req)) return false;
-    b.last_sent = Clock::now();  // any request is proof of life to the broker
+    b.last_sent = Now();  // any request is proof of life to the broker
     return true;
   }
   void DrainMonitor(BrokerConn& b, Clock::time_point now);
@@ -147,8 +151,14 @@ struct ConsumerLink::Impl {
   // Sends Commit for every assigned partition whose target moved; false when a send failed.
   bool FlushCommits(BrokerConn& b);
   void Housekeeping(Clock::time_point now);
+  // The link's monotonic time (options.clock), as a steady_clock time point so that the timers
+  // keep their types.
+  Clock::time_point Now() const {
+    return Clock::time_point(std::chrono::milliseconds(clock->MonoMs()));
+  }
 
   ConsumerOptions options;
+  const hw::Clock* clock;
   std::shared_ptr<void> ctx = SharedZmqContext();  // declared first: outlives every socket
   std::vector<BrokerConn> brokers;
   std::vector<zmq_pollitem_t> poll_items;  // per broker: its DEALER, then its monitor

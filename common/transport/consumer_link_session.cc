@@ -26,7 +26,7 @@ Status ConsumerLink::Impl::Open() {
       static_cast<int>(std::min<uint64_t>(uint64_t{options.credit} * 4 + 10000, 1u << 30));
   const size_t n = std::max(options.link.brokers.size(), options.link.backends.size());
   brokers.resize(n);
-  const auto now = Clock::now();
+  const auto now = Now();
   for (size_t i = 0; i < n; ++i) {
     BrokerConn& b = brokers[i];
     HW_ASSIGN_OR_RETURN(b.endpoint, options.link.BackendFor(i));

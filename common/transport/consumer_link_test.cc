@@ -8,11 +8,13 @@
 #include <map>
 #include <set>
 
+#include "common/base/clock.h"
 #include "common/base/mutex.h"
 #include "common/testing/fake_broker.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
 #include "common/transport/curve_keys.h"
+#include "common/transport/heartbeat.h"
 
 namespace hw::transport {
 namespace {
@@ -379,6 +381,58 @@ TEST(ConsumerLinkTest, SubscribesAgainWhenNoAssignmentComes) {
   ASSERT_EQ(Consume(**link, 5, 15s).size(), 5u);
   EXPECT_EQ(broker.subscribes().size(), 2u);
   EXPECT_GE(Clock::now() - start, 2900ms);
+}
+
+// The link's timers on a FakeClock: Poll's timeouts pass in real time while the fake clock stands
+// still, so only the fake clock's steps can make a timer due.
+TEST(ConsumerLinkTest, HeartbeatsOnlyAfterIdleIntervalOfItsClock) {
+  FakeBroker broker(FakeBackend(Port()), SamplesJournal(1, 0));
+  ASSERT_TRUE(broker.Start());
+  FakeClock clock;
+  ConsumerOptions options = Options(broker);
+  options.clock = &clock;
+  {
+    auto link = ConsumerLink::Connect(options);
+    ASSERT_TRUE(link.ok()) << link.status().ToString();
+    ASSERT_TRUE(PollUntil(**link, [&] { return !(*link)->assignments()[0].empty(); }));
+    clock.Advance(kConsumerHeartbeat.idle.count() - 1);
+    ASSERT_TRUE((*link)->Poll(0ms, 10).ok());  // idle for less than the interval: nothing
+    clock.Advance(1);
+    ASSERT_TRUE((*link)->Poll(0ms, 10).ok());  // due: one heartbeat
+    ASSERT_TRUE((*link)->Poll(0ms, 10).ok());  // it restarted the interval: nothing
+  }
+  // The Leave the link sends on destruction comes after everything else on the connection: once
+  // the broker has it, the heartbeat count is final.
+  ASSERT_TRUE(hw::testing::WaitFor([&] { return broker.leaves() == 1; }, 10s));
+  EXPECT_EQ(broker.heartbeats(), 1u);
+}
+
+TEST(ConsumerLinkTest, SubscribesAgainAfterSilenceOfItsClock) {
+  // As SubscribesAgainWhenNoAssignmentComes, on a FakeClock: the lost Subscribe is repeated once
+  // kConsumerHeartbeat.silence of fake time has passed, whatever the real time.
+  FakeBrokerOptions opts;
+  opts.lose_subscribes = 1;
+  opts.quiet = true;
+  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 5));
+  ASSERT_TRUE(broker.Start());
+  FakeClock clock;
+  ConsumerOptions options = Options(broker);
+  options.clock = &clock;
+  auto link = ConsumerLink::Connect(options);
+  ASSERT_TRUE(link.ok()) << link.status().ToString();
+  // The link heartbeats only a connected broker. The socket monitor reports the connection before
+  // the Subscribe can reach the broker, so from then on a Poll sees the link connected.
+  ASSERT_TRUE(hw::testing::WaitFor([&] { return broker.subscribes().size() == 1; }, 10s));
+  // Just short of the silence, the link only heartbeats (it is idle too). A Subscribe in that
+  // Poll would have counted as proof of life and taken the heartbeat's place, so once the broker
+  // has the heartbeat it has everything the link sent before: still the one lost Subscribe.
+  clock.Advance(kConsumerHeartbeat.silence.count() - 1);
+  ASSERT_TRUE((*link)->Poll(0ms, 10).ok());
+  ASSERT_TRUE(hw::testing::WaitFor([&] { return broker.heartbeats() == 1; }, 10s));
+  EXPECT_EQ(broker.subscribes().size(), 1u);
+  clock.Advance(1);
+  ASSERT_EQ(Consume(**link, 5, 10s).size(), 5u);
+  EXPECT_EQ(broker.subscribes().size(), 2u);
 }
 
 TEST(ConsumerLinkTest, TopicsAreSentInSubscribe) {
