@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "broker/backend.h"
@@ -14,6 +16,7 @@
 #include "broker/source_table.h"
 #include "common/base/clock.h"
 #include "common/testing/temp_dir.h"
+#include "hostwatch/v1/hostwatch.pb.h"
 
 namespace hw::broker {
 namespace {
@@ -105,6 +108,52 @@ TEST_F(BrokerPeriodicTest, ARestoredGroupExpiresAfterGroupTtlOfFakeTime) {
   backend.PeriodicWork();
   EXPECT_EQ(counters_.groups_expired.load(), 1u);
   EXPECT_FALSE(std::filesystem::exists(offsets));
+}
+
+// Every 10 s of fake time the broker journals its own counters as one envelope of source
+// "<host>/broker": every counter `hostwatch status` shows, as COUNTER samples, and two gauges.
+TEST_F(BrokerPeriodicTest, SelfMetricsCarryEveryCounterEveryTenSecondsOfFakeTime) {
+  counters_.sources_evicted = 3;
+  counters_.oversize = 2;
+  Frontend frontend(config_, ctx_, journal_, SourceTable(), counters_, board_, clock_);
+  auto self_envelopes = [&] {
+    std::vector<hostwatch::v1::Envelope> out;
+    Status s = journal_.partitions[0]->Read(1, 1000, 1 << 20, [&](uint64_t, std::string_view b) {
+      hostwatch::v1::Envelope env;
+      EXPECT_TRUE(env.ParseFromArray(b.data(), static_cast<int>(b.size())));
+      if (env.source().ends_with("/broker")) out.push_back(env);
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  };
+  clock_.Advance(9'999);
+  frontend.PeriodicWork();
+  EXPECT_TRUE(self_envelopes().empty());
+  clock_.Advance(1);
+  frontend.PeriodicWork();
+  std::vector<hostwatch::v1::Envelope> got = self_envelopes();
+  ASSERT_EQ(got.size(), 1u);
+  std::map<std::string, std::pair<double, hostwatch::v1::Sample::Kind>> by_metric;
+  for (const auto& smp : got[0].samples().samples()) {
+    EXPECT_EQ(smp.time_ms(), clock_.WallMs());
+    by_metric[smp.metric()] = {smp.value(), smp.kind()};
+  }
+  for (const char* counter :
+       {"appended", "duplicates", "gaps", "rejected", "skipped", "delivered", "sources_expired",
+        "sources_evicted", "groups_expired", "oversize", "revoked_disconnects"}) {
+    auto it = by_metric.find(std::string("hostwatch.broker.") + counter);
+    ASSERT_NE(it, by_metric.end()) << counter;
+    EXPECT_EQ(it->second.second, hostwatch::v1::Sample::COUNTER) << counter;
+  }
+  EXPECT_EQ(by_metric.at("hostwatch.broker.sources_evicted").first, 3);
+  EXPECT_EQ(by_metric.at("hostwatch.broker.oversize").first, 2);
+  EXPECT_EQ(by_metric.at("hostwatch.broker.producers").second, hostwatch::v1::Sample::GAUGE);
+  EXPECT_TRUE(by_metric.contains("hostwatch.broker.journal_bytes"));
+
+  clock_.Advance(10'000);
+  frontend.PeriodicWork();
+  EXPECT_EQ(self_envelopes().size(), 2u);
 }
 
 }  // namespace
