@@ -37,7 +37,7 @@ class Backend {
   // One turn of the periodic work Run() does after every poll: member expiry and group_ttl expiry
   // (every 500 ms of the clock), deliveries, and saving commits (every 200 ms). Run's thread only.
   // Public as the test seam: a test drives it on a FakeClock without polling
-  // (backend_periodic_test.cc).
+  // (broker_periodic_test.cc).
   void PeriodicWork();
 
  private:

@@ -52,7 +52,7 @@ class Frontend {
   void SetFsync(const std::string& mode, std::chrono::milliseconds interval);
   // One turn of the periodic work Run() does after every poll: each job runs when it is due on
   // the clock. Run's thread only. Public as the test seam: a test drives it on a FakeClock
-  // without binding or polling any socket (frontend_periodic_test.cc).
+  // without binding or polling any socket (broker_periodic_test.cc).
   void PeriodicWork();
 
  private:

@@ -94,6 +94,15 @@ ConsumerOptions Options(const FakeBroker& broker, uint32_t credit = 64) {
   return o;
 }
 
+// A broker that drops the first Subscribe and answers no heartbeat of a stranger: only the
+// silence can tell the link it is not a member.
+FakeBrokerOptions LosesTheFirstSubscribe() {
+  FakeBrokerOptions opts;
+  opts.lose_subscribes = 1;
+  opts.quiet = true;
+  return opts;
+}
+
 // Polls (and commits each batch, like a consumer whose side effect is instant) until `want`
 // deliveries have been returned or the deadline passes.
 std::vector<Delivery> Consume(ConsumerLink& link, size_t want,
@@ -368,12 +377,7 @@ TEST(ConsumerLinkTest, ResubscribesWhenTheBrokerForgetsIt) {
 }
 
 TEST(ConsumerLinkTest, SubscribesAgainWhenNoAssignmentComes) {
-  // The Subscribe is lost and the broker says nothing about the heartbeats of a stranger: only the
-  // silence tells the link that it is not a member.
-  FakeBrokerOptions opts;
-  opts.lose_subscribes = 1;
-  opts.quiet = true;
-  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 5));
+  FakeBroker broker(FakeBackend(Port(), LosesTheFirstSubscribe()), SamplesJournal(1, 5));
   ASSERT_TRUE(broker.Start());
   auto link = ConsumerLink::Connect(Options(broker));
   ASSERT_TRUE(link.ok()) << link.status().ToString();
@@ -410,10 +414,7 @@ TEST(ConsumerLinkTest, HeartbeatsOnlyAfterIdleIntervalOfItsClock) {
 TEST(ConsumerLinkTest, SubscribesAgainAfterSilenceOfItsClock) {
   // As SubscribesAgainWhenNoAssignmentComes, on a FakeClock: the lost Subscribe is repeated once
   // kConsumerHeartbeat.silence of fake time has passed, whatever the real time.
-  FakeBrokerOptions opts;
-  opts.lose_subscribes = 1;
-  opts.quiet = true;
-  FakeBroker broker(FakeBackend(Port(), opts), SamplesJournal(1, 5));
+  FakeBroker broker(FakeBackend(Port(), LosesTheFirstSubscribe()), SamplesJournal(1, 5));
   ASSERT_TRUE(broker.Start());
   FakeClock clock;
   ConsumerOptions options = Options(broker);
