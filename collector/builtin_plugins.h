@@ -1,5 +1,6 @@
 // The plugins compiled into hostwatch-collector: an explicit list, because static self-registration
-// is silently dropped by the linker from static libraries (STYLE.md).
+// is silently dropped by the linker from static libraries (an object file nothing references is
+// never pulled in, so its registrar never runs).
 #pragma once
 
 #include <span>

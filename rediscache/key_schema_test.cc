@@ -62,7 +62,7 @@ TEST(KeySchema, HistoryMetricsByNameOrGlob) {
 
 TEST(Cluster, Crc16AndSlotsMatchRedis) {
   EXPECT_EQ(Crc16("123456789"), 0x31c3);
-  EXPECT_EQ(KeySlot("foo"), 12182);  // PEERS.md: MOVED 12182 for "foo"
+  EXPECT_EQ(KeySlot("foo"), 12182);  // a real cluster answers "MOVED 12182" for "foo"
   EXPECT_EQ(KeySlot("hw:latest:{web-01}"), KeySlot("web-01"));
   EXPECT_EQ(KeySlot("hw:hist:{web-01}:a;b={x}"), KeySlot("web-01"));
   EXPECT_EQ(KeySlot("a{}b"), KeySlot("a{}b"));  // an empty tag hashes the whole key

@@ -1,6 +1,6 @@
 // Test-only: real servers (redis-server, a Redis Cluster, carbon-cache, an SMTP server) on loopback
 // ports chosen at run time. Each keeps its files in its own TempDir and is stopped by its own PID
-// when the object is destroyed. Recipes and timings: /work/shared/PEERS.md §1, §2 and §5.
+// when the object is destroyed. Typical start-up times: common/testing/README.md.
 //
 // Start() returns once the server answers on its port(s), or an error that carries the tail of the
 // server's log. A start that loses the race for a port chosen by FreeLoopbackPort() is retried

@@ -554,7 +554,7 @@ TEST_F(GraphiteTest, SighupMovesTheStreamAndABadConfigIsRefused) {
   EXPECT_EQ(second.data().find("hup.one"), std::string::npos);  // committed before: not repeated
 }
 
-// graphite-web 1.1.8 under django's runserver (PEERS.md §4), for its /events/ API.
+// graphite-web 1.1.8 (Debian's graphite-web) under django's runserver, for its /events/ API.
 class GraphiteWeb {
  public:
   ~GraphiteWeb() {

@@ -43,10 +43,15 @@ wait_for() {
   done
 }
 
-# Eight consecutive free loopback ports.
+# Eight consecutive free loopback ports, below the kernel's ephemeral range: the other tests that
+# ctest runs alongside this one bind port 0 and connect out, and both take ephemeral ports, so a base
+# chosen inside that range can be taken between this check and the broker's bind (seen in CI).
 port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+read -r EPHEMERAL_LOW _ < /proc/sys/net/ipv4/ip_local_port_range
+PORT_SPAN=$((EPHEMERAL_LOW - 10000 - 8))
+((PORT_SPAN > 1000)) || PORT_SPAN=1000
 for _ in $(seq 1 50); do
-  BASE=$((20000 + RANDOM % 30000))
+  BASE=$((10000 + (RANDOM * 32768 + RANDOM) % PORT_SPAN))
   ok=1
   for i in $(seq 0 7); do port_free $((BASE + i)) || ok=0; done
   ((ok)) && break
