@@ -4,7 +4,7 @@
 # Run by hand; the figures go in docs/benchmarks.md (bench/README.md).
 #
 #   bench/alerter.sh [--hosts 100] [--metrics 100] [--ticks 300] [--rate 100000] [--seconds 20]
-#                    [--no-build] [--keep]
+#                    [--burst] [--no-build] [--keep]
 #   HW_BENCH_BUILD_DIR=build/ci bench/alerter.sh ...   (default build/release)
 #
 # 1. A hostwatch-broker on free loopback ports; `hostwatch loadgen --rate 0` fills its journal with
@@ -17,7 +17,9 @@
 #    commits after its state is saved (at most a second apart), so this rate is low by up to a
 #    second's worth.
 # 4. latency: loadgen live (wall-clock timestamps) at --rate samples/s for --seconds beside the
-#    alerter, while a probe host publishes a breaching and a clearing cpu.busy value in turn
+#    alerter, its hosts spread evenly over each second (`loadgen --spread`: an even rate; with
+#    --burst every host publishes at the start of the second, and a probe that lands in the
+#    burst waits behind up to a second's samples, which is then most of its latency), while a probe host publishes a breaching and a clearing cpu.busy value in turn
 #    (`hostwatch send`, 5 a second) against the rule "any(#1) > 90" on it. Per probe: the
 #    AlertBatch's sent_ms (the alerter publishing the change) minus the sent_ms of the probe's
 #    own envelope (`hostwatch send` publishing the sample), both stamped by producer links on
@@ -32,8 +34,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOSTS=100 METRICS=100 TICKS=300 RATE=100000 SECONDS_LAT=20 BUILD=1 KEEP=0
-usage() { sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+HOSTS=100 METRICS=100 TICKS=300 RATE=100000 SECONDS_LAT=20 BUILD=1 KEEP=0 SPREAD=--spread
+usage() { sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -41,6 +43,7 @@ while [[ $# -gt 0 ]]; do
     --ticks) TICKS=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --seconds) SECONDS_LAT=$2; shift 2 ;;
+    --burst) SPREAD=; shift ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -149,7 +152,7 @@ for line in sys.stdin:
 QPID=$!
 PIDS+=("$QPID")
 LIVE_METRICS=$(( (RATE + HOSTS - 1) / HOSTS ))
-"$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 \
+"$HW" loadgen "${BRK[@]}" --hosts "$HOSTS" --metrics "$LIVE_METRICS" --interval 1 $SPREAD \
   --duration "$SECONDS_LAT" --first-host 101 >"$W/live.log" 2>&1 &
 LPID=$!
 PIDS+=("$LPID")

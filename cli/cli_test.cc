@@ -40,9 +40,13 @@ TEST(CliTest, UsageErrorsExitTwo) {
             2);                                        // keygen takes no broker options
   EXPECT_EQ(RunHostwatch({"status", "--broker"}), 2);  // a broker option without its value
   EXPECT_EQ(RunHostwatch({"send", "--bogus"}), 2);
+  EXPECT_EQ(RunHostwatch({"loadgen", "--hosts", "2", "--metrics", "1", "--interval", "1",
+                          "--duration", "1", "--rate", "10", "--spread"}),
+            2);  // --spread paces live runs only
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("hostwatch: unknown verb \"frobnicate\""), std::string::npos) << err;
   EXPECT_NE(err.find("hostwatch status: --broker needs a value"), std::string::npos) << err;
+  EXPECT_NE(err.find("--spread paces a live run"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -50,6 +50,7 @@ constexpr std::string_view kUsage =
     "usage: hostwatch loadgen --hosts H --metrics M --interval S --duration S [--rate N]\n"
     "                         [--batch 64] [--window W] [--first-host 1] [--spool-dir DIR] "
     "[--json]\n"
+    "                         [--spread]\n"
     "                         [--broker URL] [--curve-key NAME --server-key FILE]\n"
     "\n"
     "Simulates H hosts (loadgen-0001 ...) with M series each (load.m0001 ...), one sample per "
@@ -59,6 +60,9 @@ constexpr std::string_view kUsage =
     "--batch samples per envelope.\n"
     "  --rate N         replay the window [now - duration, now] at up to N samples/s (0: no cap)\n"
     "                   instead of running live\n"
+    "  --spread         live only: host k of H publishes at k/H of each interval, not all at its\n"
+    "                   start, so the samples arrive at an even rate (a latency benchmark then\n"
+    "                   measures the pipeline, not the queue behind a whole interval's burst)\n"
     "  --first-host K   number the hosts from K, so that several processes simulate distinct "
     "hosts\n"
     "  --spool-dir DIR  keep the spools there (default: a temporary directory, removed at exit)\n"
@@ -79,6 +83,7 @@ struct LoadgenArgs {
   uint64_t first_host = 1;
   std::string spool_dir;
   bool json = false;
+  bool spread = false;  // live only: hosts publish at even offsets inside each interval
 };
 
 Status ParseArgs(const std::vector<std::string>& args, LoadgenArgs* out) {
@@ -121,6 +126,8 @@ Status ParseArgs(const std::vector<std::string>& args, LoadgenArgs* out) {
       HW_RETURN_IF_ERROR(err);
     } else if (args[i] == "--json") {
       out->json = true;
+    } else if (args[i] == "--spread") {
+      out->spread = true;
     } else {
       return Status::InvalidArgument("unexpected argument \"" + args[i] + "\"");
     }
@@ -142,6 +149,9 @@ Status ParseArgs(const std::vector<std::string>& args, LoadgenArgs* out) {
   }
   if (out->metrics > 9999) return Status::InvalidArgument("--metrics: at most 9999");
   if (out->interval.count() <= 0) return Status::InvalidArgument("--interval must be > 0");
+  if (out->spread && out->replay) {
+    return Status::InvalidArgument("--spread paces a live run; --rate paces a replay: not both");
+  }
   if (out->duration < out->interval) {
     return Status::InvalidArgument("--duration must be at least one --interval");
   }
@@ -237,6 +247,14 @@ class Loadgen {
         time_ms = WallMs();
       }
       for (uint64_t h = 0; h < hosts_.size(); ++h) {
+        if (a_.spread && !a_.replay && h > 0) {
+          // Host h's turn: h/H of the way into this tick (the tick itself was waited for above).
+          std::this_thread::sleep_until(
+              start + a_.interval * static_cast<int64_t>(t) +
+              std::chrono::duration_cast<Clock::duration>(a_.interval * static_cast<double>(h) /
+                                                          static_cast<double>(hosts_.size())));
+          time_ms = WallMs();
+        }
         for (uint64_t b = 0; b < per_tick_; ++b) {
           const uint64_t first = b * a_.batch;
           const uint64_t n = std::min(a_.batch, a_.metrics - first);
