@@ -86,6 +86,12 @@ class ProducerBoard {
     MutexLock lock(&mu_);
     producers_ = std::move(producers);
   }
+  // Adds producers new since the last Publish: a batch that brings new sources costs what it
+  // adds, not a copy of the whole table (which made each new source cost O(sources)).
+  void Append(std::vector<hostwatch::v1::ProducerStats> added) EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
+    for (auto& p : added) producers_.push_back(std::move(p));
+  }
   std::vector<hostwatch::v1::ProducerStats> Get() const EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     return producers_;

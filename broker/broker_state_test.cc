@@ -7,6 +7,24 @@
 namespace hw::broker {
 namespace {
 
+TEST(ProducerBoardTest, AppendAddsToWhatWasPublishedAndPublishReplacesIt) {
+  auto entry = [](const std::string& source) {
+    hostwatch::v1::ProducerStats p;
+    p.set_source(source);
+    return p;
+  };
+  ProducerBoard board;
+  board.Publish({entry("a/x"), entry("b/x")});
+  board.Append({entry("c/x")});
+  std::vector<hostwatch::v1::ProducerStats> got = board.Get();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].source(), "c/x");
+  board.Publish({entry("b/x")});
+  got = board.Get();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].source(), "b/x");
+}
+
 // Placement is persisted: each source's history lives in the partition these values name. A change
 // here moves existing sources to other partitions, so these numbers must never change.
 TEST(PartitionForSourceTest, PlacementIsPinned) {

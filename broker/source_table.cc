@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "common/naming/envelope_wire.h"
-#include "common/naming/naming.h"
 #include "common/io/crc32c.h"
 #include "common/io/file_io.h"
+#include "common/naming/envelope_wire.h"
+#include "common/naming/naming.h"
 
 namespace hw::broker {
 namespace {
@@ -77,9 +77,10 @@ void SourceTable::EvictOldest() {
   evicted_ += victims.size();
 }
 
-void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms) {
+bool SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms) {
   auto found = sources_.find(source);
-  if (found == sources_.end()) {
+  const bool created = found == sources_.end();
+  if (created) {
     if (sources_.size() >= max_sources_) EvictOldest();
     found = sources_.emplace(std::string(source), SourceState{}).first;
   }
@@ -97,6 +98,7 @@ void SourceTable::Observe(std::string_view source, uint64_t epoch, uint64_t seq,
   st.current_epoch = epoch;
   st.last_seen_ms = std::max(st.last_seen_ms, now_ms);
   ++st.envelopes;
+  return created;
 }
 
 bool SourceTable::ObserveIfKnown(std::string_view source, uint64_t epoch, uint64_t seq,

@@ -61,8 +61,8 @@ class SourceTable {
   // Records that (source, epoch, seq) is journaled. A new source beyond max_sources() first evicts
   // the least recently seen eighth of the table (counted in evicted()): forgetting a source costs
   // at most a duplicate on its next resend, never a loss, since an unknown stream appends whatever
-  // arrives first.
-  void Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms);
+  // arrives first. Returns whether the source is new to the table.
+  bool Observe(std::string_view source, uint64_t epoch, uint64_t seq, int64_t now_ms);
   // For an envelope rejected by its content: uses up its seq only when (source, epoch) is already
   // in the table, so the stream goes on; never creates a source or an epoch (a rejected envelope
   // must not grow the table). Returns whether the seq was recorded.

@@ -14,6 +14,19 @@ TEST(SourceTableTest, FirstEnvelopeOfAnUnknownSourceIsAppendedWhateverItsSeq) {
   EXPECT_EQ(d.ack_seq, 42u);
 }
 
+TEST(SourceTableTest, ObserveSaysWhetherTheSourceIsNew) {
+  SourceTable t;
+  EXPECT_TRUE(t.Observe("a/collector", 7, 1, 1000));
+  EXPECT_FALSE(t.Observe("a/collector", 7, 2, 1001));
+  EXPECT_FALSE(t.Observe("a/collector", 8, 1, 1002));  // a new epoch of a known source
+  EXPECT_TRUE(t.Observe("b/collector", 7, 1, 1003));
+  // At max_sources a new source evicts the least recently seen eighth and is still new.
+  t.set_max_sources(2);
+  EXPECT_TRUE(t.Observe("c/collector", 7, 1, 1004));
+  EXPECT_EQ(t.evicted(), 1u);
+  EXPECT_FALSE(t.sources().contains("a/collector"));
+}
+
 TEST(SourceTableTest, GoBackNDecisions) {
   SourceTable t;
   t.Observe("a/collector", 7, 1, 1000);

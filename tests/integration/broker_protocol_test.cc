@@ -219,6 +219,29 @@ TEST_F(BrokerProtocolTest, AppendsAcksDuplicatesAndGaps) {
   EXPECT_LT(game01->partition(), 4u);
 }
 
+// Many new sources in a burst (a fleet's first start): each is on the board before its ack leaves,
+// whether the frontend appended it to the board or published the board whole.
+TEST_F(BrokerProtocolTest, EveryNewSourceOfABurstIsListedOnceItIsAcked) {
+  RawProducer p(ctx_, broker_->frontend());
+  constexpr int kSources = 300;
+  for (int i = 0; i < kSources; ++i) p.Send(MakeEnvelope("burst-" + std::to_string(i), 3, 1));
+  int acked = 0;
+  while (acked < kSources) {
+    auto a = p.Recv(5s);
+    ASSERT_TRUE(a) << "only " << acked << " acks; " << broker_->Log();
+    ASSERT_EQ(a->status(), Ack::OK);
+    ++acked;
+  }
+  RawConsumer c(ctx_, broker_->backend());
+  auto stats = c.Stats(5s);
+  ASSERT_TRUE(stats);
+  std::multiset<std::string> listed;
+  for (const auto& ps : stats->producers()) listed.insert(ps.source());
+  for (int i = 0; i < kSources; ++i) {
+    EXPECT_EQ(listed.count("burst-" + std::to_string(i) + "/test"), 1u) << i;
+  }
+}
+
 TEST_F(BrokerProtocolTest, AnIdleProducersHeartbeatIsAnsweredAndNeitherStoredNorCounted) {
   RawProducer p(ctx_, broker_->frontend());
   for (uint64_t seq = 1; seq <= 10; ++seq) p.Send(MakeEnvelope("game-02", 7, seq));
