@@ -5,6 +5,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -23,13 +24,16 @@ namespace {
 using hostwatch::v1::BrokerStats;
 
 constexpr std::string_view kUsage =
-    "usage: hostwatch status [--json] [--timeout S] [--broker URL] [--backend URL]\n"
+    "usage: hostwatch status [--json] [--producers N|all] [--rate S] [--timeout S]\n"
+    "                        [--broker URL] [--backend URL]\n"
     "                        [--curve-key NAME --server-key FILE]\n"
     "\n"
     "Asks the broker backend for its stats: producers (last seq, last seen, rate), consumer\n"
     "groups (committed offset, end and lag per partition), journal size, appended, duplicates,\n"
     "rejects.\n"
     "  --json       the stats as protobuf's canonical JSON (every field, zeros included)\n"
+    "  --producers N|all  list at most N producers (default 50); past N, the N seen least\n"
+    "               recently, then how many more there are (--json always has every one)\n"
     "  --rate S     ask twice, S seconds apart, and show the append rate and each group's\n"
     "               commit rate and time to catch up (default 1; 0: ask once, no rates)\n"
     "  --timeout S  how long to wait for the answer (default 5; 0.5 and 500ms work too);\n"
@@ -85,8 +89,28 @@ double GroupRate(const hostwatch::v1::GroupStats& now, const BrokerStats* before
   return -1;
 }
 
+// printf into a std::string.
+[[gnu::format(printf, 2, 3)]] void Appendf(std::string* out, const char* format, ...) {
+  va_list ap, again;
+  va_start(ap, format);
+  va_copy(again, ap);
+  char buf[512];
+  const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+  if (n >= 0 && static_cast<size_t>(n) < sizeof buf) {
+    out->append(buf, static_cast<size_t>(n));
+  } else if (n > 0) {
+    std::string big(static_cast<size_t>(n) + 1, '\0');
+    std::vsnprintf(big.data(), big.size(), format, again);
+    out->append(big.data(), static_cast<size_t>(n));
+  }
+  va_end(again);
+  va_end(ap);
+}
+
+constexpr int64_t kSilentAfterMs = 60'000;
+
 void PrintForPeople(const std::string& backend, const BrokerStats& st, const BrokerStats* before,
-                    double seconds) {
+                    double seconds, size_t max_producers) {
   std::printf(
       "broker %s: up %s, journal %s, appended %llu, duplicates %llu, rejected %llu, skipped %llu\n",
       backend.c_str(), st.started_ms() > 0 ? HumanAge(st.now_ms() - st.started_ms()).c_str() : "?",
@@ -105,29 +129,12 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st, const Bro
         U(st.recovered_truncated_bytes()), U(st.recovered_corrupt_records()));
   }
 
-  std::vector<const hostwatch::v1::ProducerStats*> producers;
-  for (const auto& p : st.producers()) producers.push_back(&p);
-  std::sort(producers.begin(), producers.end(),
-            [](auto* a, auto* b) { return a->source() < b->source(); });
-  int w = 6;
-  for (auto* p : producers) w = std::max(w, static_cast<int>(p->source().size()));
-  std::printf("\nproducers: %zu\n", producers.size());
-  if (!producers.empty()) {
-    std::printf("  %-*s  %12s  %10s  %9s  %10s  %9s\n", w, "SOURCE", "LAST SEQ", "LAST SEEN",
-                "ENV/S", "SAMPLES/S", "PARTITION");
-  }
-  for (auto* p : producers) {
-    const std::string ago =
-        p->last_seen_ms() > 0 ? HumanAge(st.now_ms() - p->last_seen_ms()) + " ago" : "never";
-    std::printf("  %-*s  %12llu  %10s  %9.1f  %10.1f  %9u\n", w, p->source().c_str(),
-                U(p->last_seq()), ago.c_str(), p->envelopes_per_s(), p->samples_per_s(),
-                p->partition());
-  }
+  std::fputs(FormatProducers(st, max_producers).c_str(), stdout);
 
   std::vector<const hostwatch::v1::GroupStats*> groups;
   for (const auto& g : st.groups()) groups.push_back(&g);
   std::sort(groups.begin(), groups.end(), [](auto* a, auto* b) { return a->group() < b->group(); });
-  w = 5;
+  int w = 5;
   for (auto* g : groups) w = std::max(w, static_cast<int>(g->group().size()));
   std::printf("\ngroups: %zu\n", groups.size());
   if (!groups.empty()) {
@@ -197,6 +204,53 @@ void PrintForPeople(const std::string& backend, const BrokerStats& st, const Bro
 
 }  // namespace
 
+std::string FormatProducers(const BrokerStats& st, size_t max_rows) {
+  std::vector<const hostwatch::v1::ProducerStats*> producers;
+  for (const auto& p : st.producers()) producers.push_back(&p);
+  const size_t silent =
+      static_cast<size_t>(std::count_if(producers.begin(), producers.end(), [&](auto* p) {
+        return p->last_seen_ms() <= 0 || st.now_ms() - p->last_seen_ms() > kSilentAfterMs;
+      }));
+  const bool all = max_rows == 0 || producers.size() <= max_rows;
+  if (all) {
+    std::sort(producers.begin(), producers.end(),
+              [](auto* a, auto* b) { return a->source() < b->source(); });
+  } else {
+    // Stalest first (never seen before anything), ties by source, so the output is stable.
+    std::sort(producers.begin(), producers.end(), [](auto* a, auto* b) {
+      return a->last_seen_ms() != b->last_seen_ms() ? a->last_seen_ms() < b->last_seen_ms()
+                                                    : a->source() < b->source();
+    });
+  }
+  const size_t rows = all ? producers.size() : max_rows;
+  std::string out;
+  Appendf(&out, "\nproducers: %zu", producers.size());
+  if (silent > 0) Appendf(&out, " (%zu silent for over a minute)", silent);
+  if (!all) Appendf(&out, "; the %zu seen least recently:", rows);
+  out += "\n";
+  int w = 6;
+  for (size_t i = 0; i < rows; ++i)
+    w = std::max(w, static_cast<int>(producers[i]->source().size()));
+  if (rows > 0) {
+    Appendf(&out, "  %-*s  %12s  %10s  %9s  %10s  %9s\n", w, "SOURCE", "LAST SEQ", "LAST SEEN",
+            "ENV/S", "SAMPLES/S", "PARTITION");
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    const hostwatch::v1::ProducerStats* p = producers[i];
+    const std::string ago =
+        p->last_seen_ms() > 0 ? HumanAge(st.now_ms() - p->last_seen_ms()) + " ago" : "never";
+    Appendf(&out, "  %-*s  %12llu  %10s  %9.1f  %10.1f  %9u\n", w, p->source().c_str(),
+            U(p->last_seq()), ago.c_str(), p->envelopes_per_s(), p->samples_per_s(),
+            p->partition());
+  }
+  if (!all) {
+    const hostwatch::v1::ProducerStats* next = producers[rows];
+    Appendf(&out, "  ... and %zu more, each seen in the last %s (--producers all lists them)\n",
+            producers.size() - rows, HumanAge(st.now_ms() - next->last_seen_ms()).c_str());
+  }
+  return out;
+}
+
 // Constant-initialized, so cli.cc's table may copy it during its own static initialization.
 constinit const std::string_view kStatusUsage = kUsage;
 
@@ -206,6 +260,7 @@ int RunStatus(VerbInput& in) {
   bool json = false;
   std::chrono::milliseconds timeout = kDefaultTimeout;
   std::chrono::milliseconds rate_window{1000};
+  size_t max_producers = 50;
   Status usage;
   for (size_t i = 0; usage.ok() && i < args.size(); ++i) {
     std::string v;
@@ -217,6 +272,15 @@ int RunStatus(VerbInput& in) {
       if (t.ok() && t->count() <= 0) t = Status::InvalidArgument("--timeout must be > 0");
       if (!t.ok()) usage = t.status();
       timeout = t.value_or(timeout);
+    } else if (TakeFlag(args, &i, "--producers", &v, &usage)) {
+      if (!usage.ok()) break;
+      if (v == "all") {
+        max_producers = 0;
+      } else {
+        Result<uint64_t> n = ParseCount("--producers", v);
+        if (!n.ok()) usage = n.status();
+        max_producers = static_cast<size_t>(n.value_or(max_producers));
+      }
     } else if (TakeFlag(args, &i, "--rate", &v, &usage)) {
       if (!usage.ok()) break;
       Result<std::chrono::milliseconds> t = ParseSeconds("--rate", v);
@@ -257,7 +321,7 @@ int RunStatus(VerbInput& in) {
     }
     std::printf("%s\n", out.c_str());
   } else {
-    PrintForPeople(*backend, *stats, before ? &*before : nullptr, seconds);
+    PrintForPeople(*backend, *stats, before ? &*before : nullptr, seconds, max_producers);
   }
   return daemon::kExitOk;
 }
