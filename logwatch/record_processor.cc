@@ -33,7 +33,7 @@ void RecordProcessor::Attach(const std::vector<std::string>& rule_names, FileRec
 
 bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_view text,
                                uint64_t offset, bool truncated, bool prefilter_exact,
-                               RecordSink* sink) {
+                               bool line_memo, RecordSink* sink) {
   const RuleSet& rs = scanner_.rules();
   // Captures only for whom reads them: without, RE2 runs its DFA alone (no submatch engine), and
   // not at all when the prefilter's hit already answers.
@@ -41,7 +41,33 @@ bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_v
       rs.UsesCaptures(rule) || (capture_all_ && !rs.rule(rule).captures.empty());
   groups_.clear();
   const bool needs_re2 = want_groups || !prefilter_exact;
-  if (needs_re2 && !rs.Match(rule, text, want_groups ? &groups_ : nullptr)) return false;
+  if (needs_re2) {
+    bool matched = false;
+    const uint32_t twin = static_cast<uint32_t>(rs.MatchTwin(rule));
+    const Answer* known = nullptr;
+    if (line_memo) {
+      for (size_t k = 0; k < answers_used_; ++k) {
+        if (answers_[k].twin == twin && answers_[k].with_groups == want_groups)
+          known = &answers_[k];
+      }
+    }
+    if (known != nullptr) {
+      matched = known->matched;
+      groups_ = known->groups;
+    } else {
+      matched = rs.Match(rule, text, want_groups ? &groups_ : nullptr);
+      // Only a rule with a twin after it can use the answer again.
+      if (line_memo && rs.HasTwins(twin)) {
+        if (answers_used_ == answers_.size()) answers_.emplace_back();
+        Answer& a = answers_[answers_used_++];
+        a.twin = twin;
+        a.with_groups = want_groups;
+        a.matched = matched;
+        a.groups = groups_;
+      }
+    }
+    if (!matched) return false;
+  }
   if (rs.Excluded(rule, text)) return false;
   Record r;
   r.rule = rule;
@@ -57,7 +83,7 @@ bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_v
 void RecordProcessor::Finish(size_t rule, std::string_view path, FileRecords::Pending* p,
                              RecordSink* sink) {
   if (!p->active) return;
-  if (Evaluate(rule, path, p->text, p->offset, p->truncated, false, sink)) ++lines_matched_;
+  if (Evaluate(rule, path, p->text, p->offset, p->truncated, false, false, sink)) ++lines_matched_;
   p->active = false;
   p->text.clear();
   p->truncated = false;
@@ -69,6 +95,7 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
   const bool replaying = offset < f->replay_until;
   const std::vector<uint8_t>& hits = scanner_.HitsFor(line);
   candidates_.clear();
+  answers_used_ = 0;
   if (!replaying) {
     for (const uint32_t rule : scanner_.hit_rules()) {
       if (f->applies[rule] && (hits[rule] & RuleSet::kMatchHit) &&
@@ -91,7 +118,7 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
     const RuleConfig& rc = rs.rule(rule);
     const uint8_t h = hits[rule];
     if (rc.multiline_start.empty()) {
-      if (Evaluate(rule, path, line, offset, truncated, scanner_.HitIsExact(rule), sink))
+      if (Evaluate(rule, path, line, offset, truncated, scanner_.HitIsExact(rule), true, sink))
         matched = true;
       continue;
     }

@@ -90,8 +90,10 @@ class RecordProcessor {
   uint64_t lines_matched() const { return lines_matched_; }
 
  private:
+  // line_memo: text is the current line, and RE2's answer on it may be taken from (or left for)
+  // the rule's twin (RuleSet::MatchTwin).
   bool Evaluate(size_t rule, std::string_view path, std::string_view text, uint64_t offset,
-                bool truncated, bool prefilter_exact, RecordSink* sink);
+                bool truncated, bool prefilter_exact, bool line_memo, RecordSink* sink);
   void Finish(size_t rule, std::string_view path, FileRecords::Pending* p, RecordSink* sink);
 
   RuleSet::Scanner scanner_;
@@ -100,6 +102,16 @@ class RecordProcessor {
   const Clock& clock_;
   std::vector<std::string_view> groups_;
   std::vector<size_t> candidates_;  // this line's rules: the hit ones and the multiline ones
+  // RE2's answers on the current line, per twin (RuleSet::MatchTwin) and whether groups were
+  // extracted; cleared for each line. A handful at most: a linear search beats a map.
+  struct Answer {
+    uint32_t twin = 0;
+    bool with_groups = false;
+    bool matched = false;
+    std::vector<std::string_view> groups;
+  };
+  std::vector<Answer> answers_;
+  size_t answers_used_ = 0;  // answers_ beyond it are spare (their vectors keep their capacity)
   uint64_t lines_matched_ = 0;
 };
 

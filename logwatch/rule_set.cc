@@ -142,6 +142,16 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
   set->chunk_exact_.assign(n, false);
   set->always_.assign(n, 0);
   set->chunk_always_.assign(n, 0);
+  std::map<std::pair<std::string, std::vector<std::string>>, uint32_t> first_with;
+  for (size_t i = 0; i < n; ++i) {
+    set->twin_.push_back(
+        first_with.try_emplace({rules[i].match, rules[i].captures}, static_cast<uint32_t>(i))
+            .first->second);
+  }
+  set->has_twins_.assign(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (set->twin_[i] != i) set->has_twins_[set->twin_[i]] = true;
+  }
   // Every pattern goes to both databases, each in the first form Vectorscan takes (Form):
   //   line:  the pattern, exact, else in prefilter mode (a candidate);
   //   chunk: the pattern bound to one line (LineBound) with its tail trimmed (TrimTail): exact, so

@@ -74,6 +74,13 @@ class RuleSet {
   // it unless the captures are wanted (an exclude is still RE2's to check). Scanner::HitIsExact
   // also knows whether the last hits came from a chunk.
   bool HitIsExact(size_t rule) const { return exact_[rule]; }
+  // The first rule whose match pattern and captures are the same as rule's (rule itself when
+  // none comes before it): on one text both match alike with the same groups, so RE2 need run
+  // once for them (RecordProcessor remembers it per line). Generated sets at 1,000 rules repeat a
+  // third of their capture rules' patterns (one service's value rule, named twice).
+  size_t MatchTwin(size_t rule) const { return twin_[rule]; }
+  // Whether a later rule has rule as its twin.
+  bool HasTwins(size_t rule) const { return has_twins_[rule]; }
   // The rule's records carry their captures to someone: an event, or a value to aggregate. A
   // count-only rule's captures are never read, so RE2 neither extracts them nor runs at all
   // where the prefilter's hit is exact.
@@ -182,6 +189,8 @@ class RuleSet {
   std::vector<RuleConfig> rules_;
   std::vector<std::unique_ptr<re2::RE2>> match_, exclude_, start_;
   std::vector<bool> exact_, chunk_exact_;
+  std::vector<uint32_t> twin_;  // MatchTwin
+  std::vector<bool> has_twins_;
   std::vector<std::vector<int>> capture_groups_;  // per rule: RE2 group index of each capture
   std::vector<uint8_t> always_;        // per rule: bits that are always set (unfiltered patterns)
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)

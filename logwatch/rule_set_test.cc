@@ -168,6 +168,75 @@ TEST(RecordProcessorTest, CapturesOnlyWhereTheyAreRead) {
   }
 }
 
+// Rules with the same pattern and captures (twins) take RE2's answer on a line from the first of
+// them to ask: each still gets its own record, exclude and captures, on every line, chunked or not.
+TEST(RecordProcessorTest, TwinRulesShareOneRe2AnswerPerLine) {
+  const std::string pat = R"(svc\[\d+\]: .* took (?P<ms>\d+)ms)";
+  RuleConfig a = Rule("a", pat, {"ms"});
+  a.emit_value = true;
+  a.exclude = "route=/skip ";
+  RuleConfig b = a;
+  b.name = "b";
+  b.exclude.clear();
+  RuleConfig counted = Rule("counted", pat, {"ms"});  // a twin whose captures nobody reads
+  counted.emit_event = false;
+  counted.emit_count = true;
+  RuleConfig other = Rule("other", R"(took (?P<ms>\d+)ms)", {"ms"});
+  other.emit_value = true;
+  RuleConfig ml = Rule("ml", pat, {"ms"});  // a twin joining lines: matched on its records
+  ml.emit_value = true;
+  ml.multiline_start = "svc\\[";
+  auto rs = RuleSet::Compile({a, b, counted, other, ml});
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  EXPECT_EQ((*rs)->MatchTwin(0), 0u);
+  EXPECT_EQ((*rs)->MatchTwin(1), 0u);
+  EXPECT_EQ((*rs)->MatchTwin(2), 0u);
+  EXPECT_EQ((*rs)->MatchTwin(3), 3u);
+  EXPECT_EQ((*rs)->MatchTwin(4), 0u);
+  EXPECT_TRUE((*rs)->HasTwins(0));
+  EXPECT_FALSE((*rs)->HasTwins(3));
+  struct Groups : RecordSink {
+    std::vector<std::pair<size_t, std::vector<std::string>>> got;
+    void OnRecord(const Record& r) override {
+      got.emplace_back(r.rule, std::vector<std::string>(r.groups->begin(), r.groups->end()));
+    }
+  };
+  using G = std::vector<std::string>;
+  using E = std::pair<size_t, G>;
+  const std::vector<std::string> lines = {
+      "svc[1]: level=info route=/a took 12ms",
+      "svc[2]: level=info route=/skip took 7ms",  // a excluded, b and counted not
+      "svc[3]: took nothing",                     // a literal hit RE2 turns down
+      "other took 5ms",
+      "svc[4]: x took 9ms y took 3ms",  // .* is greedy: the last one
+  };
+  std::string chunk;
+  for (const std::string& l : lines) chunk += l + "\n";
+  for (const bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked);
+    RecordProcessor p(*rs, 1024);
+    FileRecords f;
+    p.Attach({"a", "b", "counted", "other", "ml"}, &f);
+    Groups sink;
+    if (chunked) p.OnChunk(chunk);
+    uint64_t off = 0;
+    for (const std::string& l : lines) {
+      p.OnLine("/l", l, off, false, &f, &sink);
+      off += 100;
+    }
+    p.OnChunk({});
+    p.FlushIdle("/l", 0, std::chrono::milliseconds(0), &f, &sink);
+    EXPECT_THAT(sink.got, ::testing::ElementsAre(
+                              E{0, G{"12"}}, E{1, G{"12"}}, E{2, G{}}, E{3, G{"12"}},  // line 1
+                              // line 2, then ml's record of line 1 (line 2 starts another)
+                              E{1, G{"7"}}, E{2, G{}}, E{3, G{"7"}}, E{4, G{"12"}},
+                              E{4, G{"7"}},  // line 3: ml's record of line 2
+                              E{3, G{"5"}},  // line 4 (ml's record of lines 3 and 4 will not match)
+                              E{0, G{"3"}}, E{1, G{"3"}}, E{2, G{}}, E{3, G{"9"}},  // line 5
+                              E{4, G{"3"}}));  // ml's record of line 5, at the flush
+  }
+}
+
 // Rules meant to find where chunk answers could differ from line answers: anchors (^ $ \A \z),
 // a required literal under (?i), classes that cross newlines, captures, a plain literal (exact in
 // both modes), and a multiline start.
