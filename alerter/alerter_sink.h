@@ -116,6 +116,7 @@ class AlerterSink : public consumer::Sink {
   int64_t last_batch_ms_ = 0;
   int64_t last_consume_ms_ = 0;
   int64_t last_tick_ms_ = 0;
+  int64_t last_snapshot_ms_ = 0;
   bool lagging_ = false;
   uint64_t skipped_ = 0;  // re-delivered at or before the saved position
   uint64_t published_ = 0;
