@@ -43,6 +43,9 @@ class AlerterService : public daemon::Service<AlerterConfig> {
     ko.endpoint = config_.endpoint;
     ko.link = config_.link;
     ko.topics = {pb::SAMPLES, pb::EVENTS};
+    // The sink reads samples straight from the envelopes' bytes (AlerterSink::HandleBytes): the
+    // link thread only scans headers, and no Sample or tag map is built and freed per sample.
+    ko.raw_bodies = true;
     HW_ASSIGN_OR_RETURN(kit_, consumer::ConsumerKit::Create(std::move(ko), std::move(sink)));
     HW_RETURN_IF_ERROR(kit_->Start());
     spdlog::info("alerter: {} rules, group {} (start: {}), state in {}", config_.rules.size(),

@@ -1,6 +1,7 @@
 #include "alerter/state.h"
 
 #include <algorithm>
+#include <span>
 
 #include "alerter/notification_text.h"
 #include "common/strings/fnv1a.h"
@@ -21,22 +22,24 @@ std::string Summary(const Rule& rule, std::string_view series, double value) {
   return std::string(series) + " = " + FormatValue(value) + " (" + rule.expr.text + ")";
 }
 
-// Order-independent over the tags (protobuf maps have no order); collisions are resolved by
-// comparing the fields, so the hash only needs to spread.
-uint64_t SeriesHash(std::string_view endpoint, std::string_view metric,
-                    const google::protobuf::Map<std::string, std::string>& tags) {
+// Over tags sorted by key (a series' std::map, or a sample's tags after naming::SortTags), so
+// both ways in find the same series; collisions are resolved by comparing the fields, so the hash
+// only needs to spread.
+template <class Tags>
+uint64_t SeriesHash(std::string_view endpoint, std::string_view metric, const Tags& tags) {
   uint64_t h = strings::Fnv1a64(metric, strings::Fnv1a64(endpoint) ^ 0x9e3779b97f4a7c15ull);
   uint64_t t = 0;
   for (const auto& [k, v] : tags) t += strings::Fnv1a64(v, strings::Fnv1a64(k) * 31);
   return h ^ (t * 0xff51afd7ed558ccdull);
 }
 
-bool SameTags(const std::map<std::string, std::string>& a,
-              const google::protobuf::Map<std::string, std::string>& b) {
-  if (a.size() != static_cast<size_t>(b.size())) return false;
-  for (const auto& [k, v] : b) {
-    auto it = a.find(k);
-    if (it == a.end() || it->second != v) return false;
+// Both sorted by key with each key once: one pass.
+bool SameTags(const std::map<std::string, std::string>& a, std::span<const naming::TagView> b) {
+  if (a.size() != b.size()) return false;
+  size_t i = 0;
+  for (const auto& [k, v] : a) {
+    if (b[i].key != k || b[i].value != v) return false;
+    ++i;
   }
   return true;
 }
@@ -80,77 +83,100 @@ void AlertEngine::Rematch(Series* s) const {
 AlertEngine::Series& AlertEngine::AddSeries(Series s) {
   const auto index = static_cast<uint32_t>(series_store_.size());
   s.index = index;
-  google::protobuf::Map<std::string, std::string> tags;
-  for (const auto& [k, v] : s.tags) tags[k] = v;
-  series_by_hash_.Insert(SeriesHash(s.endpoint, s.metric, tags), index);
+  series_by_hash_.Insert(SeriesHash(s.endpoint, s.metric, s.tags), index);
   series_by_id_.emplace(SeriesId(s.endpoint, s.name), index);
   if (s.has_nodata) nodata_series_.push_back(index);
   series_store_.push_back(std::move(s));
   return series_store_.back();
 }
 
-AlertEngine::Series& AlertEngine::SeriesFor(const std::string& endpoint, const pb::Sample& sample) {
-  const uint64_t h = SeriesHash(endpoint, sample.metric(), sample.tags());
+AlertEngine::Series& AlertEngine::SeriesFor(std::string_view endpoint, std::string_view metric,
+                                            std::span<const naming::TagView> tags) {
+  const uint64_t h = SeriesHash(endpoint, metric, tags);
   const uint32_t found = series_by_hash_.Find(h, [&](uint32_t index) {
     const Series& s = series_store_[index];
-    return s.endpoint == endpoint && s.metric == sample.metric() && SameTags(s.tags, sample.tags());
+    return s.endpoint == endpoint && s.metric == metric && SameTags(s.tags, tags);
   });
   if (found != SeriesIndex::kNone) return series_store_[found];
   Series s;
   s.endpoint = endpoint;
-  s.metric = sample.metric();
-  for (const auto& [k, v] : sample.tags()) s.tags[k] = v;
-  s.name = SeriesName(sample.metric(), sample.tags());
+  s.metric = metric;
+  for (const naming::TagView& t : tags) s.tags.emplace(t.key, t.value);
+  // From the map, as Load does: the name (and so every alert key) is the same however the
+  // sample arrived, and the same as the state saved before.
+  s.name = SeriesName(s.metric, s.tags);
   Rematch(&s);
   return AddSeries(std::move(s));
 }
 
-void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChange>* out) {
-  const std::string& endpoint = batch.endpoint();
-  int64_t newest = 0;
-  for (const pb::Sample& sample : batch.samples()) {
-    ++stats_.samples;
-    newest = std::max(newest, sample.time_ms());
-    // The index: a sample whose metric no rule names costs one hash lookup.
-    if (rules_->ForMetric(sample.metric()).empty()) continue;
-    Series& s = SeriesFor(endpoint, sample);
-    if (s.rules.empty()) continue;
-    if (sample.time_ms() <= s.last_ms) {
-      ++stats_.replayed;
+void AlertEngine::OnSample(std::string_view endpoint, std::string_view metric,
+                           naming::TagView* tags, size_t tag_count, double value, int64_t time_ms,
+                           std::vector<AlertChange>* out) {
+  ++stats_.samples;
+  // The index: a sample whose metric no rule names costs one hash lookup.
+  if (rules_->ForMetric(metric).empty()) return;
+  naming::SortTags(tags, &tag_count);
+  Series& s = SeriesFor(endpoint, metric, std::span<const naming::TagView>(tags, tag_count));
+  if (s.rules.empty()) return;
+  if (time_ms <= s.last_ms) {
+    ++stats_.replayed;
+    return;
+  }
+  s.last_ms = time_ms;
+  MarkSeries(s);
+  s.window.push_back({time_ms, value});
+  if (s.window.size() > s.capacity) s.window.erase(s.window.begin());
+  for (size_t k = 0; k < s.rules.size(); ++k) {
+    const Rule& r = rules_->rules()[s.rules[k]];
+    ++stats_.evaluated;
+    if (r.is_nodata()) {
+      // A point heals a silent series at once.
+      TransitionSeries(&s, k, true, false, true, 0, time_ms, out);
       continue;
     }
-    s.last_ms = sample.time_ms();
-    MarkSeries(s);
-    s.window.push_back({sample.time_ms(), sample.value()});
-    if (s.window.size() > s.capacity) s.window.erase(s.window.begin());
-    for (size_t k = 0; k < s.rules.size(); ++k) {
-      const Rule& r = rules_->rules()[s.rules[k]];
-      ++stats_.evaluated;
-      if (r.is_nodata()) {
-        // A point heals a silent series at once.
-        TransitionSeries(&s, k, true, false, true, 0, sample.time_ms(), out);
-        continue;
-      }
-      const Judgement j = JudgeSeries(r.expr, s.window);
-      bool clear = j.decided && !j.breach;
-      if (r.recover && s.alert[k] != nullptr) {
-        const Judgement rj = JudgeSeries(*r.recover, s.window);
-        clear = rj.decided && rj.breach;
-      }
-      TransitionSeries(&s, k, j.decided, j.breach, clear, j.decided ? j.value : sample.value(),
-                       sample.time_ms(), out);
+    const Judgement j = JudgeSeries(r.expr, s.window);
+    bool clear = j.decided && !j.breach;
+    if (r.recover && s.alert[k] != nullptr) {
+      const Judgement rj = JudgeSeries(*r.recover, s.window);
+      clear = rj.decided && rj.breach;
     }
+    TransitionSeries(&s, k, j.decided, j.breach, clear, j.decided ? j.value : value, time_ms, out);
   }
-  if (newest > 0 || !batch.host_tags().empty()) {
-    Host& h = hosts_[endpoint];
-    h.last_seen_ms = std::max(h.last_seen_ms, newest);
-    // Host tags rarely change: compare before rebuilding the map.
-    if (!SameTags(h.host_tags, batch.host_tags())) {
-      h.host_tags.clear();
-      for (const auto& [k, v] : batch.host_tags()) h.host_tags[k] = v;
-    }
-    MarkHost(endpoint, h);
+}
+
+void AlertEngine::OnHost(std::string_view endpoint, int64_t newest_ms, naming::TagView* host_tags,
+                         size_t host_tag_count) {
+  if (newest_ms <= 0 && host_tag_count == 0) return;
+  auto it = hosts_.find(endpoint);
+  if (it == hosts_.end()) it = hosts_.emplace(std::string(endpoint), Host{}).first;
+  Host& h = it->second;
+  h.last_seen_ms = std::max(h.last_seen_ms, newest_ms);
+  naming::SortTags(host_tags, &host_tag_count);
+  const std::span<const naming::TagView> tags(host_tags, host_tag_count);
+  // Host tags rarely change: compare before rebuilding the map.
+  if (!SameTags(h.host_tags, tags)) {
+    h.host_tags.clear();
+    for (const naming::TagView& t : tags) h.host_tags.emplace(t.key, t.value);
   }
+  MarkHost(it->first, h);
+}
+
+void AlertEngine::OnSamples(const pb::SampleBatch& batch, std::vector<AlertChange>* out,
+                            size_t skip) {
+  const std::string& endpoint = batch.endpoint();
+  int64_t newest = 0;
+  size_t i = 0;
+  for (const pb::Sample& sample : batch.samples()) {
+    newest = std::max(newest, sample.time_ms());
+    if (i++ < skip) continue;
+    pb_tags_.clear();
+    for (const auto& [k, v] : sample.tags()) pb_tags_.push_back({k, v});
+    OnSample(endpoint, sample.metric(), pb_tags_.data(), pb_tags_.size(), sample.value(),
+             sample.time_ms(), out);
+  }
+  pb_tags_.clear();
+  for (const auto& [k, v] : batch.host_tags()) pb_tags_.push_back({k, v});
+  OnHost(endpoint, newest, pb_tags_.data(), pb_tags_.size());
 }
 
 void AlertEngine::OnEvents(const pb::EventBatch& batch, std::vector<AlertChange>* out) {

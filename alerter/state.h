@@ -18,7 +18,9 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -26,6 +28,7 @@
 #include "alerter/alerter_state.pb.h"
 #include "alerter/notification.h"
 #include "alerter/rules.h"
+#include "common/naming/sample_wire.h"
 #include "common/status/status.h"
 #include "hostwatch/v1/hostwatch.pb.h"
 
@@ -62,7 +65,23 @@ class AlertEngine {
   // The wall-clock start: nodata waits one duration from here.
   void Start(int64_t now_ms) { started_ms_ = now_ms; }
 
-  void OnSamples(const hostwatch::v1::SampleBatch& batch, std::vector<AlertChange>* out);
+  // One sample of `endpoint`: the per-sample work for both ways in. The sink reads samples
+  // straight from the envelope's bytes (naming::SamplesWire, no Sample objects); OnSamples takes
+  // them from a parsed batch. `tags` as on the wire: any order, a key may repeat (the last wins,
+  // as in a protobuf map); they are sorted in place. The series is the same either way.
+  void OnSample(std::string_view endpoint, std::string_view metric, naming::TagView* tags,
+                size_t tag_count, double value, int64_t time_ms, std::vector<AlertChange>* out);
+  void OnSample(std::string_view endpoint, naming::SampleView* s, std::vector<AlertChange>* out) {
+    OnSample(endpoint, s->metric, s->tags, s->tag_count, s->value, s->time_ms, out);
+  }
+  // After a batch's samples: its host was heard from (newest_ms, the newest sample's time; 0 for
+  // none) with these host tags (as on the wire; sorted in place).
+  void OnHost(std::string_view endpoint, int64_t newest_ms, naming::TagView* host_tags,
+              size_t host_tag_count);
+  // OnSample for each sample from the `skip`-th on, then OnHost. `skip`: the first samples were
+  // judged already (the sink's wire reader stopped at one it could not read simply).
+  void OnSamples(const hostwatch::v1::SampleBatch& batch, std::vector<AlertChange>* out,
+                 size_t skip = 0);
   void OnEvents(const hostwatch::v1::EventBatch& batch, std::vector<AlertChange>* out);
   // nodata and the expiry of log-event windows. `lagging`: the input is a backlog.
   void Tick(int64_t now_ms, bool lagging, std::vector<AlertChange>* out);
@@ -125,7 +144,9 @@ class AlertEngine {
     bool dirty = false;
   };
 
-  Series& SeriesFor(const std::string& endpoint, const hostwatch::v1::Sample& s);
+  // tags: sorted by key, each key once (naming::SortTags).
+  Series& SeriesFor(std::string_view endpoint, std::string_view metric,
+                    std::span<const naming::TagView> tags);
   Series& AddSeries(Series s);
   void TransitionSeries(Series* s, size_t k, bool decided, bool breach, bool clear, double value,
                         int64_t t_ms, std::vector<AlertChange>* out) {
@@ -221,7 +242,13 @@ class AlertEngine {
   std::unordered_map<std::string, uint32_t> series_by_id_;  // SeriesId -> index (View, Labels)
   std::vector<uint32_t> nodata_series_;                     // indexes with a nodata rule
   std::map<std::string, EventWindow> event_windows_;        // by SeriesId(endpoint, event_rule)
-  std::unordered_map<std::string, Host> hosts_;
+  // Looked up by the wire's string_view endpoint without building a string.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Host, StringHash, std::equal_to<>> hosts_;
+  std::vector<naming::TagView> pb_tags_;  // OnSamples: a parsed sample's tags, as views
   std::map<std::string, hostwatch::v1::Alert> alerts_;  // PENDING and FIRING, by key
   mutable EngineStats stats_;
   // Changed since the last SaveChanges.

@@ -13,9 +13,12 @@
 # 3. alerter: hostwatch-alerter with H x M rules (one per series: endpoint loadgen-HHHH, metric
 #    load.mMMMM, "avg(#3) > 85" recover "avg(#3) < 60"; loadgen's values follow 50 +- 40 sine
 #    curves, so alerts open and close all the time) as a new group starting at the earliest record:
-#    N / (subscribed, config loaded -> the group's lag is 0 in `hostwatch status`). The alerter
-#    commits after its state is saved (at most a second apart), so this rate is low by up to a
-#    second's worth.
+#    N / (subscribed, config loaded -> the group has committed every partition up to the journal's
+#    end as it was before the alerter started, in `hostwatch status`). Not "lag 0": the alerter
+#    publishes AlertBatches into the same journal, which its group never receives (topics samples
+#    and events), so its lag stays above 0 until its next self-metrics envelope (every 10 s) lands
+#    behind them and is committed. The alerter commits after its state is saved (at most a second
+#    apart), so this rate is low by up to a second's worth.
 # 4. latency: loadgen live (wall-clock timestamps) at --rate samples/s for --seconds beside the
 #    alerter, its hosts spread evenly over each second (`loadgen --spread`: an even rate; with
 #    --burst every host publishes at the start of the second, and a probe that lands in the
@@ -107,14 +110,32 @@ DRAIN=$($PY -c "print(round($N / (($t1 - $t0) / 1e9)))")
 } >"$W/alerter.yaml"
 "$ALERTER" --config "$W/alerter.yaml" --check-config >/dev/null
 
+# Each partition's end now, before the alerter runs (from the drain group, which read it all).
+ENDS=$("$HW" status "${BRK[@]}" --json 2>/dev/null | $PY -c '
+import json, sys
+s = json.load(sys.stdin)
+for g in s.get("groups", []):
+    if g.get("group") == "drain":
+        print(json.dumps({str(p.get("partition", 0)): int(p.get("end", 0)) for p in g.get("partitions", [])}))
+        break
+else:
+    print("{}")')
+[[ $ENDS != "{}" ]] || { echo "alerter.sh: no partition ends from the drain group" >&2; exit 1; }
+export ENDS
+# Records of those ENDS the alerter group has not committed yet; -1 before its first commit.
 lag() {
   "$HW" status "${BRK[@]}" --json 2>/dev/null | $PY -c '
-import json, sys
+import json, os, sys
+ends = json.loads(os.environ["ENDS"])
 s = json.load(sys.stdin)
 for g in s.get("groups", []):
     if g.get("group") == "alerter":
         ps = g.get("partitions", [])
-        print(sum(int(p.get("lag", 0)) for p in ps) if ps and any(int(p.get("committed", 0)) for p in ps) else -1)
+        if not ps or not any(int(p.get("committed", 0)) for p in ps):
+            print(-1)
+        else:
+            done = {str(p.get("partition", 0)): int(p.get("committed", 0)) for p in ps}
+            print(sum(max(0, end - done.get(k, 0)) for k, end in ends.items()))
         break
 else:
     print(-1)'

@@ -1,14 +1,18 @@
 // hw_bench_alerter_eval: the alerter's evaluation alone (no broker): R rules over H hosts x M
 // series, fed as SampleBatches of 64 samples, through AlertEngine and the notification pipeline
-// (AlerterSink::Feed, a Delivery that drops everything). Prints samples/s. For bench/alerter.sh.
+// (a Delivery that drops everything). Prints samples/s. For bench/alerter.sh.
 //
-//   hw_bench_alerter_eval [--hosts 100] [--metrics 100] [--ticks 200]
+//   hw_bench_alerter_eval [--hosts 100] [--metrics 100] [--ticks 200] [--parsed 1]
+//
+// The envelopes go in as wire bytes (AlerterSink::FeedBytes, what the daemon does); --parsed 1
+// feeds them as parsed envelopes instead (AlerterSink::Feed, what test-alerts does).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "alerter/alerter_sink.h"
 
@@ -32,11 +36,12 @@ std::string Numbered(const char* prefix, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int hosts = 100, metrics = 100, ticks = 200;
+  int hosts = 100, metrics = 100, ticks = 200, parsed = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--hosts") == 0) hosts = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--metrics") == 0) metrics = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--ticks") == 0) ticks = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--parsed") == 0) parsed = std::atoi(argv[i + 1]);
   }
   hw::alerter::AlerterConfig config;
   config.rules.clear();
@@ -79,6 +84,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  std::vector<std::string> tick_bytes(tick_envelopes.size());
   uint64_t samples = 0;
   double feeding = 0, ticking = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -91,13 +97,22 @@ int main(int argc, char** argv) {
         s.set_time_ms(now);
       }
     }
+    if (!parsed) {
+      for (size_t k = 0; k < tick_envelopes.size(); ++k) {
+        tick_envelopes[k].SerializeToString(&tick_bytes[k]);
+      }
+    }
     const auto tick_start = std::chrono::steady_clock::now();
     sink.TickAt(now);
     ticking += std::chrono::duration<double>(std::chrono::steady_clock::now() - tick_start).count();
     const auto feed_start = std::chrono::steady_clock::now();
-    for (const pb::Envelope& env : tick_envelopes) {
-      samples += static_cast<uint64_t>(env.samples().samples_size());
-      sink.Feed(env, now);
+    for (size_t k = 0; k < tick_envelopes.size(); ++k) {
+      samples += static_cast<uint64_t>(tick_envelopes[k].samples().samples_size());
+      if (parsed) {
+        sink.Feed(tick_envelopes[k], now);
+      } else {
+        sink.FeedBytes(tick_bytes[k], now);
+      }
     }
     feeding += std::chrono::duration<double>(std::chrono::steady_clock::now() - feed_start).count();
   }
@@ -107,9 +122,9 @@ int main(int argc, char** argv) {
   const hw::alerter::EngineStats st = sink.engine().stats();
   std::printf(
       "{\"rules\": %zu, \"series\": %llu, \"samples\": %llu, \"seconds\": %.3f, "
-      "\"samples_per_s\": %.0f, \"firing\": %llu, \"tick_seconds\": %.3f}\n",
+      "\"samples_per_s\": %.0f, \"firing\": %llu, \"tick_seconds\": %.3f, \"input\": \"%s\"}\n",
       config.rules.size(), static_cast<unsigned long long>(st.series),
       static_cast<unsigned long long>(samples), secs, static_cast<double>(samples) / feeding,
-      static_cast<unsigned long long>(st.firing), ticking);
+      static_cast<unsigned long long>(st.firing), ticking, parsed ? "parsed" : "bytes");
   return 0;
 }
