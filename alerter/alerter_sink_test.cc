@@ -66,6 +66,7 @@ class AlerterSinkTest : public ::testing::Test {
     SinkOptions o;
     o.now_ms = [this] { return now_; };
     o.publish = [this](const pb::AlertBatch& b) {
+      batch_sizes_.push_back(b.alerts_size());
       for (const pb::Alert& a : b.alerts()) published_.push_back(a);
       return Status::Ok();
     };
@@ -78,7 +79,46 @@ class AlerterSinkTest : public ::testing::Test {
   testing::TempDir dir_;
   int64_t now_ = kT0;
   std::vector<pb::Alert> published_;
+  std::vector<int> batch_sizes_;  // alerts per published AlertBatch
 };
+
+void AddSample(consumer::Delivery& d, double v, int64_t t_ms) {
+  pb::Sample* s = d.envelope.mutable_samples()->add_samples();
+  s->set_metric("cpu.busy");
+  s->set_value(v);
+  s->set_time_ms(t_ms);
+}
+
+// Live, the changes of one delivered batch go out in one AlertBatch (not one per envelope), yet a
+// change waits behind at most kPublishEverySamples judged samples, not behind a whole long batch.
+TEST_F(AlerterSinkTest, LiveChangesShareAnAlertBatchButWaitForABoundedNumberOfSamples) {
+  RecordingDelivery* delivery = nullptr;
+  auto sink = MakeSink(&delivery);
+  ASSERT_TRUE(sink->Open().ok());
+  RecordingFinisher f;
+  auto breaching = [&](uint64_t offset, const std::string& ep) {
+    consumer::Delivery d = SampleDelivery(offset, ep, 95, now_, now_);
+    AddSample(d, 96, now_ + 10 * kS);
+    AddSample(d, 97, now_ + 20 * kS);  // all(#3) > 90: fires on this one
+    return d;
+  };
+  std::vector<consumer::Delivery> batch;
+  batch.push_back(breaching(1, "web-01"));
+  batch.push_back(breaching(2, "web-02"));
+  consumer::Delivery quiet = SampleDelivery(3, "quiet-01", 10, now_, now_);
+  for (uint64_t i = 1; i < AlerterSink::kPublishEverySamples; ++i)
+    AddSample(quiet, 10, now_ + static_cast<int64_t>(i) * 10 * kS);
+  batch.push_back(std::move(quiet));
+  batch.push_back(breaching(4, "web-03"));
+  sink->Consume(batch, f);
+  EXPECT_FALSE(sink->lagging());
+  EXPECT_EQ(batch_sizes_, (std::vector<int>{2, 1}))
+      << "web-01 and web-02 together once the quiet host's samples passed the bound, web-03 at the "
+         "batch's end";
+  EXPECT_EQ(sink->publishes(), 2u);
+  ASSERT_EQ(published_.size(), 3u);
+  for (const pb::Alert& a : published_) EXPECT_EQ(a.state(), pb::Alert::FIRING);
+}
 
 TEST_F(AlerterSinkTest, FinishesOnlyAfterTheStateIsSavedAndARestartDoesNotRenotify) {
   RecordingDelivery* delivery = nullptr;

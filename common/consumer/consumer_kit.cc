@@ -125,6 +125,17 @@ struct ConsumerKit::Impl final : Finisher {
         if (finished.empty() && !stop_link) link_cv.WaitUntil(&mu, Clock::now() + kLinkPoll);
         continue;
       }
+      if (SinkHasABatchWaiting()) {
+        // The sink is behind: what arrives meanwhile waits in the socket and is taken as one batch
+        // once the sink takes this one, instead of waking this thread for every few envelopes
+        // (each wake-up a poll here and an eventfd write on ZeroMQ's I/O thread: with a backlog
+        // that was most of the link's CPU, bench/alerter.sh). Heartbeats keep going.
+        (void)link->Poll(0ms, 0);
+        MutexLock lock(&mu);
+        if (!queue.empty() && finished.empty() && !stop_link)
+          link_cv.WaitUntil(&mu, Clock::now() + kLinkPoll);
+        continue;
+      }
       Result<std::vector<Delivery>> got = link->Poll(kLinkPoll, options.max_batch);
       if (!got.ok()) {
         if (auto n = poll_log.Allow())
@@ -140,6 +151,11 @@ struct ConsumerKit::Impl final : Finisher {
     CommitFinished();
     MutexLock lock(&mu);
     link_exited = true;
+  }
+
+  bool SinkHasABatchWaiting() const {
+    MutexLock lock(&mu);
+    return !queue.empty();
   }
 
   void Hand(std::vector<Delivery> batch) {
@@ -159,6 +175,7 @@ struct ConsumerKit::Impl final : Finisher {
     stats.malformed = ls.malformed;
     if (newest_sent > 0) stats.lag_s = std::max(0.0, (WallMs() - newest_sent) / 1000.0);
     queue.push_back(std::move(batch));
+    stats.waiting_batches = queue.size();
     stats.inflight_bytes = tracker.outstanding_bytes();
     stats.inflight = tracker.outstanding();
     sink_cv.Signal();
@@ -237,6 +254,8 @@ struct ConsumerKit::Impl final : Finisher {
           batch = std::move(queue.front());
           queue.pop_front();
           have = true;
+          stats.waiting_batches = queue.size();
+          if (queue.empty()) link_cv.Signal();  // the link thread may take the next batch
         }
         sink_busy_since = Clock::now();
       }
@@ -274,6 +293,7 @@ struct ConsumerKit::Impl final : Finisher {
     out.Counter(p + "commit_errors", s.commit_errors);
     out.Gauge(p + "lag_s", s.lag_s);
     out.Gauge(p + "inflight_bytes", static_cast<double>(s.inflight_bytes));
+    out.Gauge(p + "waiting_batches", static_cast<double>(s.waiting_batches));
     out.Gauge(p + "commit_latency_ms", s.commit_latency_ms);
     const size_t own = samples.size();
     sink->AppendMetrics(MetricOut{&samples});

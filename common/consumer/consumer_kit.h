@@ -120,6 +120,9 @@ struct KitStats {
   uint64_t inflight_bytes = 0;  // handed to the sink, not finished
   uint64_t inflight = 0;
   uint64_t backpressure_waits = 0;
+  // Batches handed to the sink that it has not started on. At most 1: while one waits, the link
+  // thread takes nothing more (what arrives waits in the socket, to be taken as one batch).
+  uint64_t waiting_batches = 0;
   double lag_s = 0;              // age (sent_ms) of the newest envelope handed to the sink
   double commit_latency_ms = 0;  // last: handed to the sink -> committed, for the oldest in it
 };

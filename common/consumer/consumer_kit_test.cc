@@ -226,6 +226,45 @@ TEST_F(ConsumerKitTest, BackpressureHoldsDeliveriesUntilTheSinkCatchesUp) {
   EXPECT_TRUE(WaitFor([&] { return broker_->committed()[0] == sink->got().back().offset; }, 5s));
 }
 
+// While the sink works on one batch and the next waits for it, the link thread takes nothing more:
+// later deliveries wait in the socket and come as one batch, not as a wake-up per envelope.
+TEST_F(ConsumerKitTest, WhileABatchWaitsForTheSinkTheLinkTakesNoMore) {
+  StartBroker(Journal(1, 200));
+  KitOptions o = Options();
+  o.credit = 8;
+  o.max_batch = 2;  // small batches: without the wait, dozens would queue up behind the sink
+  auto sink_owner = std::make_unique<RecordingSink>();
+  RecordingSink* sink = sink_owner.get();
+  sink->set_hang(true);
+  auto kit = ConsumerKit::Create(o, std::move(sink_owner));
+  ASSERT_TRUE(kit.ok());
+  // Destroyed before the kit: a failed assertion must not leave Stop() waiting on a hung sink.
+  struct Unhang {
+    RecordingSink* sink;
+    ~Unhang() { sink->set_hang(false); }
+  } unhang{sink};
+  ASSERT_TRUE((*kit)->Start().ok());
+  ASSERT_TRUE(
+      WaitFor([&] { return sink->count() > 0 && (*kit)->stats().waiting_batches >= 1; }, 10s));
+  const uint64_t handed = (*kit)->stats().deliveries;
+  EXPECT_LE(handed, 4u);
+  // Holding the sink: nothing more is handed over. (Before, the link thread kept taking what the
+  // broker sent and queued it, batch after batch.)
+  EXPECT_FALSE(WaitFor(
+      [&] {
+        const KitStats s = (*kit)->stats();
+        return s.deliveries > handed || s.waiting_batches > 1;
+      },
+      500ms));
+  sink->set_finish_at_once(true);
+  sink->FinishNow(sink->got());
+  sink->set_hang(false);
+  ASSERT_TRUE(WaitFor([&] { return sink->count() == 200; }, 20s)) << sink->count();
+  EXPECT_TRUE(WaitFor([&] { return broker_->committed()[0] == sink->got().back().offset; }, 5s));
+  EXPECT_EQ(broker_->over_grants(), 0u);
+  (*kit)->Stop();
+}
+
 TEST_F(ConsumerKitTest, AHungSinkFailsHealthWhileTheLinkThreadGoesOn) {
   StartBroker(Journal(1, 1));
   KitOptions o = Options();
