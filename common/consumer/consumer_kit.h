@@ -14,10 +14,15 @@
 //    max_inflight_bytes, the link thread stops taking deliveries from the link (so the link
 //    stops returning credit, and the broker stops sending) and waits on the sink's progress, not
 //    in a spin; it keeps heartbeating meanwhile.
+//  - At most one batch waits for the sink: while one does, the link thread takes nothing more
+//    and what arrives stays in the socket, to be taken as one batch when the sink takes the
+//    waiting one. A sink that is behind thus gets a few big batches, not a wake-up of this thread
+//    (and a signal from ZeroMQ's I/O thread) per few envelopes; a sink that keeps up sees no
+//    difference.
 //  - Where a group starts: `link.start` applies only to a group the brokers do not know yet; a
 //    group with a commit always resumes after it.
 //  - Self-metrics `hostwatch.<component>.*` (deliveries, duplicates, malformed, commits, lag,
-//    in-flight bytes, commit latency, plus the sink's own) are published every
+//    in-flight bytes, waiting batches, commit latency, plus the sink's own) are published every
 //    self_metrics_interval through the kit's producer link, which the sink may also use (the
 //    alerter publishes its AlertBatches there).
 //  - Health (the watchdog): the sink thread is alive and makes progress while work is pending.
