@@ -345,6 +345,42 @@ void ProducerLink::Impl::Run() {
       }
     }
 
+    if (failover) {
+      if (Status st = OpenSocket(reopen_index); !st.ok()) {
+        choice.ConnectFailed(Ms(now));  // keep the old socket; try again after failover_after
+        spdlog::error("{}: {}", source, st.ToString());
+      } else {
+        MutexLock lock(&mu);
+        broker_index = reopen_index;
+        window.GoBack();  // what was in flight on the old socket is resent
+      }
+    } else if (!heartbeat.empty()) {
+      // Not connected (ZMQ_IMMEDIATE): nothing to prove; the next is an idle time away either way.
+      if (zmq_send(socket.get(), heartbeat.data(), heartbeat.size(), ZMQ_DONTWAIT) >= 0) {
+        choice.liveness().Sent(Ms(now));
+        MutexLock lock(&mu);
+        ++heartbeats;
+      } else {
+        choice.liveness().Skipped(Ms(now));
+      }
+    } else if (!frames.empty()) {
+      size_t sent = 0;
+      for (const std::string& f : frames) {
+        if (zmq_send(socket.get(), f.data(), f.size(), ZMQ_DONTWAIT) < 0)
+          break;  // EAGAIN: not connected
+        ++sent;
+      }
+      if (sent > 0) choice.liveness().Sent(Ms(now));
+      MutexLock lock(&mu);
+      // Publish re-epoched meanwhile: the frames are void.
+      if (window.epoch() == frames_epoch) window.OnSent(first_seq, frames.size(), sent, Ms(now));
+    }
+
+    // The spool's sync (an fdatasync: milliseconds, up to tens on a busy disk) comes after this
+    // round's frames are sent, not before: a producer that publishes less often than the sync
+    // interval (the collector) took a sync right before every envelope it sent. Sending first
+    // costs no durability: an acked record needs none here, and an unacked one is as durable as
+    // before once the sync is done.
     if (!sync_batch.empty()) {
       if (Status st = sync_batch.Run(); !st.ok()) {
         MutexLock lock(&mu);  // error_log is mu's too
@@ -356,41 +392,6 @@ void ProducerLink::Impl::Run() {
       }
       sync_batch = spool::Spool::SyncBatch();
     }
-
-    if (failover) {
-      if (Status st = OpenSocket(reopen_index); !st.ok()) {
-        choice.ConnectFailed(Ms(now));  // keep the old socket; try again after failover_after
-        spdlog::error("{}: {}", source, st.ToString());
-        continue;
-      }
-      MutexLock lock(&mu);
-      broker_index = reopen_index;
-      window.GoBack();  // what was in flight on the old socket is resent
-      continue;
-    }
-    if (!heartbeat.empty()) {
-      // Not connected (ZMQ_IMMEDIATE): nothing to prove; the next is an idle time away either way.
-      if (zmq_send(socket.get(), heartbeat.data(), heartbeat.size(), ZMQ_DONTWAIT) >= 0) {
-        choice.liveness().Sent(Ms(now));
-        MutexLock lock(&mu);
-        ++heartbeats;
-      } else {
-        choice.liveness().Skipped(Ms(now));
-      }
-      continue;
-    }
-    if (frames.empty()) continue;
-
-    size_t sent = 0;
-    for (const std::string& f : frames) {
-      if (zmq_send(socket.get(), f.data(), f.size(), ZMQ_DONTWAIT) < 0)
-        break;  // EAGAIN: not connected
-      ++sent;
-    }
-    if (sent > 0) choice.liveness().Sent(Ms(now));
-    MutexLock lock(&mu);
-    if (window.epoch() != frames_epoch) continue;  // Publish re-epoched meanwhile: frames are void
-    window.OnSent(first_seq, frames.size(), sent, Ms(now));
   }
   zmq_msg_close(&msg);
   CloseSocket();
