@@ -67,8 +67,10 @@ class Flags {
       Die(tool_, std::string(name) + ": want a number, got " + *v);
     return d;
   }
+  // The default is returned as it is: UINT64_MAX ("no limit") does not survive a trip through
+  // double (2^64 converts back out of range, which gave 0, and a tool that stopped at once).
   uint64_t Count(std::string_view name, uint64_t dflt) const {
-    return static_cast<uint64_t>(Num(name, static_cast<double>(dflt)));
+    return Has(name) ? static_cast<uint64_t>(Num(name, 0)) : dflt;
   }
 
  private:
