@@ -7,8 +7,8 @@
 // no load at all). A collector publishes over a link that is already up; so does this tool: it
 // waits for the ack of a warm-up sample (the low value) before the first probe.
 //
-// Prints the number of probes published. Exit 0, 1 when the warm-up was not acked in --timeout
-// seconds, 2 on a usage error.
+// Prints one JSON line with the number of probes published. Exit 0, 1 when the warm-up was not
+// acked in --timeout seconds, 2 on a usage error.
 #include <string>
 
 #include "bench/tools/bench_util.h"
@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   }
   (void)(*link)->WaitAcked(timeout);
   (*link)->Stop(std::chrono::milliseconds(1000));
-  std::printf("%llu\n", static_cast<unsigned long long>(probes));
+  std::printf("{\"tool\": \"hw_bench_probe\", \"probes\": %llu}\n",
+              static_cast<unsigned long long>(probes));
   return 0;
 }
