@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -52,14 +53,15 @@ class AlerterTest : public ::testing::Test {
         "       recover: \"avg(#3) < 80\", severity: critical, receivers: [ops]}\n");
   }
 
-  void WriteConfig(const std::string& rules_yaml, const std::string& extra_yaml = "") {
+  void WriteConfig(const std::string& rules_yaml, const std::string& extra_yaml = "",
+                   const std::string& group_interval = "2s") {
     config_ = dir_.path() / "alerter.yaml";
     std::ofstream(config_) << "alerter:\n"
                            << "  endpoint: alerter-test\n"
                            << "  state_dir: " << dir_.Sub("state").string() << "\n"
                            << "  outbox_dir: " << dir_.Sub("outbox").string() << "\n"
                            << "  group_wait: 1s\n"
-                           << "  group_interval: 2s\n"
+                           << "  group_interval: " << group_interval << "\n"
                            << "  receivers: {ops: {email: [ops@example.com]}}\n"
                            << extra_yaml << "  rules:\n"
                            << rules_yaml << "link:\n"
@@ -154,6 +156,27 @@ class AlerterTest : public ::testing::Test {
     return out;
   }
 
+  // The text of every .eml handed to delivery so far, quoted-printable soft line breaks undone
+  // (a long body line is cut with "=" CRLF, which could split a host's name).
+  std::string SentMail() {
+    std::string all;
+    const fs::path sent = dir_.path() / "outbox" / "sent";
+    if (!fs::exists(sent)) return all;
+    for (const auto& e : fs::directory_iterator(sent)) all += ReadAll(e.path());
+    std::string out;
+    out.reserve(all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (all[i] == '=' && all.compare(i + 1, 2, "\r\n") == 0) {
+        i += 2;
+      } else if (all[i] == '=' && all.compare(i + 1, 1, "\n") == 0) {
+        i += 1;
+      } else {
+        out += all[i];
+      }
+    }
+    return out;
+  }
+
   std::string Logs() {
     std::string all;
     for (int i = 1; i <= starts_; ++i) {
@@ -195,6 +218,90 @@ TEST_F(AlerterTest, FiresOnTheThirdBreachOnceAndKill9DoesNotRenotify) {
   const std::vector<std::string> subjects = Subjects();
   ASSERT_EQ(subjects.size(), 2u) << Logs();
   EXPECT_NE(subjects[1].find("RESOLVED"), std::string::npos) << subjects[1];
+  EXPECT_EQ(alerter_->Stop(), 0);
+}
+
+// A value crossing the threshold every interval (2 s here, longer than group_wait) for 20
+// intervals: the first breach is told after group_wait, and the group's next message would wait
+// group_interval (60 s), so the flapping costs at most 2 messages, not one per change.
+TEST_F(AlerterTest, AValueFlappingEveryIntervalForTwentyIntervalsGivesAtMostTwo) {
+  WriteConfig(
+      "    - {name: cpu_high, metric: cpu.busy, expr: \"all(#1) > 90\", receivers: [ops]}\n", "",
+      "60s");
+  StartAlerter();
+  for (int i = 0; i < 20; ++i) {
+    Publish("flappy", i % 2 == 0 ? 95 : 50, WallMs());
+    std::this_thread::sleep_for(2s);  // the scenario's interval, not a wait for a result
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return !Subjects().empty(); }, 10s)) << Logs();
+  EXPECT_FALSE(testing::WaitFor([&] { return Subjects().size() > 2; }, 3s)) << Logs();
+  const std::vector<std::string> subjects = Subjects();
+  EXPECT_LE(subjects.size(), 2u) << Logs();
+  EXPECT_NE(subjects[0].find("[FIRING] cpu_high on flappy"), std::string::npos) << subjects[0];
+  EXPECT_EQ(alerter_->Stop(), 0);
+}
+
+// 500 hosts (hostwatch loadgen: loadgen-0001 ... loadgen-0500, each its own source) breach in the
+// same second: at most 3 mails in the first minute, and together they name all 500.
+TEST_F(AlerterTest, FiveHundredHostsBreachingInOneSecondAreAtMostThreeMailsListingAll) {
+  // loadgen's values follow 50 +- 40 sine curves: every first sample is above 0.
+  WriteConfig(
+      "    - {name: fleet_high, metric: load.m0001, expr: \"all(#1) > 0\", receivers: [ops]}\n");
+  StartAlerter();
+  const auto start = std::chrono::steady_clock::now();
+  // Two processes of 250 (loadgen's limit is 256 links a process), both live: every host
+  // publishes at the start of the next wall-clock second.
+  std::vector<testing::Subprocess> loadgens;
+  for (const char* first : {"1", "251"}) {
+    testing::SubprocessOptions o;
+    o.argv = {HW_BINARY_DIR "/cli/hostwatch",
+              "loadgen",
+              "--broker",
+              broker_->frontend(),
+              "--hosts",
+              "250",
+              "--first-host",
+              first,
+              "--metrics",
+              "1",
+              "--interval",
+              "1",
+              "--duration",
+              "1"};
+    o.stderr_path = dir_.path() / (std::string("loadgen-") + first + ".log");
+    auto p = testing::Subprocess::Start(o);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    loadgens.push_back(std::move(p).value());
+  }
+  for (testing::Subprocess& p : loadgens) ASSERT_EQ(p.Wait(60s), std::optional<int>(0));
+  auto hosts_named = [&] {
+    const std::string mail = SentMail();
+    std::set<std::string> hosts;
+    for (size_t at = mail.find("loadgen-"); at != std::string::npos;
+         at = mail.find("loadgen-", at + 1)) {
+      hosts.insert(mail.substr(at, 12));
+    }
+    return hosts;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return hosts_named().size() >= 500; }, 50s))
+      << hosts_named().size() << " hosts named\n"
+      << Logs();
+  const std::set<std::string> named = hosts_named();
+  EXPECT_EQ(named.size(), 500u);
+  EXPECT_EQ(named.count("loadgen-0001"), 1u);
+  EXPECT_EQ(named.count("loadgen-0500"), 1u);
+  // Whatever else goes out in the first minute still counts.
+  const auto minute = start + 60s;
+  if (std::chrono::steady_clock::now() < minute) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        minute - std::chrono::steady_clock::now());
+    EXPECT_FALSE(testing::WaitFor([&] { return Subjects().size() > 3; }, std::min(left, 5000ms)))
+        << Logs();
+  }
+  const std::vector<std::string> subjects = Subjects();
+  EXPECT_LE(subjects.size(), 3u);
+  ASSERT_FALSE(subjects.empty());
+  EXPECT_NE(subjects[0].find("fleet_high on "), std::string::npos) << subjects[0];
   EXPECT_EQ(alerter_->Stop(), 0);
 }
 
