@@ -111,28 +111,25 @@ struct ConsumerKit::Impl final : Finisher {
 
   void RunLink() {
     for (;;) {
+      bool batch_waiting = false;
       {
         MutexLock lock(&mu);
         if (stop_link) break;
+        batch_waiting = !queue.empty();
       }
       CommitFinished();
-      if (tracker.outstanding_bytes() >= options.max_inflight_bytes || !taking) {
-        // Keep the membership alive (heartbeats, housekeeping) but take nothing: the link gives
-        // no credit back, so the broker stops sending.
+      const bool over_budget = tracker.outstanding_bytes() >= options.max_inflight_bytes || !taking;
+      if (over_budget || batch_waiting) {
+        // Take nothing, but keep the membership alive (heartbeats, housekeeping). Over budget:
+        // the link gives no credit back, so the broker stops sending. A batch waiting for the
+        // sink: what arrives meanwhile stays in the socket and is taken as one batch once the
+        // sink takes this one, instead of waking this thread for every few envelopes (each
+        // wake-up a poll here and an eventfd write on ZeroMQ's I/O thread: with a backlog that
+        // was most of the link's CPU, bench/alerter.sh).
         (void)link->Poll(0ms, 0);
         MutexLock lock(&mu);
-        ++stats.backpressure_waits;
-        if (finished.empty() && !stop_link) link_cv.WaitUntil(&mu, Clock::now() + kLinkPoll);
-        continue;
-      }
-      if (SinkHasABatchWaiting()) {
-        // The sink is behind: what arrives meanwhile waits in the socket and is taken as one batch
-        // once the sink takes this one, instead of waking this thread for every few envelopes
-        // (each wake-up a poll here and an eventfd write on ZeroMQ's I/O thread: with a backlog
-        // that was most of the link's CPU, bench/alerter.sh). Heartbeats keep going.
-        (void)link->Poll(0ms, 0);
-        MutexLock lock(&mu);
-        if (!queue.empty() && finished.empty() && !stop_link)
+        if (over_budget) ++stats.backpressure_waits;
+        if (finished.empty() && !stop_link && (over_budget || !queue.empty()))
           link_cv.WaitUntil(&mu, Clock::now() + kLinkPoll);
         continue;
       }
@@ -151,11 +148,6 @@ struct ConsumerKit::Impl final : Finisher {
     CommitFinished();
     MutexLock lock(&mu);
     link_exited = true;
-  }
-
-  bool SinkHasABatchWaiting() const {
-    MutexLock lock(&mu);
-    return !queue.empty();
   }
 
   void Hand(std::vector<Delivery> batch) {
