@@ -127,7 +127,6 @@ void AlerterSink::Handle(const pb::Envelope& env, int64_t now_ms) {
   std::vector<AlertChange> changes;
   switch (env.body_case()) {
     case pb::Envelope::kSamples:
-      judged_since_publish_ += static_cast<uint64_t>(env.samples().samples_size());
       engine_->OnSamples(env.samples(), &changes);
       dirty_ = true;
       break;
@@ -154,7 +153,6 @@ bool AlerterSink::HandleBytes(std::string_view bytes, int64_t now_ms) {
       engine_->OnSample(endpoint, &sample_, &changes);
       ++judged;
     }
-    judged_since_publish_ += judged;
     if (wire_.ok()) {
       naming::TagView host_tags[naming::kMaxWireTags];
       const size_t count = wire_.host_tag_count();
@@ -175,7 +173,6 @@ bool AlerterSink::HandleBytes(std::string_view bytes, int64_t now_ms) {
     return false;
   }
   if (env.has_samples()) {
-    judged_since_publish_ += static_cast<uint64_t>(env.samples().samples_size()) - judged;
     engine_->OnSamples(env.samples(), &changes, judged);
     dirty_ = true;
     Route(changes, now_ms);
@@ -212,12 +209,13 @@ void AlerterSink::Consume(std::vector<consumer::Delivery> batch, consumer::Finis
     positions_[pos_key] = d.offset;
     unfinished_.push_back(consumer::IdOf(d));
     dirty_ = true;
+    samples_since_publish_ += d.items;  // counted by the link as it read the envelope
     // Live, a change goes out within about a millisecond of judging, not after the rest of a long
     // batch; while catching up on a backlog, once per batch. Not after every envelope: at 100k
     // samples/s with alerts changing all the time that was an AlertBatch (a spool write on this
     // thread, a send and an ack on the producer link, a journal append at the broker) per 64
     // samples, a sixth of the alerter's CPU (bench/alerter.sh, docs/benchmarks.md).
-    if (!lagging_ && judged_since_publish_ >= kPublishEverySamples) PublishPending();
+    if (!lagging_ && samples_since_publish_ >= kPublishEverySamples) PublishPending();
   }
   last_batch_ms_ = now;
   if (!already.empty()) finisher.Finish(already);
@@ -277,9 +275,8 @@ void AlerterSink::Close(consumer::Finisher& finisher) {
 }
 
 void AlerterSink::PublishPending() {
-  judged_since_publish_ = 0;
+  samples_since_publish_ = 0;
   if (to_publish_.alerts_size() == 0) return;
-  ++publishes_;
   if (options_.publish) {
     // The producer link spools before it returns; a refusal (a full disk) loses only the
     // broadcast of these changes, never the alert state or the notifications.

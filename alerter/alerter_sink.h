@@ -83,10 +83,10 @@ class AlerterSink : public consumer::Sink {
   const AlertEngine& engine() const { return *engine_; }
   const Pipeline& pipeline() const { return *pipeline_; }
   bool lagging() const { return lagging_; }
-  uint64_t publishes() const { return publishes_; }
 
-  // Live, a change waits for at most this many more samples to be judged (about a millisecond)
-  // before it is published, so the changes of a delivered batch share one AlertBatch.
+  // Live, a change waits for at most this many more samples to be consumed (about a
+  // millisecond of judging) before it is published, so the changes of a delivered batch share one
+  // AlertBatch.
   static constexpr uint64_t kPublishEverySamples = 2048;
 
  private:
@@ -115,9 +115,9 @@ class AlerterSink : public consumer::Sink {
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> positions_;
   std::vector<consumer::DeliveryId> unfinished_;  // processed, waiting for the next save
   hostwatch::v1::AlertBatch to_publish_;
-  // Samples judged since the last publish. Live, pending changes go out once this reaches
+  // Samples consumed since the last publish. Live, pending changes go out once this reaches
   // kPublishEverySamples or the delivered batch ends, whichever comes first.
-  uint64_t judged_since_publish_ = 0;
+  uint64_t samples_since_publish_ = 0;
   bool dirty_ = false;
   bool whole_next_ = false;  // a reload: the next save replaces the state
   int64_t last_save_ms_ = 0;
@@ -128,7 +128,6 @@ class AlerterSink : public consumer::Sink {
   bool lagging_ = false;
   uint64_t skipped_ = 0;    // re-delivered at or before the saved position
   uint64_t published_ = 0;  // alerts
-  uint64_t publishes_ = 0;  // AlertBatches
   uint64_t publish_errors_ = 0;
   uint64_t malformed_ = 0;  // envelope bytes that did not parse: skipped, finished
   daemon::RepeatLimiter malformed_log_{std::chrono::seconds(10)};

@@ -36,6 +36,7 @@ consumer::Delivery SampleDelivery(uint64_t offset, const std::string& ep, double
   s->set_value(v);
   s->set_time_ms(t_ms);
   d.envelope.set_sent_ms(sent_ms);
+  d.items = 1;  // as the link counts them
   return d;
 }
 
@@ -87,6 +88,7 @@ void AddSample(consumer::Delivery& d, double v, int64_t t_ms) {
   s->set_metric("cpu.busy");
   s->set_value(v);
   s->set_time_ms(t_ms);
+  ++d.items;
 }
 
 // Live, the changes of one delivered batch go out in one AlertBatch (not one per envelope), yet a
@@ -115,7 +117,7 @@ TEST_F(AlerterSinkTest, LiveChangesShareAnAlertBatchButWaitForABoundedNumberOfSa
   EXPECT_EQ(batch_sizes_, (std::vector<int>{2, 1}))
       << "web-01 and web-02 together once the quiet host's samples passed the bound, web-03 at the "
          "batch's end";
-  EXPECT_EQ(sink->publishes(), 2u);
+  EXPECT_EQ(batch_sizes_.size(), 2u);
   ASSERT_EQ(published_.size(), 3u);
   for (const pb::Alert& a : published_) EXPECT_EQ(a.state(), pb::Alert::FIRING);
 }
