@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/naming/naming.h"
+#include "common/testing/mail_text.h"
 
 namespace hw::alerter::delivery {
 namespace {
@@ -37,25 +38,6 @@ Notification Firing(int hosts) {
   for (int i = 0; i < hosts; ++i) n.alerts.push_back(MakeAlert("web-" + std::to_string(i), 95.5));
   n.time_ms = 1764917030000;
   return n;
-}
-
-// Decodes quoted-printable (soft breaks, =XX, CRLF to LF) so tests can read the body.
-std::string DecodeQp(std::string_view qp) {
-  std::string out;
-  for (size_t i = 0; i < qp.size(); ++i) {
-    if (qp[i] == '=' && i + 2 < qp.size() + 1 && qp.substr(i + 1, 2) == "\r\n") {
-      i += 2;
-    } else if (qp[i] == '=' && i + 2 < qp.size()) {
-      out.push_back(static_cast<char>(std::stoi(std::string(qp.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else if (qp[i] == '\r' && i + 1 < qp.size() && qp[i + 1] == '\n') {
-      out.push_back('\n');
-      ++i;
-    } else {
-      out.push_back(qp[i]);
-    }
-  }
-  return out;
 }
 
 struct ParsedMail {
@@ -239,7 +221,7 @@ TEST(MailFormatTest, HostileLogLineCannotAddHeadersOrEndTheData) {
       EXPECT_EQ(mail[i + 1], '\n') << "bare CR at " << i;
     }
   }
-  const std::string body = DecodeQp(p.body);
+  const std::string body = testing::DecodeQuotedPrintable(p.body);
   EXPECT_TRUE(naming::IsValidUtf8(body));
   EXPECT_NE(body.find("| GET /\\r\\nBcc: x@y\n"), std::string::npos);
   EXPECT_NE(body.find("| \\r\\n.\\r\\n\n"), std::string::npos);
@@ -281,11 +263,11 @@ TEST(MailFormatTest, QuotedPrintableKeepsLinesShortAndDotsSafe) {
   EXPECT_EQ(qp.substr(0, 5), "=2E\r\n");
   EXPECT_NE(qp.find("trailing=20\r\n"), std::string::npos);
   EXPECT_NE(qp.find("x=3Dy"), std::string::npos);
-  EXPECT_EQ(DecodeQp(qp), ".\n" + std::string(200, 'x') + "\ntrailing \nx=y");
+  EXPECT_EQ(testing::DecodeQuotedPrintable(qp), ".\n" + std::string(200, 'x') + "\ntrailing \nx=y");
   // A '.' that a soft break would put first on a line is encoded.
   const std::string dots = QuotedPrintable(std::string(300, '.'));
   EXPECT_EQ(dots.find("\r\n."), std::string::npos);
-  EXPECT_EQ(DecodeQp(dots), std::string(300, '.'));
+  EXPECT_EQ(testing::DecodeQuotedPrintable(dots), std::string(300, '.'));
 }
 
 TEST(MailFormatTest, AddressesAndMessageIds) {

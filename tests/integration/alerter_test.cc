@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/testing/mail_text.h"
 #include "common/testing/subprocess.h"
 #include "common/testing/temp_dir.h"
 #include "common/testing/wait.h"
@@ -156,25 +157,14 @@ class AlerterTest : public ::testing::Test {
     return out;
   }
 
-  // The text of every .eml handed to delivery so far, quoted-printable soft line breaks undone
-  // (a long body line is cut with "=" CRLF, which could split a host's name).
-  std::string SentMail() {
+  // The decoded bodies of every .eml handed to delivery so far.
+  std::string SentMailBodies() {
     std::string all;
     const fs::path sent = dir_.path() / "outbox" / "sent";
     if (!fs::exists(sent)) return all;
-    for (const auto& e : fs::directory_iterator(sent)) all += ReadAll(e.path());
-    std::string out;
-    out.reserve(all.size());
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (all[i] == '=' && all.compare(i + 1, 2, "\r\n") == 0) {
-        i += 2;
-      } else if (all[i] == '=' && all.compare(i + 1, 1, "\n") == 0) {
-        i += 1;
-      } else {
-        out += all[i];
-      }
-    }
-    return out;
+    for (const auto& e : fs::directory_iterator(sent))
+      all += testing::MailBodyText(ReadAll(e.path()));
+    return all;
   }
 
   std::string Logs() {
@@ -275,7 +265,7 @@ TEST_F(AlerterTest, FiveHundredHostsBreachingInOneSecondAreAtMostThreeMailsListi
   }
   for (testing::Subprocess& p : loadgens) ASSERT_EQ(p.Wait(60s), std::optional<int>(0));
   auto hosts_named = [&] {
-    const std::string mail = SentMail();
+    const std::string mail = SentMailBodies();
     std::set<std::string> hosts;
     for (size_t at = mail.find("loadgen-"); at != std::string::npos;
          at = mail.find("loadgen-", at + 1)) {
