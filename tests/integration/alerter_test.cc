@@ -29,6 +29,7 @@ namespace pb = hostwatch::v1;
 using namespace std::chrono_literals;
 
 const std::string kAlerter = HW_BINARY_DIR "/alerter/hostwatch-alerter";
+const std::string kHostwatch = HW_BINARY_DIR "/cli/hostwatch";
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -244,20 +245,10 @@ TEST_F(AlerterTest, FiveHundredHostsBreachingInOneSecondAreAtMostThreeMailsListi
   std::vector<testing::Subprocess> loadgens;
   for (const char* first : {"1", "251"}) {
     testing::SubprocessOptions o;
-    o.argv = {HW_BINARY_DIR "/cli/hostwatch",
-              "loadgen",
-              "--broker",
-              broker_->frontend(),
-              "--hosts",
-              "250",
-              "--first-host",
-              first,
-              "--metrics",
-              "1",
-              "--interval",
-              "1",
-              "--duration",
-              "1"};
+    o.argv = {kHostwatch,   "loadgen", "--broker",     broker_->frontend(),
+              "--hosts",    "250",     "--first-host", first,
+              "--metrics",  "1",       "--interval",   "1",
+              "--duration", "1"};
     o.stderr_path = dir_.path() / (std::string("loadgen-") + first + ".log");
     auto p = testing::Subprocess::Start(o);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
@@ -403,10 +394,9 @@ TEST_F(AlerterTest, AFiringHostSilentInhibitsTheOtherAlertsOfThatHost) {
 
 TEST_F(AlerterTest, ASilenceMutesAndExpiringItBringsTheNotificationBack) {
   StartAlerter();
-  const std::string cli = HW_BINARY_DIR "/cli/hostwatch";
   std::string out;
   Result<int> rc =
-      testing::RunCommand({cli, "silence", "add", "--config", config_.string(), "--match",
+      testing::RunCommand({kHostwatch, "silence", "add", "--config", config_.string(), "--match",
                            "rule=cpu_high", "endpoint=web-*", "--for", "1h", "--comment", "test"},
                           &out, 10s);
   ASSERT_TRUE(rc.ok() && *rc == 0) << out;
@@ -422,7 +412,8 @@ TEST_F(AlerterTest, ASilenceMutesAndExpiringItBringsTheNotificationBack) {
   ASSERT_TRUE(testing::WaitFor([&] { return !Subjects().empty(); }, 30s)) << Logs();
   ASSERT_FALSE(testing::WaitFor([&] { return Subjects().size() > 1; }, 4s)) << Logs();
   EXPECT_NE(Subjects()[0].find("on db-01"), std::string::npos) << Subjects()[0];
-  rc = testing::RunCommand({cli, "silence", "expire", "--config", config_.string(), id}, &out, 10s);
+  rc = testing::RunCommand({kHostwatch, "silence", "expire", "--config", config_.string(), id},
+                           &out, 10s);
   ASSERT_TRUE(rc.ok() && *rc == 0) << out;
   ASSERT_TRUE(testing::WaitFor([&] { return Subjects().size() >= 2; }, 30s)) << Logs();
   // The group already told db-01; now it tells both.
@@ -446,10 +437,10 @@ TEST(TestAlertsCliTest, ReplaysRecordedSamplesAndPrintsAlertsAndMails) {
   jsonl += "not json\n";
   ASSERT_TRUE(testing::WriteFile(dir.path() / "samples.jsonl", jsonl).ok());
   std::string out;
-  Result<int> rc = testing::RunCommand({HW_BINARY_DIR "/cli/hostwatch", "test-alerts", "--config",
-                                        HW_SOURCE_DIR "/deploy/config/alerter.yaml", "--settle",
-                                        "6m", (dir.path() / "samples.jsonl").string()},
-                                       &out, 60s);
+  Result<int> rc = testing::RunCommand(
+      {kHostwatch, "test-alerts", "--config", HW_SOURCE_DIR "/deploy/config/alerter.yaml",
+       "--settle", "6m", (dir.path() / "samples.jsonl").string()},
+      &out, 60s);
   ASSERT_TRUE(rc.ok()) << rc.status().ToString();
   EXPECT_EQ(*rc, 0) << out;
   EXPECT_NE(out.find("FIRING cpu_high|web-01|cpu.busy;cpu=total"), std::string::npos) << out;
