@@ -67,6 +67,10 @@ class Flags {
       Die(tool_, std::string(name) + ": want a number, got " + *v);
     return d;
   }
+  // A duration given in seconds (fractions allowed), as milliseconds.
+  std::chrono::milliseconds Seconds(std::string_view name, double dflt) const {
+    return std::chrono::milliseconds(static_cast<int64_t>(Num(name, dflt) * 1000));
+  }
   // The default is returned as it is: UINT64_MAX ("no limit") does not survive a trip through
   // double (2^64 converts back out of range, which gave 0, and a tool that stopped at once).
   uint64_t Count(std::string_view name, uint64_t dflt) const {

@@ -52,10 +52,9 @@ int main(int argc, char** argv) {
     Die(kTool, "--start: latest, earliest or committed");
   }
   const uint64_t count = f.Count("--count", UINT64_MAX);
-  const auto idle = std::chrono::milliseconds(static_cast<int64_t>(f.Num("--idle", 5) * 1000));
-  const auto timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(f.Num("--timeout", 300) * 1000));
-  const auto warmup_ms = static_cast<int64_t>(f.Num("--warmup", 1) * 1000);
+  const auto idle = f.Seconds("--idle", 5);
+  const auto timeout = f.Seconds("--timeout", 300);
+  const int64_t warmup_ms = f.Seconds("--warmup", 1).count();
 
   auto link = hw::transport::ConsumerLink::Connect(o);
   if (!link.ok()) Die(kTool, link.status().ToString());

@@ -50,10 +50,8 @@ int main(int argc, char** argv) {
   const std::string metric = f.Str("--metric", "cpu.busy");
   const double high = f.Num("--high", 99), low = f.Num("--low", 1);
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(f.Num("--interval-ms", 50)));
-  const auto run_for =
-      std::chrono::milliseconds(static_cast<int64_t>(f.Num("--seconds", 10) * 1000));
-  const auto timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(f.Num("--timeout", 10) * 1000));
+  const auto run_for = f.Seconds("--seconds", 10);
+  const auto timeout = f.Seconds("--timeout", 10);
 
   hw::transport::ProducerOptions o;
   o.endpoint = endpoint;
