@@ -180,10 +180,16 @@ LPID=$!
 PIDS+=("$LPID")
 sleep 2
 "$PROBE" --broker "tcp://127.0.0.1:$FRONT" --spool-dir "$W/probe-spool" --endpoint probe \
-  --metric cpu.busy --high 99 --low 1 --interval-ms 50 --seconds $((SECONDS_LAT - 4)) >/dev/null
+  --metric cpu.busy --high 99 --low 1 --interval-ms 50 --seconds $((SECONDS_LAT - 4)) \
+  >"$W/probe.json"
 wait "$LPID" || true
 wait "$QPID" || true
-sleep 2
+# Every probe flips the rule (99 fires it, 1 resolves it): wait, up to 10 s, for as many changes.
+SENT_PROBES=$(tail -1 "$W/probe.json" | $PY -c 'import json, sys; print(json.load(sys.stdin)["probes"])')
+for _ in $(seq 1 100); do
+  [[ $(grep -o '"rule":"probe_high"' "$W/alerts.jsonl" | wc -l) -ge $SENT_PROBES ]] && break
+  sleep 0.1
+done
 stoppid "$CPID"
 LAT=$($PY - "$W/alerts.jsonl" "$W/floor.json" <<'EOF'
 import json, sys
