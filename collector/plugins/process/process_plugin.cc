@@ -60,6 +60,7 @@ class ProcessPlugin : public Plugin {
       : env_(env),
         options_(options),
         uptime_(env, env.Proc("uptime")),
+        stat_file_(env, env.Proc("stat")),
         cache_comm_fds_(env.live_procfs) {
     for (const ProcessMatcher& m : options_.matchers) {
       needs_scan_ = needs_scan_ || !m.comm.empty() || m.cmdline_re != nullptr;
@@ -125,17 +126,17 @@ class ProcessPlugin : public Plugin {
       }
     }
     if (needs_scan_) {
-      HW_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(env_.proc_root));
+      HW_RETURN_IF_ERROR(UpdatePids());
       scan_generation_++;
       ForgetExitedKernelThreads();
-      for (const std::string& e : entries) {
-        std::optional<int64_t> pid = ParseI64(e);
-        if (!pid) continue;
-        const std::string dir = env_.Proc(e);
+      live_pids_.clear();
+      for (const int64_t pid : pids_) {
+        const std::string dir = env_.Proc(std::to_string(pid));
         // With only comm matchers, most processes are rejected on /proc/<pid>/comm, which the
         // kernel produces far more cheaply than stat (the larger part of a scan's cost).
         if (!needs_cmdline_) {
-          if (!ReadComm(*pid, dir)) continue;
+          if (!ReadComm(pid, dir)) continue;
+          live_pids_.push_back(pid);
           const std::string_view comm = Trim(buf_);
           const bool any = std::any_of(
               options_.matchers.begin(), options_.matchers.end(), [&](const ProcessMatcher& m) {
@@ -145,6 +146,7 @@ class ProcessPlugin : public Plugin {
         }
         // A process may exit between the listing and the read: skip it quietly.
         if (!ReadTextFileInto(dir + "/stat", &buf_, env_.max_read_bytes).ok()) continue;
+        if (needs_cmdline_) live_pids_.push_back(pid);
         std::optional<ProcStat> st = ParseProcStat(buf_);
         if (!st) continue;
         bool have_cmdline = false;
@@ -161,9 +163,10 @@ class ProcessPlugin : public Plugin {
             // Kernel threads have an empty cmdline; a regex like ".*" must not count them.
             match = !cmdline_.empty() && RE2::PartialMatch(cmdline_, *m.cmdline_re);
           }
-          if (match) account(*pid, *st, g);
+          if (match) account(pid, *st, g);
         }
       }
+      pids_.swap(live_pids_);
       // Descriptors of pids that are no longer listed: their processes are gone.
       for (auto it = comm_fds_.begin(); it != comm_fds_.end();) {
         if (it->second.seen == scan_generation_) {
@@ -209,6 +212,33 @@ class ProcessPlugin : public Plugin {
   }
 
  private:
+  // The pids to look at this scan into pids_. /proc is listed only when a process may have been
+  // created since the last listing: on a live procfs, when the count of forks since boot
+  // ("processes" in /proc/stat: every fork and clone on the host, whatever its pid namespace)
+  // has moved. Otherwise the processes are the last scan's minus those that have exited since,
+  // which the scan's reads find (a read of an exited process's procfs file fails); a rename (an
+  // exec, PR_SET_NAME) is seen because every comm, or every stat and cmdline, is read again, and
+  // a reused pid needs a fork. On a quiet host that saves the listing (getdents of every pid,
+  // ~10% of the collector's scheduler thread on the benchmark host); on a host that forks every
+  // second it is listed every scan, as before. The counter is read before the listing, so a fork
+  // after it is either listed or moves the counter for the next scan.
+  Status UpdatePids() {
+    std::optional<uint64_t> forks;
+    if (cache_comm_fds_ && stat_file_.Read(&stat_).ok()) {
+      ForEachLine(stat_, [&](std::string_view line) {
+        if (line.starts_with("processes ")) forks = ParseU64(Trim(line.substr(10)));
+      });
+    }
+    if (forks && forks == listed_forks_) return Status::Ok();
+    HW_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(env_.proc_root));
+    pids_.clear();
+    for (const std::string& e : entries) {
+      if (std::optional<int64_t> pid = ParseI64(e)) pids_.push_back(*pid);
+    }
+    listed_forks_ = forks;
+    return Status::Ok();
+  }
+
   // /proc/<pid>/comm into buf_; false when the process is gone. On a real procfs the file stays
   // open for the next scan: re-reading an open procfs file costs about a third of
   // open + read + close, which is most of a scan's CPU on a host with a few hundred processes. It
@@ -302,6 +332,10 @@ class ProcessPlugin : public Plugin {
   bool needs_scan_ = false;
   bool needs_cmdline_ = false;
   ProcFile uptime_;
+  ProcFile stat_file_;                    // /proc/stat, for its fork count (UpdatePids)
+  std::optional<uint64_t> listed_forks_;  // the fork count read before the last listing
+  std::vector<int64_t> pids_;             // the processes to read next scan
+  std::vector<int64_t> live_pids_;        // those of this scan that were still there
   std::string buf_;
   std::string cmdline_;
   std::string statm_;
@@ -309,7 +343,7 @@ class ProcessPlugin : public Plugin {
   int64_t previous_mono_ms_ = 0;
   const bool cache_comm_fds_;  // proc_root is a real procfs
   struct CommFd {
-    io::UniqueFd fd;    // /proc/<pid>/comm, open; a kernel thread's pidfd
+    io::UniqueFd fd;       // /proc/<pid>/comm, open; a kernel thread's pidfd
     uint64_t seen;         // the last scan that listed the pid
     bool kthread = false;  // a kernel thread, whose comm is kept here
     std::string comm;
