@@ -4,6 +4,8 @@
 #
 #   bench/rediscache.sh [--hosts 100] [--metrics 64] [--ticks 100] [--bin DIR] [--no-build] [--keep]
 #                       [--perf DIR]   (records each cacher run with perf into DIR/<run>.perf)
+#                       [--redis-rt]   (diagnosis, not a result: redis-server under SCHED_FIFO, so it
+#                                       never waits for a core; shows what of the round trip is that wait)
 #
 # 1. A fresh hostwatch-broker's journal is filled first: `hostwatch loadgen --rate 0 --batch 64`,
 #    H hosts x M metrics x T ticks = N samples (640,000 by default).
@@ -18,12 +20,15 @@
 #    redis-server (utime + stime from /proc). Round trip p50/p99 per batch from the cacher's own
 #    figures (its log line at stop).
 # 3. redis-benchmark -c 1 -P 64 -t hset -n 2000000: HSET ops/s over one pipelined connection.
+#    The last column: how long redis-server's main thread was runnable but waiting for a core
+#    during the run (/proc/<pid>/schedstat), which is what stretches the round trip's tail on a
+#    machine where the broker, the cacher and Redis share few cores.
 # Goals (issue 14): history off >= 3x the HSET ops/s; default >= 1x; p99 round trip <= 2 ms.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF=
-usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF= REDIS_RT=()
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -33,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     --perf) PERF=$(realpath "$2"); mkdir -p "$PERF"; shift 2 ;;
+    --redis-rt) REDIS_RT=(chrt -f 10); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "rediscache.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -53,11 +59,13 @@ bench_workdir rediscache
 export TMPDIR=$W
 TICK=$(getconf CLK_TCK)
 proc_cpu() { awk -v t="$TICK" '{printf "%.3f\n", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# ns a process's main thread spent runnable but waiting for a core (field 2 of schedstat).
+proc_wait() { awk '{print $2}' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 
 # Broker and redis.
 bench_broker "$W" || { echo "rediscache.sh: the broker did not start" >&2; exit 1; }
 RP=$(freeport)
-redis-server --port "$RP" --bind 127.0.0.1 --dir "$W" --save '' --appendonly no --logfile "$W/redis.log" &
+"${REDIS_RT[@]}" redis-server --port "$RP" --bind 127.0.0.1 --dir "$W" --save '' --appendonly no --logfile "$W/redis.log" &
 REDIS_PID=$!
 PIDS+=($REDIS_PID)
 waitport "$RP" || { echo "rediscache.sh: redis-server did not start" >&2; exit 1; }
@@ -79,7 +87,7 @@ print(sum(int(p.get("lag", 0)) for p in g[0].get("partitions", [])) if g and g[0
 }
 
 run() {  # $1 name, $2 history.metrics YAML
-  local name=$1 cfg=$W/$1.yaml t0 t1 c0 r0 c1 r1 pid l
+  local name=$1 cfg=$W/$1.yaml t0 t1 c0 r0 c1 r1 w0 w1 pid l
   redis-cli -p "$RP" flushall >/dev/null
   cat >"$cfg" <<YAML
 rediscache:
@@ -94,6 +102,7 @@ link:
 log: {level: info}
 YAML
   r0=$(proc_cpu "$REDIS_PID")
+  w0=$(proc_wait "$REDIS_PID")
   t0=$(nowns)
   "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
   pid=$!
@@ -111,6 +120,7 @@ YAML
   t1=$(nowns)
   c1=$(proc_cpu "$pid")
   r1=$(proc_cpu "$REDIS_PID")
+  w1=$(proc_wait "$REDIS_PID")
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   stoppid "$pid"
   local rt p50 p99 busy
@@ -118,9 +128,9 @@ YAML
   p50=$(echo "$rt" | awk '{print $4}') p99=$(echo "$rt" | awk '{print $7}')
   busy=$(grep -o 'written in [0-9.]* s' "$W/$name.log" | tail -1 | awk '{print $3}')
   awk -v n="$N" -v a="$t0" -v b="$t1" -v c="$c1" -v r="$(awk -v x="$r0" -v y="$r1" 'BEGIN{print y-x}')" \
-      -v p50="$p50" -v p99="$p99" -v name="$name" -v busy="${busy:-0}" \
-    'BEGIN {s = (b-a)/1e9; printf "%s %.0f %.0f %.2f %.2f %s %s\n", name, n/s, (busy > 0 ? n/busy : 0),
-            c*1e6/n, r*1e6/n, p50, p99}' >>"$W/results"
+      -v p50="$p50" -v p99="$p99" -v name="$name" -v busy="${busy:-0}" -v w="$(awk -v x="$w0" -v y="$w1" 'BEGIN{print (y-x)/1e6}')" \
+    'BEGIN {s = (b-a)/1e9; printf "%s %.0f %.0f %.2f %.2f %s %s %.0f\n", name, n/s, (busy > 0 ? n/busy : 0),
+            c*1e6/n, r*1e6/n, p50, p99, w}' >>"$W/results"
 }
 : >"$W/results"
 run history-off '[]'
@@ -130,12 +140,12 @@ HSET=$(redis-benchmark -h 127.0.0.1 -p "$RP" -c 1 -P 64 -t hset -n 2000000 -q 2>
        tr '\r' '\n' | grep -o 'HSET: [0-9.]* requests per second' | tail -1 | awk '{print $2}')
 
 echo
-echo "| run | samples/s (start to lag 0) | × HSET ops/s | samples/s (first batch to last reply) | × HSET ops/s | cacher CPU µs/sample | redis CPU µs/sample | batch round trip p50 / p99 ms |"
-echo "|---|---|---|---|---|---|---|---|"
-while read -r name rate busy cpu rcpu p50 p99; do
-  awk -v n="$name" -v r="$rate" -v b="$busy" -v h="$HSET" -v c="$cpu" -v rc="$rcpu" -v p50="$p50" -v p99="$p99" \
-    'BEGIN {printf "| %s | %\047.0f | %.2f× | %\047.0f | %.2f× | %.2f | %.2f | %s / %s |\n", n, r, r/h, b, b/h, c, rc, p50, p99}'
+echo "| run | samples/s (start to lag 0) | × HSET ops/s | samples/s (first batch to last reply) | × HSET ops/s | cacher CPU µs/sample | redis CPU µs/sample | batch round trip p50 / p99 ms | redis waited for a core, ms |"
+echo "|---|---|---|---|---|---|---|---|---|"
+while read -r name rate busy cpu rcpu p50 p99 wait; do
+  awk -v n="$name" -v r="$rate" -v b="$busy" -v h="$HSET" -v c="$cpu" -v rc="$rcpu" -v p50="$p50" -v p99="$p99" -v w="$wait" \
+    'BEGIN {printf "| %s | %\047.0f | %.2f× | %\047.0f | %.2f× | %.2f | %.2f | %s / %s | %s |\n", n, r, r/h, b, b/h, c, rc, p50, p99, w}'
 done <"$W/results"
-awk -v h="$HSET" 'BEGIN {printf "| redis-benchmark -c 1 -P 64 -t hset | %\047.0f ops/s | 1× | | | | | |\n", h}'
+awk -v h="$HSET" 'BEGIN {printf "| redis-benchmark -c 1 -P 64 -t hset | %\047.0f ops/s | 1× | | | | | | |\n", h}'
 echo
 echo "$N samples from a full journal; $HOSTS hosts x $METRICS metrics x $TICKS ticks; $(nproc) cores."
