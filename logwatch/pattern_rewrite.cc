@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace hw::logwatch {
 namespace {
@@ -217,6 +218,85 @@ std::string EscapeLiteral(std::string_view s) {
     }
   }
   return out;
+}
+
+bool SplitGreedyTail(std::string_view p, GreedyTail* out) {
+  if (p.find("\\Q") != std::string_view::npos) return false;  // \Q...\E quotes operators
+  size_t split = std::string_view::npos;
+  int depth = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '\\') {
+      ++i;  // the escaped byte, whatever it is
+      continue;
+    }
+    if (c == '[') {
+      // A class: ']' first (after an optional '^') is a member, not the end.
+      size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') ++j;
+      if (j < p.size() && p[j] == ']') ++j;
+      for (; j < p.size() && p[j] != ']'; ++j) {
+        if (p[j] == '\\')
+          ++j;
+        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':')
+          return false;  // [:alpha:]
+      }
+      if (j >= p.size()) return false;
+      i = j;
+      continue;
+    }
+    if (c == '(') {
+      if (i + 1 < p.size() && p[i + 1] == '?') {
+        const std::string_view rest = p.substr(i + 2);
+        if (!rest.starts_with(":") && !rest.starts_with("P<") && !rest.starts_with("<"))
+          return false;  // a flag group
+      }
+      ++depth;
+      continue;
+    }
+    if (c == ')') {
+      --depth;
+      continue;
+    }
+    if (c == '|' && depth == 0) return false;
+    if (c == '.' && depth == 0 && i + 1 < p.size() && p[i + 1] == '*') {
+      if (i + 2 < p.size() && p[i + 2] == '?') return false;  // lazy: the leftmost place, not this
+      split = i;
+      ++i;
+    }
+  }
+  if (split == std::string_view::npos || depth != 0) return false;
+  const std::string_view head = p.substr(0, split);
+  if (head.find("(?P<") != std::string_view::npos || head.find("(?<") != std::string_view::npos)
+    return false;
+  const std::string_view tail = p.substr(split + 2);
+  // The literal T starts with: plain bytes and escaped punctuation, up to the first operator; a
+  // byte a quantifier follows is not required.
+  std::string literal;
+  size_t i = 0;
+  while (i < tail.size()) {
+    const char c = tail[i];
+    if (c == '\\') {
+      if (i + 1 >= tail.size() || std::isalnum(static_cast<unsigned char>(tail[i + 1]))) break;
+      literal.push_back(tail[i + 1]);
+      i += 2;
+    } else if (std::strchr("^$.|?*+()[]{}", c) != nullptr ||
+               static_cast<unsigned char>(c) >= 0x80) {
+      break;
+    } else {
+      literal.push_back(c);
+      ++i;
+    }
+    if (i < tail.size() && std::strchr("?*+{", tail[i]) != nullptr) {
+      literal.pop_back();
+      break;
+    }
+  }
+  if (literal.empty()) return false;
+  out->head = std::string(head);
+  out->tail = std::string(tail);
+  out->literal = std::move(literal);
+  return true;
 }
 
 }  // namespace hw::logwatch

@@ -27,4 +27,19 @@ std::vector<std::string> RequiredAtoms(const std::string& pattern);
 // s as a Vectorscan pattern that matches s literally.
 std::string EscapeLiteral(std::string_view s);
 
+// A pattern A.*T split at its last greedy `.*` outside any group and class, so RE2 need not search
+// a whole line with it. On a text without a newline (RE2, Latin-1: `.` is any other byte), the
+// pattern matches exactly when T matches (anchored) somewhere and A matches inside the text before
+// the rightmost such place; the greedy `.*` gives up as few bytes as it can, so the match's T part
+// is T matched there, and T's groups are the pattern's. Found when the pattern has no top-level
+// `|`, no flag group ((?i) and the like: they would reach into T) and no \Q, A no named group, and
+// T starts with a literal (to find its places from the end): `head` is A, `tail` T, and
+// `literal` the bytes every match of T starts with.
+struct GreedyTail {
+  std::string head;
+  std::string tail;
+  std::string literal;
+};
+bool SplitGreedyTail(std::string_view pattern, GreedyTail* out);
+
 }  // namespace hw::logwatch

@@ -54,5 +54,25 @@ TEST(EscapeLiteralTest, HexEscapesEverythingButLettersAndDigits) {
   EXPECT_EQ(EscapeLiteral("a b"), "a\\x20b");
 }
 
+TEST(PatternRewriteTest, SplitGreedyTailTakesOnlyTheShapeItIsRightFor) {
+  GreedyTail t;
+  ASSERT_TRUE(SplitGreedyTail(R"(svc\[\d+\]: .* took (?P<ms>\d+)ms)", &t));
+  EXPECT_EQ(t.tail, R"( took (?P<ms>\d+)ms)");
+  EXPECT_EQ(t.literal, " took ");
+  ASSERT_TRUE(SplitGreedyTail(R"(a.*b.*\[x\]s?(?P<v>\d))", &t));  // the last .*
+  EXPECT_EQ(t.literal, "[x]");                                    // s? is not required
+  ASSERT_TRUE(SplitGreedyTail(R"([.*]x.*y(?P<v>\d))", &t));       // .* in a class is no split
+  EXPECT_EQ(t.tail, R"(y(?P<v>\d))");
+  EXPECT_FALSE(SplitGreedyTail(R"(a(?:b.*)c(?P<v>\d))", &t));    // .* inside a group only
+  EXPECT_FALSE(SplitGreedyTail(R"(a.*?b(?P<v>\d))", &t));        // lazy
+  EXPECT_FALSE(SplitGreedyTail(R"(a.*b|c(?P<v>\d))", &t));       // top-level alternation
+  EXPECT_FALSE(SplitGreedyTail(R"((?i)a.*b(?P<v>\d))", &t));     // flags reach into T
+  EXPECT_FALSE(SplitGreedyTail(R"((?P<x>a).*b(?P<v>\d))", &t));  // a named group in A
+  EXPECT_FALSE(SplitGreedyTail(R"(a.*(?P<v>\d)b)", &t));         // T starts with no literal
+  EXPECT_FALSE(SplitGreedyTail(R"(a.*\d+b(?P<v>\d))", &t));
+  EXPECT_FALSE(SplitGreedyTail(R"(a\Q.*\Eb(?P<v>\d))", &t));  // quoted
+  EXPECT_FALSE(SplitGreedyTail(R"(a\.*b(?P<v>\d))", &t));     // an escaped dot: no .* at all
+}
+
 }  // namespace
 }  // namespace hw::logwatch

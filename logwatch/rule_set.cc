@@ -212,6 +212,32 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
         groups.push_back(it == named.end() ? -1 : it->second);
       }
     }
+    std::unique_ptr<re2::RE2> tail;
+    GreedyTail split;
+    std::vector<int> tail_groups;
+    if (m && !groups.empty() && SplitGreedyTail(r.match, &split)) {
+      tail = CompileRe2(split.tail);
+      const auto& named = tail->NamedCapturingGroups();
+      for (const std::string& name : r.captures) {
+        auto it = named.find(name);
+        tail_groups.push_back(it == named.end() ? -1 : it->second);
+      }
+      // Every capture the pattern has must be T's (A has no named group; a name in neither is
+      // simply empty both ways).
+      for (size_t k = 0; k < groups.size() && tail; ++k) {
+        if ((groups[k] < 0) != (tail_groups[k] < 0)) tail.reset();
+      }
+      if (tail && !tail->ok()) tail.reset();
+    }
+    std::unique_ptr<re2::RE2> head;
+    if (tail && !split.head.empty()) {
+      head = CompileRe2(split.head);
+      if (!head->ok()) tail.reset();
+    }
+    set->head_.push_back(tail ? std::move(head) : nullptr);
+    set->tail_literal_.push_back(tail ? split.literal : std::string());
+    set->tail_groups_.push_back(std::move(tail_groups));
+    set->tail_.push_back(std::move(tail));
     set->capture_groups_.push_back(std::move(groups));
     set->match_.push_back(std::move(m));
     set->start_.push_back(std::move(s));
@@ -295,12 +321,35 @@ bool RuleSet::Match(size_t rule, std::string_view text,
     return re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(),
                     re2::RE2::UNANCHORED, nullptr, 0);
   }
+  const re2::StringPiece whole(text.data(), text.size());
+  thread_local std::vector<re2::StringPiece> sub;
+  if (tail_[rule] && text.find('\n') == std::string_view::npos) {
+    // A.*T (SplitGreedyTail): T at the rightmost place it matches, then A before that place (RE2
+    // sees the whole text around both, so ^ $ \b mean what they mean in the whole pattern).
+    const re2::RE2& tail = *tail_[rule];
+    const std::string& literal = tail_literal_[rule];
+    const int total = tail.NumberOfCapturingGroups();
+    sub.assign(static_cast<size_t>(total) + 1, re2::StringPiece());
+    for (size_t at = text.rfind(literal); at != std::string_view::npos;
+         at = at == 0 ? std::string_view::npos : text.rfind(literal, at - 1)) {
+      if (!tail.Match(whole, at, text.size(), re2::RE2::ANCHOR_START, sub.data(), total + 1))
+        continue;
+      if (head_[rule] && !head_[rule]->Match(whole, 0, at, re2::RE2::UNANCHORED, nullptr, 0))
+        return false;
+      groups->clear();
+      for (int g : tail_groups_[rule]) {
+        const re2::StringPiece p = g < 0 ? re2::StringPiece() : sub[static_cast<size_t>(g)];
+        groups->emplace_back(p.data() == nullptr ? std::string_view()
+                                                 : std::string_view(p.data(), p.size()));
+      }
+      return true;
+    }
+    return false;  // T matches nowhere
+  }
   // Named groups only: unnamed groups in between are skipped by their index.
   const int total = re.NumberOfCapturingGroups();
-  thread_local std::vector<re2::StringPiece> sub;
   sub.assign(static_cast<size_t>(total) + 1, re2::StringPiece());
-  if (!re.Match(re2::StringPiece(text.data(), text.size()), 0, text.size(), re2::RE2::UNANCHORED,
-                sub.data(), total + 1)) {
+  if (!re.Match(whole, 0, text.size(), re2::RE2::UNANCHORED, sub.data(), total + 1)) {
     return false;
   }
   groups->clear();

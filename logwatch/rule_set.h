@@ -66,7 +66,11 @@ class RuleSet {
 
   // Full regex checks on a record (a line, or a joined multiline record).
   // groups receives one view per named capture of the rule (empty when a group did not take part).
+  // For a pattern of the shape A.*T (SplitGreedyTail) on a line, RE2 runs T anchored at the last
+  // places its literal starts (a one-pass match) and a DFA-only search for A before the place T
+  // matched, instead of a search, a reverse search and a submatch pass over the line.
   bool Match(size_t rule, std::string_view text, std::vector<std::string_view>* groups) const;
+  bool HasGreedyTail(size_t rule) const { return tail_[rule] != nullptr; }
   bool Excluded(size_t rule, std::string_view text) const;
   bool StartsRecord(size_t rule, std::string_view text) const;
   // True when a line-scan hit on the match pattern is already the exact answer to whether the
@@ -192,6 +196,11 @@ class RuleSet {
   std::vector<uint32_t> twin_;  // MatchTwin
   std::vector<bool> has_twins_;
   std::vector<std::vector<int>> capture_groups_;  // per rule: RE2 group index of each capture
+  // Per rule whose match is A.*T with every capture in T (else null): A (null when empty), T, its
+  // leading literal, and T's group index of each capture.
+  std::vector<std::unique_ptr<re2::RE2>> head_, tail_;
+  std::vector<std::string> tail_literal_;
+  std::vector<std::vector<int>> tail_groups_;
   std::vector<uint8_t> always_;        // per rule: bits that are always set (unfiltered patterns)
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)
   std::vector<uint32_t> always_rules_, chunk_always_rules_;  // the rules with bits in those

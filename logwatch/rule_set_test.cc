@@ -96,6 +96,69 @@ struct Collect : RecordSink {
   }
 };
 
+// The A.*T shortcut in Match answers as RE2 does with the whole pattern, match or not, with the
+// same groups: on lines built from the tail's literal, digits, near misses and the head in every
+// order (several places T could match, T before A), and patterns the shortcut must not take.
+TEST(RuleSetTest, GreedyTailCapturesAreRe2s) {
+  const std::vector<RuleConfig> rules = {
+      Rule("took", R"(svc\[\d+\]: .* took (?P<ms>\d+)ms)", {"ms"}),
+      Rule("two", R"(^(\w+) .*user=(?P<user>\w*) (?:id=(?P<id>\d+))?)", {"user", "id"}),
+      Rule("nested", R"(svc.*x.* took (?P<ms>\d+)(?P<unit>m?s))", {"ms", "unit"}),
+      Rule("lazy", R"(svc.*? took (?P<ms>\d+)ms)", {"ms"}),
+      Rule("alt", R"(svc.* took (?P<ms>\d+)ms|took (?P<ms2>\d)s)", {"ms", "ms2"}),
+      Rule("flags", R"((?i)svc.* TOOK (?P<ms>\d+)ms)", {"ms"}),
+      Rule("end", R"(svc.* took (?P<ms>\d+)ms$)", {"ms"}),
+      Rule("boundary", R"(svc.*\btook (?P<ms>\d+))", {"ms"}),
+  };
+  auto rs = RuleSet::Compile(rules);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  const std::vector<std::string> parts = {"svc[1]: ", "svc[", " took ", "took ", "12",    "7",
+                                          "ms",       "s",    " ",      "x",     "user=", "bob",
+                                          "id=",      "9",    "TOOK ",  "\xff",  "ab"};
+  std::vector<std::string_view> ms;
+  EXPECT_FALSE((*rs)->Match(0, "a took 5ms svc[1]: b", &ms));  // T only before A
+  ASSERT_TRUE((*rs)->Match(0, "svc[1]: took 1ms took 22ms took 3xms", &ms));
+  EXPECT_EQ(ms,
+            std::vector<std::string_view>{"22"});  // the last place T matches, not the last literal
+  RE2::Options latin1;
+  latin1.set_encoding(RE2::Options::EncodingLatin1);
+  std::vector<std::unique_ptr<RE2>> reference;
+  for (const RuleConfig& r : rules) reference.push_back(std::make_unique<RE2>(r.match, latin1));
+  uint64_t seed = 12345;
+  size_t matched = 0;
+  for (size_t r = 0; r < rules.size(); ++r) {
+    EXPECT_EQ((*rs)->HasGreedyTail(r), r < 3 || rules[r].name == "end") << rules[r].name;
+  }
+  for (int n = 0; n < 100000; ++n) {
+    std::string line;
+    const int len = 1 + static_cast<int>(seed % 9);
+    for (int k = 0; k < len; ++k) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      line += parts[(seed >> 33) % parts.size()];
+    }
+    for (size_t r = 0; r < rules.size(); ++r) {
+      std::vector<std::string_view> got;
+      const bool m = (*rs)->Match(r, line, &got);
+      const RE2& whole = *reference[r];
+      std::vector<re2::StringPiece> sub(static_cast<size_t>(whole.NumberOfCapturingGroups()) + 1);
+      const bool want = whole.Match(line, 0, line.size(), RE2::UNANCHORED, sub.data(),
+                                    static_cast<int>(sub.size()));
+      ASSERT_EQ(m, want) << rules[r].name << ": " << line;
+      if (!want) continue;
+      ++matched;
+      ASSERT_EQ(got.size(), rules[r].captures.size());
+      for (size_t g = 0; g < got.size(); ++g) {
+        auto it = whole.NamedCapturingGroups().find(rules[r].captures[g]);
+        const re2::StringPiece w = sub[static_cast<size_t>(it->second)];
+        // The same bytes of the line, not only equal text.
+        EXPECT_EQ(got[g].data(), w.data()) << rules[r].name << ": " << line;
+        EXPECT_EQ(got[g].size(), w.size()) << rules[r].name << ": " << line;
+      }
+    }
+  }
+  EXPECT_GT(matched, 3000u);  // the generator does reach the patterns
+}
+
 TEST(RecordProcessorTest, ExcludeVetoesAndMultilineJoins) {
   RuleConfig err = Rule("err", "ERROR");
   err.exclude = "healthcheck";
