@@ -123,6 +123,17 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
   return db;
 }
 
+// The named captures (their RE2 group indices, -1: not in the pattern) out of RE2's submatches.
+void TakeGroups(const std::vector<int>& indices, const std::vector<re2::StringPiece>& sub,
+                std::vector<std::string_view>* groups) {
+  groups->clear();
+  for (int g : indices) {
+    const re2::StringPiece p = g < 0 ? re2::StringPiece() : sub[static_cast<size_t>(g)];
+    groups->emplace_back(p.data() == nullptr ? std::string_view()
+                                             : std::string_view(p.data(), p.size()));
+  }
+}
+
 }  // namespace
 
 void RuleSet::DatabaseDeleter::operator()(void* db) const {
@@ -336,12 +347,7 @@ bool RuleSet::Match(size_t rule, std::string_view text,
         continue;
       if (head_[rule] && !head_[rule]->Match(whole, 0, at, re2::RE2::UNANCHORED, nullptr, 0))
         return false;
-      groups->clear();
-      for (int g : tail_groups_[rule]) {
-        const re2::StringPiece p = g < 0 ? re2::StringPiece() : sub[static_cast<size_t>(g)];
-        groups->emplace_back(p.data() == nullptr ? std::string_view()
-                                                 : std::string_view(p.data(), p.size()));
-      }
+      TakeGroups(tail_groups_[rule], sub, groups);
       return true;
     }
     return false;  // T matches nowhere
@@ -352,12 +358,7 @@ bool RuleSet::Match(size_t rule, std::string_view text,
   if (!re.Match(whole, 0, text.size(), re2::RE2::UNANCHORED, sub.data(), total + 1)) {
     return false;
   }
-  groups->clear();
-  for (int g : capture_groups_[rule]) {
-    const re2::StringPiece p = g < 0 ? re2::StringPiece() : sub[static_cast<size_t>(g)];
-    groups->emplace_back(p.data() == nullptr ? std::string_view()
-                                             : std::string_view(p.data(), p.size()));
-  }
+  TakeGroups(capture_groups_[rule], sub, groups);
   return true;
 }
 
