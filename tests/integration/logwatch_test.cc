@@ -33,6 +33,14 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kLogwatch = HW_BINARY_DIR "/logwatch/hostwatch-logwatch";
 
+// Creates path if it is missing and never truncates it: the writer below may already have created
+// it again (it reopens its path every millisecond), and a truncating open would destroy the lines
+// it wrote there, which no follower could have read.
+void Touch(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+}
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -294,9 +302,9 @@ TEST_F(LogwatchTest, EveryLineOnceThroughLogrotateCreateRenameAndDeleteRotations
                                   &out, 30s);
     ASSERT_TRUE(rc.ok() && *rc == 0) << out;
     fs::rename(b, logs_ / ("b.log." + std::to_string(round)));
-    std::ofstream(b).flush();
+    Touch(b);
     fs::remove(c);
-    std::ofstream(c).flush();
+    Touch(c);
   }
   std::this_thread::sleep_for(500ms);
   writer.Stop();
@@ -304,8 +312,9 @@ TEST_F(LogwatchTest, EveryLineOnceThroughLogrotateCreateRenameAndDeleteRotations
   uint64_t total = 0;
   for (const auto& [tag, n] : written) total += n;
   EXPECT_GE(writer.achieved_rate(), 20000.0);
-  ASSERT_TRUE(WaitEvents("seq", total, 60s)) << EventsOf("seq") << " of " << total << "\n"
-                                             << LogwatchLog();
+  ASSERT_TRUE(WaitEvents("seq", total, 60s))
+      << EventsOf("seq") << " of " << total << ": " << ExactlyOnce(Seen("seq"), written) << "\n"
+      << LogwatchLog();
   Drain(300ms);  // anything extra (a duplicate) that was still on its way
   EXPECT_EQ(ExactlyOnce(Seen("seq"), written), "");
   EXPECT_EQ(EventsOf("seq"), total);
