@@ -6,6 +6,7 @@
 #                       [--perf DIR]   (records each cacher run with perf into DIR/<run>.perf)
 #                       [--redis-rt]   (diagnosis, not a result: redis-server under SCHED_FIFO, so it
 #                                       never waits for a core; shows what of the round trip is that wait)
+#                       [--rt]         (diagnosis: redis-server and every cacher thread under SCHED_FIFO)
 #
 # 1. A fresh hostwatch-broker's journal is filled first: `hostwatch loadgen --rate 0 --batch 64`,
 #    H hosts x M metrics x T ticks = N samples (640,000 by default).
@@ -27,8 +28,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF= REDIS_RT=()
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+HOSTS=100 METRICS=64 TICKS=100 BUILD=1 KEEP=0 BIN=$ROOT/build/release PERF= REDIS_RT=() CACHER_RT=()
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -39,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --keep) KEEP=1; shift ;;
     --perf) PERF=$(realpath "$2"); mkdir -p "$PERF"; shift 2 ;;
     --redis-rt) REDIS_RT=(chrt -f 10); shift ;;
+    --rt) REDIS_RT=(chrt -f 10) CACHER_RT=(chrt -f 10); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "rediscache.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -104,7 +106,7 @@ YAML
   r0=$(proc_cpu "$REDIS_PID")
   w0=$(proc_wait "$REDIS_PID")
   t0=$(nowns)
-  "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
+  "${CACHER_RT[@]}" "$CACHER" --config "$cfg" >"$W/$name.log" 2>&1 &
   pid=$!
   local perf_pid=
   if [[ -n $PERF ]]; then
