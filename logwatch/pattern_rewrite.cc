@@ -299,4 +299,73 @@ bool SplitGreedyTail(std::string_view p, GreedyTail* out) {
   return true;
 }
 
+namespace {
+
+// Plain bytes and escaped punctuation from *i up to the first operator or escaped letter or digit
+// (\d, \b, \x41...: the caller decides whether it may come there); false when a byte in it is
+// quantified or is not ASCII.
+bool ReadLiteral(std::string_view p, size_t* i, std::string* out) {
+  while (*i < p.size()) {
+    const char c = p[*i];
+    if (c == '\\') {
+      if (*i + 1 >= p.size() || static_cast<unsigned char>(p[*i + 1]) >= 0x80) return false;
+      if (std::isalnum(static_cast<unsigned char>(p[*i + 1]))) return true;
+      out->push_back(p[*i + 1]);
+      *i += 2;
+    } else if (std::strchr("^$.|?*+()[]{}", c) != nullptr) {
+      return true;  // the caller decides whether this operator may come here
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return false;
+    } else {
+      out->push_back(c);
+      ++*i;
+    }
+    if (*i < p.size() && std::strchr("?*+{", p[*i]) != nullptr) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseDigitsTail(std::string_view p, DigitsTail* out) {
+  DigitsTail d;
+  size_t i = 0;
+  if (!ReadLiteral(p, &i, &d.before) || d.before.empty()) return false;
+  size_t name_at = 0;
+  if (p.substr(i).starts_with("(?P<")) {
+    name_at = i + 4;
+  } else if (p.substr(i).starts_with("(?<")) {
+    name_at = i + 3;
+  }
+  if (name_at != 0) {
+    const size_t name_end = p.find('>', name_at);
+    if (name_end == std::string_view::npos || name_end == name_at) return false;
+    for (size_t k = name_at; k < name_end; ++k) {
+      const unsigned char c = static_cast<unsigned char>(p[k]);
+      if (!std::isalnum(c) && c != '_') return false;
+    }
+    d.name = std::string(p.substr(name_at, name_end - name_at));
+    i = name_end + 1;
+  }
+  // The run, and the group's end when there is a group.
+  const std::string_view close = name_at != 0 ? ")" : "";
+  const std::string_view rest = p.substr(i);
+  if (rest.starts_with("\\d+") && rest.substr(3).starts_with(close)) {
+    i += 3 + close.size();
+  } else if (rest.starts_with("[0-9]+") && rest.substr(6).starts_with(close)) {
+    i += 6 + close.size();
+  } else {
+    return false;
+  }
+  if (!ReadLiteral(p, &i, &d.after)) return false;
+  if (i < p.size() && p[i] == '$' && i + 1 == p.size()) {
+    d.at_end = true;
+    ++i;
+  }
+  if (i != p.size()) return false;
+  if (!d.after.empty() && d.after[0] >= '0' && d.after[0] <= '9') return false;
+  *out = std::move(d);
+  return true;
+}
+
 }  // namespace hw::logwatch

@@ -42,4 +42,19 @@ struct GreedyTail {
 };
 bool SplitGreedyTail(std::string_view pattern, GreedyTail* out);
 
+// The shape value rules most often have on either side of their `.*`:
+// `<before>(?P<name>\d+)<after>` (the group may be left out: `svc\[\d+\]: `) with an optional final
+// `$` (` took (?P<ms>\d+)ms`, `bytes=(?P<n>[0-9]+)`): literals around one run of digits, `before`
+// not empty and `after` not starting with a digit. Anchored at a place, RE2 (Latin-1: \d is [0-9])
+// matches it exactly when `before` is there, then at least one digit, and `after` right behind the
+// longest run of digits (the greedy run could give a digit back only to an `after` that starts with
+// one), ending the text if `at_end`; the group is that run (`name` is empty without a group). So
+// RuleSet reads it without RE2. Literals are plain bytes and escaped punctuation; anything else is
+// not this shape.
+struct DigitsTail {
+  std::string before, name, after;
+  bool at_end = false;
+};
+bool ParseDigitsTail(std::string_view pattern, DigitsTail* out);
+
 }  // namespace hw::logwatch

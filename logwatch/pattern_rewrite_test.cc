@@ -74,5 +74,41 @@ TEST(PatternRewriteTest, SplitGreedyTailTakesOnlyTheShapeItIsRightFor) {
   EXPECT_FALSE(SplitGreedyTail(R"(a\.*b(?P<v>\d))", &t));     // an escaped dot: no .* at all
 }
 
+TEST(PatternRewriteTest, ParseDigitsTailTakesOnlyLiteralsAroundOneRunOfDigits) {
+  DigitsTail d;
+  ASSERT_TRUE(ParseDigitsTail(R"( took (?P<ms>\d+)ms)", &d));
+  EXPECT_EQ(d.before, " took ");
+  EXPECT_EQ(d.name, "ms");
+  EXPECT_EQ(d.after, "ms");
+  EXPECT_FALSE(d.at_end);
+  ASSERT_TRUE(ParseDigitsTail(R"(\[bytes=(?P<n>[0-9]+)\] \.$)", &d));
+  EXPECT_EQ(d.before, "[bytes=");
+  EXPECT_EQ(d.after, "] .");
+  EXPECT_TRUE(d.at_end);
+  ASSERT_TRUE(ParseDigitsTail(R"(id=(?P<id>\d+))", &d));
+  EXPECT_EQ(d.after, "");
+  EXPECT_FALSE(ParseDigitsTail(R"((?P<ms>\d+)ms)", &d));         // nothing before: no places to try
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)5ms)", &d));  // the run could give a digit back
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d*)ms)", &d));   // may be empty
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+?)ms)", &d));  // lazy
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)m?s)", &d));  // a quantifier after
+  EXPECT_FALSE(ParseDigitsTail(R"( tooks? (?P<ms>\d+)ms)", &d));       // ... or before
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)\bms)", &d));       // an assertion
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)(?P<u>ms))", &d));  // two groups
+  EXPECT_FALSE(ParseDigitsTail(R"( took (\d+)ms)", &d));               // no name
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)ms$x)", &d));       // $ not at the end
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\d+)ms|x)", &d));
+  EXPECT_FALSE(ParseDigitsTail(R"( took (?P<ms>\w+)ms)", &d));
+  // Without a group (the A of `svc\[\d+\]: .* took ...`).
+  ASSERT_TRUE(ParseDigitsTail(R"(svc\[\d+\]: )", &d));
+  EXPECT_EQ(d.before, "svc[");
+  EXPECT_EQ(d.name, "");
+  EXPECT_EQ(d.after, "]: ");
+  EXPECT_FALSE(ParseDigitsTail(R"(svc\[\d+?\]: )", &d));
+  EXPECT_FALSE(ParseDigitsTail(R"(svc\[\d+\d\]: )", &d));
+  EXPECT_FALSE(ParseDigitsTail(R"(^svc\[\d+\]: )", &d));  // an anchor
+  EXPECT_FALSE(ParseDigitsTail(R"(svc\[(?:\d+)\]: )", &d));
+}
+
 }  // namespace
 }  // namespace hw::logwatch

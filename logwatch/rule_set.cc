@@ -124,6 +124,25 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
 }
 
 // The named captures (their RE2 group indices, -1: not in the pattern) out of RE2's submatches.
+// Where `d` matches text anchored at `at`: the end of its run of digits (npos: it does not).
+size_t DigitsRunAt(const DigitsTail& d, std::string_view text, size_t at) {
+  const size_t from = at + d.before.size();
+  size_t to = from;
+  while (to < text.size() && text[to] >= '0' && text[to] <= '9') ++to;
+  if (to == from || text.compare(to, d.after.size(), d.after) != 0) return std::string_view::npos;
+  if (d.at_end && to + d.after.size() != text.size()) return std::string_view::npos;
+  return to;
+}
+
+// Whether `d` matches anywhere in text (a search, as RE2's unanchored Match).
+bool DigitsRunIn(const DigitsTail& d, std::string_view text) {
+  for (size_t at = text.find(d.before); at != std::string_view::npos;
+       at = text.find(d.before, at + 1)) {
+    if (DigitsRunAt(d, text, at) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 void TakeGroups(const std::vector<int>& indices, const std::vector<re2::StringPiece>& sub,
                 std::vector<std::string_view>* groups) {
   groups->clear();
@@ -245,6 +264,14 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       head = CompileRe2(split.head);
       if (!head->ok()) tail.reset();
     }
+    DigitsTail digits, head_digits;
+    const bool by_hand = tail && ParseDigitsTail(split.tail, &digits);
+    const bool head_by_hand = tail && !split.head.empty() &&
+                              ParseDigitsTail(split.head, &head_digits) &&
+                              head_digits.name.empty() && !head_digits.at_end;
+    set->digits_.push_back(by_hand ? std::optional<DigitsTail>(std::move(digits)) : std::nullopt);
+    set->head_digits_.push_back(head_by_hand ? std::optional<DigitsTail>(std::move(head_digits))
+                                             : std::nullopt);
     set->head_.push_back(tail ? std::move(head) : nullptr);
     set->tail_literal_.push_back(tail ? split.literal : std::string());
     set->tail_groups_.push_back(std::move(tail_groups));
@@ -337,6 +364,23 @@ bool RuleSet::Match(size_t rule, std::string_view text,
   if (tail_[rule] && text.find('\n') == std::string_view::npos) {
     // A.*T (SplitGreedyTail): T at the rightmost place it matches, then A before that place (RE2
     // sees the whole text around both, so ^ $ \b mean what they mean in the whole pattern).
+    if (digits_[rule]) {
+      // T by hand: `before`, the longest run of digits (at least one), `after` right behind it.
+      const DigitsTail& d = *digits_[rule];
+      for (size_t at = text.rfind(d.before); at != std::string_view::npos;
+           at = at == 0 ? std::string_view::npos : text.rfind(d.before, at - 1)) {
+        const size_t to = DigitsRunAt(d, text, at);
+        if (to == std::string_view::npos) continue;
+        if (!HeadBefore(rule, text, at)) return false;
+        const size_t from = at + d.before.size();
+        groups->assign(ngroups, std::string_view());
+        for (size_t k = 0; k < ngroups; ++k) {
+          if (rules_[rule].captures[k] == d.name) (*groups)[k] = text.substr(from, to - from);
+        }
+        return true;
+      }
+      return false;
+    }
     const re2::RE2& tail = *tail_[rule];
     const std::string& literal = tail_literal_[rule];
     const int total = tail.NumberOfCapturingGroups();
@@ -345,8 +389,7 @@ bool RuleSet::Match(size_t rule, std::string_view text,
          at = at == 0 ? std::string_view::npos : text.rfind(literal, at - 1)) {
       if (!tail.Match(whole, at, text.size(), re2::RE2::ANCHOR_START, sub.data(), total + 1))
         continue;
-      if (head_[rule] && !head_[rule]->Match(whole, 0, at, re2::RE2::UNANCHORED, nullptr, 0))
-        return false;
+      if (!HeadBefore(rule, text, at)) return false;
       TakeGroups(tail_groups_[rule], sub, groups);
       return true;
     }
@@ -360,6 +403,12 @@ bool RuleSet::Match(size_t rule, std::string_view text,
   }
   TakeGroups(capture_groups_[rule], sub, groups);
   return true;
+}
+
+bool RuleSet::HeadBefore(size_t rule, std::string_view text, size_t at) const {
+  if (head_digits_[rule]) return DigitsRunIn(*head_digits_[rule], text.substr(0, at));
+  return !head_[rule] || head_[rule]->Match(re2::StringPiece(text.data(), text.size()), 0, at,
+                                            re2::RE2::UNANCHORED, nullptr, 0);
 }
 
 bool RuleSet::Excluded(size_t rule, std::string_view text) const {

@@ -33,12 +33,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status/status.h"
 #include "logwatch/logwatch_config.h"
+#include "logwatch/pattern_rewrite.h"
 
 namespace re2 {
 class RE2;
@@ -68,9 +70,13 @@ class RuleSet {
   // groups receives one view per named capture of the rule (empty when a group did not take part).
   // For a pattern of the shape A.*T (SplitGreedyTail) on a line, RE2 runs T anchored at the last
   // places its literal starts (a one-pass match) and a DFA-only search for A before the place T
-  // matched, instead of a search, a reverse search and a submatch pass over the line.
+  // matched, instead of a search, a reverse search and a submatch pass over the line; a T of the
+  // shape `literal (?P<x>\d+) literal` is read by hand there (ParseDigitsTail), not by RE2.
   bool Match(size_t rule, std::string_view text, std::vector<std::string_view>* groups) const;
   bool HasGreedyTail(size_t rule) const { return tail_[rule] != nullptr; }
+  // ... and T is read without RE2 (ParseDigitsTail).
+  bool HasDigitsTail(size_t rule) const { return digits_[rule].has_value(); }
+  bool HasDigitsHead(size_t rule) const { return head_digits_[rule].has_value(); }
   bool Excluded(size_t rule, std::string_view text) const;
   bool StartsRecord(size_t rule, std::string_view text) const;
   // True when a line-scan hit on the match pattern is already the exact answer to whether the
@@ -188,6 +194,8 @@ class RuleSet {
   };
 
  private:
+  // Whether A (of A.*T) matches somewhere in text before at; true when A is empty.
+  bool HeadBefore(size_t rule, std::string_view text, size_t at) const;
   RuleSet() = default;
   struct Compiled;
   std::vector<RuleConfig> rules_;
@@ -201,6 +209,9 @@ class RuleSet {
   std::vector<std::unique_ptr<re2::RE2>> head_, tail_;
   std::vector<std::string> tail_literal_;
   std::vector<std::vector<int>> tail_groups_;
+  // Per rule whose T, or A, is `literal (?P<x>\d+) literal` (ParseDigitsTail; A without the
+  // group): read without RE2.
+  std::vector<std::optional<DigitsTail>> digits_, head_digits_;
   std::vector<uint8_t> always_;        // per rule: bits that are always set (unfiltered patterns)
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)
   std::vector<uint32_t> always_rules_, chunk_always_rules_;  // the rules with bits in those

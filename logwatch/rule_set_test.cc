@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <map>
+#include <set>
 
 #include "logwatch/record_processor.h"
 
@@ -109,12 +110,22 @@ TEST(RuleSetTest, GreedyTailCapturesAreRe2s) {
       Rule("flags", R"((?i)svc.* TOOK (?P<ms>\d+)ms)", {"ms"}),
       Rule("end", R"(svc.* took (?P<ms>\d+)ms$)", {"ms"}),
       Rule("boundary", R"(svc.*\btook (?P<ms>\d+))", {"ms"}),
+      // T read by hand (ParseDigitsTail), and near shapes RE2 keeps.
+      Rule("bare", R"(svc\[\d+\]: .* took (?P<ms>[0-9]+))", {"ms"}),
+      Rule("punct", R"(svc.*took (?P<ms>\d+)ms\.? x)", {"ms"}),
+      Rule("digit-after", R"(svc.* took (?P<ms>\d+)7ms)", {"ms"}),
+      Rule("other-name", R"(svc.* took (?P<ms>\d+)m)", {"unit"}),
+      Rule("no-head", R"(.* took (?P<ms>\d+)ms)", {"ms"}),
+      Rule("head-only", R"(svc\[\d+\]: .* took (?P<ms>\d+)m?s)", {"ms"}),
+      Rule("anchored-head", R"(^svc\[\d+\]: .* took (?P<ms>\d+)ms)", {"ms"}),
+      Rule("bare-head-digits", R"(svc\[[0-9]+\]: .*took 1(?P<ms>\d+)ms)", {"ms"}),
   };
   auto rs = RuleSet::Compile(rules);
   ASSERT_TRUE(rs.ok()) << rs.status().ToString();
   const std::vector<std::string> parts = {"svc[1]: ", "svc[", " took ", "took ", "12",    "7",
                                           "ms",       "s",    " ",      "x",     "user=", "bob",
-                                          "id=",      "9",    "TOOK ",  "\xff",  "ab"};
+                                          "id=",      "9",    "TOOK ",  "\xff",  "ab",    ".",
+                                          "m",        "1",    "]: ",    "svc[7"};
   std::vector<std::string_view> ms;
   EXPECT_FALSE((*rs)->Match(0, "a took 5ms svc[1]: b", &ms));  // T only before A
   ASSERT_TRUE((*rs)->Match(0, "svc[1]: took 1ms took 22ms took 3xms", &ms));
@@ -126,8 +137,16 @@ TEST(RuleSetTest, GreedyTailCapturesAreRe2s) {
   for (const RuleConfig& r : rules) reference.push_back(std::make_unique<RE2>(r.match, latin1));
   uint64_t seed = 12345;
   size_t matched = 0;
+  const std::set<std::string> greedy = {
+      "took",        "two",        "nested",  "end",       "bare",          "punct",
+      "digit-after", "other-name", "no-head", "head-only", "anchored-head", "bare-head-digits"};
+  const std::set<std::string> by_hand = {
+      "took", "end", "bare", "other-name", "no-head", "anchored-head", "bare-head-digits"};
+  const std::set<std::string> head_by_hand = {"took", "bare", "head-only", "bare-head-digits"};
   for (size_t r = 0; r < rules.size(); ++r) {
-    EXPECT_EQ((*rs)->HasGreedyTail(r), r < 3 || rules[r].name == "end") << rules[r].name;
+    EXPECT_EQ((*rs)->HasGreedyTail(r), greedy.count(rules[r].name) > 0) << rules[r].name;
+    EXPECT_EQ((*rs)->HasDigitsTail(r), by_hand.count(rules[r].name) > 0) << rules[r].name;
+    EXPECT_EQ((*rs)->HasDigitsHead(r), head_by_hand.count(rules[r].name) > 0) << rules[r].name;
   }
   for (int n = 0; n < 100000; ++n) {
     std::string line;
@@ -149,7 +168,9 @@ TEST(RuleSetTest, GreedyTailCapturesAreRe2s) {
       ASSERT_EQ(got.size(), rules[r].captures.size());
       for (size_t g = 0; g < got.size(); ++g) {
         auto it = whole.NamedCapturingGroups().find(rules[r].captures[g]);
-        const re2::StringPiece w = sub[static_cast<size_t>(it->second)];
+        const re2::StringPiece w = it == whole.NamedCapturingGroups().end()
+                                       ? re2::StringPiece()
+                                       : sub[static_cast<size_t>(it->second)];
         // The same bytes of the line, not only equal text.
         EXPECT_EQ(got[g].data(), w.data()) << rules[r].name << ": " << line;
         EXPECT_EQ(got[g].size(), w.size()) << rules[r].name << ": " << line;
