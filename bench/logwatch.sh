@@ -45,6 +45,9 @@ fi
 HW="$BUILD_DIR/cli/hostwatch"
 LOGWATCH="$BUILD_DIR/logwatch/hostwatch-logwatch"
 BROKER="$BUILD_DIR/broker/hostwatch-broker"
+for b in "$HW" "$LOGWATCH" "$BROKER"; do
+  [[ -x $b ]] || { echo "$b is missing (build it, or drop --no-build)" >&2; exit 1; }
+done
 W=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -91,16 +94,25 @@ YAML
 link: {brokers: ["tcp://127.0.0.1:$fp"], spool_dir: "$d/spool"}
 log: {level: warn}
 YAML
-  "$BROKER" --config "$d/broker.yaml" 2> "$d/broker.log" & local broker=$!
-  PIDS+=("$broker")
-  waitport "$fp" || { echo "the broker did not start: $d/broker.log" >&2; exit 1; }
-  local t0 t1 pid rchar=0
+  # This runs in a subshell (the caller reads its output), so the EXIT trap's PIDS never see these:
+  # a failed round stops its own processes.
+  local broker pid=
+  round_failed() {
+    echo "$1" >&2
+    kill "$broker" ${pid:+"$pid"} 2> /dev/null
+    wait "$broker" ${pid:+"$pid"} 2> /dev/null
+    exit 1
+  }
+  "$BROKER" --config "$d/broker.yaml" 2> "$d/broker.log" & broker=$!
+  waitport "$fp" || round_failed "the broker did not start: $d/broker.log"
+  local t0 t1 rchar=0
   t0=$(date +%s.%N)
   "$LOGWATCH" --config "$d/logwatch.yaml" 2> "$d/logwatch.log" & pid=$!
-  PIDS+=("$pid")
   while ((rchar < SIZE)); do
-    kill -0 "$pid" 2> /dev/null || { echo "hostwatch-logwatch exited: $d/logwatch.log" >&2; exit 1; }
-    rchar=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io")
+    # An exited daemon stays a zombie (kill -0 still succeeds) until it is waited for, but its
+    # /proc/<pid>/io can no longer be read.
+    rchar=$(awk '/^rchar:/ { print $2 }' "/proc/$pid/io" 2> /dev/null) || rchar=
+    [[ -n $rchar ]] || round_failed "hostwatch-logwatch exited: $d/logwatch.log"
     ((rchar >= SIZE)) || sleep 0.005
   done
   t1=$(date +%s.%N)
@@ -109,7 +121,7 @@ YAML
   # The interval (1 s) the file ended in must close and be published: a stop keeps an unfinished
   # interval's counts in the offsets file for the next start instead of publishing them.
   sleep 1.5
-  kill -TERM "$pid"; wait "$pid" || { echo "hostwatch-logwatch failed: $d/logwatch.log" >&2; exit 1; }
+  kill -TERM "$pid"; wait "$pid" || { pid=; round_failed "hostwatch-logwatch failed: $d/logwatch.log"; }
   "$HW" consume --broker "tcp://127.0.0.1:$fp" --backend "tcp://127.0.0.1:$bp" --group bench \
     --topics samples --start earliest --format json --idle 2 --timeout 60 > "$d/consumed.json" 2> "$d/consume.err" || true
   kill "$broker"; wait "$broker" 2> /dev/null || true
