@@ -27,7 +27,7 @@ void RecordProcessor::Attach(const std::vector<std::string>& rule_names, FileRec
     f->applies[i] = 1;
     f->position[i] = static_cast<uint32_t>(f->rules.size());
     f->rules.push_back(i);
-    if (!rs.rule(i).multiline_start.empty()) f->multiline.push_back(i);
+    if (rs.Multiline(i)) f->multiline.push_back(i);
   }
 }
 
@@ -37,8 +37,7 @@ bool RecordProcessor::Evaluate(size_t rule, std::string_view path, std::string_v
   const RuleSet& rs = scanner_.rules();
   // Captures only for whom reads them: without, RE2 runs its DFA alone (no submatch engine), and
   // not at all when the prefilter's hit already answers.
-  const bool want_groups =
-      rs.UsesCaptures(rule) || (capture_all_ && !rs.rule(rule).captures.empty());
+  const bool want_groups = rs.UsesCaptures(rule) || (capture_all_ && rs.HasCaptures(rule));
   groups_.clear();
   const bool needs_re2 = want_groups || !prefilter_exact;
   if (needs_re2) {
@@ -98,8 +97,7 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
   answers_used_ = 0;
   if (!replaying) {
     for (const uint32_t rule : scanner_.hit_rules()) {
-      if (f->applies[rule] && (hits[rule] & RuleSet::kMatchHit) &&
-          rs.rule(rule).multiline_start.empty()) {
+      if (f->applies[rule] && (hits[rule] & RuleSet::kMatchHit) && !rs.Multiline(rule)) {
         candidates_.push_back(rule);
       }
     }
@@ -115,9 +113,8 @@ void RecordProcessor::OnLine(std::string_view path, std::string_view line, uint6
   // single-line workload's CPU.
   std::optional<int64_t> now;
   for (const size_t rule : candidates_) {
-    const RuleConfig& rc = rs.rule(rule);
     const uint8_t h = hits[rule];
-    if (rc.multiline_start.empty()) {
+    if (!rs.Multiline(rule)) {
       if (Evaluate(rule, path, line, offset, truncated, scanner_.HitIsExact(rule), true, sink))
         matched = true;
       continue;

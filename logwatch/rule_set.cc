@@ -167,6 +167,13 @@ RuleSet::~RuleSet() = default;
 Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleConfig>& rules) {
   std::shared_ptr<RuleSet> set(new RuleSet());
   set->rules_ = rules;
+  set->traits_.reserve(rules.size());
+  for (const RuleConfig& r : rules) {
+    const bool captures = !r.captures.empty();
+    set->traits_.push_back(static_cast<uint8_t>(
+        (r.multiline_start.empty() ? 0 : kMultilineTrait) | (captures ? kCapturesTrait : 0) |
+        (captures && (r.emit_event || r.emit_value) ? kUsesCapturesTrait : 0)));
+  }
   const size_t n = rules.size();
   set->exact_.assign(n, false);
   set->chunk_exact_.assign(n, false);

@@ -94,9 +94,10 @@ class RuleSet {
   // The rule's records carry their captures to someone: an event, or a value to aggregate. A
   // count-only rule's captures are never read, so RE2 neither extracts them nor runs at all
   // where the prefilter's hit is exact.
-  bool UsesCaptures(size_t rule) const {
-    return !rules_[rule].captures.empty() && (rules_[rule].emit_event || rules_[rule].emit_value);
-  }
+  bool UsesCaptures(size_t rule) const { return traits_[rule] & kUsesCapturesTrait; }
+  bool HasCaptures(size_t rule) const { return traits_[rule] & kCapturesTrait; }
+  // The rule joins lines into records (it has a multiline_start).
+  bool Multiline(size_t rule) const { return traits_[rule] & kMultilineTrait; }
 
   static constexpr uint8_t kMatchHit = 1, kStartHit = 2, kExcludeHit = 4;
 
@@ -201,6 +202,10 @@ class RuleSet {
   std::vector<RuleConfig> rules_;
   std::vector<std::unique_ptr<re2::RE2>> match_, exclude_, start_;
   std::vector<bool> exact_, chunk_exact_;
+  // What the per-line loop asks of each rule, one byte a rule (a RuleConfig is hundreds of bytes:
+  // at 1,000 rules reading its fields for every hit missed the cache).
+  static constexpr uint8_t kMultilineTrait = 1, kCapturesTrait = 2, kUsesCapturesTrait = 4;
+  std::vector<uint8_t> traits_;
   std::vector<uint32_t> twin_;  // MatchTwin
   std::vector<bool> has_twins_;
   std::vector<std::vector<int>> capture_groups_;  // per rule: RE2 group index of each capture
