@@ -10,6 +10,35 @@
 namespace hw::logwatch {
 namespace {
 
+// Plain bytes and escaped punctuation from *i (to *out), up to the first operator, escaped letter
+// or digit (\d, \b, \x41...), byte beyond ASCII, or the end; *i is left there, for the caller to
+// decide whether that may come next. True when it stopped at a quantifier: the byte before it is
+// then not required, and is left out of *out.
+bool ReadLiteral(std::string_view p, size_t* i, std::string* out) {
+  while (*i < p.size()) {
+    const char c = p[*i];
+    if (c == '\\') {
+      if (*i + 1 >= p.size() || std::isalnum(static_cast<unsigned char>(p[*i + 1])) ||
+          static_cast<unsigned char>(p[*i + 1]) >= 0x80) {
+        return false;
+      }
+      out->push_back(p[*i + 1]);
+      *i += 2;
+    } else if (std::strchr("^$.|?*+()[]{}", c) != nullptr ||
+               static_cast<unsigned char>(c) >= 0x80) {
+      return false;
+    } else {
+      out->push_back(c);
+      ++*i;
+    }
+    if (*i < p.size() && std::strchr("?*+{", p[*i]) != nullptr) {
+      out->pop_back();
+      return true;
+    }
+  }
+  return false;
+}
+
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -270,28 +299,10 @@ bool SplitGreedyTail(std::string_view p, GreedyTail* out) {
   if (head.find("(?P<") != std::string_view::npos || head.find("(?<") != std::string_view::npos)
     return false;
   const std::string_view tail = p.substr(split + 2);
-  // The literal T starts with: plain bytes and escaped punctuation, up to the first operator; a
-  // byte a quantifier follows is not required.
+  // The literal T starts with (a byte a quantifier follows is not required).
   std::string literal;
   size_t i = 0;
-  while (i < tail.size()) {
-    const char c = tail[i];
-    if (c == '\\') {
-      if (i + 1 >= tail.size() || std::isalnum(static_cast<unsigned char>(tail[i + 1]))) break;
-      literal.push_back(tail[i + 1]);
-      i += 2;
-    } else if (std::strchr("^$.|?*+()[]{}", c) != nullptr ||
-               static_cast<unsigned char>(c) >= 0x80) {
-      break;
-    } else {
-      literal.push_back(c);
-      ++i;
-    }
-    if (i < tail.size() && std::strchr("?*+{", tail[i]) != nullptr) {
-      literal.pop_back();
-      break;
-    }
-  }
+  ReadLiteral(tail, &i, &literal);
   if (literal.empty()) return false;
   out->head = std::string(head);
   out->tail = std::string(tail);
@@ -299,38 +310,10 @@ bool SplitGreedyTail(std::string_view p, GreedyTail* out) {
   return true;
 }
 
-namespace {
-
-// Plain bytes and escaped punctuation from *i up to the first operator or escaped letter or digit
-// (\d, \b, \x41...: the caller decides whether it may come there); false when a byte in it is
-// quantified or is not ASCII.
-bool ReadLiteral(std::string_view p, size_t* i, std::string* out) {
-  while (*i < p.size()) {
-    const char c = p[*i];
-    if (c == '\\') {
-      if (*i + 1 >= p.size() || static_cast<unsigned char>(p[*i + 1]) >= 0x80) return false;
-      if (std::isalnum(static_cast<unsigned char>(p[*i + 1]))) return true;
-      out->push_back(p[*i + 1]);
-      *i += 2;
-    } else if (std::strchr("^$.|?*+()[]{}", c) != nullptr) {
-      return true;  // the caller decides whether this operator may come here
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      return false;
-    } else {
-      out->push_back(c);
-      ++*i;
-    }
-    if (*i < p.size() && std::strchr("?*+{", p[*i]) != nullptr) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 bool ParseDigitsTail(std::string_view p, DigitsTail* out) {
   DigitsTail d;
   size_t i = 0;
-  if (!ReadLiteral(p, &i, &d.before) || d.before.empty()) return false;
+  if (ReadLiteral(p, &i, &d.before) || d.before.empty()) return false;
   size_t name_at = 0;
   if (p.substr(i).starts_with("(?P<")) {
     name_at = i + 4;
@@ -357,7 +340,7 @@ bool ParseDigitsTail(std::string_view p, DigitsTail* out) {
   } else {
     return false;
   }
-  if (!ReadLiteral(p, &i, &d.after)) return false;
+  if (ReadLiteral(p, &i, &d.after)) return false;
   if (i < p.size() && p[i] == '$' && i + 1 == p.size()) {
     d.at_end = true;
     ++i;

@@ -123,7 +123,6 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
   return db;
 }
 
-// The named captures (their RE2 group indices, -1: not in the pattern) out of RE2's submatches.
 // Where `d` matches text anchored at `at`: the end of its run of digits (npos: it does not).
 size_t DigitsRunAt(const DigitsTail& d, std::string_view text, size_t at) {
   const size_t from = at + d.before.size();
@@ -143,6 +142,7 @@ bool DigitsRunIn(const DigitsTail& d, std::string_view text) {
   return false;
 }
 
+// The named captures (their RE2 group indices, -1: not in the pattern) out of RE2's submatches.
 void TakeGroups(const std::vector<int>& indices, const std::vector<re2::StringPiece>& sub,
                 std::vector<std::string_view>* groups) {
   groups->clear();
@@ -272,7 +272,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       if (!head->ok()) tail.reset();
     }
     DigitsTail digits, head_digits;
-    const bool by_hand = tail && ParseDigitsTail(split.tail, &digits);
+    const bool by_hand =
+        tail && ParseDigitsTail(split.tail, &digits) && digits.before == split.literal;
     const bool head_by_hand = tail && !split.head.empty() &&
                               ParseDigitsTail(split.head, &head_digits) &&
                               head_digits.name.empty() && !head_digits.at_end;
@@ -371,33 +372,33 @@ bool RuleSet::Match(size_t rule, std::string_view text,
   if (tail_[rule] && text.find('\n') == std::string_view::npos) {
     // A.*T (SplitGreedyTail): T at the rightmost place it matches, then A before that place (RE2
     // sees the whole text around both, so ^ $ \b mean what they mean in the whole pattern).
-    if (digits_[rule]) {
-      // T by hand: `before`, the longest run of digits (at least one), `after` right behind it.
-      const DigitsTail& d = *digits_[rule];
-      for (size_t at = text.rfind(d.before); at != std::string_view::npos;
-           at = at == 0 ? std::string_view::npos : text.rfind(d.before, at - 1)) {
-        const size_t to = DigitsRunAt(d, text, at);
-        if (to == std::string_view::npos) continue;
-        if (!HeadBefore(rule, text, at)) return false;
-        const size_t from = at + d.before.size();
-        groups->assign(ngroups, std::string_view());
-        for (size_t k = 0; k < ngroups; ++k) {
-          if (rules_[rule].captures[k] == d.name) (*groups)[k] = text.substr(from, to - from);
-        }
-        return true;
-      }
-      return false;
-    }
+    // T by hand (ParseDigitsTail: its `before` is this literal) or by RE2, anchored at each place.
+    const DigitsTail* digits = digits_[rule] ? &*digits_[rule] : nullptr;
     const re2::RE2& tail = *tail_[rule];
     const std::string& literal = tail_literal_[rule];
-    const int total = tail.NumberOfCapturingGroups();
-    sub.assign(static_cast<size_t>(total) + 1, re2::StringPiece());
+    const int total = digits != nullptr ? 0 : tail.NumberOfCapturingGroups();
+    if (digits == nullptr) sub.assign(static_cast<size_t>(total) + 1, re2::StringPiece());
     for (size_t at = text.rfind(literal); at != std::string_view::npos;
          at = at == 0 ? std::string_view::npos : text.rfind(literal, at - 1)) {
-      if (!tail.Match(whole, at, text.size(), re2::RE2::ANCHOR_START, sub.data(), total + 1))
+      size_t run_end = 0;
+      if (digits != nullptr) {
+        run_end = DigitsRunAt(*digits, text, at);
+        if (run_end == std::string_view::npos) continue;
+      } else if (!tail.Match(whole, at, text.size(), re2::RE2::ANCHOR_START, sub.data(),
+                             total + 1)) {
         continue;
+      }
       if (!HeadBefore(rule, text, at)) return false;
-      TakeGroups(tail_groups_[rule], sub, groups);
+      if (digits == nullptr) {
+        TakeGroups(tail_groups_[rule], sub, groups);
+        return true;
+      }
+      // T's one group is the run: every capture T has is it.
+      const size_t from = at + literal.size();
+      groups->assign(ngroups, std::string_view());
+      for (size_t k = 0; k < ngroups; ++k) {
+        if (tail_groups_[rule][k] >= 0) (*groups)[k] = text.substr(from, run_end - from);
+      }
       return true;
     }
     return false;  // T matches nowhere
