@@ -28,6 +28,10 @@ struct Form {
   std::string expr;
   unsigned flags = 0;
   bool exact = false;  // a hit is a match (else a candidate RE2 confirms)
+  // expr is the head of the pattern (SplitAfterLiteral) and a hit counts only where this tail
+  // matches from its end on.
+  std::shared_ptr<const TailMatcher> tail;
+  std::string tail_text;
 };
 
 // One database from every pattern's current form, compiled once; a pattern Vectorscan refuses is
@@ -58,7 +62,7 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
     std::string key;
     for (const Form& f : e.forms) {
       key += std::to_string(f.flags) + (f.exact ? "e" : "c") + std::to_string(f.expr.size()) + ":" +
-             f.expr;
+             f.expr + std::to_string(f.tail_text.size()) + ":" + f.tail_text;
     }
     auto [it, fresh] = by_key.emplace(std::move(key), members.size());
     if (fresh) members.emplace_back();
@@ -74,6 +78,7 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
   };
   groups->start.assign(1, 0);
   groups->ids.clear();
+  groups->tails.clear();
   std::vector<size_t> live;  // groups with a form to try
   for (size_t g = 0; g < members.size(); ++g) {
     if (members[g][0]->at < members[g][0]->forms.size()) {
@@ -119,8 +124,42 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
     settle(g);
     for (const Entry* m : members[g]) groups->ids.push_back(m->id);
     groups->start.push_back(static_cast<uint32_t>(groups->ids.size()));
+    const Entry* e = members[g][0];
+    groups->tails.push_back(e->forms[e->at].tail);
   }
   return db;
+}
+
+// For each pattern (the literals it requires: RequiredAtoms), the literal the fewest patterns
+// require (or contain), the longest among those. A literal shared by many rules hands all of them
+// to whatever confirms a hit, on every line that has it (" port ", "sshd[").
+std::vector<std::string> RarestAtoms(const std::vector<std::vector<std::string>>& atoms,
+                                     std::vector<size_t>* holding = nullptr) {
+  std::map<std::string, size_t> holders;  // literal -> patterns requiring it or one holding it
+  for (const auto& list : atoms) {
+    for (const std::string& a : list) holders.emplace(a, 0);
+  }
+  for (auto& [a, count] : holders) {
+    for (const auto& list : atoms) {
+      count += std::any_of(list.begin(), list.end(), [&a = a](const std::string& b) {
+        return b.find(a) != std::string::npos;
+      });
+    }
+  }
+  std::vector<std::string> best(atoms.size());
+  if (holding != nullptr) holding->assign(atoms.size(), 0);
+  for (size_t k = 0; k < atoms.size(); ++k) {
+    size_t best_count = std::numeric_limits<size_t>::max();
+    for (const std::string& a : atoms[k]) {
+      const size_t count = holders[a];
+      if (count < best_count || (count == best_count && a.size() > best[k].size())) {
+        best[k] = a;
+        best_count = count;
+      }
+    }
+    if (holding != nullptr) (*holding)[k] = best_count;
+  }
+  return best;
 }
 
 // Where `d` matches text anchored at `at`: the end of its run of digits (npos: it does not).
@@ -198,6 +237,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
   std::vector<std::vector<std::string>> atoms;  // per chunk entry that may fall back to a literal
   std::vector<size_t> atom_entry;               // its index in `chunk` (and `line`)
   std::vector<bool> atom_in_line;               // the literal goes first in `line` as well
+  std::vector<std::vector<std::string>> match_atoms(n);  // per rule: what its match requires
+  std::vector<size_t> split_rule, split_entry;  // match patterns `line` takes whole, and where
   for (size_t i = 0; i < n; ++i) {
     const RuleConfig& r = rules[i];
     auto compile = [&](const std::string& pattern,
@@ -228,9 +269,18 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
         c.forms.push_back({expr, HS_FLAG_MULTILINE, false});
         c.forms.push_back({expr, HS_FLAG_MULTILINE | HS_FLAG_PREFILTER, false});
       }
+      std::vector<std::string> required;
+      if (bound.empty() || re2_anyway) required = RequiredAtoms(pattern);
+      if (bit == kMatchHit) {
+        match_atoms[i] = TopLevelLiterals(pattern);
+        if (!bound.empty() && !re2_anyway) {
+          split_rule.push_back(i);
+          split_entry.push_back(line.size());
+        }
+      }
       if (bound.empty() || re2_anyway) {
         // The literal is put in front once the rarest is known (below).
-        atoms.push_back(RequiredAtoms(pattern));
+        atoms.push_back(std::move(required));
         atom_entry.push_back(chunk.size());
         atom_in_line.push_back(re2_anyway);
       }
@@ -289,24 +339,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
     set->start_.push_back(std::move(s));
     set->exclude_.push_back(std::move(x));
   }
-  // A literal shared by many rules hands RE2 all of them on every line that has it (" port ",
-  // "sshd["): each pattern takes, of the literals it requires, the one the fewest other patterns
-  // require (or contain), the longest among those.
+  const std::vector<std::string> rarest = RarestAtoms(atoms);
   for (size_t k = 0; k < atoms.size(); ++k) {
-    std::string best;
-    size_t best_shared = std::numeric_limits<size_t>::max();
-    for (const std::string& a : atoms[k]) {
-      size_t shared = 0;
-      for (size_t o = 0; o < atoms.size(); ++o) {
-        if (o == k) continue;
-        shared += std::any_of(atoms[o].begin(), atoms[o].end(),
-                              [&](const std::string& b) { return b.find(a) != std::string::npos; });
-      }
-      if (shared < best_shared || (shared == best_shared && a.size() > best.size())) {
-        best = a;
-        best_shared = shared;
-      }
-    }
+    const std::string& best = rarest[k];
     // For a pattern Vectorscan cannot bind to one line any literal beats RE2 on every line; in
     // front of one it can, a literal of under 4 bytes would narrow too little.
     if (best.size() >= (atom_in_line[k] ? 4u : 1u)) {
@@ -319,6 +354,31 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
                       {EscapeLiteral(best), HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, false});
       }
     }
+  }
+  // A match pattern the line database takes whole is cut after the rarest literal of its top
+  // level (among every rule's), when the rest is a tail TailMatcher takes: Vectorscan finds the
+  // head, the tail is checked where the head ends (tail_matcher.h: what this saves, and why it is
+  // exact). A literal under 3 bytes, or one that more than kMaxHolders patterns hold, would wake
+  // too many tails on the lines that have it ("failed password for " of 71 rules that differ
+  // only inside a group): such a pattern stays whole.
+  constexpr size_t kMaxHolders = 16;
+  std::vector<size_t> holders;
+  const std::vector<std::string> rarest_match = RarestAtoms(match_atoms, &holders);
+  for (size_t k = 0; k < split_rule.size(); ++k) {
+    const size_t i = split_rule[k];
+    const std::string& literal = rarest_match[i];
+    HeadTail cut;
+    if (literal.size() < 3 || holders[i] > kMaxHolders ||
+        !SplitAfterLiteral(rules[i].match, literal, &cut)) {
+      continue;
+    }
+    std::optional<TailMatcher> tail = TailMatcher::Parse(cut.tail, cut.caseless);
+    if (!tail) continue;
+    const std::string head = LineBound(StripGroupNames(cut.head));
+    if (head.empty()) continue;
+    auto& forms = line[split_entry[k]].forms;
+    Form f{head, 0, true, std::make_shared<const TailMatcher>(std::move(*tail)), cut.tail};
+    forms.insert(forms.begin(), std::move(f));
   }
   // Each database is compiled once (a pattern Vectorscan refuses is the exception), the chunk's
   // on a thread of its own: they share nothing, and at 1,000 rules each takes a second or so.
@@ -342,6 +402,8 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       return !re2_has_work && e.at < e.forms.size() && e.forms[e.at].exact;
     };
     set->exact_[id / 3] = set->db_ != nullptr && exact(line[k]);
+    const Entry& e = line[k];
+    if (set->db_ != nullptr && e.at < e.forms.size() && e.forms[e.at].tail) ++set->split_;
     set->chunk_exact_[id / 3] = set->chunk_db_ != nullptr && exact(chunk[k]);
   }
   for (uint32_t i = 0; i < n; ++i) {
@@ -452,10 +514,17 @@ void RuleSet::Scanner::ResetHits(const std::vector<uint8_t>& always,
   for (const uint32_t r : always_rules) hits_[r] = always[r];
 }
 
-int RuleSet::Scanner::OnLineHit(unsigned int id, unsigned long long /*from*/,
-                                unsigned long long /*to*/, unsigned int /*flags*/, void* ctx) {
+int RuleSet::Scanner::OnLineHit(unsigned int id, unsigned long long /*from*/, unsigned long long to,
+                                unsigned int /*flags*/, void* ctx) {
   auto* self = static_cast<Scanner*>(ctx);
-  self->MarkGroup(self->rules_->line_groups_, id);
+  const IdGroups& g = self->rules_->line_groups_;
+  if (const TailMatcher* tail = g.tails[id].get()) {
+    // A head reports every end of its matches: once one end passed, the rest are no news.
+    const uint32_t first = g.ids[g.start[id]];
+    if ((self->hits_[first / 3] & (1u << (first % 3))) != 0) return 0;
+    if (!tail->MatchesAt(self->line_, static_cast<size_t>(to))) return 0;
+  }
+  self->MarkGroup(g, id);
   return 0;
 }
 
@@ -470,6 +539,7 @@ const std::vector<uint8_t>& RuleSet::Scanner::Scan(std::string_view line) {
     }
     return hits_;
   }
+  line_ = line;
   hs_scan(static_cast<hs_database_t*>(rules_->db_.get()), line.data(),
           static_cast<unsigned>(line.size()), 0, static_cast<hs_scratch_t*>(scratch_.get()),
           OnLineHit, this);

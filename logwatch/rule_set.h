@@ -41,6 +41,7 @@
 #include "common/status/status.h"
 #include "logwatch/logwatch_config.h"
 #include "logwatch/pattern_rewrite.h"
+#include "logwatch/tail_matcher.h"
 
 namespace re2 {
 class RE2;
@@ -65,6 +66,8 @@ class RuleSet {
   size_t Find(std::string_view name) const;
   // Patterns the prefilter could not take at all (RE2 runs on every line for them).
   size_t unfiltered_patterns() const { return unfiltered_; }
+  // Match patterns the line database holds as a head whose tail TailMatcher checks.
+  size_t split_patterns() const { return split_; }
 
   // Full regex checks on a record (a line, or a joined multiline record).
   // groups receives one view per named capture of the rule (empty when a group did not take part).
@@ -106,6 +109,8 @@ class RuleSet {
   struct IdGroups {
     std::vector<uint32_t> start;
     std::vector<uint32_t> ids;
+    // Per group: the tail its hits must pass, checked where the head's match ends (null: none).
+    std::vector<std::shared_ptr<const TailMatcher>> tails;
   };
 
   class Scanner {
@@ -173,6 +178,7 @@ class RuleSet {
     }
 
     std::shared_ptr<const RuleSet> rules_;
+    std::string_view line_;  // the line Scan is scanning (for the tails of split patterns)
     std::unique_ptr<void, ScratchDeleter> scratch_;  // sized for both databases
     std::vector<uint8_t> hits_;
     std::vector<uint32_t> hit_rules_;  // the rules with a non-zero entry in hits_
@@ -221,6 +227,7 @@ class RuleSet {
   std::vector<uint8_t> chunk_always_;  // the same for chunk scans (adds \A \z \Z patterns)
   std::vector<uint32_t> always_rules_, chunk_always_rules_;  // the rules with bits in those
   size_t unfiltered_ = 0;
+  size_t split_ = 0;
   struct DatabaseDeleter {
     void operator()(void* db) const;
   };

@@ -1,0 +1,76 @@
+// A rule's pattern cut in two after the literal it is found by: Vectorscan searches for the head
+// (the pattern up to and including that literal) and a TailMatcher checks the rest, anchored
+// where a match of the head ends.
+//
+// Why: Vectorscan runs a pattern as literals and the engines between them. After the head's
+// literal comes often a short, common literal (`"` in `"curl/[\d.]+"$`, `ms` in ` took \d+ms$`,
+// `]: level=` shared by every service's rules), and each of its hits on a line runs the engines of
+// every pattern that has it. At 1,000 generated rules such tails are most of the scan's cost;
+// cut off, they are checked only where the head matched, in a few dozen instructions.
+//
+// Exactness: a text matches H T (a concatenation at the pattern's top level) exactly when some
+// match of H ends at a place e and T matches text from e on (a prefix of it, or all of it when T
+// ends in `$`). The head is compiled without HS_FLAG_SINGLEMATCH, so Vectorscan reports every end
+// of a match of it; RuleSet checks T at each end until one passes.
+//
+// The matcher takes a subset of RE2's syntax, with RE2's meaning on a line of Latin-1 bytes:
+// printable ASCII literals and escaped punctuation, `.`, \d \D \s \S \w \W, \t \n \r \f, classes
+// with ranges and negation (of those), groups ((...), (?:...), (?P<name>...)), `|`, the
+// quantifiers ? * + {n} {n,} {n,m} (lazy or greedy: whether T matches does not depend on it), a
+// final `$`, and a whole-pattern (?i). Anything else (\b, ^, \A, \z, \x.., other flags, POSIX
+// classes, bytes beyond ASCII, more than 64 positions once repeats are unrolled) is refused, and
+// the pattern stays whole in Vectorscan. It is a Glushkov automaton run bit-parallel: one 64-bit
+// word of states, one word of positions per byte value.
+//
+// Pure; immutable after Parse; thread-safe to share.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hw::logwatch {
+
+class TailMatcher {
+ public:
+  // T as a matcher, or nullopt when it is outside the subset above. caseless: the pattern began
+  // with (?i).
+  static std::optional<TailMatcher> Parse(std::string_view tail, bool caseless);
+
+  // Whether T matches text from `at` on (T is anchored there; it need not reach the end unless
+  // it ends in `$`).
+  bool MatchesAt(std::string_view text, size_t at) const;
+
+ private:
+  TailMatcher() = default;
+  std::array<uint64_t, 256> by_byte_{};  // the positions whose class holds the byte
+  std::vector<uint64_t> follow_;         // per position: the positions that may come next
+  uint64_t first_ = 0;                   // the positions a match may start with
+  uint64_t last_ = 0;                    // the positions a match may end with
+  bool nullable_ = false;                // T matches the empty string
+  bool at_end_ = false;                  // T ends in `$`
+  // The longest run of plain bytes on T's top level (empty under 3 bytes): a match from `at`
+  // contains it, and looking for it first is cheap where T would run far (`.*route=/x `).
+  std::string must_;
+  friend class TailBuilder;
+};
+
+// pattern (named groups and all, as the rule has it) cut after `literal` (a lowercase string every
+// match must contain: RequiredAtoms), at a place between two items of its top level: `head` ends
+// with the first top-level run of plain literal bytes holding `literal`, and `tail` is the rest.
+// False when the pattern has a top-level `|`, flags other than a leading (?i), no such run, or an
+// empty rest. head keeps a leading (?i).
+struct HeadTail {
+  std::string head;
+  std::string tail;
+  bool caseless = false;
+};
+bool SplitAfterLiteral(std::string_view pattern, std::string_view literal, HeadTail* out);
+// The runs of plain literal bytes on pattern's top level, lowercased (every match holds each): the
+// places SplitAfterLiteral can cut. Empty where it cannot cut at all.
+std::vector<std::string> TopLevelLiterals(std::string_view pattern);
+
+}  // namespace hw::logwatch

@@ -1,0 +1,131 @@
+#include "logwatch/tail_matcher.h"
+
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+
+#include <string>
+#include <vector>
+
+namespace hw::logwatch {
+namespace {
+
+// RE2's answer to "does the tail match text from at on": anchored at at, in Latin-1.
+bool Re2MatchesAt(const RE2& re, std::string_view text, size_t at) {
+  return re.Match(re2::StringPiece(text.data(), text.size()), at, text.size(), RE2::ANCHOR_START,
+                  nullptr, 0);
+}
+
+std::vector<std::string> Texts() {
+  // Small alphabet, every length to 7, then a few lines: the automaton's corners show up on short
+  // texts; the lines are what it meets.
+  const std::string alphabet = "a1.\" ]Xms";
+  std::vector<std::string> out = {""};
+  for (size_t len = 1; len <= 4; ++len) {
+    const size_t before = out.size();
+    for (size_t k = 0; k < before; ++k) {
+      if (out[k].size() != len - 1) continue;
+      for (const char c : alphabet) out.push_back(out[k] + c);
+    }
+  }
+  for (const char* l :
+       {"\"curl/8.1\"", "\"curl/8.1\" x", "curl/\"", " 1234ms", " 12ms", " 1234msx",
+        "12]: level=warn ", "12]: level=error x", "9]: LEVEL=Error ", "[21/Nov] \"POST /x",
+        "[21/Nov] \"PUT ", "x route=/users-list took 5ms", "x route=/users-list", "\tA\n\x0b",
+        "\xe9\xc9 ab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"}) {
+    out.emplace_back(l);
+  }
+  return out;
+}
+
+TEST(TailMatcherTest, AgreesWithRe2AnchoredAtEveryPlace) {
+  const std::vector<std::string> tails = {R"([\d.]+"$)",
+                                          R"(\d{3,}ms$)",
+                                          R"(\d+ms)",
+                                          R"(\d+\]: level=(?:error|warn) )",
+                                          R"(\d+\]: LEVEL=ERROR )",
+                                          R"([^]]+\] "(?:POST|PUT) )",
+                                          R"(.*route=/users-list )",
+                                          R"(\s*\d+\.\d+\])",
+                                          R"((?:up|down))",
+                                          R"(a?a?a?aaa)",
+                                          R"((a|1)*\.)",
+                                          R"((?:a*)*1)",
+                                          R"(x{0}a)",
+                                          R"(a{2,3}$)",
+                                          R"(a{2}1?)",
+                                          R"((?P<ms>\d+)ms)",
+                                          R"((?:)a)",
+                                          R"([a-c\]1-2]+)",
+                                          R"([^a\d]m)",
+                                          R"(\S+ \w\W)",
+                                          R"(\D\s)",
+                                          R"([\-.]1)",
+                                          R"(a+?1??)",
+                                          R"(\"[ -~]+)",
+                                          R"(\.|m)",
+                                          R"((?:a|)s$)",
+                                          R"((a|a1)(\.|1\.))",
+                                          R"(ms$)",
+                                          R"(.)",
+                                          R"(X)"};
+  const std::vector<std::string> texts = Texts();
+  size_t checked = 0, matched = 0;
+  for (const std::string& tail : tails) {
+    for (const bool caseless : {false, true}) {
+      auto m = TailMatcher::Parse(tail, caseless);
+      ASSERT_TRUE(m.has_value()) << tail;
+      RE2::Options opts;
+      opts.set_encoding(RE2::Options::EncodingLatin1);
+      opts.set_case_sensitive(!caseless);
+      const RE2 re(tail, opts);
+      ASSERT_TRUE(re.ok()) << tail;
+      for (const std::string& text : texts) {
+        for (size_t at = 0; at <= text.size(); ++at) {
+          const bool want = Re2MatchesAt(re, text, at);
+          ASSERT_EQ(m->MatchesAt(text, at), want)
+              << "tail " << tail << (caseless ? " (?i)" : "") << " text [" << text << "] at " << at;
+          ++checked;
+          matched += want;
+        }
+      }
+    }
+  }
+  EXPECT_GT(matched, checked / 50);  // the texts do match the tails, often enough to tell
+}
+
+TEST(TailMatcherTest, RefusesWhatItDoesNotTake) {
+  for (const char* tail :
+       {R"(\bx)", "^a", R"(a\z)", R"(\x41)", "(?i)a", "(?s:.)", "[[:alpha:]]", "a$b", "(a$)",
+        "a|b$", "\xe9", R"(\Qa\E)", "a{2,1}", "a{x}", R"(\1)", "a{100}", "(?:a{8}){9}"}) {
+    EXPECT_FALSE(TailMatcher::Parse(tail, false).has_value()) << tail;
+  }
+  EXPECT_FALSE(TailMatcher::Parse("a", false)->MatchesAt("a", 2));  // past the end
+}
+
+TEST(TailMatcherTest, SplitsAfterATopLevelLiteral) {
+  HeadTail cut;
+  ASSERT_TRUE(SplitAfterLiteral(R"re((?i)"curl/[\d.]+"$)re", "\"curl/", &cut));
+  EXPECT_EQ(cut.head, R"re((?i)"curl/)re");
+  EXPECT_EQ(cut.tail, R"re([\d.]+"$)re");
+  EXPECT_TRUE(cut.caseless);
+  ASSERT_TRUE(SplitAfterLiteral(R"(api\[\d+\]: level=(?:error|warn) )", "api[", &cut));
+  EXPECT_EQ(cut.head, R"(api\[)");
+  EXPECT_EQ(cut.tail, R"(\d+\]: level=(?:error|warn) )");
+  EXPECT_FALSE(cut.caseless);
+  // Inside a run: the cut follows the literal, not the run.
+  ASSERT_TRUE(SplitAfterLiteral("route=/x took \\d+", "route=/x", &cut));
+  EXPECT_EQ(cut.tail, " took \\d+");
+  // Not on the top level, quantified, behind a top-level `|`, or nothing after it.
+  EXPECT_FALSE(SplitAfterLiteral("(?:abc)d+", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("abcd?x", "abcd", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("abc\\d|x", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("x\\d+abc", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("a(?i)bcd\\d", "bcd", &cut));
+  EXPECT_EQ(TopLevelLiterals(R"(GET /x/\d+ HTTP/1\.[01]")"),
+            (std::vector<std::string>{"get /x/", " http/1.", "\""}));
+  EXPECT_EQ(TopLevelLiterals(R"(Failed (?:for )?(?P<u>x) from)"),
+            (std::vector<std::string>{"failed ", " from"}));
+}
+
+}  // namespace
+}  // namespace hw::logwatch
