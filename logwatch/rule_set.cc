@@ -130,12 +130,16 @@ hs_database_t* CompileDatabase(std::vector<Entry>* entries, std::vector<uint8_t>
   return db;
 }
 
-// For each pattern (the literals it requires: RequiredAtoms), the literal the fewest patterns
-// require (or contain), the longest among those. A literal shared by many rules hands all of them
-// to whatever confirms a hit, on every line that has it (" port ", "sshd[").
-std::vector<std::string> RarestAtoms(const std::vector<std::vector<std::string>>& atoms,
-                                     std::vector<size_t>* holding = nullptr) {
-  std::map<std::string, size_t> holders;  // literal -> patterns requiring it or one holding it
+// For each pattern (the literals it requires: RequiredAtoms), its literals from the rarest on: the
+// fewest patterns require (or contain) it, and the longer first among equals. A literal shared by
+// many rules hands all of them to whatever confirms a hit, on every line that has it (" port ",
+// "sshd[").
+struct RankedAtom {
+  std::string literal;
+  size_t holders;  // patterns requiring it or a literal that contains it (its own included)
+};
+std::vector<std::vector<RankedAtom>> RankAtoms(const std::vector<std::vector<std::string>>& atoms) {
+  std::map<std::string, size_t> holders;
   for (const auto& list : atoms) {
     for (const std::string& a : list) holders.emplace(a, 0);
   }
@@ -146,20 +150,16 @@ std::vector<std::string> RarestAtoms(const std::vector<std::vector<std::string>>
       });
     }
   }
-  std::vector<std::string> best(atoms.size());
-  if (holding != nullptr) holding->assign(atoms.size(), 0);
+  std::vector<std::vector<RankedAtom>> ranked(atoms.size());
   for (size_t k = 0; k < atoms.size(); ++k) {
-    size_t best_count = std::numeric_limits<size_t>::max();
-    for (const std::string& a : atoms[k]) {
-      const size_t count = holders[a];
-      if (count < best_count || (count == best_count && a.size() > best[k].size())) {
-        best[k] = a;
-        best_count = count;
-      }
-    }
-    if (holding != nullptr) (*holding)[k] = best_count;
+    for (const std::string& a : atoms[k]) ranked[k].push_back({a, holders[a]});
+    std::stable_sort(ranked[k].begin(), ranked[k].end(),
+                     [](const RankedAtom& x, const RankedAtom& y) {
+                       return x.holders != y.holders ? x.holders < y.holders
+                                                     : x.literal.size() > y.literal.size();
+                     });
   }
-  return best;
+  return ranked;
 }
 
 // Where `d` matches text anchored at `at`: the end of its run of digits (npos: it does not).
@@ -339,9 +339,9 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
     set->start_.push_back(std::move(s));
     set->exclude_.push_back(std::move(x));
   }
-  const std::vector<std::string> rarest = RarestAtoms(atoms);
+  const std::vector<std::vector<RankedAtom>> ranked = RankAtoms(atoms);
   for (size_t k = 0; k < atoms.size(); ++k) {
-    const std::string& best = rarest[k];
+    const std::string best = ranked[k].empty() ? std::string() : ranked[k][0].literal;
     // For a pattern Vectorscan cannot bind to one line any literal beats RE2 on every line; in
     // front of one it can, a literal of under 4 bytes would narrow too little.
     if (best.size() >= (atom_in_line[k] ? 4u : 1u)) {
@@ -356,29 +356,29 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
     }
   }
   // A match pattern the line database takes whole is cut after the rarest literal of its top
-  // level (among every rule's), when the rest is a tail TailMatcher takes: Vectorscan finds the
-  // head, the tail is checked where the head ends (tail_matcher.h: what this saves, and why it is
+  // level (among every rule's) that leaves a tail TailMatcher takes: Vectorscan finds the head,
+  // the tail is checked where the head ends (tail_matcher.h: what this saves, and why it is
   // exact). A literal under 3 bytes, or one that more than kMaxHolders patterns hold, would wake
   // too many tails on the lines that have it ("failed password for " of 71 rules that differ
   // only inside a group): such a pattern stays whole.
   constexpr size_t kMaxHolders = 16;
-  std::vector<size_t> holders;
-  const std::vector<std::string> rarest_match = RarestAtoms(match_atoms, &holders);
+  const std::vector<std::vector<RankedAtom>> ranked_match = RankAtoms(match_atoms);
   for (size_t k = 0; k < split_rule.size(); ++k) {
     const size_t i = split_rule[k];
-    const std::string& literal = rarest_match[i];
-    HeadTail cut;
-    if (literal.size() < 3 || holders[i] > kMaxHolders ||
-        !SplitAfterLiteral(rules[i].match, literal, &cut)) {
-      continue;
+    for (const RankedAtom& a : ranked_match[i]) {
+      if (a.holders > kMaxHolders) break;
+      HeadTail cut;
+      if (a.literal.size() < 3 || !SplitAfterLiteral(rules[i].match, a.literal, &cut)) continue;
+      std::optional<TailMatcher> tail = TailMatcher::Parse(cut.tail, cut.caseless);
+      if (!tail) continue;
+      std::string head = LineBound(StripGroupNames(cut.head));
+      if (head.empty()) continue;
+      auto& forms = line[split_entry[k]].forms;
+      forms.insert(forms.begin(), Form{std::move(head), 0, true,
+                                       std::make_shared<const TailMatcher>(std::move(*tail)),
+                                       cut.tail});
+      break;
     }
-    std::optional<TailMatcher> tail = TailMatcher::Parse(cut.tail, cut.caseless);
-    if (!tail) continue;
-    const std::string head = LineBound(StripGroupNames(cut.head));
-    if (head.empty()) continue;
-    auto& forms = line[split_entry[k]].forms;
-    Form f{head, 0, true, std::make_shared<const TailMatcher>(std::move(*tail)), cut.tail};
-    forms.insert(forms.begin(), std::move(f));
   }
   // Each database is compiled once (a pattern Vectorscan refuses is the exception), the chunk's
   // on a thread of its own: they share nothing, and at 1,000 rules each takes a second or so.

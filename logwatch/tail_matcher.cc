@@ -403,6 +403,13 @@ std::optional<TailMatcher> TailMatcher::Parse(std::string_view tail, bool casele
   m.last_ = f.last;
   m.nullable_ = f.nullable;
   m.at_end_ = at_end;
+  for (size_t p = 0; p < m.follow_.size(); ++p) {
+    const uint64_t bit = uint64_t{1} << p;
+    const uint64_t next = p + 1 < 64 ? bit << 1 : 0;
+    if (m.follow_[p] & next) m.to_next_ |= bit;
+    if (m.follow_[p] & bit) m.to_self_ |= bit;
+    if (m.follow_[p] & ~(bit | next)) m.irregular_ |= bit;
+  }
   if (root.kind == Node::kConcat) {
     std::string run;
     for (size_t k = 0; k <= root.kids.size(); ++k) {
@@ -430,7 +437,10 @@ bool TailMatcher::MatchesAt(std::string_view text, size_t at) const {
     if (i == at) {
       next = first_;
     } else {
-      for (uint64_t s = states; s != 0; s &= s - 1) next |= follow_[__builtin_ctzll(s)];
+      next = ((states & to_next_) << 1) | (states & to_self_);
+      for (uint64_t s = states & irregular_; s != 0; s &= s - 1) {
+        next |= follow_[__builtin_ctzll(s)];
+      }
     }
     states = next & by_byte_[static_cast<unsigned char>(text[i])];
     if (states == 0) return false;

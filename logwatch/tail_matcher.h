@@ -48,10 +48,16 @@ class TailMatcher {
   TailMatcher() = default;
   std::array<uint64_t, 256> by_byte_{};  // the positions whose class holds the byte
   std::vector<uint64_t> follow_;         // per position: the positions that may come next
-  uint64_t first_ = 0;                   // the positions a match may start with
-  uint64_t last_ = 0;                    // the positions a match may end with
-  bool nullable_ = false;                // T matches the empty string
-  bool at_end_ = false;                  // T ends in `$`
+  // follow_ split for speed: most edges go to the next position or back to the same one (a
+  // sequence of classes and repeats of one class), so those are a shift and a mask; only the
+  // positions with other edges are visited one by one.
+  uint64_t to_next_ = 0;    // p -> p + 1
+  uint64_t to_self_ = 0;    // p -> p
+  uint64_t irregular_ = 0;  // p has edges to other positions
+  uint64_t first_ = 0;      // the positions a match may start with
+  uint64_t last_ = 0;       // the positions a match may end with
+  bool nullable_ = false;   // T matches the empty string
+  bool at_end_ = false;     // T ends in `$`
   // The longest run of plain bytes on T's top level (empty under 3 bytes): a match from `at`
   // contains it, and looking for it first is cheap where T would run far (`.*route=/x `).
   std::string must_;

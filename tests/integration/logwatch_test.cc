@@ -33,9 +33,8 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kLogwatch = HW_BINARY_DIR "/logwatch/hostwatch-logwatch";
 
-// Creates path if it is missing and never truncates it: the writer below may already have created
-// it again (it reopens its path every millisecond), and a truncating open would destroy the lines
-// it wrote there, which no follower could have read.
+// Creates path if it is missing and never truncates it (the writer below never creates its files,
+// but a truncating open of one it had already reopened would destroy lines no follower had read).
 void Touch(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd >= 0) ::close(fd);
@@ -50,7 +49,10 @@ int64_t WallMs() {
 // Writes "... seq=<tag>-<n> ..." lines at a steady total rate, round robin over its files, each
 // opened O_APPEND (as a logger should; append=false: at the end, then at its own offset) and
 // reopened when its path names another file (what an application does on SIGHUP after logrotate's
-// create, or after a delete).
+// create, or after a delete). It never creates a file: the test does. A writer that re-created its
+// path in the moment between logrotate's rename and its create lost what it wrote there, as
+// logrotate then moves the file it finds in its way aside ("destination ... already exists,
+// renaming to ....backup"), to a name no follower watches (CI saw 28 such lines go).
 class Writer {
  public:
   Writer(std::vector<std::pair<std::string, fs::path>> files, int lines_per_s, bool append = true)
@@ -88,8 +90,7 @@ class Writer {
       return;
     }
     if (fds_[i] >= 0) ::close(fds_[i]);
-    fds_[i] = ::open(files_[i].second.c_str(),
-                     O_WRONLY | O_CREAT | O_CLOEXEC | (append_ ? O_APPEND : 0), 0644);
+    fds_[i] = ::open(files_[i].second.c_str(), O_WRONLY | O_CLOEXEC | (append_ ? O_APPEND : 0));
     if (!append_ && fds_[i] >= 0) ::lseek(fds_[i], 0, SEEK_END);
   }
   void Run() {
