@@ -2,6 +2,7 @@
 
 #include <bitset>
 #include <cctype>
+#include <map>
 
 namespace hw::logwatch {
 
@@ -410,7 +411,15 @@ std::optional<TailMatcher> TailMatcher::Parse(std::string_view tail, bool casele
     if (m.follow_[p] & bit) m.to_self_ |= bit;
     if (m.follow_[p] & ~(bit | next)) m.irregular_ |= bit;
   }
-  if (root.kind == Node::kConcat) {
+  bool wide_loop = false;
+  for (size_t p = 0; p < m.follow_.size(); ++p) {
+    if ((m.to_self_ >> p) & 1) {
+      size_t bytes = 0;
+      for (size_t b = 0; b < 256; ++b) bytes += (m.by_byte_[b] >> p) & 1;
+      if (bytes >= 128) wide_loop = true;
+    }
+  }
+  if (wide_loop && root.kind == Node::kConcat) {
     std::string run;
     for (size_t k = 0; k <= root.kids.size(); ++k) {
       const Node* n = k < root.kids.size() ? &root.kids[k] : nullptr;
@@ -424,13 +433,73 @@ std::optional<TailMatcher> TailMatcher::Parse(std::string_view tail, bool casele
       run.clear();
     }
   }
+  m.BuildDfa();
   return m;
+}
+
+void TailMatcher::BuildDfa() {
+  // Byte classes: bytes with the same positions.
+  std::map<uint64_t, uint8_t> class_of;
+  std::vector<uint64_t> class_mask;
+  for (size_t b = 0; b < 256; ++b) {
+    auto [it, fresh] = class_of.emplace(by_byte_[b], static_cast<uint8_t>(class_mask.size()));
+    if (fresh) class_mask.push_back(by_byte_[b]);
+    dfa_class_[b] = it->second;
+  }
+  const size_t nclass = class_mask.size();
+  // States: sets of positions reached after a byte; index 0 is the start (nothing read yet,
+  // whose successors are first_'s), told apart by `start` below.
+  std::vector<uint64_t> sets = {0};
+  std::map<uint64_t, uint16_t> index;
+  std::vector<uint16_t> next;
+  std::vector<uint8_t> accept = {0};
+  for (size_t k = 0; k < sets.size(); ++k) {
+    uint64_t reach = 0;
+    if (k == 0) {
+      reach = first_;
+    } else {
+      for (uint64_t s = sets[k]; s != 0; s &= s - 1) reach |= follow_[__builtin_ctzll(s)];
+    }
+    for (size_t c = 0; c < nclass; ++c) {
+      const uint64_t to = reach & class_mask[c];
+      uint16_t id = kDead;
+      if (to != 0) {
+        auto [it, fresh] = index.emplace(to, static_cast<uint16_t>(sets.size()));
+        if (fresh) {
+          if (sets.size() >= kMaxDfa) return;  // too many: the word-of-states walk stays
+          sets.push_back(to);
+          accept.push_back((to & last_) != 0);
+        }
+        id = it->second;
+      }
+      next.push_back(id);
+    }
+  }
+  dfa_classes_ = nclass;
+  dfa_next_ = std::move(next);
+  dfa_accept_ = std::move(accept);
 }
 
 bool TailMatcher::MatchesAt(std::string_view text, size_t at) const {
   if (at > text.size()) return false;
   if (nullable_ && (!at_end_ || at == text.size())) return true;
   if (!must_.empty() && text.find(must_, at) == std::string_view::npos) return false;
+  if (dfa_next_.empty()) return MatchesAtNfa(text, at);
+  const uint16_t* next = dfa_next_.data();
+  const size_t nclass = dfa_classes_;
+  size_t state = 0;
+  for (size_t i = at; i < text.size(); ++i) {
+    const uint16_t to = next[state * nclass + dfa_class_[static_cast<unsigned char>(text[i])]];
+    if (to == kDead) return false;
+    state = to;
+    if (dfa_accept_[state] && (!at_end_ || i + 1 == text.size())) return true;
+  }
+  return false;
+}
+
+bool TailMatcher::MatchesAtNfa(std::string_view text, size_t at) const {
+  if (at > text.size()) return false;
+  if (nullable_ && (!at_end_ || at == text.size())) return true;
   uint64_t states = 0;
   for (size_t i = at; i < text.size(); ++i) {
     uint64_t next = 0;

@@ -43,6 +43,10 @@ class TailMatcher {
   // Whether T matches text from `at` on (T is anchored there; it need not reach the end unless
   // it ends in `$`).
   bool MatchesAt(std::string_view text, size_t at) const;
+  // The same answer from the word of states, without the DFA (what MatchesAt does when the DFA
+  // would be too large; tests compare the two).
+  bool MatchesAtNfa(std::string_view text, size_t at) const;
+  bool deterministic() const { return !dfa_next_.empty(); }
 
  private:
   TailMatcher() = default;
@@ -58,9 +62,20 @@ class TailMatcher {
   uint64_t last_ = 0;       // the positions a match may end with
   bool nullable_ = false;   // T matches the empty string
   bool at_end_ = false;     // T ends in `$`
-  // The longest run of plain bytes on T's top level (empty under 3 bytes): a match from `at`
-  // contains it, and looking for it first is cheap where T would run far (`.*route=/x `).
+  // The longest run of plain bytes on T's top level (empty under 3 bytes), kept when T has a
+  // repeat of a wide class (`.*`, `[^]]+`): a match from `at` contains it, and looking for it
+  // first is cheaper than walking the line (`.*route=/x `).
   std::string must_;
+  // The automaton made deterministic (subset construction) when that takes at most kMaxDfa
+  // states: one table load a byte instead of a walk of the state word. Bytes the positions cannot
+  // tell apart share a column (dfa_class_). State 0 is the start, kDead none.
+  static constexpr uint16_t kDead = 0xffff;
+  static constexpr size_t kMaxDfa = 128;
+  std::array<uint8_t, 256> dfa_class_{};
+  size_t dfa_classes_ = 0;
+  std::vector<uint16_t> dfa_next_;   // [state * dfa_classes_ + class]
+  std::vector<uint8_t> dfa_accept_;  // per state
+  void BuildDfa();
   friend class TailBuilder;
 };
 

@@ -31,45 +31,25 @@ std::vector<std::string> Texts() {
        {"\"curl/8.1\"", "\"curl/8.1\" x", "curl/\"", " 1234ms", " 12ms", " 1234msx",
         "12]: level=warn ", "12]: level=error x", "9]: LEVEL=Error ", "[21/Nov] \"POST /x",
         "[21/Nov] \"PUT ", "x route=/users-list took 5ms", "x route=/users-list", "\tA\n\x0b",
-        "\xe9\xc9 ab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"}) {
+        "\xe9\xc9 ab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+        "1a1a1aa1a1.", "a1a1a1a1a.", "aa11a1a1a1a."}) {
     out.emplace_back(l);
   }
   return out;
 }
 
 TEST(TailMatcherTest, AgreesWithRe2AnchoredAtEveryPlace) {
-  const std::vector<std::string> tails = {R"([\d.]+"$)",
-                                          R"(\d{3,}ms$)",
-                                          R"(\d+ms)",
-                                          R"(\d+\]: level=(?:error|warn) )",
-                                          R"(\d+\]: LEVEL=ERROR )",
-                                          R"([^]]+\] "(?:POST|PUT) )",
-                                          R"(.*route=/users-list )",
-                                          R"(\s*\d+\.\d+\])",
-                                          R"((?:up|down))",
-                                          R"(a?a?a?aaa)",
-                                          R"((a|1)*\.)",
-                                          R"((?:a*)*1)",
-                                          R"(x{0}a)",
-                                          R"(a{2,3}$)",
-                                          R"(a{2}1?)",
-                                          R"((?P<ms>\d+)ms)",
-                                          R"((?:)a)",
-                                          R"([a-c\]1-2]+)",
-                                          R"([^a\d]m)",
-                                          R"(\S+ \w\W)",
-                                          R"(\D\s)",
-                                          R"([\-.]1)",
-                                          R"(a+?1??)",
-                                          R"(\"[ -~]+)",
-                                          R"(\.|m)",
-                                          R"((?:a|)s$)",
-                                          R"((a|a1)(\.|1\.))",
-                                          R"(ms$)",
-                                          R"(.)",
-                                          R"(X)"};
+  const std::vector<std::string> tails = {
+      R"([\d.]+"$)", R"(\d{3,}ms$)", R"(\d+ms)", R"(\d+\]: level=(?:error|warn) )",
+      R"(\d+\]: LEVEL=ERROR )", R"([^]]+\] "(?:POST|PUT) )", R"(.*route=/users-list )",
+      R"(\s*\d+\.\d+\])", R"((?:up|down))", R"(a?a?a?aaa)", R"((a|1)*\.)", R"((?:a*)*1)",
+      R"(x{0}a)", R"(a{2,3}$)", R"(a{2}1?)", R"((?P<ms>\d+)ms)", R"((?:)a)", R"([a-c\]1-2]+)",
+      R"([^a\d]m)", R"(\S+ \w\W)", R"(\D\s)", R"([\-.]1)", R"(a+?1??)", R"(\"[ -~]+)", R"(\.|m)",
+      R"((?:a|)s$)", R"((a|a1)(\.|1\.))", R"(ms$)", R"(.)", R"(X)",
+      // 2^8 DFA states: the word of states serves it
+      R"((?:a|1)*a(?:a|1){7}\.)"};
   const std::vector<std::string> texts = Texts();
-  size_t checked = 0, matched = 0;
+  size_t checked = 0, matched = 0, deterministic = 0;
   for (const std::string& tail : tails) {
     for (const bool caseless : {false, true}) {
       auto m = TailMatcher::Parse(tail, caseless);
@@ -79,10 +59,13 @@ TEST(TailMatcherTest, AgreesWithRe2AnchoredAtEveryPlace) {
       opts.set_case_sensitive(!caseless);
       const RE2 re(tail, opts);
       ASSERT_TRUE(re.ok()) << tail;
+      deterministic += m->deterministic();
       for (const std::string& text : texts) {
         for (size_t at = 0; at <= text.size(); ++at) {
           const bool want = Re2MatchesAt(re, text, at);
           ASSERT_EQ(m->MatchesAt(text, at), want)
+              << "tail " << tail << (caseless ? " (?i)" : "") << " text [" << text << "] at " << at;
+          ASSERT_EQ(m->MatchesAtNfa(text, at), want)
               << "tail " << tail << (caseless ? " (?i)" : "") << " text [" << text << "] at " << at;
           ++checked;
           matched += want;
@@ -91,6 +74,7 @@ TEST(TailMatcherTest, AgreesWithRe2AnchoredAtEveryPlace) {
     }
   }
   EXPECT_GT(matched, checked / 50);  // the texts do match the tails, often enough to tell
+  EXPECT_EQ(deterministic, 2 * tails.size() - 2);  // all but the last have a DFA
 }
 
 TEST(TailMatcherTest, RefusesWhatItDoesNotTake) {
