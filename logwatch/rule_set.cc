@@ -373,10 +373,11 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       if (!tail) continue;
       std::string head = LineBound(StripGroupNames(cut.head));
       if (head.empty()) continue;
+      auto shared = std::make_shared<const TailMatcher>(std::move(*tail));
+      auto& cforms = chunk[split_entry[k]].forms;
+      cforms.insert(cforms.begin(), Form{head, HS_FLAG_MULTILINE, true, shared, cut.tail});
       auto& forms = line[split_entry[k]].forms;
-      forms.insert(forms.begin(), Form{std::move(head), 0, true,
-                                       std::make_shared<const TailMatcher>(std::move(*tail)),
-                                       cut.tail});
+      forms.insert(forms.begin(), Form{std::move(head), 0, true, shared, cut.tail});
       break;
     }
   }
@@ -554,6 +555,10 @@ int RuleSet::Scanner::OnChunkHit(unsigned int id, unsigned long long /*from*/,
   if (self->chunk_hits_.size() >= self->chunk_.size() / 8 + 1024) {
     self->chunk_overflow_ = true;
     return 1;  // stop the scan
+  }
+  if (const TailMatcher* tail = self->rules_->chunk_groups_.tails[id].get()) {
+    // A head: its tail is checked on the rest of its line (it stops at a newline).
+    if (!tail->MatchesAt(self->chunk_, static_cast<size_t>(to))) return 0;
   }
   self->chunk_hits_.push_back({static_cast<uint32_t>(to), id});
   return 0;

@@ -320,7 +320,9 @@ class TailBuilder {
         const size_t p = m_->follow_.size();
         m_->follow_.push_back(0);
         for (size_t b = 0; b < 256; ++b) {
-          if (n.bytes.test(b)) m_->by_byte_[b] |= uint64_t{1} << p;
+          // No position takes a newline: T stops at the end of its line (on a line, which
+          // holds none, that changes nothing).
+          if (n.bytes.test(b) && b != '\n') m_->by_byte_[b] |= uint64_t{1} << p;
         }
         *out = {uint64_t{1} << p, uint64_t{1} << p, false};
         return true;
@@ -482,8 +484,13 @@ void TailMatcher::BuildDfa() {
 
 bool TailMatcher::MatchesAt(std::string_view text, size_t at) const {
   if (at > text.size()) return false;
-  if (nullable_ && (!at_end_ || at == text.size())) return true;
-  if (!must_.empty() && text.find(must_, at) == std::string_view::npos) return false;
+  if (nullable_ && (!at_end_ || LineEndsAt(text, at))) return true;
+  if (!must_.empty()) {
+    // Within the line (text may go on with more lines).
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    if (text.substr(at, end - at).find(must_) == std::string_view::npos) return false;
+  }
   if (dfa_next_.empty()) return MatchesAtNfa(text, at);
   const uint16_t* next = dfa_next_.data();
   const size_t nclass = dfa_classes_;
@@ -492,14 +499,14 @@ bool TailMatcher::MatchesAt(std::string_view text, size_t at) const {
     const uint16_t to = next[state * nclass + dfa_class_[static_cast<unsigned char>(text[i])]];
     if (to == kDead) return false;
     state = to;
-    if (dfa_accept_[state] && (!at_end_ || i + 1 == text.size())) return true;
+    if (dfa_accept_[state] && (!at_end_ || LineEndsAt(text, i + 1))) return true;
   }
   return false;
 }
 
 bool TailMatcher::MatchesAtNfa(std::string_view text, size_t at) const {
   if (at > text.size()) return false;
-  if (nullable_ && (!at_end_ || at == text.size())) return true;
+  if (nullable_ && (!at_end_ || LineEndsAt(text, at))) return true;
   uint64_t states = 0;
   for (size_t i = at; i < text.size(); ++i) {
     uint64_t next = 0;
@@ -513,7 +520,7 @@ bool TailMatcher::MatchesAtNfa(std::string_view text, size_t at) const {
     }
     states = next & by_byte_[static_cast<unsigned char>(text[i])];
     if (states == 0) return false;
-    if ((states & last_) != 0 && (!at_end_ || i + 1 == text.size())) return true;
+    if ((states & last_) != 0 && (!at_end_ || LineEndsAt(text, i + 1))) return true;
   }
   return false;
 }

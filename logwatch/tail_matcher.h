@@ -40,8 +40,9 @@ class TailMatcher {
   // with (?i).
   static std::optional<TailMatcher> Parse(std::string_view tail, bool caseless);
 
-  // Whether T matches text from `at` on (T is anchored there; it need not reach the end unless
-  // it ends in `$`).
+  // Whether T matches text from `at` on (T is anchored there; it need not reach the end of the
+  // line unless it ends in `$`). text may be a line or a buffer of lines: T never takes a
+  // newline (on a line, which has none, that changes nothing) and `$` matches before one.
   bool MatchesAt(std::string_view text, size_t at) const;
   // The same answer from the word of states, without the DFA (what MatchesAt does when the DFA
   // would be too large; tests compare the two).
@@ -76,6 +77,9 @@ class TailMatcher {
   std::vector<uint16_t> dfa_next_;   // [state * dfa_classes_ + class]
   std::vector<uint8_t> dfa_accept_;  // per state
   void BuildDfa();
+  static bool LineEndsAt(std::string_view text, size_t i) {
+    return i == text.size() || text[i] == '\n';
+  }
   friend class TailBuilder;
 };
 

@@ -30,7 +30,7 @@ std::vector<std::string> Texts() {
   for (const char* l :
        {"\"curl/8.1\"", "\"curl/8.1\" x", "curl/\"", " 1234ms", " 12ms", " 1234msx",
         "12]: level=warn ", "12]: level=error x", "9]: LEVEL=Error ", "[21/Nov] \"POST /x",
-        "[21/Nov] \"PUT ", "x route=/users-list took 5ms", "x route=/users-list", "\tA\n\x0b",
+        "[21/Nov] \"PUT ", "x route=/users-list took 5ms", "x route=/users-list", "\tA\r\x0b",
         "\xe9\xc9 ab", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
         "1a1a1aa1a1.", "a1a1a1a1a.", "aa11a1a1a1a."}) {
     out.emplace_back(l);
@@ -75,6 +75,22 @@ TEST(TailMatcherTest, AgreesWithRe2AnchoredAtEveryPlace) {
   }
   EXPECT_GT(matched, checked / 50);  // the texts do match the tails, often enough to tell
   EXPECT_EQ(deterministic, 2 * tails.size() - 2);  // all but the last have a DFA
+}
+
+// A buffer of lines (a read chunk): a tail ends at its line's newline, and `$` matches before it.
+TEST(TailMatcherTest, StopsAtTheEndOfItsLine) {
+  const std::string chunk = "x a] POST\ny \"8.1\"\nz";
+  EXPECT_TRUE(TailMatcher::Parse(R"([^]]+\] POST$)", false)->MatchesAt(chunk, 1));
+  EXPECT_FALSE(TailMatcher::Parse(R"([^]]+\] POST y)", false)->MatchesAt(chunk, 1));
+  EXPECT_FALSE(TailMatcher::Parse(R"(.*y)", false)->MatchesAt(chunk, 0));
+  EXPECT_FALSE(TailMatcher::Parse(R"(POST\s)", false)->MatchesAt(chunk, 5));
+  EXPECT_FALSE(TailMatcher::Parse(R"(POST\n)", false)->MatchesAt(chunk, 5));
+  EXPECT_TRUE(TailMatcher::Parse(R"([\d.]+"$)", false)->MatchesAt(chunk, 13));
+  EXPECT_FALSE(TailMatcher::Parse(R"([\d.]+"$)", false)->MatchesAt(chunk, 12));
+  EXPECT_TRUE(TailMatcher::Parse(R"((?:)$)", false)->MatchesAt(chunk, 9));
+  EXPECT_TRUE(TailMatcher::Parse(R"(z$)", false)->MatchesAt(chunk, chunk.size() - 1));
+  EXPECT_TRUE(TailMatcher::Parse(R"(z$)", false)->MatchesAtNfa(chunk, chunk.size() - 1));
+  EXPECT_FALSE(TailMatcher::Parse(R"(.*y)", false)->MatchesAtNfa(chunk, 0));
 }
 
 TEST(TailMatcherTest, RefusesWhatItDoesNotTake) {
