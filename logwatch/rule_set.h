@@ -22,6 +22,11 @@
 // literal shared by many rules would hand RE2 all of them on every line that has it), and RE2
 // confirms. Which way a chunk's lines are scanned is measured as it runs (Scanner::ScanMode).
 //
+// In both databases a match pattern Vectorscan could take whole is, where it can, cut after the
+// rarest literal of its top level: Vectorscan gets the head and reports every end of its matches,
+// and a TailMatcher checks the rest there (tail_matcher.h: why, and why it is exact). Its hit is
+// then as exact as a whole pattern's (HitIsExact).
+//
 // Each database is compiled once, both at the same time on two threads; a pattern Vectorscan
 // refuses is moved to its next form and the database compiled again without it. A pattern that
 // several rules share (same forms) is compiled once and its hit marks them all (IdGroups).
