@@ -25,6 +25,9 @@ std::unique_ptr<re2::RE2> CompileRe2(const std::string& pattern) {
 // to compile (RuleSet::Compile builds a whole database at once and, on an error, moves the pattern
 // it names to its next candidate). Past the last, the pattern is a candidate on every line.
 struct Form {
+  Form(std::string e, unsigned f, bool x, std::shared_ptr<const TailMatcher> t = nullptr,
+       std::string t_text = {})
+      : expr(std::move(e)), flags(f), exact(x), tail(std::move(t)), tail_text(std::move(t_text)) {}
   std::string expr;
   unsigned flags = 0;
   bool exact = false;  // a hit is a match (else a candidate RE2 confirms)
@@ -355,12 +358,12 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::Compile(const std::vector<RuleCo
       }
     }
   }
-  // A match pattern the line database takes whole is cut after the rarest literal of its top
-  // level (among every rule's) that leaves a tail TailMatcher takes: Vectorscan finds the head,
-  // the tail is checked where the head ends (tail_matcher.h: what this saves, and why it is
-  // exact). A literal under 3 bytes, or one that more than kMaxHolders patterns hold, would wake
-  // too many tails on the lines that have it ("failed password for " of 71 rules that differ
-  // only inside a group): such a pattern stays whole.
+  // A match pattern both databases can take whole (bound to one line) is cut, in both, after the
+  // rarest literal of its top level (among every rule's) that leaves a tail TailMatcher takes:
+  // Vectorscan finds the head, the tail is checked where the head ends (tail_matcher.h: what this
+  // saves, and why it is exact). A literal under 3 bytes, or one that more than kMaxHolders
+  // patterns hold, would wake too many tails on the lines that have it ("failed password for " of
+  // 71 rules that differ only inside a group): such a pattern stays whole.
   constexpr size_t kMaxHolders = 16;
   const std::vector<std::vector<RankedAtom>> ranked_match = RankAtoms(match_atoms);
   for (size_t k = 0; k < split_rule.size(); ++k) {

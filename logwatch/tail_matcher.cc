@@ -160,7 +160,7 @@ class Parser {
       out->bytes.reset('\n');
       return true;
     }
-    if (c == '\\') return ParseEscape(&out->bytes, false);
+    if (c == '\\') return ParseEscape(&out->bytes);
     if (c == '^' || c == '*' || c == '+' || c == '?' || c == '{' || c == ')' || !IsPrintable(c)) {
       return false;
     }
@@ -187,7 +187,7 @@ class Parser {
   }
 
   // An escape at i_ ('\\'): a Perl class, a control character, or escaped punctuation.
-  bool ParseEscape(ByteSet* out, bool in_class) {
+  bool ParseEscape(ByteSet* out) {
     if (i_ + 1 >= p_.size()) return false;
     const char e = p_[i_ + 1];
     i_ += 2;
@@ -225,7 +225,6 @@ class Parser {
       default:
         break;
     }
-    (void)in_class;
     if (!IsPrintable(e) || std::isalnum(static_cast<unsigned char>(e))) return false;
     *out = Fold(Byte(e));
     return true;
@@ -247,7 +246,7 @@ class Parser {
       int lo = -1;  // a single byte that may start a range
       if (p_[i_] == '\\') {
         const size_t at = i_;
-        if (!ParseEscape(&item, true)) return false;
+        if (!ParseEscape(&item)) return false;
         if (item.count() == 1 && !std::isalpha(static_cast<unsigned char>(p_[at + 1]))) {
           lo = static_cast<unsigned char>(p_[at + 1]);
         } else if (item.count() == 1) {
@@ -267,7 +266,7 @@ class Parser {
         if (p_[i_] == '\\') {
           ByteSet h;
           const size_t at = i_;
-          if (!ParseEscape(&h, true) || h.count() != 1) return false;
+          if (!ParseEscape(&h) || h.count() != 1) return false;
           if (std::isalpha(static_cast<unsigned char>(p_[at + 1]))) {
             for (int b = 0; b < 256; ++b) {
               if (h.test(static_cast<size_t>(b))) hi = b;
