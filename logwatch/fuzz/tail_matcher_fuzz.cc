@@ -16,8 +16,7 @@
 
 namespace {
 
-void Check(bool ok, const char* what, std::string_view pattern, std::string_view text,
-           size_t at) {
+void Check(bool ok, const char* what, std::string_view pattern, std::string_view text, size_t at) {
   if (ok) return;
   fprintf(stderr, "invariant broken: %s: pattern [%.*s] text [%.*s] at %zu\n", what,
           static_cast<int>(pattern.size()), pattern.data(), static_cast<int>(text.size()),
