@@ -39,6 +39,107 @@ bool ReadLiteral(std::string_view p, size_t* i, std::string* out) {
   return false;
 }
 
+// The index of the ']' that closes the class opening at p[at] ('[': a ']' first, after an
+// optional '^', is a member), or npos when it does not close or holds a POSIX class ([:alpha:]).
+size_t ClassEnd(std::string_view p, size_t at) {
+  size_t j = at + 1;
+  if (j < p.size() && p[j] == '^') ++j;
+  if (j < p.size() && p[j] == ']') ++j;
+  for (; j < p.size() && p[j] != ']'; ++j) {
+    if (p[j] == '\\') {
+      ++j;
+    } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+      return std::string_view::npos;
+    }
+  }
+  return j < p.size() ? j : std::string_view::npos;
+}
+
+// One item of a pattern's top level: [from, to) of the pattern, and its byte when it is a plain
+// literal byte that no quantifier follows.
+struct TopItem {
+  size_t from, to;
+  int byte;  // -1: not a plain literal
+};
+
+// The top-level items from p[start], or false (a top-level `|`, a flag group, brackets that do
+// not close, a POSIX class).
+bool TopItems(std::string_view p, size_t start, std::vector<TopItem>* out) {
+  auto printable = [](char c) { return c >= 0x20 && c < 0x7f; };
+  size_t i = start;
+  while (i < p.size()) {
+    const size_t from = i;
+    int byte = -1;
+    const char c = p[i];
+    if (c == '|') return false;
+    if (c == '\\') {
+      if (i + 1 >= p.size()) return false;
+      const char e = p[i + 1];
+      if (printable(e) && !std::isalnum(static_cast<unsigned char>(e))) byte = e;
+      i += 2;
+    } else if (c == '[') {
+      i = ClassEnd(p, i);
+      if (i == std::string_view::npos) return false;
+      ++i;
+    } else if (c == '(') {
+      if (p.compare(i, 2, "(?") == 0 && p.compare(i, 3, "(?:") != 0 &&
+          p.compare(i, 3, "(?P") != 0 && p.compare(i, 3, "(?<") != 0) {
+        return false;  // flags in the middle
+      }
+      int depth = 0;
+      for (; i < p.size(); ++i) {
+        if (p[i] == '\\') {
+          ++i;
+        } else if (p[i] == '[') {
+          i = ClassEnd(p, i);
+          if (i == std::string_view::npos) return false;
+        } else if (p[i] == '(') {
+          ++depth;
+        } else if (p[i] == ')' && --depth == 0) {
+          break;
+        }
+      }
+      if (i >= p.size()) return false;
+      ++i;
+    } else {
+      if (printable(c) && std::string_view(".^$*+?{}()").find(c) == std::string_view::npos) {
+        byte = c;
+      }
+      ++i;
+    }
+    // A quantifier makes the item no plain literal (and belongs to it).
+    if (i < p.size() && (p[i] == '?' || p[i] == '*' || p[i] == '+' || p[i] == '{')) {
+      byte = -1;
+      if (p[i] == '{') {
+        const size_t close = p.find('}', i);
+        if (close == std::string_view::npos) return false;
+        i = close + 1;
+      } else {
+        ++i;
+      }
+      if (i < p.size() && p[i] == '?') ++i;
+    }
+    out->push_back({from, i, byte});
+  }
+  return true;
+}
+
+// The runs of plain literal items in items: [first, end) item indices, and their bytes lowercased.
+struct LiteralRun {
+  size_t first, end;
+  std::string text;
+};
+std::vector<LiteralRun> LiteralRuns(const std::vector<TopItem>& items) {
+  std::vector<LiteralRun> runs;
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (items[k].byte < 0) continue;
+    if (runs.empty() || runs.back().end != k) runs.push_back({k, k, ""});
+    runs.back().text.push_back(static_cast<char>(std::tolower(items[k].byte)));
+    runs.back().end = k + 1;
+  }
+  return runs;
+}
+
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
@@ -260,18 +361,8 @@ bool SplitGreedyTail(std::string_view p, GreedyTail* out) {
       continue;
     }
     if (c == '[') {
-      // A class: ']' first (after an optional '^') is a member, not the end.
-      size_t j = i + 1;
-      if (j < p.size() && p[j] == '^') ++j;
-      if (j < p.size() && p[j] == ']') ++j;
-      for (; j < p.size() && p[j] != ']'; ++j) {
-        if (p[j] == '\\')
-          ++j;
-        else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':')
-          return false;  // [:alpha:]
-      }
-      if (j >= p.size()) return false;
-      i = j;
+      i = ClassEnd(p, i);
+      if (i == std::string_view::npos) return false;  // unclosed, or [:alpha:]
       continue;
     }
     if (c == '(') {
@@ -349,6 +440,31 @@ bool ParseDigitsTail(std::string_view p, DigitsTail* out) {
   if (!d.after.empty() && d.after[0] >= '0' && d.after[0] <= '9') return false;
   *out = std::move(d);
   return true;
+}
+
+std::vector<std::string> TopLevelLiterals(std::string_view pattern) {
+  std::vector<std::string> out;
+  std::vector<TopItem> items;
+  if (!TopItems(pattern, pattern.starts_with("(?i)") ? 4 : 0, &items)) return out;
+  for (LiteralRun& run : LiteralRuns(items)) out.push_back(std::move(run.text));
+  return out;
+}
+
+bool SplitAfterLiteral(std::string_view pattern, std::string_view literal, HeadTail* out) {
+  if (literal.empty()) return false;
+  out->caseless = pattern.starts_with("(?i)");
+  std::vector<TopItem> items;
+  if (!TopItems(pattern, out->caseless ? 4 : 0, &items)) return false;
+  for (const LiteralRun& run : LiteralRuns(items)) {
+    const size_t at = run.text.find(literal);
+    if (at == std::string::npos) continue;
+    const size_t cut = items[run.first + at + literal.size() - 1].to;
+    if (cut >= pattern.size()) return false;
+    out->head = std::string(pattern.substr(0, cut));
+    out->tail = std::string(pattern.substr(cut));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace hw::logwatch

@@ -1,7 +1,8 @@
 // Rewrites of an RE2 pattern into the forms RuleSet hands Vectorscan: without named groups
 // (Vectorscan has none), bound to one line for the chunk database, with its final repeat cut short,
-// or reduced to a literal the pattern requires. Pure string functions; RuleSet::Compile decides
-// which form each pattern takes (rule_set.h).
+// reduced to a literal the pattern requires, or cut in a head and a tail after one of its top-level
+// literals (the tail then for TailMatcher). Pure string functions; RuleSet::Compile decides which
+// form each pattern takes (rule_set.h).
 #pragma once
 
 #include <string>
@@ -56,5 +57,20 @@ struct DigitsTail {
   bool at_end = false;
 };
 bool ParseDigitsTail(std::string_view pattern, DigitsTail* out);
+
+// pattern (named groups and all, as the rule has it) cut after `literal` (a lowercase string every
+// match must contain: RequiredAtoms), at a place between two items of its top level: `head` ends
+// with the first top-level run of plain literal bytes holding `literal`, and `tail` is the rest.
+// False when the pattern has a top-level `|`, flags other than a leading (?i), no such run, or an
+// empty rest. head keeps a leading (?i).
+struct HeadTail {
+  std::string head;
+  std::string tail;
+  bool caseless = false;
+};
+bool SplitAfterLiteral(std::string_view pattern, std::string_view literal, HeadTail* out);
+// The runs of plain literal bytes on pattern's top level, lowercased (every match holds each): the
+// places SplitAfterLiteral can cut. Empty where it cannot cut at all.
+std::vector<std::string> TopLevelLiterals(std::string_view pattern);
 
 }  // namespace hw::logwatch

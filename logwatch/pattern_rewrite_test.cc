@@ -110,5 +110,30 @@ TEST(PatternRewriteTest, ParseDigitsTailTakesOnlyLiteralsAroundOneRunOfDigits) {
   EXPECT_FALSE(ParseDigitsTail(R"(svc\[(?:\d+)\]: )", &d));
 }
 
+TEST(PatternRewriteTest, SplitsAfterATopLevelLiteral) {
+  HeadTail cut;
+  ASSERT_TRUE(SplitAfterLiteral(R"re((?i)"curl/[\d.]+"$)re", "\"curl/", &cut));
+  EXPECT_EQ(cut.head, R"re((?i)"curl/)re");
+  EXPECT_EQ(cut.tail, R"re([\d.]+"$)re");
+  EXPECT_TRUE(cut.caseless);
+  ASSERT_TRUE(SplitAfterLiteral(R"(api\[\d+\]: level=(?:error|warn) )", "api[", &cut));
+  EXPECT_EQ(cut.head, R"(api\[)");
+  EXPECT_EQ(cut.tail, R"(\d+\]: level=(?:error|warn) )");
+  EXPECT_FALSE(cut.caseless);
+  // Inside a run: the cut follows the literal, not the run.
+  ASSERT_TRUE(SplitAfterLiteral("route=/x took \\d+", "route=/x", &cut));
+  EXPECT_EQ(cut.tail, " took \\d+");
+  // Not on the top level, quantified, behind a top-level `|`, or nothing after it.
+  EXPECT_FALSE(SplitAfterLiteral("(?:abc)d+", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("abcd?x", "abcd", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("abc\\d|x", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("x\\d+abc", "abc", &cut));
+  EXPECT_FALSE(SplitAfterLiteral("a(?i)bcd\\d", "bcd", &cut));
+  EXPECT_EQ(TopLevelLiterals(R"(GET /x/\d+ HTTP/1\.[01]")"),
+            (std::vector<std::string>{"get /x/", " http/1.", "\""}));
+  EXPECT_EQ(TopLevelLiterals(R"(Failed (?:for )?(?P<u>x) from)"),
+            (std::vector<std::string>{"failed ", " from"}));
+}
+
 }  // namespace
 }  // namespace hw::logwatch

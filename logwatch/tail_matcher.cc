@@ -230,6 +230,25 @@ class Parser {
     return true;
   }
 
+  // One member of a class at i_: an escape or a printable byte. *single is its byte when it is
+  // one byte (it may then start or end a range), else -1.
+  bool ParseMember(ByteSet* item, int* single) {
+    if (p_[i_] == '\\') {
+      if (!ParseEscape(item)) return false;
+    } else {
+      if (!IsPrintable(p_[i_])) return false;
+      *item = Byte(p_[i_]);
+      ++i_;
+    }
+    *single = -1;
+    if (item->count() == 1) {
+      for (int b = 0; b < 256; ++b) {
+        if (item->test(static_cast<size_t>(b))) *single = b;
+      }
+    }
+    return true;
+  }
+
   bool ParseClass(Node* out) {
     ++i_;  // '['
     bool negate = false;
@@ -244,42 +263,12 @@ class Parser {
       if (p_.compare(i_, 2, "[:") == 0) return false;  // POSIX classes
       ByteSet item;
       int lo = -1;  // a single byte that may start a range
-      if (p_[i_] == '\\') {
-        const size_t at = i_;
-        if (!ParseEscape(&item)) return false;
-        if (item.count() == 1 && !std::isalpha(static_cast<unsigned char>(p_[at + 1]))) {
-          lo = static_cast<unsigned char>(p_[at + 1]);
-        } else if (item.count() == 1) {
-          for (int b = 0; b < 256; ++b) {
-            if (item.test(static_cast<size_t>(b))) lo = b;
-          }
-        }
-      } else {
-        if (!IsPrintable(p_[i_])) return false;
-        lo = static_cast<unsigned char>(p_[i_]);
-        item = Byte(p_[i_]);
-        ++i_;
-      }
+      if (!ParseMember(&item, &lo)) return false;
       if (lo >= 0 && i_ + 1 < p_.size() && p_[i_] == '-' && p_[i_ + 1] != ']') {
         ++i_;
+        ByteSet h;
         int hi = -1;
-        if (p_[i_] == '\\') {
-          ByteSet h;
-          const size_t at = i_;
-          if (!ParseEscape(&h) || h.count() != 1) return false;
-          if (std::isalpha(static_cast<unsigned char>(p_[at + 1]))) {
-            for (int b = 0; b < 256; ++b) {
-              if (h.test(static_cast<size_t>(b))) hi = b;
-            }
-          } else {
-            hi = static_cast<unsigned char>(p_[at + 1]);
-          }
-        } else {
-          if (!IsPrintable(p_[i_])) return false;
-          hi = static_cast<unsigned char>(p_[i_]);
-          ++i_;
-        }
-        if (hi < lo) return false;
+        if (!ParseMember(&h, &hi) || hi < lo) return false;
         item = Range(lo, hi);
       }
       set |= item;
@@ -405,16 +394,9 @@ std::optional<TailMatcher> TailMatcher::Parse(std::string_view tail, bool casele
   m.last_ = f.last;
   m.nullable_ = f.nullable;
   m.at_end_ = at_end;
+  bool wide_loop = false;  // a position that follows itself, of a class of 128 bytes or more
   for (size_t p = 0; p < m.follow_.size(); ++p) {
-    const uint64_t bit = uint64_t{1} << p;
-    const uint64_t next = p + 1 < 64 ? bit << 1 : 0;
-    if (m.follow_[p] & next) m.to_next_ |= bit;
-    if (m.follow_[p] & bit) m.to_self_ |= bit;
-    if (m.follow_[p] & ~(bit | next)) m.irregular_ |= bit;
-  }
-  bool wide_loop = false;
-  for (size_t p = 0; p < m.follow_.size(); ++p) {
-    if ((m.to_self_ >> p) & 1) {
+    if ((m.follow_[p] >> p) & 1) {
       size_t bytes = 0;
       for (size_t b = 0; b < 256; ++b) bytes += (m.by_byte_[b] >> p) & 1;
       if (bytes >= 128) wide_loop = true;
@@ -512,144 +494,11 @@ bool TailMatcher::MatchesAtNfa(std::string_view text, size_t at) const {
     if (i == at) {
       next = first_;
     } else {
-      next = ((states & to_next_) << 1) | (states & to_self_);
-      for (uint64_t s = states & irregular_; s != 0; s &= s - 1) {
-        next |= follow_[__builtin_ctzll(s)];
-      }
+      for (uint64_t s = states; s != 0; s &= s - 1) next |= follow_[__builtin_ctzll(s)];
     }
     states = next & by_byte_[static_cast<unsigned char>(text[i])];
     if (states == 0) return false;
     if ((states & last_) != 0 && (!at_end_ || LineEndsAt(text, i + 1))) return true;
-  }
-  return false;
-}
-
-namespace {
-
-// One item of a pattern's top level: [from, to) of the pattern, and its byte when it is a plain
-// literal byte that no quantifier follows.
-struct TopItem {
-  size_t from, to;
-  int byte;  // -1: not a plain literal
-};
-
-// The top-level items, or false (a top-level `|`, a flag group other than a leading (?i), or
-// brackets that do not close).
-bool TopItems(std::string_view p, size_t start, std::vector<TopItem>* out) {
-  size_t i = start;
-  auto skip_class = [&](size_t j) -> size_t {  // j at '['; returns the index past ']'
-    ++j;
-    if (j < p.size() && p[j] == '^') ++j;
-    if (j < p.size() && p[j] == ']') ++j;
-    while (j < p.size() && p[j] != ']') j += p[j] == '\\' ? 2 : 1;
-    return j < p.size() ? j + 1 : std::string_view::npos;
-  };
-  while (i < p.size()) {
-    const size_t from = i;
-    int byte = -1;
-    const char c = p[i];
-    if (c == '|') return false;
-    if (c == '\\') {
-      if (i + 1 >= p.size()) return false;
-      const char e = p[i + 1];
-      if (IsPrintable(e) && !std::isalnum(static_cast<unsigned char>(e))) byte = e;
-      i += 2;
-    } else if (c == '[') {
-      i = skip_class(i);
-      if (i == std::string_view::npos) return false;
-    } else if (c == '(') {
-      if (p.compare(i, 2, "(?") == 0 && p.compare(i, 3, "(?:") != 0 &&
-          p.compare(i, 3, "(?P") != 0 && p.compare(i, 3, "(?<") != 0) {
-        return false;  // flags in the middle
-      }
-      int depth = 0;
-      for (; i < p.size(); ++i) {
-        if (p[i] == '\\') {
-          ++i;
-        } else if (p[i] == '[') {
-          i = skip_class(i);
-          if (i == std::string_view::npos) return false;
-          --i;
-        } else if (p[i] == '(') {
-          ++depth;
-        } else if (p[i] == ')' && --depth == 0) {
-          break;
-        }
-      }
-      if (i >= p.size()) return false;
-      ++i;
-    } else {
-      if (IsPrintable(c) && std::string_view(".^$*+?{}()").find(c) == std::string_view::npos) {
-        byte = c;
-      }
-      ++i;
-    }
-    // A quantifier makes the item no plain literal (and belongs to it).
-    if (i < p.size() && (p[i] == '?' || p[i] == '*' || p[i] == '+' || p[i] == '{')) {
-      byte = -1;
-      if (p[i] == '{') {
-        const size_t close = p.find('}', i);
-        if (close == std::string_view::npos) return false;
-        i = close + 1;
-      } else {
-        ++i;
-      }
-      if (i < p.size() && p[i] == '?') ++i;
-    }
-    out->push_back({from, i, byte});
-  }
-  return true;
-}
-
-}  // namespace
-
-std::vector<std::string> TopLevelLiterals(std::string_view pattern) {
-  std::vector<std::string> runs;
-  std::vector<TopItem> items;
-  const size_t start = pattern.substr(0, 4) == "(?i)" ? 4 : 0;
-  if (!TopItems(pattern, start, &items)) return runs;
-  std::string run;
-  for (size_t k = 0; k <= items.size(); ++k) {
-    if (k < items.size() && items[k].byte >= 0) {
-      run.push_back(static_cast<char>(std::tolower(items[k].byte)));
-      continue;
-    }
-    if (!run.empty()) runs.push_back(run);
-    run.clear();
-  }
-  return runs;
-}
-
-bool SplitAfterLiteral(std::string_view pattern, std::string_view literal, HeadTail* out) {
-  if (literal.empty()) return false;
-  size_t start = 0;
-  out->caseless = false;
-  if (pattern.substr(0, 4) == "(?i)") {
-    out->caseless = true;
-    start = 4;
-  }
-  std::vector<TopItem> items;
-  if (!TopItems(pattern, start, &items)) return false;
-  for (size_t k = 0; k < items.size();) {
-    if (items[k].byte < 0) {
-      ++k;
-      continue;
-    }
-    size_t end = k;
-    std::string run;
-    while (end < items.size() && items[end].byte >= 0) {
-      run.push_back(static_cast<char>(std::tolower(items[end].byte)));
-      ++end;
-    }
-    const size_t at = run.find(literal);
-    if (at != std::string::npos) {
-      const size_t cut = items[k + at + literal.size() - 1].to;
-      if (cut >= pattern.size()) return false;
-      out->head = std::string(pattern.substr(0, cut));
-      out->tail = std::string(pattern.substr(cut));
-      return true;
-    }
-    k = end;
   }
   return false;
 }

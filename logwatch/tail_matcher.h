@@ -1,6 +1,6 @@
-// A rule's pattern cut in two after the literal it is found by: Vectorscan searches for the head
-// (the pattern up to and including that literal) and a TailMatcher checks the rest, anchored
-// where a match of the head ends.
+// A rule's pattern cut in two after the literal it is found by (SplitAfterLiteral,
+// pattern_rewrite.h): Vectorscan searches for the head (the pattern up to and including that
+// literal) and a TailMatcher checks the rest, anchored where a match of the head ends.
 //
 // Why: Vectorscan runs a pattern as literals and the engines between them. After the head's
 // literal comes often a short, common literal (`"` in `"curl/[\d.]+"$`, `ms` in ` took \d+ms$`,
@@ -19,8 +19,8 @@
 // quantifiers ? * + {n} {n,} {n,m} (lazy or greedy: whether T matches does not depend on it), a
 // final `$`, and a whole-pattern (?i). Anything else (\b, ^, \A, \z, \x.., other flags, POSIX
 // classes, bytes beyond ASCII, more than 64 positions once repeats are unrolled) is refused, and
-// the pattern stays whole in Vectorscan. It is a Glushkov automaton run bit-parallel: one 64-bit
-// word of states, one word of positions per byte value.
+// the pattern stays whole in Vectorscan. It is a Glushkov automaton (one 64-bit word of positions,
+// one word of positions per byte value), made deterministic when that takes at most 128 states.
 //
 // Pure; immutable after Parse; thread-safe to share.
 #pragma once
@@ -53,16 +53,10 @@ class TailMatcher {
   TailMatcher() = default;
   std::array<uint64_t, 256> by_byte_{};  // the positions whose class holds the byte
   std::vector<uint64_t> follow_;         // per position: the positions that may come next
-  // follow_ split for speed: most edges go to the next position or back to the same one (a
-  // sequence of classes and repeats of one class), so those are a shift and a mask; only the
-  // positions with other edges are visited one by one.
-  uint64_t to_next_ = 0;    // p -> p + 1
-  uint64_t to_self_ = 0;    // p -> p
-  uint64_t irregular_ = 0;  // p has edges to other positions
-  uint64_t first_ = 0;      // the positions a match may start with
-  uint64_t last_ = 0;       // the positions a match may end with
-  bool nullable_ = false;   // T matches the empty string
-  bool at_end_ = false;     // T ends in `$`
+  uint64_t first_ = 0;                   // the positions a match may start with
+  uint64_t last_ = 0;                    // the positions a match may end with
+  bool nullable_ = false;                // T matches the empty string
+  bool at_end_ = false;                  // T ends in `$`
   // The longest run of plain bytes on T's top level (empty under 3 bytes), kept when T has a
   // repeat of a wide class (`.*`, `[^]]+`): a match from `at` contains it, and looking for it
   // first is cheaper than walking the line (`.*route=/x `).
@@ -82,20 +76,5 @@ class TailMatcher {
   }
   friend class TailBuilder;
 };
-
-// pattern (named groups and all, as the rule has it) cut after `literal` (a lowercase string every
-// match must contain: RequiredAtoms), at a place between two items of its top level: `head` ends
-// with the first top-level run of plain literal bytes holding `literal`, and `tail` is the rest.
-// False when the pattern has a top-level `|`, flags other than a leading (?i), no such run, or an
-// empty rest. head keeps a leading (?i).
-struct HeadTail {
-  std::string head;
-  std::string tail;
-  bool caseless = false;
-};
-bool SplitAfterLiteral(std::string_view pattern, std::string_view literal, HeadTail* out);
-// The runs of plain literal bytes on pattern's top level, lowercased (every match holds each): the
-// places SplitAfterLiteral can cut. Empty where it cannot cut at all.
-std::vector<std::string> TopLevelLiterals(std::string_view pattern);
 
 }  // namespace hw::logwatch
